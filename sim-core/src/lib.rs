@@ -1,0 +1,9 @@
+//! sim-core: the engine of simctl. Knows nothing about services.
+pub mod dist;
+pub mod path;
+pub mod queue;
+pub mod rng;
+pub mod stats;
+pub mod time;
+
+pub use time::{SimDuration, SimTime};

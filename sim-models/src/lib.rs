@@ -1,0 +1,2 @@
+//! sim-models: the world simctl simulates.
+pub mod locate;
