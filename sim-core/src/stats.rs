@@ -1,0 +1,748 @@
+//! Statistics collected while a run executes, and the confidence intervals reported after it.
+//!
+//! * [`Welford`]: exact running count / mean / variance of `f64` samples (one pass, O(1)
+//!   memory, mergeable across replicates), with a Student-t confidence interval on the mean.
+//! * [`ConfidenceInterval`] and [`mean_ci`]: the same interval for a slice of samples, e.g.
+//!   one per-replicate mean per run.
+//! * [`LatencyRecorder`]: the distribution of a latency in nanoseconds, backed by an
+//!   HdrHistogram. Quantiles are accurate to 3 significant digits; use it for percentiles,
+//!   not for theory checks on means or variances (feed exact values to a [`Welford`]).
+//! * [`TimeWeighted`]: the time average of a piecewise-constant level (queue depth, busy
+//!   workers), accumulated exactly in integer level x nanoseconds.
+//!
+//! The `record`/`push`/`set` methods sit on the simulation's hot path: they are O(1), never
+//! allocate (except for the histogram's rare, amortised range growth) and never sort.
+//! Plain counters are `u64` fields in the models and have no type here.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::time::{SimDuration, SimTime};
+
+/// Running mean and variance by Welford's algorithm: numerically stable in one pass, unlike
+/// the textbook `sum(x^2) - n*mean^2`, which cancels catastrophically for large means.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Welford {
+    n: u64,
+    mean: f64,
+    /// Sum of squared deviations from the current mean.
+    m2: f64,
+}
+
+impl Welford {
+    pub const fn new() -> Self {
+        Welford {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+        }
+    }
+
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// The sample mean; `0.0` when empty (not NaN, so an idle component reports a plain zero
+    /// rather than poisoning sums and JSON output; check [`count`](Self::count) to tell apart).
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// The unbiased sample variance (divisor `n - 1`); `0.0` for fewer than 2 samples.
+    pub fn variance(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            self.m2 / (self.n - 1) as f64
+        }
+    }
+
+    /// The sample standard deviation; `0.0` for fewer than 2 samples.
+    pub fn std_dev(&self) -> f64 {
+        self.variance().sqrt()
+    }
+
+    /// Combines `other` into `self` as if all of its samples had been pushed here
+    /// (Chan, Golub & LeVeque's pairwise update), e.g. to pool replicates.
+    pub fn merge(&mut self, other: &Welford) {
+        if other.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *other;
+            return;
+        }
+        let (na, nb) = (self.n as f64, other.n as f64);
+        let n = self.n + other.n;
+        let delta = other.mean - self.mean;
+        self.mean += delta * (nb / n as f64);
+        self.m2 += other.m2 + delta * delta * (na * nb / n as f64);
+        self.n = n;
+    }
+
+    /// Student-t confidence interval on the mean at `level` (e.g. `0.95`); see [`mean_ci`].
+    ///
+    /// # Panics
+    /// If `level` is not strictly between 0 and 1.
+    pub fn ci(&self, level: f64) -> ConfidenceInterval {
+        assert!(
+            level > 0.0 && level < 1.0,
+            "confidence level must be in (0, 1), got {level}"
+        );
+        let half_width = if self.n < 2 {
+            // One sample says nothing about spread: claim nothing rather than a zero width.
+            f64::INFINITY
+        } else {
+            let dof = (self.n - 1) as f64;
+            let t = StudentsT::new(0.0, 1.0, dof)
+                .expect("n >= 2 gives positive, finite degrees of freedom")
+                .inverse_cdf(0.5 + level / 2.0);
+            t * (self.variance() / self.n as f64).sqrt()
+        };
+        ConfidenceInterval {
+            mean: self.mean,
+            half_width,
+            level,
+            n: self.n,
+        }
+    }
+}
+
+/// A symmetric confidence interval `mean ± half_width` at confidence `level` from `n` samples.
+///
+/// `half_width` is infinite when `n < 2` (JSON output shows it as `null`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ConfidenceInterval {
+    pub mean: f64,
+    pub half_width: f64,
+    pub level: f64,
+    pub n: u64,
+}
+
+impl ConfidenceInterval {
+    pub fn low(&self) -> f64 {
+        self.mean - self.half_width
+    }
+
+    pub fn high(&self) -> f64 {
+        self.mean + self.half_width
+    }
+
+    /// Whether `x` lies in the closed interval `[low, high]`.
+    pub fn contains(&self, x: f64) -> bool {
+        self.low() <= x && x <= self.high()
+    }
+}
+
+/// Student-t confidence interval on the mean of `samples` at `level` (e.g. `0.95`), with
+/// `n - 1` degrees of freedom. Assumes independent samples (e.g. one value per replicate);
+/// consecutive observations inside one run are autocorrelated and would give too narrow an
+/// interval. For `n < 2` the half width is infinite (and the mean is `0.0` when empty).
+///
+/// # Panics
+/// If `level` is not strictly between 0 and 1.
+pub fn mean_ci(samples: &[f64], level: f64) -> ConfidenceInterval {
+    let mut w = Welford::new();
+    for &x in samples {
+        w.push(x);
+    }
+    w.ci(level)
+}
+
+/// Significant decimal digits kept by [`LatencyRecorder`]: relative error at most 1e-3.
+const LATENCY_SIGFIGS: u8 = 3;
+
+/// The distribution of a latency, recorded in nanoseconds.
+///
+/// Quantiles come from an HdrHistogram and are accurate to 3 significant digits (its
+/// guarantee: the reported value is within 0.1% of a value that was recorded at that rank).
+/// Count, min, max and mean are tracked exactly beside the histogram. Even so, theory checks
+/// (e.g. against M/M/1 formulas) should use a [`Welford`] on the exact values: it also gives
+/// the variance and a confidence interval.
+#[derive(Clone, Debug)]
+pub struct LatencyRecorder {
+    hist: Histogram<u64>,
+    /// Exact sum of every recorded value; `u128` cannot overflow (`u64::MAX` values of `u64::MAX`).
+    sum_ns: u128,
+    min_ns: u64,
+    max_ns: u64,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyRecorder {
+    pub fn new() -> Self {
+        // Auto-resizing: starts small and grows to cover whatever is recorded, so idle
+        // recorders stay cheap and no value is ever out of range.
+        let hist = Histogram::new(LATENCY_SIGFIGS).expect("3 significant figures is valid");
+        LatencyRecorder {
+            hist,
+            sum_ns: 0,
+            min_ns: u64::MAX,
+            max_ns: 0,
+        }
+    }
+
+    pub fn record(&mut self, d: SimDuration) {
+        let ns = d.as_nanos();
+        // `record` grows the histogram when needed (rarely, amortised); `saturating_record`
+        // alone would clamp to the current range, which starts at ~2µs. The fallback clamps
+        // instead of failing if growth is impossible (only on targets with a tiny usize).
+        if self.hist.record(ns).is_err() {
+            self.hist.saturating_record(ns);
+        }
+        self.sum_ns += u128::from(ns);
+        self.min_ns = self.min_ns.min(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hist.is_empty()
+    }
+
+    /// The value at quantile `q` (`0.5` is the median, `1.0` the maximum), to 3 significant
+    /// digits and clamped to the exact `[min, max]`; `ZERO` when empty. `q` is clamped to
+    /// `[0, 1]`.
+    pub fn quantile(&self, q: f64) -> SimDuration {
+        debug_assert!(!q.is_nan(), "quantile of NaN");
+        if self.is_empty() {
+            return SimDuration::ZERO;
+        }
+        let q = q.clamp(0.0, 1.0);
+        // The histogram answers with the top of a bucket, which may exceed the true maximum.
+        let ns = self.hist.value_at_quantile(q).clamp(self.min_ns, self.max_ns);
+        SimDuration::from_nanos(ns)
+    }
+
+    /// The largest recorded value, exactly; `ZERO` when empty.
+    pub fn max(&self) -> SimDuration {
+        SimDuration::from_nanos(self.max_ns)
+    }
+
+    /// The smallest recorded value, exactly; `ZERO` when empty.
+    pub fn min(&self) -> SimDuration {
+        if self.is_empty() {
+            SimDuration::ZERO
+        } else {
+            SimDuration::from_nanos(self.min_ns)
+        }
+    }
+
+    /// The mean in nanoseconds (exact sum / count, rounded once to `f64`); `0.0` when empty.
+    pub fn mean(&self) -> f64 {
+        match self.count() {
+            0 => 0.0,
+            n => self.sum_ns as f64 / n as f64,
+        }
+    }
+
+    /// Forgets every value, keeping the allocated range (so a windowed recorder does not
+    /// reallocate each window).
+    pub fn reset(&mut self) {
+        self.hist.reset();
+        self.sum_ns = 0;
+        self.min_ns = u64::MAX;
+        self.max_ns = 0;
+    }
+
+    /// Adds every value recorded in `other`, e.g. to pool windows or replicates.
+    pub fn merge(&mut self, other: &LatencyRecorder) {
+        // Only fails when growing is impossible, which `record` has already ruled out for
+        // every value `other` holds on this platform.
+        self.hist
+            .add(&other.hist)
+            .expect("auto-resizing histogram accepts any recorded range");
+        self.sum_ns += other.sum_ns;
+        self.min_ns = self.min_ns.min(other.min_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
+    /// The usual percentiles in milliseconds; all zero when empty.
+    pub fn summary(&self) -> LatencySummary {
+        let ms = |q: f64| self.quantile(q).as_millis_f64();
+        LatencySummary {
+            count: self.count(),
+            p50_ms: ms(0.5),
+            p90_ms: ms(0.9),
+            p99_ms: ms(0.99),
+            p999_ms: ms(0.999),
+            max_ms: self.max().as_millis_f64(),
+            mean_ms: self.mean() / 1e6,
+        }
+    }
+
+    /// `n` points `(quantile, value in ms)` of the empirical CDF at evenly spaced quantiles
+    /// from 0 (the minimum) to 1 (the maximum), for charts. Empty when the recorder is empty
+    /// or `n == 0`; `n == 1` gives the maximum only.
+    pub fn cdf_points(&self, n: usize) -> Vec<(f64, f64)> {
+        if self.is_empty() || n == 0 {
+            return Vec::new();
+        }
+        if n == 1 {
+            return vec![(1.0, self.max().as_millis_f64())];
+        }
+        let last = (n - 1) as f64;
+        (0..n)
+            .map(|i| {
+                let q = i as f64 / last;
+                (q, self.quantile(q).as_millis_f64())
+            })
+            .collect()
+    }
+}
+
+/// A latency distribution reduced to the numbers reports print, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+/// Time average of a piecewise-constant level, such as queue depth or busy workers.
+///
+/// Keeps two accumulations: the current window (cleared by [`reset`](Self::reset), which
+/// closes a time-series window) and the whole run since [`new`](Self::new). Areas are exact
+/// `u128` level x nanoseconds: at most `u64::MAX` x `u64::MAX`, so they cannot overflow.
+#[derive(Clone, Debug)]
+pub struct TimeWeighted {
+    level: u64,
+    /// Time up to which both areas have been accumulated.
+    last: SimTime,
+    window_start: SimTime,
+    window_area: u128,
+    window_max: u64,
+    run_start: SimTime,
+    run_area: u128,
+    run_max: u64,
+}
+
+impl TimeWeighted {
+    /// Starts at level 0 at time `start`.
+    pub fn new(start: SimTime) -> Self {
+        TimeWeighted {
+            level: 0,
+            last: start,
+            window_start: start,
+            window_area: 0,
+            window_max: 0,
+            run_start: start,
+            run_area: 0,
+            run_max: 0,
+        }
+    }
+
+    /// The level changes to `level` at `now`.
+    pub fn set(&mut self, now: SimTime, level: u64) {
+        self.advance(now);
+        self.level = level;
+        self.window_max = self.window_max.max(level);
+        self.run_max = self.run_max.max(level);
+    }
+
+    pub fn level(&self) -> u64 {
+        self.level
+    }
+
+    /// Average level over `[last reset, now]`; the current level if no time has elapsed.
+    pub fn mean_since_reset(&self, now: SimTime) -> f64 {
+        let (area, elapsed) = self.pending(now, self.window_area, self.window_start);
+        average(area, elapsed, self.level)
+    }
+
+    /// Highest level held since the last reset (including the level carried into the window).
+    pub fn max_since_reset(&self) -> u64 {
+        self.window_max
+    }
+
+    /// Starts a new window at `now`, keeping the current level; the run totals are untouched.
+    pub fn reset(&mut self, now: SimTime) {
+        self.advance(now);
+        self.window_start = self.last;
+        self.window_area = 0;
+        self.window_max = self.level;
+    }
+
+    /// Average level over the whole run, `[start, now]`; the current level if no time elapsed.
+    pub fn overall_mean(&self, now: SimTime) -> f64 {
+        let (area, elapsed) = self.pending(now, self.run_area, self.run_start);
+        average(area, elapsed, self.level)
+    }
+
+    /// Highest level held during the whole run (at least 0, the starting level).
+    pub fn overall_max(&self) -> u64 {
+        self.run_max
+    }
+
+    /// The level moves by `delta` at `now` (models count arrivals and departures).
+    #[inline]
+    pub fn add(&mut self, now: SimTime, delta: i64) {
+        let level = self.level.checked_add_signed(delta);
+        let level = level.unwrap_or_else(|| panic!("level {} + {delta} out of range", self.level));
+        self.set(now, level);
+    }
+
+    /// Starts the whole-run accumulation over at `now` with the current level (end of a
+    /// warm-up); the open window is untouched.
+    pub fn reset_overall(&mut self, now: SimTime) {
+        self.advance(now);
+        self.run_start = self.last;
+        self.run_area = 0;
+        self.run_max = self.level;
+    }
+
+    /// Accumulates the current level up to `now`.
+    fn advance(&mut self, now: SimTime) {
+        debug_assert!(
+            now >= self.last,
+            "TimeWeighted updated at {now:?}, earlier than its last update at {:?}",
+            self.last
+        );
+        // In release builds a stale `now` adds nothing and does not move time backwards.
+        let add = self.area_until(now);
+        self.window_area += add;
+        self.run_area += add;
+        self.last = self.last.max(now);
+    }
+
+    /// `area` extended to `now` at the current level, and the time elapsed since `start`.
+    fn pending(&self, now: SimTime, area: u128, start: SimTime) -> (u128, u64) {
+        debug_assert!(
+            now >= self.last,
+            "TimeWeighted read at {now:?}, earlier than its last update at {:?}",
+            self.last
+        );
+        let area = area + self.area_until(now);
+        (area, now.max(self.last).saturating_since(start).as_nanos())
+    }
+
+    fn area_until(&self, now: SimTime) -> u128 {
+        u128::from(self.level) * u128::from(now.saturating_since(self.last).as_nanos())
+    }
+}
+
+/// `area / elapsed`; correctly rounded while both are below 2^53, within 2 ulp beyond.
+fn average(area: u128, elapsed: u64, level: u64) -> f64 {
+    if elapsed == 0 {
+        level as f64
+    } else {
+        area as f64 / elapsed as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::RngExt;
+
+    fn rel_err(a: f64, b: f64) -> f64 {
+        (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
+    }
+
+    /// A fixed data set with a large offset, where naive sum-of-squares would lose digits.
+    fn data() -> Vec<f64> {
+        (0..1000)
+            .map(|i| 1e6 + ((i * 7919) % 1000) as f64 * 0.37 + (i % 13) as f64)
+            .collect()
+    }
+
+    fn two_pass(xs: &[f64]) -> (f64, f64) {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+        (mean, var)
+    }
+
+    #[test]
+    fn welford_matches_two_pass() {
+        let xs = data();
+        let mut w = Welford::new();
+        xs.iter().for_each(|&x| w.push(x));
+        let (mean, var) = two_pass(&xs);
+        assert_eq!(w.count(), 1000);
+        assert!(rel_err(w.mean(), mean) < 1e-12, "{} vs {mean}", w.mean());
+        assert!(rel_err(w.variance(), var) < 1e-12, "{} vs {var}", w.variance());
+        assert!(rel_err(w.std_dev(), var.sqrt()) < 1e-12);
+    }
+
+    #[test]
+    fn welford_edge_cases() {
+        let mut w = Welford::new();
+        assert_eq!((w.count(), w.mean(), w.variance()), (0, 0.0, 0.0));
+        assert!(w.ci(0.95).half_width.is_infinite());
+        w.push(3.5);
+        assert_eq!((w.count(), w.mean(), w.variance()), (1, 3.5, 0.0));
+        let ci = w.ci(0.95);
+        assert!(ci.half_width.is_infinite() && ci.contains(-1e300) && ci.contains(1e300));
+    }
+
+    #[test]
+    fn welford_merge_equals_pushing_all() {
+        let xs = data();
+        let mut all = Welford::new();
+        xs.iter().for_each(|&x| all.push(x));
+        for split in [0, 1, 300, 999, 1000] {
+            let (mut a, mut b) = (Welford::new(), Welford::new());
+            xs[..split].iter().for_each(|&x| a.push(x));
+            xs[split..].iter().for_each(|&x| b.push(x));
+            a.merge(&b);
+            assert_eq!(a.count(), all.count());
+            assert!(rel_err(a.mean(), all.mean()) < 1e-12, "split {split}");
+            assert!(rel_err(a.variance(), all.variance()) < 1e-12, "split {split}");
+        }
+    }
+
+    #[test]
+    fn mean_ci_matches_hand_computed_t() {
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0, 3.0, 7.0];
+        let (mean, var) = two_pass(&xs);
+        let ci = mean_ci(&xs, 0.95);
+        let t = 2.262_157_162_7; // t_{0.975, 9}
+        let expected = t * (var / 10.0).sqrt();
+        assert_eq!((ci.n, ci.level), (10, 0.95));
+        assert!(rel_err(ci.mean, mean) < 1e-12);
+        assert!(rel_err(ci.half_width, expected) < 1e-9, "{}", ci.half_width);
+        assert!(rel_err(ci.low(), mean - expected) < 1e-9);
+        assert!(rel_err(ci.high(), mean + expected) < 1e-9);
+        assert!(ci.contains(mean) && !ci.contains(ci.high() + 1e-9));
+    }
+
+    #[test]
+    fn ci_at_large_n_approaches_normal() {
+        let mut w = Welford::new();
+        (0..2_000_000).for_each(|i| w.push((i % 2) as f64));
+        let t = w.ci(0.95).half_width / (w.variance() / w.count() as f64).sqrt();
+        assert!((t - 1.959_964).abs() < 1e-4, "{t}");
+    }
+
+    #[test]
+    fn ci_covers_true_mean_about_95_percent() {
+        let mut rng = crate::rng::stream(7, "ci");
+        let sets = 400;
+        let covered = (0..sets)
+            .filter(|_| {
+                let xs: Vec<f64> = (0..20).map(|_| rng.random::<f64>()).collect();
+                mean_ci(&xs, 0.95).contains(0.5)
+            })
+            .count();
+        let rate = covered as f64 / sets as f64;
+        assert!((0.90..=0.99).contains(&rate), "coverage {rate}");
+    }
+
+    #[test]
+    fn latency_quantiles_within_a_tenth_of_a_percent() {
+        let mut r = LatencyRecorder::new();
+        for ns in 1..=100_000u64 {
+            r.record(SimDuration::from_nanos(ns));
+        }
+        assert_eq!(r.count(), 100_000);
+        for q in [0.001, 0.1, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            let exact = q * 100_000.0;
+            let got = r.quantile(q).as_nanos() as f64;
+            assert!(rel_err(got, exact) <= 1e-3, "q={q}: {got} vs {exact}");
+        }
+        assert_eq!(r.min(), SimDuration::from_nanos(1));
+        assert_eq!(r.max(), SimDuration::from_nanos(100_000));
+        assert_eq!(r.quantile(0.0), SimDuration::from_nanos(1));
+        assert_eq!(r.mean(), 50_000.5);
+        let s = r.summary();
+        assert_eq!((s.count, s.max_ms, s.mean_ms), (100_000, 0.1, 0.0500005));
+        assert!(rel_err(s.p99_ms, 0.099) <= 1e-3);
+        assert!(s.p50_ms <= s.p90_ms && s.p90_ms <= s.p99_ms && s.p99_ms <= s.p999_ms);
+        assert!(s.p999_ms <= s.max_ms);
+
+        let cdf = r.cdf_points(5);
+        assert_eq!(cdf.len(), 5);
+        assert_eq!(cdf[0], (0.0, 1e-6));
+        assert_eq!(cdf[4], (1.0, 0.1));
+        assert!(cdf.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        assert!(rel_err(cdf[2].1, 0.05) <= 1e-3);
+        assert_eq!(r.cdf_points(1), vec![(1.0, 0.1)]);
+        assert!(r.cdf_points(0).is_empty());
+    }
+
+    #[test]
+    fn empty_latency_recorder_is_all_zero() {
+        let r = LatencyRecorder::default();
+        assert_eq!((r.count(), r.mean()), (0, 0.0));
+        assert_eq!(r.quantile(0.5), SimDuration::ZERO);
+        assert_eq!(r.quantile(1.0), SimDuration::ZERO);
+        assert_eq!((r.min(), r.max()), (SimDuration::ZERO, SimDuration::ZERO));
+        assert_eq!(r.summary(), LatencySummary::default());
+        assert!(r.cdf_points(10).is_empty());
+    }
+
+    #[test]
+    fn huge_latencies_do_not_panic() {
+        let mut r = LatencyRecorder::new();
+        r.record(SimDuration::from_nanos(5));
+        r.record(SimDuration::MAX);
+        r.record(SimDuration::from_secs(3600 * 24 * 365));
+        assert_eq!(r.count(), 3);
+        assert_eq!(r.max(), SimDuration::MAX);
+        assert_eq!(r.quantile(1.0), SimDuration::MAX);
+        assert_eq!(r.quantile(0.0), SimDuration::from_nanos(5));
+        let year = 3600.0 * 24.0 * 365.0 * 1e9;
+        assert!(rel_err(r.quantile(0.5).as_nanos() as f64, year) <= 1e-3);
+        assert!(r.mean() > 6e18);
+        let s = r.summary();
+        assert!(s.max_ms.is_finite() && s.p999_ms <= s.max_ms);
+        let mut other = LatencyRecorder::new();
+        other.record(SimDuration::from_nanos(1));
+        other.merge(&r);
+        r.merge(&other);
+        assert_eq!((other.count(), r.count()), (4, 7));
+    }
+
+    #[test]
+    fn latency_merge_and_reset() {
+        let (mut a, mut b, mut all) = (
+            LatencyRecorder::new(),
+            LatencyRecorder::new(),
+            LatencyRecorder::new(),
+        );
+        for ns in 1..=2000u64 {
+            let d = SimDuration::from_micros(ns * 37 % 5000);
+            all.record(d);
+            if ns % 3 == 0 { &mut a } else { &mut b }.record(d);
+        }
+        a.merge(&b);
+        assert_eq!(a.summary(), all.summary());
+        assert_eq!((a.min(), a.max()), (all.min(), all.max()));
+        a.merge(&LatencyRecorder::new());
+        assert_eq!(a.summary(), all.summary());
+
+        a.reset();
+        assert_eq!(a.summary(), LatencySummary::default());
+        a.record(SimDuration::from_millis(2));
+        assert_eq!((a.min(), a.max()), (SimDuration::from_millis(2), SimDuration::from_millis(2)));
+        assert_eq!(a.quantile(0.5), SimDuration::from_millis(2));
+        assert_eq!(a.mean(), 2e6);
+    }
+
+    #[test]
+    fn summary_serializes_and_round_trips() {
+        let mut r = LatencyRecorder::new();
+        r.record(SimDuration::from_millis(3));
+        let s = r.summary();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<LatencySummary>(&json).unwrap(), s);
+        let ci = serde_json::to_value(mean_ci(&[1.0, 3.0], 0.9)).unwrap();
+        assert_eq!(ci["mean"], 2.0);
+        assert_eq!(ci["n"], 2);
+    }
+
+    const SEC: u64 = 1_000_000_000;
+
+    #[test]
+    fn time_weighted_step_function() {
+        // Level 0 for 1s, 4 for 1s, 2 for 2s: area 0 + 4 + 4 = 8 over 4s.
+        let mut tw = TimeWeighted::new(SimTime::ZERO);
+        assert_eq!(tw.mean_since_reset(SimTime::ZERO), 0.0);
+        tw.set(SimTime(SEC), 4);
+        tw.set(SimTime(2 * SEC), 2);
+        assert_eq!(tw.level(), 2);
+        assert_eq!(tw.mean_since_reset(SimTime(4 * SEC)), 2.0);
+        assert_eq!(tw.overall_mean(SimTime(4 * SEC)), 2.0);
+        assert_eq!((tw.max_since_reset(), tw.overall_max()), (4, 4));
+        // Reading does not change state: the level holds until the next `set`.
+        assert_eq!(tw.overall_mean(SimTime(6 * SEC)), 12.0 / 6.0);
+    }
+
+    #[test]
+    fn time_weighted_nonzero_start_and_same_instant_updates() {
+        let mut tw = TimeWeighted::new(SimTime(10 * SEC));
+        assert_eq!(tw.overall_mean(SimTime(10 * SEC)), 0.0);
+        tw.set(SimTime(10 * SEC), 9); // transient spike at one instant: counts for max only
+        tw.set(SimTime(10 * SEC), 3);
+        assert_eq!(tw.overall_mean(SimTime(10 * SEC)), 3.0);
+        assert_eq!(tw.overall_mean(SimTime(12 * SEC)), 3.0);
+        assert_eq!(tw.overall_max(), 9);
+        tw.set(SimTime(12 * SEC) + SimDuration(1), 0);
+        // 3 x (2s + 1ns) over 3s.
+        let expected = (6 * SEC + 3) as f64 / (3 * SEC) as f64;
+        assert_eq!(tw.overall_mean(SimTime(13 * SEC)), expected);
+    }
+
+    #[test]
+    fn time_weighted_reset_starts_a_window_but_keeps_the_run() {
+        let mut tw = TimeWeighted::new(SimTime::ZERO);
+        tw.set(SimTime(SEC), 4);
+        tw.set(SimTime(2 * SEC), 2);
+        tw.reset(SimTime(4 * SEC));
+        // New window: no time elapsed yet, so the mean is the level carried in.
+        assert_eq!(tw.mean_since_reset(SimTime(4 * SEC)), 2.0);
+        assert_eq!(tw.max_since_reset(), 2);
+        assert_eq!(tw.level(), 2);
+        tw.set(SimTime(5 * SEC), 1);
+        // Window [4s, 6s]: 2 for 1s, 1 for 1s.
+        assert_eq!(tw.mean_since_reset(SimTime(6 * SEC)), 1.5);
+        assert_eq!(tw.max_since_reset(), 2);
+        // Run [0, 6s]: 8 + 2 + 1 = 11.
+        assert_eq!(tw.overall_mean(SimTime(6 * SEC)), 11.0 / 6.0);
+        assert_eq!(tw.overall_max(), 4);
+        tw.reset(SimTime(6 * SEC));
+        assert_eq!(tw.max_since_reset(), 1);
+        assert_eq!(tw.mean_since_reset(SimTime(8 * SEC)), 1.0);
+    }
+
+    #[test]
+    fn time_weighted_area_is_exact_for_huge_levels() {
+        let mut tw = TimeWeighted::new(SimTime::ZERO);
+        tw.set(SimTime::ZERO, u64::MAX);
+        tw.set(SimTime(u64::MAX - 1), u64::MAX);
+        assert_eq!(tw.overall_mean(SimTime::MAX), u64::MAX as f64);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "earlier than its last update")]
+    fn time_weighted_rejects_time_going_backwards() {
+        let mut tw = TimeWeighted::new(SimTime::ZERO);
+        tw.set(SimTime(2 * SEC), 1);
+        tw.set(SimTime(SEC), 2);
+    }
+}
+#[cfg(test)]
+mod probe {
+    use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+    fn cf(z: f64, v: f64) -> f64 {
+        let g1 = (z.powi(3) + z) / 4.0;
+        let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
+        let g3 = (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / 384.0;
+        let g4 = (79.0 * z.powi(9) + 776.0 * z.powi(7) + 1482.0 * z.powi(5) - 1920.0 * z.powi(3) - 945.0 * z) / 92160.0;
+        z + g1 / v + g2 / v.powi(2) + g3 / v.powi(3) + g4 / v.powi(4)
+    }
+    #[test]
+    fn probe() {
+        for p in [0.95, 0.975, 0.995, 0.9995] {
+            let z = Normal::standard().inverse_cdf(p);
+            for v in [1.0, 2.0, 9.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 1e4, 1e5, 1e6, 1e7, 1e9] {
+                let t = StudentsT::new(0.0, 1.0, v).unwrap();
+                let s = t.inverse_cdf(p);
+                let c = cf(z, v);
+                println!("p={p} v={v:e} statrs={s:.15} cf={c:.15} diff={:e} cdf(statrs)-p={:e} cdf(cf)-p={:e}", s - c, t.cdf(s) - p, t.cdf(c) - p);
+            }
+        }
+    }
+}

@@ -194,7 +194,7 @@ impl fmt::Display for SimDuration {
         if ns == 0 {
             return f.write_str("0s");
         }
-        let exact = |scale: u64| (ns as u128 * 1000) % scale as u128 == 0;
+        let exact = |scale: u64| (ns as u128 * 1000).is_multiple_of(scale as u128);
         let (name, scale) = UNITS
             .iter()
             .rev()

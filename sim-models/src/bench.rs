@@ -1,0 +1,56 @@
+//! Built-in scenarios for `simctl bench`: the engine measured through the real model.
+
+use sim_core::SimDuration;
+use sim_core::dist::Dist;
+
+use crate::scenario::{Client, Discipline, QueueSpec, RunLimits, Scenario, Service};
+
+/// M/M/1 at utilization 0.9 (lambda 900/s, mean service 1 ms), long enough to issue about
+/// `requests` requests.
+pub fn mm1(requests: u64) -> Scenario {
+    let rate = 900.0;
+    one_service("bench-mm1-rho0.9", rate, requests, 1, SimDuration::from_millis(1), None)
+}
+
+/// About `in_flight` requests in flight at once, each with an armed client timeout that is
+/// nearly always cancelled: arrivals at `in_flight`/s, 1 s mean service, twice as many
+/// workers as needed (so nobody queues), 5 s timeout (fires for the e^-5 = 0.7% slowest).
+pub fn in_flight(in_flight: u64, requests: u64) -> Scenario {
+    let mut s = one_service(
+        "bench-in-flight",
+        in_flight as f64,
+        requests,
+        u32::try_from(in_flight.saturating_mul(2)).unwrap_or(u32::MAX),
+        SimDuration::from_secs(1),
+        Some(SimDuration::from_secs(5)),
+    );
+    s.limits.max_in_flight = in_flight.saturating_mul(10);
+    s
+}
+
+fn one_service(
+    name: &str,
+    rate_rps: f64,
+    requests: u64,
+    workers: u32,
+    mean: SimDuration,
+    timeout: Option<SimDuration>,
+) -> Scenario {
+    Scenario {
+        name: name.into(),
+        description: String::new(),
+        seed: 1,
+        horizon: SimDuration::from_secs_f64(requests as f64 / rate_rps),
+        warmup: SimDuration::ZERO,
+        window: SimDuration::from_secs(1),
+        limits: RunLimits { max_events: u64::MAX, ..RunLimits::default() },
+        clients: vec![Client { name: "load".into(), target: "server".into(), rate_rps, timeout }],
+        services: vec![Service {
+            name: "server".into(),
+            workers,
+            queue: QueueSpec::Unbounded,
+            discipline: Discipline::Fifo,
+            service_time: Dist::Exponential { mean },
+        }],
+    }
+}

@@ -1,0 +1,137 @@
+//! What a run reports, named as DESIGN.md's metrics. Value types only: `reports` renders
+//! them, `simctl` writes them. Deserialize too, so saved results can be re-rendered.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub scenario_hash: String,
+    /// Why the run ended: `horizon`, `drained`, `event_budget`, or a guard's own words.
+    pub stopped: String,
+    /// Virtual seconds simulated (the horizon unless a guard stopped the run earlier).
+    pub simulated_s: f64,
+    /// Requests issued before this many seconds are left out of every total below.
+    pub warmup_s: f64,
+    pub events: u64,
+    /// Digest of the event trace: equal digests mean the same events at the same times.
+    pub trace_digest: String,
+    /// The command that replays this run.
+    pub replay: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub clients: Vec<ClientResult>,
+    pub services: Vec<ServiceResult>,
+    pub series: Series,
+}
+
+/// Request outcomes at the clients, for the whole system or one client.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Logical requests issued.
+    pub offered: u64,
+    pub succeeded: u64,
+    pub failed: Failed,
+    /// Requests still unanswered when the run ended.
+    pub in_flight_at_end: u64,
+    /// succeeded / offered.
+    pub availability: f64,
+    /// Successes per virtual second (after warm-up).
+    pub goodput_rps: f64,
+    /// Client-side latency of successful requests, first send to final answer.
+    pub latency_ms: Latency,
+    /// Attempts received by services / logical requests issued.
+    pub retry_amplification: f64,
+    /// Busy time spent on attempts whose caller had already given up.
+    pub wasted_work_s: f64,
+}
+
+/// Failed requests by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    pub timeout: u64,
+    pub rejected: u64,
+}
+
+impl Failed {
+    pub fn total(&self) -> u64 {
+        self.timeout + self.rejected
+    }
+}
+
+/// A latency distribution in milliseconds. Percentiles come from an HDR histogram (3
+/// significant digits); `mean` is exact.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientResult {
+    pub name: String,
+    pub target: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+/// One service, counting attempts that arrived after warm-up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceResult {
+    pub name: String,
+    pub workers: u32,
+    /// Attempts that arrived.
+    pub attempts: u64,
+    /// Attempts refused because the queue was full.
+    pub rejected: u64,
+    /// Attempts served to completion.
+    pub completed: u64,
+    /// Fraction of admitted attempts that found every worker busy and had to queue.
+    pub waited_fraction: f64,
+    /// Time attempts spent queued before a worker took them (admitted attempts).
+    pub wait_ms: Latency,
+    /// Time from arrival to completion (queueing + service), per attempt.
+    pub latency_ms: Latency,
+    /// Busy worker time / (workers x time).
+    pub utilization: f64,
+    /// Time-averaged number waiting in the queue, and its maximum.
+    pub queue_depth_mean: f64,
+    pub queue_depth_max: u64,
+    /// Time-averaged number in the service (queued + in service), and its maximum.
+    pub in_flight_mean: f64,
+    pub in_flight_max: u64,
+    /// Measured arrival rate (attempts per virtual second after warm-up).
+    pub arrival_rps: f64,
+}
+
+/// Time series, one entry per window of virtual time (columns, not rows, to keep JSON small).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub window_s: f64,
+    /// End of each window, virtual seconds.
+    pub t_s: Vec<f64>,
+    pub offered: Vec<u64>,
+    pub succeeded: Vec<u64>,
+    pub failed: Vec<u64>,
+    pub goodput_rps: Vec<f64>,
+    pub latency_p50_ms: Vec<f64>,
+    pub latency_p99_ms: Vec<f64>,
+    pub latency_p999_ms: Vec<f64>,
+    pub services: Vec<ServiceSeries>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSeries {
+    pub name: String,
+    pub queue_depth_mean: Vec<f64>,
+    pub queue_depth_max: Vec<u64>,
+    pub utilization: Vec<f64>,
+    pub rejected: Vec<u64>,
+}
