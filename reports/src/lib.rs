@@ -71,7 +71,7 @@ pub fn table(r: &RunResult) -> String {
             s.queue_depth_mean,
             s.queue_depth_max,
             s.waited_fraction,
-            ms(s.wait_ms.mean),
+            ms(s.wait_mean_ms),
             ms(s.latency_ms.p99)
         );
     }

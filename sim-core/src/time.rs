@@ -44,6 +44,7 @@ impl SimTime {
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
+    #[inline]
     pub fn checked_add(self, d: SimDuration) -> Option<SimTime> {
         self.0.checked_add(d.0).map(SimTime)
     }
@@ -74,9 +75,11 @@ impl SimDuration {
         Self::from_nanos_f64(s * 1e9)
     }
     /// Rounds to the nearest nanosecond; negative and NaN become zero, huge values saturate.
+    #[inline]
     pub fn from_nanos_f64(ns: f64) -> Self {
-        // `as` saturates and maps NaN to 0, which is exactly the clamp we want.
-        SimDuration(ns.round() as u64)
+        // Round half up by hand: `f64::round` is a libm call on the sampling hot path. `as`
+        // saturates, and NaN fails the comparison, which is exactly the clamp we want.
+        if ns > 0.0 { SimDuration((ns + 0.5) as u64) } else { SimDuration(0) }
     }
     pub fn as_nanos(self) -> u64 {
         self.0
@@ -95,6 +98,7 @@ impl SimDuration {
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     /// Panics on overflow: scheduling past the end of virtual time is a bug, not an input.
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
         self.checked_add(d)
             .unwrap_or_else(|| panic!("virtual time overflow: {self} + {d}"))
@@ -110,6 +114,7 @@ impl AddAssign<SimDuration> for SimTime {
 impl Sub for SimTime {
     type Output = SimDuration;
     /// Panics if `rhs` is later: time never runs backwards in a run.
+    #[inline]
     fn sub(self, rhs: SimTime) -> SimDuration {
         SimDuration(
             self.0
@@ -121,6 +126,7 @@ impl Sub for SimTime {
 
 impl Add for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn add(self, rhs: SimDuration) -> SimDuration {
         SimDuration(
             self.0

@@ -28,6 +28,9 @@ pub fn in_flight(in_flight: u64, requests: u64) -> Scenario {
     s
 }
 
+/// Time-series windows in a benchmark run.
+const BENCH_WINDOWS: u64 = 1000;
+
 fn one_service(
     name: &str,
     rate_rps: f64,
@@ -36,13 +39,16 @@ fn one_service(
     mean: SimDuration,
     timeout: Option<SimDuration>,
 ) -> Scenario {
+    let horizon = SimDuration::from_secs_f64(requests as f64 / rate_rps);
     Scenario {
         name: name.into(),
         description: String::new(),
         seed: 1,
-        horizon: SimDuration::from_secs_f64(requests as f64 / rate_rps),
+        horizon,
         warmup: SimDuration::ZERO,
-        window: SimDuration::from_secs(1),
+        // A fixed number of windows, so that peak memory measures the engine and the model,
+        // not the length of the time series (about 100 bytes per window, see README).
+        window: SimDuration::from_nanos((horizon.as_nanos() / BENCH_WINDOWS).max(1_000_000_000)),
         limits: RunLimits { max_events: u64::MAX, ..RunLimits::default() },
         clients: vec![Client { name: "load".into(), target: "server".into(), rate_rps, timeout }],
         services: vec![Service {

@@ -95,8 +95,8 @@ pub struct ServiceResult {
     pub completed: u64,
     /// Fraction of admitted attempts that found every worker busy and had to queue.
     pub waited_fraction: f64,
-    /// Time attempts spent queued before a worker took them (admitted attempts).
-    pub wait_ms: Latency,
+    /// Mean time admitted attempts spent queued before a worker took them (exact).
+    pub wait_mean_ms: f64,
     /// Time from arrival to completion (queueing + service), per attempt.
     pub latency_ms: Latency,
     /// Busy worker time / (workers x time).

@@ -93,13 +93,13 @@ fn finish(s: &Scenario, seed: u64, file: &str, mut engine: Engine<World>, stop: 
                 rejected: st.rejected,
                 completed: st.completed,
                 waited_fraction: ratio(st.waited, admitted),
-                wait_ms: latency(&st.wait, &st.wait_exact),
+                wait_mean_ms: st.wait_exact.mean() / 1e6,
                 latency_ms: latency(&st.latency, &st.latency_exact),
                 utilization: st.busy_level.overall_mean(end) / f64::from(svc.workers),
                 queue_depth_mean: st.queue_level.overall_mean(end),
                 queue_depth_max: st.queue_level.overall_max(),
-                in_flight_mean: st.in_flight_level.overall_mean(end),
-                in_flight_max: st.in_flight_level.overall_max(),
+                in_flight_mean: st.busy_level.overall_mean(end) + st.queue_level.overall_mean(end),
+                in_flight_max: st.in_flight_max,
                 arrival_rps: st.attempts as f64 / counted_s.max(1e-12),
             }
         })

@@ -97,23 +97,30 @@ pub(crate) struct ServiceStats {
     pub rejected: u64,
     pub completed: u64,
     pub waited: u64,
-    pub wait: LatencyRecorder,
     pub wait_exact: Welford,
     pub latency: LatencyRecorder,
     pub latency_exact: Welford,
     pub busy_level: TimeWeighted,
     pub queue_level: TimeWeighted,
-    pub in_flight_level: TimeWeighted,
+    /// Most attempts in the service (queued + in service) at once; its time average is
+    /// busy + queue by linearity, so it needs no accumulator of its own.
+    pub in_flight_max: u64,
     pub window_rejected: u64,
 }
 
 /// Counters of the current time-series window.
-#[derive(Default)]
 struct WindowCounts {
-    pub offered: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    pub latency: LatencyRecorder,
+    offered: u64,
+    succeeded: u64,
+    failed: u64,
+    /// Two significant digits: plenty for a chart, and a tenth of the buckets to scan.
+    latency: LatencyRecorder,
+}
+
+impl Default for WindowCounts {
+    fn default() -> Self {
+        WindowCounts { offered: 0, succeeded: 0, failed: 0, latency: LatencyRecorder::with_precision(2) }
+    }
 }
 
 /// The simulated world: every client and service of a scenario.
@@ -246,18 +253,17 @@ impl World {
         if let Some(w) = svc.idle.pop() {
             if counted {
                 svc.stats.wait_exact.push(0.0);
-                svc.stats.wait.record(SimDuration::ZERO);
             }
             svc.start(w, job, now, s, q);
             svc.stats.busy_level.add(now, 1);
-            svc.stats.in_flight_level.add(now, 1);
+            svc.stats.note_in_flight();
         } else if (svc.queue.len() as u64) < svc.capacity {
             if counted {
                 svc.stats.waited += 1;
             }
             svc.queue.push_back(job);
             svc.stats.queue_level.add(now, 1);
-            svc.stats.in_flight_level.add(now, 1);
+            svc.stats.note_in_flight();
         } else {
             if counted {
                 svc.stats.rejected += 1;
@@ -278,14 +284,11 @@ impl World {
             svc.stats.latency.record(sojourn);
             svc.stats.latency_exact.push(sojourn.as_nanos() as f64);
         }
-        svc.stats.in_flight_level.add(now, -1);
         match svc.next_waiting() {
             Some(next) => {
                 svc.stats.queue_level.add(now, -1);
                 if next.arrived >= warmup {
-                    let wait = now - next.arrived;
-                    svc.stats.wait.record(wait);
-                    svc.stats.wait_exact.push(wait.as_nanos() as f64);
+                    svc.stats.wait_exact.push((now - next.arrived).as_nanos() as f64);
                 }
                 svc.start(w, next, now, s, q);
             }
@@ -445,22 +448,26 @@ impl ServiceStats {
             rejected: 0,
             completed: 0,
             waited: 0,
-            wait: LatencyRecorder::new(),
             wait_exact: Welford::new(),
             latency: LatencyRecorder::new(),
             latency_exact: Welford::new(),
             busy_level: TimeWeighted::new(start),
             queue_level: TimeWeighted::new(start),
-            in_flight_level: TimeWeighted::new(start),
+            in_flight_max: 0,
             window_rejected: 0,
         }
     }
 
+    #[inline]
+    fn note_in_flight(&mut self) {
+        self.in_flight_max = self.in_flight_max.max(self.busy_level.level() + self.queue_level.level());
+    }
+
     /// Whole-run time averages start over at `now` (end of warm-up), keeping current levels.
     fn restart_levels(&mut self, now: SimTime) {
-        for level in [&mut self.busy_level, &mut self.queue_level, &mut self.in_flight_level] {
-            level.reset_overall(now);
-        }
+        self.busy_level.reset_overall(now);
+        self.queue_level.reset_overall(now);
+        self.in_flight_max = self.busy_level.level() + self.queue_level.level();
     }
 }
 
