@@ -2,7 +2,10 @@
 
 use sim_models::bench;
 
-#[allow(clippy::disallowed_types, reason = "the CLI measures wall time; runs never see it")]
+#[allow(
+    clippy::disallowed_types,
+    reason = "the CLI measures wall time; runs never see it"
+)]
 pub fn run(requests: u64, in_flight: Option<u64>) -> String {
     let (case, scenario) = match in_flight {
         Some(n) => ("in_flight", bench::in_flight(n, requests)),

@@ -4,7 +4,10 @@
 //! Exit codes: 0 success; 1 the run stopped on a guard or an internal error; 2 bad usage or
 //! bad input (the scenario file could not be read, parsed or validated).
 
-#![allow(clippy::disallowed_methods, reason = "simctl is the one crate that does IO")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "simctl is the one crate that does IO"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -95,14 +98,27 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run { file, seed, format, out } => run(&file, seed, format, out.as_deref()),
+        Command::Run {
+            file,
+            seed,
+            format,
+            out,
+        } => run(&file, seed, format, out.as_deref()),
         Command::Validate { file } => {
             let v = load(&file)?;
             print_warnings(&file, &v);
-            println!("{}: ok ({} clients, {} services)", file.display(), v.scenario.clients.len(), v.scenario.services.len());
+            println!(
+                "{}: ok ({} clients, {} services)",
+                file.display(),
+                v.scenario.clients.len(),
+                v.scenario.services.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { requests, in_flight } => {
+        Command::Bench {
+            requests,
+            in_flight,
+        } => {
             println!("{}", bench::run(requests, in_flight));
             Ok(ExitCode::SUCCESS)
         }
@@ -123,7 +139,10 @@ fn run(file: &Path, seed: Option<u64>, format: Format, out: Option<&Path>) -> Re
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
     }
     if result.stopped != "horizon" && result.stopped != "drained" {
-        eprintln!("simctl: the run stopped early: {}\nreplay: {}", result.stopped, result.replay);
+        eprintln!(
+            "simctl: the run stopped early: {}\nreplay: {}",
+            result.stopped, result.replay
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -139,7 +158,10 @@ fn load(file: &Path) -> Result<Validated> {
 
 fn print_warnings(file: &Path, v: &Validated) {
     if !v.warnings.is_empty() {
-        let d = sim_models::diagnostic::Diagnostics::new(&file.display().to_string(), v.warnings.clone());
+        let d = sim_models::diagnostic::Diagnostics::new(
+            &file.display().to_string(),
+            v.warnings.clone(),
+        );
         eprintln!("{d}");
     }
 }

@@ -20,7 +20,11 @@ pub fn table(r: &RunResult) -> String {
     let t = &r.totals;
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "scenario  {}   seed {}   hash {}", r.scenario, r.seed, r.scenario_hash);
+    let _ = writeln!(
+        w,
+        "scenario  {}   seed {}   hash {}",
+        r.scenario, r.seed, r.scenario_hash
+    );
     let _ = writeln!(
         w,
         "run       {:.3}s virtual (warm-up {:.3}s not counted), {} events, stopped: {}",
@@ -57,7 +61,16 @@ pub fn table(r: &RunResult) -> String {
     let _ = writeln!(
         w,
         "{:<16} {:>7} {:>10} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        "service", "workers", "attempts", "rejected", "util", "queue avg", "queue max", "waited", "wait ms", "p99 ms"
+        "service",
+        "workers",
+        "attempts",
+        "rejected",
+        "util",
+        "queue avg",
+        "queue max",
+        "waited",
+        "wait ms",
+        "p99 ms"
     );
     for s in &r.services {
         let _ = writeln!(

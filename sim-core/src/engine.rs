@@ -16,8 +16,11 @@ pub trait Model {
 
     /// Handles one event at `queue.now()`. `Break(reason)` stops the run: a guard tripped
     /// (e.g. too many requests in flight), reported as [`StopReason::Guard`].
-    fn handle(&mut self, event: Self::Event, queue: &mut EventQueue<Self::Event>)
-    -> ControlFlow<String>;
+    fn handle(
+        &mut self,
+        event: Self::Event,
+        queue: &mut EventQueue<Self::Event>,
+    ) -> ControlFlow<String>;
 }
 
 /// Why a run stopped.
@@ -55,7 +58,13 @@ const DIGEST_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 impl<M: Model> Engine<M> {
     pub fn new(model: M, queue: EventQueue<M::Event>, limits: Limits) -> Self {
-        Engine { model, queue, limits, events: 0, digest: 0xcbf2_9ce4_8422_2325 }
+        Engine {
+            model,
+            queue,
+            limits,
+            events: 0,
+            digest: 0xcbf2_9ce4_8422_2325,
+        }
     }
 
     /// Events handled so far.
@@ -137,8 +146,18 @@ mod tests {
     fn engine(stop_after: u32, horizon_s: u64, max_events: u64) -> Engine<Ticker> {
         let mut q = EventQueue::new();
         q.schedule(SimTime::ZERO, ());
-        let limits = Limits { horizon: SimTime(horizon_s * 1_000_000_000), max_events };
-        Engine::new(Ticker { ticks: 0, stop_after }, q, limits)
+        let limits = Limits {
+            horizon: SimTime(horizon_s * 1_000_000_000),
+            max_events,
+        };
+        Engine::new(
+            Ticker {
+                ticks: 0,
+                stop_after,
+            },
+            q,
+            limits,
+        )
     }
 
     #[test]
@@ -147,11 +166,21 @@ mod tests {
         assert_eq!(e.run(), StopReason::Horizon);
         assert_eq!(e.model.ticks, 11, "ticks at 0..=10 s");
         assert_eq!(engine(u32::MAX, 100, 5).run(), StopReason::EventBudget);
-        assert_eq!(engine(3, 100, u64::MAX).run(), StopReason::Guard("stopped after 3 ticks".into()));
-        let mut drained = Engine::new(Ticker { ticks: 0, stop_after: 1 }, EventQueue::new(), Limits {
-            horizon: SimTime::MAX,
-            max_events: 10,
-        });
+        assert_eq!(
+            engine(3, 100, u64::MAX).run(),
+            StopReason::Guard("stopped after 3 ticks".into())
+        );
+        let mut drained = Engine::new(
+            Ticker {
+                ticks: 0,
+                stop_after: 1,
+            },
+            EventQueue::new(),
+            Limits {
+                horizon: SimTime::MAX,
+                max_events: 10,
+            },
+        );
         assert_eq!(drained.run(), StopReason::Drained);
     }
 

@@ -64,7 +64,10 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(path: FieldPath, message: impl Into<String>) -> Self {
-        Problem { path, message: message.into() }
+        Problem {
+            path,
+            message: message.into(),
+        }
     }
 }
 
@@ -74,7 +77,10 @@ mod tests {
 
     #[test]
     fn displays_like_a_field_access() {
-        let p = FieldPath::root().field("services").index(1).field("workers");
+        let p = FieldPath::root()
+            .field("services")
+            .index(1)
+            .field("workers");
         assert_eq!(p.to_string(), "services[1].workers");
         assert_eq!(FieldPath::root().index(0).field("w").to_string(), "[0].w");
     }

@@ -101,7 +101,11 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `at`. Scheduling in the past is a model bug and panics.
     #[inline]
     pub fn schedule(&mut self, at: SimTime, event: E) -> EventKey {
-        assert!(at >= self.now, "event scheduled in the past: at {at}, now {}", self.now);
+        assert!(
+            at >= self.now,
+            "event scheduled in the past: at {at}, now {}",
+            self.now
+        );
         if at.0 < self.base {
             // Only after a peek beyond `now` (a run stopped at a horizon, then resumed).
             self.rebase(at.0);
@@ -118,7 +122,12 @@ impl<E> EventQueue<E> {
                 u32::try_from(self.slots.len() - 1).expect("more than 4 G pending events")
             }
         };
-        self.insert(Entry { time: at, seq, slot, event });
+        self.insert(Entry {
+            time: at,
+            seq,
+            slot,
+            event,
+        });
         self.held += 1;
         EventKey { seq, slot }
     }
@@ -219,7 +228,11 @@ impl<E> EventQueue<E> {
     fn redistribute(&mut self, i: usize) {
         let mut bucket = std::mem::take(&mut self.buckets[i]);
         self.occupied &= !(1 << i);
-        let min = bucket.iter().filter(|e| self.is_live(e)).map(|e| e.time.0).min();
+        let min = bucket
+            .iter()
+            .filter(|e| self.is_live(e))
+            .map(|e| e.time.0)
+            .min();
         if let Some(min) = min {
             self.base = min;
         }
@@ -289,7 +302,10 @@ mod tests {
         for (t, e) in [(5, 0), (3, 1), (5, 2), (3, 3), (5, 4), (0, 5)] {
             q.schedule(SimTime(t), e);
         }
-        assert_eq!(drain(&mut q), [(0, 5), (3, 1), (3, 3), (5, 0), (5, 2), (5, 4)]);
+        assert_eq!(
+            drain(&mut q),
+            [(0, 5), (3, 1), (3, 3), (5, 0), (5, 2), (5, 4)]
+        );
     }
 
     #[test]
@@ -327,7 +343,11 @@ mod tests {
         let fired = drain(&mut q);
         assert_eq!(fired.len(), 10_000);
         assert!(fired.iter().all(|&(_, e)| e % 10 == 0));
-        assert!(fired.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+        assert!(
+            fired
+                .windows(2)
+                .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
+        );
     }
 
     /// Random schedules, cancels, peeks and pops against a reference ordered by
@@ -374,7 +394,10 @@ mod tests {
                 assert_eq!(q.len(), reference.len());
             }
             let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
-            let expected: Vec<_> = reference.into_iter().map(|((t, _), e)| (SimTime(t), e)).collect();
+            let expected: Vec<_> = reference
+                .into_iter()
+                .map(|((t, _), e)| (SimTime(t), e))
+                .collect();
             assert_eq!(rest, expected);
         }
     }

@@ -79,7 +79,11 @@ impl SimDuration {
     pub fn from_nanos_f64(ns: f64) -> Self {
         // Round half up by hand: `f64::round` is a libm call on the sampling hot path. `as`
         // saturates, and NaN fails the comparison, which is exactly the clamp we want.
-        if ns > 0.0 { SimDuration((ns + 0.5) as u64) } else { SimDuration(0) }
+        if ns > 0.0 {
+            SimDuration((ns + 0.5) as u64)
+        } else {
+            SimDuration(0)
+        }
     }
     pub fn as_nanos(self) -> u64 {
         self.0
@@ -141,7 +145,9 @@ impl Add for SimDuration {
 pub enum DurationError {
     #[error("empty duration: expected a number and a unit, like \"250ms\"")]
     Empty,
-    #[error("duration `{0}` has no unit: write it with one of ns, us, ms, s, m, h, d (e.g. \"250ms\")")]
+    #[error(
+        "duration `{0}` has no unit: write it with one of ns, us, ms, s, m, h, d (e.g. \"250ms\")"
+    )]
     NoUnit(String),
     #[error("duration `{0}` has an unknown unit: expected one of ns, us, ms, s, m, h, d")]
     UnknownUnit(String),

@@ -9,7 +9,14 @@ use crate::scenario::{Client, Discipline, QueueSpec, RunLimits, Scenario, Servic
 /// `requests` requests.
 pub fn mm1(requests: u64) -> Scenario {
     let rate = 900.0;
-    one_service("bench-mm1-rho0.9", rate, requests, 1, SimDuration::from_millis(1), None)
+    one_service(
+        "bench-mm1-rho0.9",
+        rate,
+        requests,
+        1,
+        SimDuration::from_millis(1),
+        None,
+    )
 }
 
 /// About `in_flight` requests in flight at once, each with an armed client timeout that is
@@ -49,8 +56,16 @@ fn one_service(
         // A fixed number of windows, so that peak memory measures the engine and the model,
         // not the length of the time series (about 100 bytes per window, see README).
         window: SimDuration::from_nanos((horizon.as_nanos() / BENCH_WINDOWS).max(1_000_000_000)),
-        limits: RunLimits { max_events: u64::MAX, ..RunLimits::default() },
-        clients: vec![Client { name: "load".into(), target: "server".into(), rate_rps, timeout }],
+        limits: RunLimits {
+            max_events: u64::MAX,
+            ..RunLimits::default()
+        },
+        clients: vec![Client {
+            name: "load".into(),
+            target: "server".into(),
+            rate_rps,
+            timeout,
+        }],
         services: vec![Service {
             name: "server".into(),
             workers,

@@ -22,10 +22,20 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(at: Position, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, at, field: field.into(), message: message.into() }
+        Diagnostic {
+            severity: Severity::Error,
+            at,
+            field: field.into(),
+            message: message.into(),
+        }
     }
     pub fn warning(at: Position, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, at, field: field.into(), message: message.into() }
+        Diagnostic {
+            severity: Severity::Warning,
+            at,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -40,7 +50,10 @@ pub struct Diagnostics {
 impl Diagnostics {
     pub fn new(file: &str, mut items: Vec<Diagnostic>) -> Self {
         items.sort_by_key(|d| (d.at.line, d.at.col, d.severity));
-        Diagnostics { file: file.to_string(), items }
+        Diagnostics {
+            file: file.to_string(),
+            items,
+        }
     }
 
     pub fn has_errors(&self) -> bool {

@@ -420,6 +420,17 @@ impl Walk<'_, '_> {
         loop {
             let (open, bracket) = self.group(at)?;
             let entries = self.entries(open);
+            // A named newtype around a sequence, `Empirical([..])`, is transparent to indices:
+            // `[2]` is the list's third element, as validation paths count it.
+            if let (PathSeg::Index(_), [only]) = (seg, entries.as_slice())
+                && open > at
+                && only.key.is_none()
+                && self.group(only.value).is_some_and(|(_, b)| b == '[')
+                && self.kind(only.value) == Kind::Open('[')
+            {
+                at = only.value;
+                continue;
+            }
             let found = match seg {
                 PathSeg::Index(n) if bracket != '{' => entries.get(n).map(|e| e.value),
                 PathSeg::Index(_) => None,
@@ -433,7 +444,7 @@ impl Walk<'_, '_> {
                 return self.starts_value(value).then_some(value);
             }
             // Look through a newtype wrapper such as `Some(Foo(x: 1))` or `Variant((x: 1))`
-            // for a field; indices always address the wrapper's own content.
+            // for a field.
             match entries.as_slice() {
                 [only]
                     if matches!(seg, PathSeg::Field(_)) && bracket == '(' && only.key.is_none() =>
@@ -526,15 +537,11 @@ Scenario(
         ("services[0].workers", 11, 22, "1,"),
         ("services[0].queue", 12, 20, "Bounded(64)"),
         ("services[0].queue[0]", 12, 28, "64"),
-        ("services[0].service_time[0]", 13, 35, "[(0.99"),
-        ("services[0].service_time[0][1][0]", 13, 71, "0.01"),
-        (
-            "services[0].service_time[0][0][1].mean",
-            13,
-            61,
-            r#""1ms")"#,
-        ),
-        ("services[0].service_time[0][1][1][0]", 13, 86, r#""1s""#),
+        // `Mixture([..])` is transparent to indices: `[0]` is the list's first element.
+        ("services[0].service_time[0]", 13, 36, "(0.99"),
+        ("services[0].service_time[1][0]", 13, 71, "0.01"),
+        ("services[0].service_time[0][1].mean", 13, 61, r#""1ms")"#),
+        ("services[0].service_time[1][1][0]", 13, 86, r#""1s""#),
         ("services[0].note", 14, 19, r##"r#"a "raw""##),
         // After the raw string: its brackets and `//` did not derail the tokenizer.
         ("services[0].retries", 15, 22, "3,"),
@@ -543,7 +550,7 @@ Scenario(
         ("services[0].timeout.p99", 9, 9, "Service("),
         // Index out of range: the list that was indexed.
         ("services[3]", 8, 15, "["),
-        ("services[0].service_time[0][7][0]", 13, 35, "[(0.99"),
+        ("services[0].service_time[7][0]", 13, 27, "Mixture("),
         // Field on a list, index on a scalar: the deepest value that exists.
         ("services.name", 8, 15, "["),
         ("services[0].workers[0]", 11, 22, "1,"),

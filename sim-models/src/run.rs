@@ -27,7 +27,13 @@ pub fn build(scenario: &Scenario, seed: u64) -> Engine<World> {
     Engine::new(world, queue, limits)
 }
 
-fn finish(s: &Scenario, seed: u64, file: &str, mut engine: Engine<World>, stop: StopReason) -> RunResult {
+fn finish(
+    s: &Scenario,
+    seed: u64,
+    file: &str,
+    mut engine: Engine<World>,
+    stop: StopReason,
+) -> RunResult {
     let horizon = SimTime::ZERO + s.horizon;
     // A run that reached the horizon ends there; one stopped early ends at its last event.
     let end = match stop {
@@ -38,7 +44,8 @@ fn finish(s: &Scenario, seed: u64, file: &str, mut engine: Engine<World>, stop: 
     // The last, possibly partial, window.
     let last_closed = world.series.t_s.last().copied().unwrap_or(0.0);
     if end.as_secs_f64() > last_closed {
-        let width = end.saturating_since(SimTime::ZERO + sim_core::SimDuration::from_secs_f64(last_closed));
+        let width =
+            end.saturating_since(SimTime::ZERO + sim_core::SimDuration::from_secs_f64(last_closed));
         world.close_window(end, width);
     }
     let counted_s = end.saturating_since(world.warmup).as_secs_f64();
@@ -53,7 +60,14 @@ fn finish(s: &Scenario, seed: u64, file: &str, mut engine: Engine<World>, stop: 
             ClientResult {
                 name: c.name.clone(),
                 target: s.services[c.target as usize].name.clone(),
-                totals: totals(o.offered, o.succeeded, o.failed.clone(), in_flight, counted_s, latency(&o.latency, &o.latency_exact)),
+                totals: totals(
+                    o.offered,
+                    o.succeeded,
+                    o.failed.clone(),
+                    in_flight,
+                    counted_s,
+                    latency(&o.latency, &o.latency_exact),
+                ),
             }
         })
         .collect();
@@ -112,7 +126,11 @@ fn finish(s: &Scenario, seed: u64, file: &str, mut engine: Engine<World>, stop: 
         stopped: match stop {
             StopReason::Horizon => "horizon".into(),
             StopReason::Drained => "drained".into(),
-            StopReason::EventBudget => format!("event_budget: {} events at t={:.3}s", engine.events(), end.as_secs_f64()),
+            StopReason::EventBudget => format!(
+                "event_budget: {} events at t={:.3}s",
+                engine.events(),
+                end.as_secs_f64()
+            ),
             StopReason::Guard(why) => why,
         },
         simulated_s: end.as_secs_f64(),
@@ -127,7 +145,14 @@ fn finish(s: &Scenario, seed: u64, file: &str, mut engine: Engine<World>, stop: 
     }
 }
 
-fn totals(offered: u64, succeeded: u64, failed: Failed, in_flight: u64, counted_s: f64, latency_ms: crate::result::Latency) -> Totals {
+fn totals(
+    offered: u64,
+    succeeded: u64,
+    failed: Failed,
+    in_flight: u64,
+    counted_s: f64,
+    latency_ms: crate::result::Latency,
+) -> Totals {
     Totals {
         offered,
         succeeded,

@@ -56,7 +56,10 @@ pub struct RunLimits {
 
 impl Default for RunLimits {
     fn default() -> Self {
-        RunLimits { max_events: default_max_events(), max_in_flight: default_max_in_flight() }
+        RunLimits {
+            max_events: default_max_events(),
+            max_in_flight: default_max_in_flight(),
+        }
     }
 }
 
@@ -134,21 +137,35 @@ impl Scenario {
 /// messages.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
     let fail = |position: ron::error::Position, field: String, message: String| {
-        let at = Position { line: position.line, col: position.col };
+        let at = Position {
+            line: position.line,
+            col: position.col,
+        };
         Diagnostics::new(file, vec![Diagnostic::error(at, field, message)])
     };
-    let mut de = ron::Deserializer::from_str(text).map_err(|e| {
-        fail(e.span.start, String::new(), syntax_message(&e.code))
-    })?;
+    // `implicit_some`: optional fields are written plainly (`timeout: "20ms"`), not `Some(..)`.
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let mut de = ron::Deserializer::from_str_with_options(text, &options)
+        .map_err(|e| fail(e.span.start, String::new(), syntax_message(&e.code)))?;
     let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
+        // serde_path_to_error says `.` for the root and `?` where it could not tell.
+        let field = if field == "." || field == "?" {
+            String::new()
+        } else {
+            field
+        };
         let spanned = de.span_error(e.into_inner());
         fail(spanned.span.start, field, syntax_message(&spanned.code))
     })?;
     de.end().map_err(|e| {
         let spanned = de.span_error(e);
-        fail(spanned.span.start, String::new(), syntax_message(&spanned.code))
+        fail(
+            spanned.span.start,
+            String::new(),
+            syntax_message(&spanned.code),
+        )
     })?;
     Ok(scenario)
 }

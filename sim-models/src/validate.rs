@@ -52,12 +52,18 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let mut err = |path: FieldPath, msg: String| errors.push(Problem::new(path, msg));
 
     if s.horizon.is_zero() {
-        err(root.field("horizon"), "must be longer than 0s: nothing would be simulated".into());
+        err(
+            root.field("horizon"),
+            "must be longer than 0s: nothing would be simulated".into(),
+        );
     }
     if s.warmup >= s.horizon && !s.horizon.is_zero() {
         err(
             root.field("warmup"),
-            format!("must end before the horizon ({}), got {}: nothing would be counted", s.horizon, s.warmup),
+            format!(
+                "must end before the horizon ({}), got {}: nothing would be counted",
+                s.horizon, s.warmup
+            ),
         );
     }
     if s.window.is_zero() {
@@ -74,10 +80,16 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         );
     }
     if s.limits.max_events == 0 {
-        err(root.field("limits").field("max_events"), "must be at least 1".into());
+        err(
+            root.field("limits").field("max_events"),
+            "must be at least 1".into(),
+        );
     }
     if s.limits.max_in_flight == 0 {
-        err(root.field("limits").field("max_in_flight"), "must be at least 1".into());
+        err(
+            root.field("limits").field("max_in_flight"),
+            "must be at least 1".into(),
+        );
     }
 
     let service_names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
@@ -85,19 +97,34 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let client_names: Vec<&str> = s.clients.iter().map(|x| x.name.as_str()).collect();
     check_names(&root.field("clients"), &client_names, "client", &mut err);
     if s.clients.is_empty() {
-        err(root.field("clients"), "no clients: nothing would send a request".into());
+        err(
+            root.field("clients"),
+            "no clients: nothing would send a request".into(),
+        );
     }
 
     for (i, c) in s.clients.iter().enumerate() {
         let at = root.field("clients").index(i);
         if !(c.rate_rps.is_finite() && c.rate_rps > 0.0) {
-            err(at.field("rate_rps"), format!("must be a number above 0 (requests per second), got {}", c.rate_rps));
+            err(
+                at.field("rate_rps"),
+                format!(
+                    "must be a number above 0 (requests per second), got {}",
+                    c.rate_rps
+                ),
+            );
         }
         if s.service_index(&c.target).is_none() {
-            err(at.field("target"), unknown_service(&c.target, &service_names));
+            err(
+                at.field("target"),
+                unknown_service(&c.target, &service_names),
+            );
         }
         if c.timeout == Some(SimDuration::ZERO) {
-            err(at.field("timeout"), "must be longer than 0s (leave it out for no timeout)".into());
+            err(
+                at.field("timeout"),
+                "must be longer than 0s (leave it out for no timeout)".into(),
+            );
         }
     }
 
@@ -121,12 +148,20 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
 /// A time series holds at most this many windows (bounds memory whatever the input).
 pub const MAX_WINDOWS: u64 = 10_000_000;
 
-fn check_names(at: &FieldPath, names: &[&str], kind: &str, err: &mut impl FnMut(FieldPath, String)) {
+fn check_names(
+    at: &FieldPath,
+    names: &[&str],
+    kind: &str,
+    err: &mut impl FnMut(FieldPath, String),
+) {
     for (i, name) in names.iter().enumerate() {
         if name.trim().is_empty() {
             err(at.index(i).field("name"), format!("a {kind} needs a name"));
         } else if let Some(first) = names[..i].iter().position(|n| n == name) {
-            err(at.index(i).field("name"), format!("{kind} name `{name}` is already used by {kind} #{first}"));
+            err(
+                at.index(i).field("name"),
+                format!("{kind} name `{name}` is already used by {kind} #{first}"),
+            );
         }
     }
 }
@@ -173,7 +208,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// (it is how naive systems fail) but the queue grows for the whole run.
 fn overload_warnings(s: &Scenario, root: &FieldPath, warnings: &mut Vec<Problem>) {
     for (i, svc) in s.services.iter().enumerate() {
-        let Ok(sampler) = svc.service_time.compile() else { continue };
+        let Ok(sampler) = svc.service_time.compile() else {
+            continue;
+        };
         let clients: Vec<_> = s.clients.iter().filter(|c| c.target == svc.name).collect();
         let rate: f64 = clients.iter().map(|c| c.rate_rps).sum();
         let rho = rate * sampler.mean() / 1e9 / f64::from(svc.workers.max(1));

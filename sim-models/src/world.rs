@@ -119,7 +119,12 @@ struct WindowCounts {
 
 impl Default for WindowCounts {
     fn default() -> Self {
-        WindowCounts { offered: 0, succeeded: 0, failed: 0, latency: LatencyRecorder::with_precision(2) }
+        WindowCounts {
+            offered: 0,
+            succeeded: 0,
+            failed: 0,
+            latency: LatencyRecorder::with_precision(2),
+        }
     }
 }
 
@@ -193,7 +198,10 @@ impl World {
                 services: s
                     .services
                     .iter()
-                    .map(|svc| crate::result::ServiceSeries { name: svc.name.clone(), ..Default::default() })
+                    .map(|svc| crate::result::ServiceSeries {
+                        name: svc.name.clone(),
+                        ..Default::default()
+                    })
                     .collect(),
                 ..Default::default()
             },
@@ -277,7 +285,9 @@ impl World {
         let now = q.now();
         let warmup = self.warmup;
         let svc = &mut self.services[s as usize];
-        let done = svc.busy[w as usize].take().expect("completion of an idle worker");
+        let done = svc.busy[w as usize]
+            .take()
+            .expect("completion of an idle worker");
         if done.job.arrived >= warmup {
             let sojourn = now - done.job.arrived;
             svc.stats.completed += 1;
@@ -288,7 +298,9 @@ impl World {
             Some(next) => {
                 svc.stats.queue_level.add(now, -1);
                 if next.arrived >= warmup {
-                    svc.stats.wait_exact.push((now - next.arrived).as_nanos() as f64);
+                    svc.stats
+                        .wait_exact
+                        .push((now - next.arrived).as_nanos() as f64);
                 }
                 svc.start(w, next, now, s, q);
             }
@@ -352,7 +364,14 @@ impl World {
     }
 
     fn alloc_request(&mut self, id: u64, client: u32, now: SimTime, counted: bool) -> u32 {
-        let req = Request { id, client, sent_at: now, timeout: None, gave_up_at: None, counted };
+        let req = Request {
+            id,
+            client,
+            sent_at: now,
+            timeout: None,
+            gave_up_at: None,
+            counted,
+        };
         self.in_flight += 1;
         match self.free_requests.pop() {
             Some(slot) => {
@@ -393,15 +412,25 @@ impl World {
         series.offered.push(w.offered);
         series.succeeded.push(w.succeeded);
         series.failed.push(w.failed);
-        series.goodput_rps.push(w.succeeded as f64 / width.as_secs_f64().max(1e-12));
-        series.latency_p50_ms.push(w.latency.quantile(0.5).as_millis_f64());
-        series.latency_p99_ms.push(w.latency.quantile(0.99).as_millis_f64());
-        series.latency_p999_ms.push(w.latency.quantile(0.999).as_millis_f64());
+        series
+            .goodput_rps
+            .push(w.succeeded as f64 / width.as_secs_f64().max(1e-12));
+        series
+            .latency_p50_ms
+            .push(w.latency.quantile(0.5).as_millis_f64());
+        series
+            .latency_p99_ms
+            .push(w.latency.quantile(0.99).as_millis_f64());
+        series
+            .latency_p999_ms
+            .push(w.latency.quantile(0.999).as_millis_f64());
         for (svc, out) in self.services.iter_mut().zip(series.services.iter_mut()) {
             let st = &mut svc.stats;
-            out.queue_depth_mean.push(st.queue_level.mean_since_reset(now));
+            out.queue_depth_mean
+                .push(st.queue_level.mean_since_reset(now));
             out.queue_depth_max.push(st.queue_level.max_since_reset());
-            out.utilization.push(st.busy_level.mean_since_reset(now) / f64::from(svc.workers));
+            out.utilization
+                .push(st.busy_level.mean_since_reset(now) / f64::from(svc.workers));
             out.rejected.push(std::mem::take(&mut st.window_rejected));
             st.queue_level.reset(now);
             st.busy_level.reset(now);
@@ -433,11 +462,21 @@ impl ServiceState {
     fn start(&mut self, w: u32, job: Job, now: SimTime, s: u32, q: &mut EventQueue<Event>) {
         let took = self.service_time.sample_duration(&mut self.rng);
         self.busy[w as usize] = Some(Busy { job, started: now });
-        q.schedule(now + took, Event::Completion { service: s, worker: w });
+        q.schedule(
+            now + took,
+            Event::Completion {
+                service: s,
+                worker: w,
+            },
+        );
     }
 
     fn next_waiting(&mut self) -> Option<Job> {
-        if self.lifo { self.queue.pop_back() } else { self.queue.pop_front() }
+        if self.lifo {
+            self.queue.pop_back()
+        } else {
+            self.queue.pop_front()
+        }
     }
 }
 
@@ -460,7 +499,9 @@ impl ServiceStats {
 
     #[inline]
     fn note_in_flight(&mut self) {
-        self.in_flight_max = self.in_flight_max.max(self.busy_level.level() + self.queue_level.level());
+        self.in_flight_max = self
+            .in_flight_max
+            .max(self.busy_level.level() + self.queue_level.level());
     }
 
     /// Whole-run time averages start over at `now` (end of warm-up), keeping current levels.
