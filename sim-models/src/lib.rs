@@ -1,4 +1,18 @@
-//! sim-models: the world simctl simulates.
+//! sim-models: the world simctl simulates, built from a scenario file.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`scenario`] | the RON schema (serde types) and `parse`, with positioned syntax/type errors |
+//! | [`validate`] | semantic checks collecting every problem with its line:column; `load` = parse + validate |
+//! | [`locate`] | finds the line:column of a field path in RON source |
+//! | [`diagnostic`] | errors and warnings as `file:line:col: error: field `path`: message` |
+//! | [`world`] | the model: clients, services, requests; the event handler |
+//! | [`run`] | scenario + seed -> [`RunResult`] |
+//! | [`result`] | the result types, named as DESIGN.md's metrics |
+//! | [`bench`] | built-in scenarios for `simctl bench` |
+//!
+//! Value in, value out: nothing here reads files, the clock or the environment.
+
 pub mod bench;
 pub mod diagnostic;
 pub mod locate;

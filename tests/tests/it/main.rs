@@ -1,4 +1,9 @@
 //! The workspace's integration tests, in one binary (one link step, one process pool).
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests read the bundled scenario files"
+)]
 mod bad_input;
 mod determinism;
 mod support;
