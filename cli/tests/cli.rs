@@ -69,8 +69,8 @@ fn bad_input_exits_2_with_a_positioned_message_and_no_stdout() {
         ),
         (
             "rate.ron",
-            "Scenario(name: \"x\", seed: 1, horizon: \"1s\",\n clients: [Client(name: \"c\", target: \"s\", rate_rps: -1.0)],\n services: [Service(name: \"s\", workers: 1, service_time: Constant(\"1ms\"))])",
-            "rate.ron:2:53: error: field `clients[0].rate_rps`",
+            "Scenario(name: \"x\", seed: 1, horizon: \"1s\",\n clients: [Client(name: \"c\", target: \"s\", load: Open(rate_rps: -1.0))],\n services: [Service(name: \"s\", workers: 1, service_time: Constant(\"1ms\"))])",
+            "rate.ron:2:64: error: field `clients[0].load.rate_rps`",
         ),
     ];
     for (file, body, expected) in cases {
@@ -138,7 +138,7 @@ fn a_guard_stop_is_reported_with_exit_1_and_a_replay_line() {
         &path,
         r#"Scenario(name: "overload", seed: 3, horizon: "1h",
             limits: (max_in_flight: 5000),
-            clients: [Client(name: "c", target: "s", rate_rps: 2000.0)],
+            clients: [Client(name: "c", target: "s", load: Open(rate_rps: 2000.0))],
             services: [Service(name: "s", workers: 1, service_time: Exponential(mean: "1ms"))])"#,
     )
     .unwrap();

@@ -33,18 +33,24 @@ pub fn table(r: &RunResult) -> String {
     let _ = writeln!(w);
     let _ = writeln!(
         w,
-        "requests  offered {}  succeeded {}  failed {} (timeout {}, rejected {})  in flight at end {}",
+        "requests  offered {}  succeeded {}  failed {} (timeout {}, rejected {}, error {})  in flight at end {}",
         t.offered,
         t.succeeded,
         t.failed.total(),
         t.failed.timeout,
         t.failed.rejected,
+        t.failed.error,
         t.in_flight_at_end
     );
     let _ = writeln!(
         w,
-        "          availability {:.4}  goodput {:.1} rps  retry amplification {:.3}  wasted work {:.3}s",
-        t.availability, t.goodput_rps, t.retry_amplification, t.wasted_work_s
+        "          availability {:.4}  goodput {:.1} rps  retries {}  retry amplification {:.3} (peak {:.2})  wasted work {:.3}s",
+        t.availability,
+        t.goodput_rps,
+        r.retries,
+        r.retry_amplification,
+        r.retry_amplification_peak,
+        r.wasted_work_s
     );
     let l = &t.latency_ms;
     let _ = writeln!(
@@ -57,35 +63,63 @@ pub fn table(r: &RunResult) -> String {
         ms(l.p999),
         ms(l.max)
     );
+    if !r.faults.is_empty() {
+        let recovery = match (r.recovery_s, r.metastable) {
+            (Some(s), _) => format!("recovered {s:.1}s after the last fault"),
+            (None, true) => "did NOT recover within the horizon (metastable)".to_string(),
+            (None, false) => "recovery undetermined".to_string(),
+        };
+        let baseline = r
+            .baseline_goodput_rps
+            .map_or("n/a".to_string(), |b| format!("{b:.1} rps"));
+        let _ = writeln!(
+            w,
+            "faults    {} scheduled; baseline goodput {baseline}; {recovery}",
+            r.faults.len()
+        );
+        for f in &r.faults {
+            let _ = writeln!(
+                w,
+                "          {:>8.1}s .. {:>8.1}s  {} on {}",
+                f.start_s, f.end_s, f.kind, f.target
+            );
+        }
+    }
     let _ = writeln!(w);
     let _ = writeln!(
         w,
-        "{:<16} {:>7} {:>10} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "{:<12} {:>7} {:>9} {:>8} {:>8} {:>8} {:>6} {:>6} {:>8} {:>7} {:>8} {:>8} {:>9}",
         "service",
         "workers",
         "attempts",
         "rejected",
+        "dropped",
+        "errors",
+        "ampl",
         "util",
-        "queue avg",
-        "queue max",
-        "waited",
+        "queue",
+        "q max",
         "wait ms",
-        "p99 ms"
+        "p99 ms",
+        "wasted s"
     );
     for s in &r.services {
         let _ = writeln!(
             w,
-            "{:<16} {:>7} {:>10} {:>9} {:>7.3} {:>9.2} {:>9} {:>9.3} {:>10} {:>10}",
+            "{:<12} {:>7} {:>9} {:>8} {:>8} {:>8} {:>6.2} {:>6.3} {:>8.2} {:>7} {:>8} {:>8} {:>9.2}",
             s.name,
             s.workers,
             s.attempts,
             s.rejected,
+            s.dropped,
+            s.errors + s.refused,
+            s.retry_amplification,
             s.utilization,
             s.queue_depth_mean,
             s.queue_depth_max,
-            s.waited_fraction,
             ms(s.wait_mean_ms),
-            ms(s.latency_ms.p99)
+            ms(s.latency_ms.p99),
+            s.wasted_work_s
         );
     }
     if r.clients.len() > 1 {

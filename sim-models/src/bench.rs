@@ -3,7 +3,9 @@
 use sim_core::SimDuration;
 use sim_core::dist::Dist;
 
-use crate::scenario::{Client, Discipline, QueueSpec, RunLimits, Scenario, Service};
+use crate::scenario::{
+    CallPolicy, Client, Discipline, Load, QueueSpec, RunLimits, Scenario, Service,
+};
 
 /// M/M/1 at utilization 0.9 (lambda 900/s, mean service 1 ms), long enough to issue about
 /// `requests` requests.
@@ -63,8 +65,16 @@ fn one_service(
         clients: vec![Client {
             name: "load".into(),
             target: "server".into(),
-            rate_rps,
-            timeout,
+            endpoint: None,
+            load: Load::Open {
+                rate_rps,
+                shape: Vec::new(),
+            },
+            policy: CallPolicy {
+                timeout,
+                ..CallPolicy::default()
+            },
+            deadline: None,
         }],
         services: vec![Service {
             name: "server".into(),
@@ -72,6 +82,13 @@ fn one_service(
             queue: QueueSpec::Unbounded,
             discipline: Discipline::Fifo,
             service_time: Dist::Exponential { mean },
+            calls: Vec::new(),
+            endpoints: Vec::new(),
+            admission: Default::default(),
+            honor_deadline: false,
         }],
+        links: Vec::new(),
+        default_link: Default::default(),
+        faults: Vec::new(),
     }
 }

@@ -16,9 +16,12 @@
 pub mod bench;
 pub mod diagnostic;
 pub mod locate;
+pub mod policy;
+pub mod recovery;
 pub mod result;
 pub mod run;
 pub mod scenario;
+pub mod topology;
 pub mod validate;
 pub mod world;
 

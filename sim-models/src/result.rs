@@ -22,6 +22,25 @@ pub struct RunResult {
     pub replay: String,
     #[serde(flatten)]
     pub totals: Totals,
+    /// Attempts received by all services / attempts the offered load would cause without
+    /// retries (1.0 means no amplification; the call graph's fan-out is divided out).
+    pub retry_amplification: f64,
+    /// Worker time, all services, spent on attempts nobody was waiting for any more: their
+    /// caller, or a caller further up the chain, had given up.
+    pub wasted_work_s: f64,
+    /// Retries made by every caller (clients and services).
+    pub retries: u64,
+    /// Highest per-window retry amplification (windows with traffic).
+    pub retry_amplification_peak: f64,
+    /// The fault schedule, as run.
+    pub faults: Vec<FaultWindow>,
+    /// Goodput before the first fault (after warm-up); null without faults.
+    pub baseline_goodput_rps: Option<f64>,
+    /// Seconds from the end of the last fault until goodput stays within 5% of the baseline
+    /// (10 s moving average); null if that never happens within the horizon, or without faults.
+    pub recovery_s: Option<f64>,
+    /// The system never recovered within the horizon after its faults ended.
+    pub metastable: bool,
     pub clients: Vec<ClientResult>,
     pub services: Vec<ServiceResult>,
     pub series: Series,
@@ -42,23 +61,32 @@ pub struct Totals {
     pub goodput_rps: f64,
     /// Client-side latency of successful requests, first send to final answer.
     pub latency_ms: Latency,
-    /// Attempts received by services / logical requests issued.
-    pub retry_amplification: f64,
-    /// Busy time spent on attempts whose caller had already given up.
-    pub wasted_work_s: f64,
 }
 
 /// Failed requests by reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failed {
+    /// No answer in time (an attempt timeout after the last retry, or the deadline).
     pub timeout: u64,
+    /// Refused by admission control or backpressure somewhere on the path.
     pub rejected: u64,
+    /// An error answer: error faults, connection refused, failed downstream calls.
+    pub error: u64,
 }
 
 impl Failed {
     pub fn total(&self) -> u64 {
-        self.timeout + self.rejected
+        self.timeout + self.rejected + self.error
     }
+}
+
+/// A fault as scheduled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    pub kind: String,
+    pub target: String,
+    pub start_s: f64,
+    pub end_s: f64,
 }
 
 /// A latency distribution in milliseconds. Percentiles come from an HDR histogram (3
@@ -89,10 +117,22 @@ pub struct ServiceResult {
     pub workers: u32,
     /// Attempts that arrived.
     pub attempts: u64,
-    /// Attempts refused because the queue was full.
+    /// Attempts refused by admission control (queue full, rate limit, concurrency limit).
     pub rejected: u64,
-    /// Attempts served to completion.
+    /// Attempts refused while the service was down (connection refused).
+    pub refused: u64,
+    /// Attempts dropped without an answer: expired deadline, black hole, lost in a crash.
+    pub dropped: u64,
+    /// Attempts answered with an injected error.
+    pub errors: u64,
+    /// Attempts answered successfully.
     pub completed: u64,
+    /// Attempts answered with a failure (errors, failed downstream calls).
+    pub failed: u64,
+    /// Attempts received / attempts expected from the offered load without retries.
+    pub retry_amplification: f64,
+    /// Worker time spent on attempts nobody was waiting for any more.
+    pub wasted_work_s: f64,
     /// Fraction of admitted attempts that found every worker busy and had to queue.
     pub waited_fraction: f64,
     /// Mean time admitted attempts spent queued before a worker took them (exact).
@@ -124,12 +164,20 @@ pub struct Series {
     pub latency_p50_ms: Vec<f64>,
     pub latency_p99_ms: Vec<f64>,
     pub latency_p999_ms: Vec<f64>,
+    /// Attempts received by all services.
+    pub attempts: Vec<u64>,
+    /// Attempts / attempts expected from the window's offered load without retries.
+    pub retry_amplification: Vec<f64>,
+    /// Faults active during the window.
+    pub faults_active: Vec<u32>,
     pub services: Vec<ServiceSeries>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSeries {
     pub name: String,
+    pub attempts: Vec<u64>,
+    pub dropped: Vec<u64>,
     pub queue_depth_mean: Vec<f64>,
     pub queue_depth_max: Vec<u64>,
     pub utilization: Vec<f64>,

@@ -1,12 +1,14 @@
 //! Runs a validated scenario to a [`RunResult`]: value in, value out, no IO.
 
-use sim_core::SimTime;
 use sim_core::engine::{Engine, Limits, StopReason};
 use sim_core::queue::EventQueue;
+use sim_core::stats::{LatencyRecorder, Welford};
+use sim_core::{SimDuration, SimTime};
 
-use crate::result::{ClientResult, Failed, RunResult, ServiceResult, Totals};
-use crate::scenario::Scenario;
-use crate::world::{World, latency};
+use crate::recovery::{RecoveryParams, recovery};
+use crate::result::{ClientResult, Failed, FaultWindow, Latency, RunResult, ServiceResult, Totals};
+use crate::scenario::{FaultKind, Scenario};
+use crate::world::World;
 
 /// Runs `scenario` (which must have passed [`crate::validate`]) with `seed`. `file` is the
 /// scenario's path as the user gave it, for the replay line.
@@ -40,40 +42,34 @@ fn finish(
         StopReason::Horizon | StopReason::Drained => horizon,
         _ => engine.queue.now(),
     };
+    let events = engine.events();
+    let digest = engine.trace_digest();
     let world = &mut engine.model;
     // The last, possibly partial, window.
-    let last_closed = world.series.t_s.last().copied().unwrap_or(0.0);
+    let last_closed = world.metrics.series.t_s.last().copied().unwrap_or(0.0);
     if end.as_secs_f64() > last_closed {
-        let width =
-            end.saturating_since(SimTime::ZERO + sim_core::SimDuration::from_secs_f64(last_closed));
+        let width = end.saturating_since(SimTime::ZERO + SimDuration::from_secs_f64(last_closed));
         world.close_window(end, width);
     }
     let counted_s = end.saturating_since(world.warmup).as_secs_f64();
-    let attempts: u64 = world.services.iter().map(|x| x.stats.attempts).sum();
 
     let clients: Vec<ClientResult> = world
         .clients
         .iter()
-        .map(|c| {
+        .zip(&s.clients)
+        .map(|(c, spec)| {
             let o = &c.outcome;
-            let in_flight = o.offered - o.succeeded - o.failed.total();
+            let latency = latency(&o.latency, &o.latency_exact);
             ClientResult {
                 name: c.name.clone(),
-                target: s.services[c.target as usize].name.clone(),
-                totals: totals(
-                    o.offered,
-                    o.succeeded,
-                    o.failed.clone(),
-                    in_flight,
-                    counted_s,
-                    latency(&o.latency, &o.latency_exact),
-                ),
+                target: spec.target.clone(),
+                totals: totals(o.offered, o.succeeded, o.failed.clone(), counted_s, latency),
             }
         })
         .collect();
 
-    let mut all_latency = sim_core::stats::LatencyRecorder::new();
-    let mut all_exact = sim_core::stats::Welford::new();
+    let mut all_latency = LatencyRecorder::new();
+    let mut all_exact = Welford::new();
     for c in &world.clients {
         all_latency.merge(&c.outcome.latency);
         all_exact.merge(&c.outcome.latency_exact);
@@ -82,31 +78,44 @@ fn finish(
     let failed = Failed {
         timeout: sum(|c| c.totals.failed.timeout),
         rejected: sum(|c| c.totals.failed.rejected),
+        error: sum(|c| c.totals.failed.error),
     };
-    let mut system = totals(
+    let system = totals(
         sum(|c| c.totals.offered),
         sum(|c| c.totals.succeeded),
         failed,
-        sum(|c| c.totals.in_flight_at_end),
         counted_s,
         latency(&all_latency, &all_exact),
     );
-    system.retry_amplification = ratio(attempts, system.offered);
-    system.wasted_work_s = world.wasted_work.as_secs_f64();
 
-    let services = world
+    let visits = &world.metrics.visits;
+    let expected_at = |j: usize| -> f64 {
+        clients
+            .iter()
+            .zip(visits)
+            .map(|(c, v)| c.totals.offered as f64 * v[j])
+            .sum()
+    };
+    let services: Vec<ServiceResult> = world
         .services
         .iter()
-        .map(|svc| {
+        .enumerate()
+        .map(|(j, svc)| {
             let st = &svc.stats;
-            let admitted = st.attempts - st.rejected;
+            let admitted = st.attempts - st.rejected - st.refused;
             ServiceResult {
                 name: svc.name.clone(),
                 workers: svc.workers,
                 attempts: st.attempts,
                 rejected: st.rejected,
+                refused: st.refused,
+                dropped: st.dropped,
+                errors: st.errors,
                 completed: st.completed,
-                waited_fraction: ratio(st.waited, admitted),
+                failed: st.failed,
+                retry_amplification: ratio(st.attempts as f64, expected_at(j)),
+                wasted_work_s: st.wasted_work.as_secs_f64(),
+                waited_fraction: ratio(st.waited as f64, admitted as f64),
                 wait_mean_ms: st.wait_exact.mean() / 1e6,
                 latency_ms: latency(&st.latency, &st.latency_exact),
                 utilization: st.busy_level.overall_mean(end) / f64::from(svc.workers),
@@ -118,6 +127,27 @@ fn finish(
             }
         })
         .collect();
+    let attempts: u64 = services.iter().map(|x| x.attempts).sum();
+    let expected: f64 = (0..services.len()).map(expected_at).sum();
+
+    let series = std::mem::take(&mut world.metrics.series);
+    let retry_amplification_peak = series
+        .retry_amplification
+        .iter()
+        .zip(&series.offered)
+        .filter(|&(_, &offered)| offered > 0)
+        .map(|(&a, _)| a)
+        .fold(0.0, f64::max);
+    let faults: Vec<FaultWindow> = s.faults.iter().map(fault_window).collect();
+    let fault_spans: Vec<(f64, f64)> = faults.iter().map(|f| (f.start_s, f.end_s)).collect();
+    let rec = recovery(
+        &series.t_s,
+        &series.goodput_rps,
+        series.window_s,
+        s.warmup.as_secs_f64(),
+        &fault_spans,
+        RecoveryParams::default(),
+    );
 
     RunResult {
         scenario: s.name.clone(),
@@ -127,21 +157,50 @@ fn finish(
             StopReason::Horizon => "horizon".into(),
             StopReason::Drained => "drained".into(),
             StopReason::EventBudget => format!(
-                "event_budget: {} events at t={:.3}s",
-                engine.events(),
+                "event_budget: {events} events at t={:.3}s",
                 end.as_secs_f64()
             ),
             StopReason::Guard(why) => why,
         },
         simulated_s: end.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
-        events: engine.events(),
-        trace_digest: format!("{:016x}", engine.trace_digest()),
+        events,
+        trace_digest: format!("{digest:016x}"),
         replay: format!("simctl run {file} --seed {seed} (scenario {})", s.hash()),
         totals: system,
+        retry_amplification: ratio(attempts as f64, expected),
+        wasted_work_s: services.iter().map(|x| x.wasted_work_s).sum(),
+        retries: world.metrics.retries,
+        retry_amplification_peak,
+        faults,
+        baseline_goodput_rps: rec.map(|r| r.baseline_rps),
+        recovery_s: rec.and_then(|r| r.recovery_s),
+        metastable: rec.is_some_and(|r| r.metastable),
         clients,
         services,
-        series: std::mem::take(&mut engine.model.series),
+        series,
+    }
+}
+
+fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
+    let (kind, target) = match &f.kind {
+        FaultKind::Crash { service, mode } => (format!("crash ({mode:?})"), service.clone()),
+        FaultKind::Errors { service, p } => (format!("errors p={p}"), service.clone()),
+        FaultKind::Slowdown { service, factor } => (format!("slowdown x{factor}"), service.clone()),
+        FaultKind::CapacityLoss { service, workers } => (
+            format!("capacity loss to {workers} workers"),
+            service.clone(),
+        ),
+        FaultKind::Pause { service } => ("pause".into(), service.clone()),
+        FaultKind::Partition { a, b } => ("partition".into(), format!("{a} <-> {b}")),
+        FaultKind::Loss { a, b, p } => (format!("loss p={p}"), format!("{a} <-> {b}")),
+        FaultKind::Spike { client, factor } => (format!("traffic spike x{factor}"), client.clone()),
+    };
+    FaultWindow {
+        kind,
+        target,
+        start_s: f.start.as_secs_f64(),
+        end_s: f.end.as_secs_f64(),
     }
 }
 
@@ -149,23 +208,33 @@ fn totals(
     offered: u64,
     succeeded: u64,
     failed: Failed,
-    in_flight: u64,
     counted_s: f64,
-    latency_ms: crate::result::Latency,
+    latency_ms: Latency,
 ) -> Totals {
     Totals {
         offered,
+        in_flight_at_end: offered.saturating_sub(succeeded + failed.total()),
         succeeded,
         failed,
-        in_flight_at_end: in_flight,
-        availability: ratio(succeeded, offered),
+        availability: ratio(succeeded as f64, offered as f64),
         goodput_rps: succeeded as f64 / counted_s.max(1e-12),
         latency_ms,
-        retry_amplification: 1.0,
-        wasted_work_s: 0.0,
     }
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// A latency recorder and exact mean as the result's `Latency`.
+fn latency(hist: &LatencyRecorder, exact: &Welford) -> Latency {
+    Latency {
+        count: hist.count(),
+        mean: exact.mean() / 1e6,
+        p50: hist.quantile(0.5).as_millis_f64(),
+        p90: hist.quantile(0.9).as_millis_f64(),
+        p99: hist.quantile(0.99).as_millis_f64(),
+        p999: hist.quantile(0.999).as_millis_f64(),
+        max: hist.max().as_millis_f64(),
+    }
 }

@@ -36,6 +36,13 @@ pub struct Scenario {
     pub limits: RunLimits,
     pub clients: Vec<Client>,
     pub services: Vec<Service>,
+    /// Links with their own latency and loss; pairs not listed use `default_link`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(default)]
+    pub default_link: LinkSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
 }
 
 fn default_window() -> SimDuration {
@@ -70,23 +77,66 @@ fn default_max_in_flight() -> u64 {
     1_000_000
 }
 
-/// A source of requests. Open loop: Poisson arrivals that do not wait for answers, which is
-/// how real traffic behaves and what exposes overload (a closed loop would slow down with it).
+/// A group of users sending one kind of request to one entry service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
     pub name: String,
-    /// The service the requests go to.
+    /// The entry service the requests go to.
     pub target: String,
-    /// Mean arrival rate, requests per second of virtual time.
-    pub rate_rps: f64,
-    /// The client gives up on a request after this long (counted as `failed.timeout`);
-    /// the service, being naive, still does the work.
+    /// Endpoint of the target (its route); the target's default endpoint if omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<SimDuration>,
+    pub endpoint: Option<String>,
+    pub load: Load,
+    /// How the client treats each attempt: timeout, retries, backoff.
+    #[serde(default)]
+    pub policy: CallPolicy,
+    /// Overall deadline of a logical request, across all its attempts. Propagated to every
+    /// service the request reaches; only services with `honor_deadline` act on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<SimDuration>,
+}
+
+/// How a client generates requests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Load {
+    /// Open loop: Poisson arrivals at `rate_rps`, shaped over time by `shape`. Arrivals do
+    /// not wait for answers, which is how real traffic behaves and what exposes overload.
+    Open {
+        rate_rps: f64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        shape: Vec<RateChange>,
+    },
+    /// Closed loop: `users` each send a request, wait for its final outcome, think, repeat.
+    /// A closed loop slows down with the system, so it hides overload; use it knowingly.
+    Closed {
+        users: u32,
+        think_time: Dist<SimDuration>,
+    },
+}
+
+/// A change to an open-loop rate. Later entries apply on top of earlier ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RateChange {
+    /// From `at` on, the base rate is `rate_rps`.
+    Step { at: SimDuration, rate_rps: f64 },
+    /// From `start` to `end` the base rate moves linearly to `rate_rps`, and stays there.
+    Ramp {
+        start: SimDuration,
+        end: SimDuration,
+        rate_rps: f64,
+    },
+    /// From `start` to `end` the rate is multiplied by `factor`.
+    Spike {
+        start: SimDuration,
+        end: SimDuration,
+        factor: f64,
+    },
 }
 
 /// A service: `workers` serve attempts one at a time each; the rest wait in the queue.
+/// An attempt holds its worker for its local work and then for each downstream call
+/// (synchronous calls, as in thread-per-request servers).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
@@ -99,8 +149,198 @@ pub struct Service {
     /// Which waiting attempt a free worker takes.
     #[serde(default)]
     pub discipline: Discipline,
-    /// Time one attempt holds a worker.
+    /// Local work of the default endpoint: time one attempt holds a worker before its calls.
     pub service_time: Dist<SimDuration>,
+    /// Downstream calls of the default endpoint, made in order after the local work.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<Step>,
+    /// Further endpoints (routes) with their own work and calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<Endpoint>,
+    /// Admission control: what is refused at the door.
+    #[serde(default)]
+    pub admission: Admission,
+    /// Drop attempts whose propagated deadline has passed (at dequeue and before each
+    /// downstream call) instead of working on them for nobody.
+    #[serde(default)]
+    pub honor_deadline: bool,
+}
+
+/// A named route of a service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub name: String,
+    pub service_time: Dist<SimDuration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<Step>,
+}
+
+/// One step of an endpoint's downstream work.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Step {
+    /// Call and wait for the outcome; a failure fails the attempt.
+    Call(CallSpec),
+    /// Call all at once and wait for all; any failure fails the attempt.
+    Parallel(Vec<CallSpec>),
+    /// Call and do not wait (fire and forget).
+    Async(CallSpec),
+}
+
+/// A call to another service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSpec {
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub policy: CallPolicy,
+}
+
+/// What a caller does per call: the same shape for clients and services.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallPolicy {
+    /// Give up on an attempt after this long (none: wait forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<SimDuration>,
+    /// Attempts in all, the first included (1 = no retries).
+    #[serde(default = "one")]
+    pub max_attempts: u32,
+    /// Wait before each retry.
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// Backpressure: at most this many attempts outstanding on this call at once; more fail
+    /// fast at the caller (`rejected`) instead of piling up at the callee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_outstanding: Option<u32>,
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        CallPolicy {
+            timeout: None,
+            max_attempts: 1,
+            backoff: Backoff::None,
+            max_outstanding: None,
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Delay before retry n (n = 1 for the first retry).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum Backoff {
+    /// Retry at once (eager).
+    #[default]
+    None,
+    Constant(SimDuration),
+    /// `initial * multiplier^(n-1)`, capped at `max`.
+    Exponential {
+        initial: SimDuration,
+        max: SimDuration,
+        multiplier: f64,
+    },
+}
+
+/// Admission control at a service's door.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admission {
+    /// Token bucket: sustained `rate_rps`, bursts of up to `burst` attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    /// At most this many attempts in the service (queued + in service) at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub rate_rps: f64,
+    pub burst: u32,
+}
+
+/// The network between two endpoints (a client or service, and a service).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub from: String,
+    pub to: String,
+    pub latency: Dist<SimDuration>,
+    /// Probability that a message is lost.
+    #[serde(default)]
+    pub loss: f64,
+}
+
+impl Link {
+    pub fn spec(&self) -> LinkSpec {
+        LinkSpec {
+            latency: self.latency.clone(),
+            loss: self.loss,
+        }
+    }
+}
+
+/// One-way latency and loss, applied to requests and responses alike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub latency: Dist<SimDuration>,
+    /// Probability that a message is lost.
+    #[serde(default)]
+    pub loss: f64,
+}
+
+impl Default for LinkSpec {
+    fn default() -> Self {
+        LinkSpec {
+            latency: Dist::Constant(SimDuration::ZERO),
+            loss: 0.0,
+        }
+    }
+}
+
+/// Something going wrong from `start` to `end`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub start: SimDuration,
+    pub end: SimDuration,
+    pub kind: FaultKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FaultKind {
+    /// The service is down; its queue and work in progress are lost. `Refuse`: callers get
+    /// an immediate error (connection refused); `BlackHole`: messages vanish.
+    Crash { service: String, mode: CrashMode },
+    /// Each attempt fails with an error with probability `p` after its local work.
+    Errors { service: String, p: f64 },
+    /// Local work takes `factor` times as long (work started during the fault).
+    Slowdown { service: String, factor: f64 },
+    /// Only `workers` workers are left (busy ones beyond finish their attempt).
+    CapacityLoss { service: String, workers: u32 },
+    /// Stop the world: arrivals keep queueing, nothing is served; work in progress resumes
+    /// after the pause.
+    Pause { service: String },
+    /// No message crosses between `a` and `b`, either way.
+    Partition { a: String, b: String },
+    /// Extra loss probability `p` between `a` and `b`, either way.
+    Loss { a: String, b: String, p: f64 },
+    /// The client's arrival rate is multiplied by `factor`.
+    Spike { client: String, factor: f64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CrashMode {
+    Refuse,
+    BlackHole,
 }
 
 /// Capacity of a service's waiting room.
@@ -143,9 +383,12 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         };
         Diagnostics::new(file, vec![Diagnostic::error(at, field, message)])
     };
-    // `implicit_some`: optional fields are written plainly (`timeout: "20ms"`), not `Some(..)`.
-    let options =
-        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    // `implicit_some`: optional fields are written plainly (`timeout: "20ms"`), not `Some(..)`;
+    // `unwrap_variant_newtypes`: `Call(to: "db")` rather than `Call((to: "db"))`.
+    let options = ron::Options::default().with_default_extension(
+        ron::extensions::Extensions::IMPLICIT_SOME
+            | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
+    );
     let mut de = ron::Deserializer::from_str_with_options(text, &options)
         .map_err(|e| fail(e.span.start, String::new(), syntax_message(&e.code)))?;
     let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {

@@ -8,7 +8,7 @@ use sim_core::path::{FieldPath, Problem};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::locate::locate;
-use crate::scenario::{QueueSpec, Scenario};
+use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
 /// A scenario that passed validation, with the warnings found on the way.
 #[derive(Clone, Debug)]
@@ -105,25 +105,16 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
 
     for (i, c) in s.clients.iter().enumerate() {
         let at = root.field("clients").index(i);
-        if !(c.rate_rps.is_finite() && c.rate_rps > 0.0) {
-            err(
-                at.field("rate_rps"),
-                format!(
-                    "must be a number above 0 (requests per second), got {}",
-                    c.rate_rps
-                ),
-            );
+        for p in crate::policy::load_problems(&c.load) {
+            err(at.field("load").join(&p.path), p.message);
         }
-        if s.service_index(&c.target).is_none() {
-            err(
-                at.field("target"),
-                unknown_service(&c.target, &service_names),
-            );
+        for p in policy_problems(&c.policy) {
+            err(at.field("policy").join(&p.path), p.message);
         }
-        if c.timeout == Some(SimDuration::ZERO) {
+        if c.deadline == Some(SimDuration::ZERO) {
             err(
-                at.field("timeout"),
-                "must be longer than 0s (leave it out for no timeout)".into(),
+                at.field("deadline"),
+                "must be longer than 0s (leave it out for no deadline)".into(),
             );
         }
     }
@@ -136,13 +127,285 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
                 "must be at least 1: a service with no workers serves nothing and its utilization is undefined".into(),
             );
         }
-        let dist_at = at.field("service_time");
         for p in svc.service_time.problems() {
-            err(dist_at.join(&p.path), p.message);
+            err(at.field("service_time").join(&p.path), p.message);
+        }
+        steps_problems(&at.field("calls"), &svc.calls, &mut err);
+        for (e, ep) in svc.endpoints.iter().enumerate() {
+            let at = at.field("endpoints").index(e);
+            for p in ep.service_time.problems() {
+                err(at.field("service_time").join(&p.path), p.message);
+            }
+            steps_problems(&at.field("calls"), &ep.calls, &mut err);
+        }
+        if let Some(limit) = &svc.admission.rate_limit {
+            let at = at.field("admission").field("rate_limit");
+            if !(limit.rate_rps.is_finite() && limit.rate_rps > 0.0) {
+                err(
+                    at.field("rate_rps"),
+                    format!("must be a number above 0, got {}", limit.rate_rps),
+                );
+            }
+            if limit.burst == 0 {
+                err(
+                    at.field("burst"),
+                    "must be at least 1: a bucket that holds no token admits nothing".into(),
+                );
+            }
+        }
+        if svc.admission.max_concurrency == Some(0) {
+            err(
+                at.field("admission").field("max_concurrency"),
+                "must be at least 1".into(),
+            );
         }
     }
+
+    let node_names: Vec<&str> = client_names.iter().chain(&service_names).copied().collect();
+    link_problems(
+        &root.field("default_link"),
+        &s.default_link.latency,
+        s.default_link.loss,
+        &mut err,
+    );
+    for (i, l) in s.links.iter().enumerate() {
+        let at = root.field("links").index(i);
+        for (field, name) in [("from", &l.from), ("to", &l.to)] {
+            if !node_names.contains(&name.as_str()) {
+                err(at.field(field), unknown_node(name, &node_names));
+            }
+        }
+        if l.from == l.to {
+            err(
+                at.field("to"),
+                format!("a link joins two different nodes, got `{}` twice", l.to),
+            );
+        }
+        let same = |o: &crate::scenario::Link| {
+            (o.from == l.from && o.to == l.to) || (o.from == l.to && o.to == l.from)
+        };
+        if let Some(first) = s.links[..i].iter().position(same) {
+            err(
+                at.clone(),
+                format!(
+                    "link `{}` <-> `{}` is already defined by links[{first}]",
+                    l.from, l.to
+                ),
+            );
+        }
+        link_problems(&at, &l.latency, l.loss, &mut err);
+    }
+
+    for (i, f) in s.faults.iter().enumerate() {
+        fault_problems(s, &root.field("faults").index(i), f, &node_names, &mut err);
+    }
+    errors.extend(crate::topology::problems(s));
     overload_warnings(s, &root, &mut warnings);
     (errors, warnings)
+}
+
+fn policy_problems(p: &CallPolicy) -> Vec<Problem> {
+    let root = FieldPath::root();
+    let mut out = Vec::new();
+    if p.timeout == Some(SimDuration::ZERO) {
+        out.push(Problem::new(
+            root.field("timeout"),
+            "must be longer than 0s (leave it out to wait forever)",
+        ));
+    }
+    if p.max_attempts == 0 {
+        out.push(Problem::new(
+            root.field("max_attempts"),
+            "must be at least 1 (1 = no retries)",
+        ));
+    }
+    if p.max_outstanding == Some(0) {
+        out.push(Problem::new(
+            root.field("max_outstanding"),
+            "must be at least 1",
+        ));
+    }
+    if let Backoff::Exponential {
+        initial,
+        max,
+        multiplier,
+    } = &p.backoff
+    {
+        let at = root.field("backoff");
+        if initial.is_zero() {
+            out.push(Problem::new(at.field("initial"), "must be longer than 0s"));
+        }
+        if max < initial {
+            out.push(Problem::new(
+                at.field("max"),
+                format!("must be at least `initial` ({initial}), got {max}"),
+            ));
+        }
+        if !(multiplier.is_finite() && *multiplier >= 1.0) {
+            out.push(Problem::new(
+                at.field("multiplier"),
+                format!("must be a number >= 1, got {multiplier}"),
+            ));
+        }
+    }
+    out
+}
+
+fn steps_problems(at: &FieldPath, steps: &[Step], err: &mut impl FnMut(FieldPath, String)) {
+    for (j, step) in steps.iter().enumerate() {
+        let at = at.index(j);
+        let calls: Vec<(FieldPath, &crate::scenario::CallSpec)> = match step {
+            Step::Call(c) | Step::Async(c) => vec![(at.clone(), c)],
+            Step::Parallel(cs) => {
+                if cs.is_empty() {
+                    err(at.clone(), "a parallel step needs at least one call".into());
+                }
+                cs.iter()
+                    .enumerate()
+                    .map(|(k, c)| (at.index(k), c))
+                    .collect()
+            }
+        };
+        for (at, c) in calls {
+            for p in policy_problems(&c.policy) {
+                err(at.field("policy").join(&p.path), p.message);
+            }
+        }
+    }
+}
+
+fn link_problems(
+    at: &FieldPath,
+    latency: &sim_core::dist::Dist<SimDuration>,
+    loss: f64,
+    err: &mut impl FnMut(FieldPath, String),
+) {
+    for p in latency.problems() {
+        err(at.field("latency").join(&p.path), p.message);
+    }
+    if !(0.0..=1.0).contains(&loss) {
+        err(
+            at.field("loss"),
+            format!("is a probability and must be within [0, 1], got {loss}"),
+        );
+    }
+}
+
+fn fault_problems(
+    s: &Scenario,
+    at: &FieldPath,
+    f: &crate::scenario::Fault,
+    nodes: &[&str],
+    err: &mut impl FnMut(FieldPath, String),
+) {
+    if f.end <= f.start {
+        err(
+            at.field("end"),
+            format!("must be after `start` ({}), got {}", f.start, f.end),
+        );
+    }
+    if f.start >= s.horizon {
+        err(
+            at.field("start"),
+            format!(
+                "is at or after the horizon ({}): the fault would never happen",
+                s.horizon
+            ),
+        );
+    }
+    let kind = at.field("kind");
+    let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
+    let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
+        if s.service_index(name).is_none() {
+            err(kind.field("service"), unknown_service(name, &services));
+        }
+    };
+    let probability = |p: f64, err: &mut dyn FnMut(FieldPath, String)| {
+        if !(0.0..=1.0).contains(&p) {
+            err(
+                kind.field("p"),
+                format!("is a probability and must be within [0, 1], got {p}"),
+            );
+        }
+    };
+    match &f.kind {
+        FaultKind::Crash { service: x, .. } | FaultKind::Pause { service: x } => service(x, err),
+        FaultKind::Errors { service: x, p } => {
+            service(x, err);
+            probability(*p, err);
+        }
+        FaultKind::Slowdown { service: x, factor } => {
+            service(x, err);
+            if !(factor.is_finite() && *factor > 0.0) {
+                err(
+                    kind.field("factor"),
+                    format!("must be a number above 0, got {factor}"),
+                );
+            }
+        }
+        FaultKind::CapacityLoss {
+            service: x,
+            workers,
+        } => {
+            service(x, err);
+            if let Some(svc) = s.service_index(x).map(|j| &s.services[j])
+                && *workers >= svc.workers
+            {
+                err(
+                    kind.field("workers"),
+                    format!(
+                        "`{x}` has {} workers; a capacity loss must leave fewer, got {workers}",
+                        svc.workers
+                    ),
+                );
+            }
+        }
+        FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => {
+            for (field, name) in [("a", a), ("b", b)] {
+                if !nodes.contains(&name.as_str()) {
+                    err(kind.field(field), unknown_node(name, nodes));
+                }
+            }
+            if let FaultKind::Loss { p, .. } = &f.kind {
+                probability(*p, err);
+            }
+        }
+        FaultKind::Spike { client, factor } => {
+            if !s.clients.iter().any(|c| c.name == *client) {
+                let clients: Vec<&str> = s.clients.iter().map(|c| c.name.as_str()).collect();
+                err(
+                    kind.field("client"),
+                    format!(
+                        "client `{client}` does not exist; clients are: {}",
+                        clients.join(", ")
+                    ),
+                );
+            } else if !s
+                .clients
+                .iter()
+                .any(|c| c.name == *client && matches!(c.load, Load::Open { .. }))
+            {
+                err(
+                    kind.field("client"),
+                    format!("client `{client}` is closed-loop: a spike applies to open-loop rates"),
+                );
+            }
+            if !(factor.is_finite() && *factor >= 0.0) {
+                err(
+                    kind.field("factor"),
+                    format!("must be a number >= 0, got {factor}"),
+                );
+            }
+        }
+    }
+}
+
+fn unknown_node(name: &str, known: &[&str]) -> String {
+    let mut msg = format!("`{name}` is neither a client nor a service");
+    if let Some(close) = nearest(name, known) {
+        msg.push_str(&format!(" (did you mean `{close}`?)"));
+    }
+    msg
 }
 
 /// A time series holds at most this many windows (bounds memory whatever the input).
@@ -166,7 +429,7 @@ fn check_names(
     }
 }
 
-fn unknown_service(name: &str, known: &[&str]) -> String {
+pub(crate) fn unknown_service(name: &str, known: &[&str]) -> String {
     let mut msg = format!("calls service `{name}`, which does not exist");
     if let Some(close) = nearest(name, known) {
         msg.push_str(&format!(" (did you mean `{close}`?)"));
@@ -212,10 +475,22 @@ fn overload_warnings(s: &Scenario, root: &FieldPath, warnings: &mut Vec<Problem>
             continue;
         };
         let clients: Vec<_> = s.clients.iter().filter(|c| c.target == svc.name).collect();
-        let rate: f64 = clients.iter().map(|c| c.rate_rps).sum();
+        let rate: f64 = clients
+            .iter()
+            .map(|c| match c.load {
+                Load::Open { rate_rps, .. } => rate_rps,
+                Load::Closed { .. } => 0.0,
+            })
+            .sum();
         let rho = rate * sampler.mean() / 1e9 / f64::from(svc.workers.max(1));
-        let nobody_gives_up = clients.iter().all(|c| c.timeout.is_none());
-        if rho >= 1.0 && svc.queue == QueueSpec::Unbounded && nobody_gives_up {
+        let nobody_gives_up = clients
+            .iter()
+            .all(|c| c.policy.timeout.is_none() && c.deadline.is_none());
+        if rho >= 1.0
+            && svc.queue == QueueSpec::Unbounded
+            && svc.calls.is_empty()
+            && nobody_gives_up
+        {
             warnings.push(Problem::new(
                 root.field("services").index(i),
                 format!(

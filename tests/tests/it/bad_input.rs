@@ -21,7 +21,7 @@ const CASES: &[(&str, &str)] = &[
         "unknown field",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s",
-    clients: [Client(name: "c", target: "s", rate_rps: 10.0)],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
     services: [Service(name: "s", worker: 1, service_time: Constant("1ms"))],
 )"#,
     ),
@@ -29,7 +29,7 @@ const CASES: &[(&str, &str)] = &[
         "missing field",
         r#"Scenario(
     name: "x", seed: 1,
-    clients: [Client(name: "c", target: "s", rate_rps: 10.0)],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
     services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))],
 )"#,
     ),
@@ -37,7 +37,7 @@ const CASES: &[(&str, &str)] = &[
         "wrong type",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s",
-    clients: [Client(name: "c", target: "s", rate_rps: 10.0)],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
     services: [Service(name: "s", workers: "two", service_time: Constant("1ms"))],
 )"#,
     ),
@@ -45,7 +45,7 @@ const CASES: &[(&str, &str)] = &[
         "bad duration",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10 parsecs",
-    clients: [Client(name: "c", target: "s", rate_rps: 10.0)],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
     services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))],
 )"#,
     ),
@@ -53,7 +53,7 @@ const CASES: &[(&str, &str)] = &[
         "negative duration",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s",
-    clients: [Client(name: "c", target: "s", rate_rps: 10.0, timeout: "-5ms")],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0), policy: (timeout: "-5ms"))],
     services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))],
 )"#,
     ),
@@ -61,7 +61,7 @@ const CASES: &[(&str, &str)] = &[
         "negative rate",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s",
-    clients: [Client(name: "c", target: "s", rate_rps: -5.0)],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: -5.0))],
     services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))],
 )"#,
     ),
@@ -69,7 +69,7 @@ const CASES: &[(&str, &str)] = &[
         "zero workers (utilization undefined)",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s",
-    clients: [Client(name: "c", target: "s", rate_rps: 10.0)],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
     services: [Service(name: "s", workers: 0, service_time: Exponential(mean: "1ms"))],
 )"#,
     ),
@@ -77,7 +77,7 @@ const CASES: &[(&str, &str)] = &[
         "probability above 1",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s",
-    clients: [Client(name: "c", target: "s", rate_rps: 10.0)],
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
     services: [Service(name: "s", workers: 1,
         service_time: Empirical([(0.0, "1ms"), (0.5, "2ms"), (1.5, "9ms")]))],
 )"#,
@@ -86,7 +86,7 @@ const CASES: &[(&str, &str)] = &[
         "unknown service",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s",
-    clients: [Client(name: "c", target: "paymnet", rate_rps: 10.0)],
+    clients: [Client(name: "c", target: "paymnet", load: Open(rate_rps: 10.0))],
     services: [Service(name: "payment", workers: 1, service_time: Constant("1ms"))],
 )"#,
     ),
@@ -95,8 +95,8 @@ const CASES: &[(&str, &str)] = &[
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s", warmup: "20s",
     clients: [
-        Client(name: "c", target: "s", rate_rps: 0.0),
-        Client(name: "c", target: "s", rate_rps: 10.0),
+        Client(name: "c", target: "s", load: Open(rate_rps: 0.0)),
+        Client(name: "c", target: "s", load: Open(rate_rps: 10.0)),
     ],
     services: [
         Service(name: "s", workers: 1, service_time: LogNormal(median: "10ms", p99: "5ms")),
@@ -156,7 +156,7 @@ fn semantic_errors_point_at_the_field() {
     let d = first("negative rate");
     assert_eq!(
         (d.at.line, d.at.col, d.field.as_str()),
-        (3, 56, "clients[0].rate_rps")
+        (3, 67, "clients[0].load.rate_rps")
     );
     let d = first("unknown service");
     assert_eq!(d.field, "clients[0].target");

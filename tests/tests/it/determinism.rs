@@ -24,15 +24,15 @@ fn same_file_and_seed_give_identical_bytes() {
 
 const ONE: &str = r#"Scenario(
     name: "crn", seed: 7, horizon: "60s",
-    clients: [Client(name: "load", target: "server", rate_rps: 800.0, timeout: "20ms")],
+    clients: [Client(name: "load", target: "server", load: Open(rate_rps: 800.0), policy: (timeout: "20ms"))],
     services: [Service(name: "server", workers: 1, queue: Bounded(50), service_time: Exponential(mean: "1ms"))],
 )"#;
 
 const TWO: &str = r#"Scenario(
     name: "crn", seed: 7, horizon: "60s",
     clients: [
-        Client(name: "other", target: "audit", rate_rps: 300.0),
-        Client(name: "load", target: "server", rate_rps: 800.0, timeout: "20ms"),
+        Client(name: "other", target: "audit", load: Open(rate_rps: 300.0)),
+        Client(name: "load", target: "server", load: Open(rate_rps: 800.0), policy: (timeout: "20ms")),
     ],
     services: [
         Service(name: "audit", workers: 2, service_time: LogNormal(median: "2ms", p99: "30ms")),

@@ -28,7 +28,7 @@ fn single_queue(
     let text = format!(
         r#"Scenario(
             name: "{name}", seed: 1, horizon: "{horizon}", warmup: "{warmup}",
-            clients: [Client(name: "load", target: "server", rate_rps: {rate_rps})],
+            clients: [Client(name: "load", target: "server", load: Open(rate_rps: {rate_rps}))],
             services: [Service(name: "server", {service})],
         )"#
     );

@@ -1,0 +1,300 @@
+//! Compiles a validated scenario into the world's tables: nodes (clients, then services),
+//! edges (call sites: each client's route, then each endpoint's calls in file order),
+//! links, random streams, faults; and schedules the first events.
+
+use sim_core::queue::EventQueue;
+use sim_core::rng;
+use sim_core::{SimDuration, SimTime};
+use slotmap::SlotMap;
+
+use super::faults::{FaultDef, FaultTarget};
+use super::metrics::{Metrics, ServiceStats, empty_series};
+use super::{
+    ClientState, Edge, Endpoint, Event, LinkDef, LoadGen, Pair, ServiceState, Step, World,
+};
+use crate::policy::{RateSchedule, ThinnedPoisson, TokenBucket};
+use crate::scenario::{self, CallSpec, Discipline, FaultKind, Load, QueueSpec, Scenario};
+use crate::topology::{endpoint_index, expected_visits};
+
+impl World {
+    /// Builds the world of a validated scenario and schedules its first events.
+    pub fn new(s: &Scenario, seed: u64, q: &mut EventQueue<Event>) -> World {
+        let start = SimTime::ZERO;
+        let n_clients = s.clients.len() as u32;
+        let nodes = n_clients + s.services.len() as u32;
+        let service = |name: &str| s.service_index(name).expect("validated scenario") as u32;
+        let node = |name: &str| {
+            s.clients
+                .iter()
+                .position(|c| c.name == name)
+                .map(|i| i as u32)
+                .unwrap_or_else(|| n_clients + service(name))
+        };
+        let to_time = |d: SimDuration| start.saturating_add(d);
+
+        let fault_defs: Vec<FaultDef> = s
+            .faults
+            .iter()
+            .map(|f| FaultDef {
+                start: to_time(f.start),
+                end: to_time(f.end),
+                kind: match &f.kind {
+                    FaultKind::Crash { service: x, mode } => FaultTarget::Crash {
+                        service: service(x),
+                        mode: *mode,
+                    },
+                    FaultKind::Errors { service: x, p } => FaultTarget::Errors {
+                        service: service(x),
+                        p: *p,
+                    },
+                    FaultKind::Slowdown { service: x, factor } => FaultTarget::Slowdown {
+                        service: service(x),
+                        factor: *factor,
+                    },
+                    FaultKind::CapacityLoss {
+                        service: x,
+                        workers,
+                    } => FaultTarget::CapacityLoss {
+                        service: service(x),
+                        workers: *workers,
+                    },
+                    FaultKind::Pause { service: x } => FaultTarget::Pause {
+                        service: service(x),
+                    },
+                    FaultKind::Partition { a, b } => FaultTarget::Partition {
+                        a: node(a),
+                        b: node(b),
+                    },
+                    FaultKind::Loss { a, b, p } => FaultTarget::Loss {
+                        a: node(a),
+                        b: node(b),
+                        p: *p,
+                    },
+                    FaultKind::Spike { .. } => FaultTarget::Spike,
+                },
+            })
+            .collect();
+
+        let mut edges = Vec::new();
+        let mut new_edge =
+            |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
+                let target = service(spec_to);
+                let endpoint = endpoint_index(&s.services[target as usize], endpoint)
+                    .expect("validated endpoint");
+                edges.push(Edge {
+                    from,
+                    target,
+                    endpoint: endpoint as u16,
+                    timeout: policy.timeout,
+                    max_attempts: policy.max_attempts.max(1),
+                    backoff: policy.backoff.clone(),
+                    max_outstanding: policy.max_outstanding.unwrap_or(u32::MAX),
+                    outstanding: 0,
+                });
+                (edges.len() - 1) as u32
+            };
+
+        let clients: Vec<ClientState> = s
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let edge = new_edge(i as u32, &c.target, c.endpoint.as_deref(), &c.policy);
+                let load = match &c.load {
+                    Load::Open { rate_rps, shape } => {
+                        let spikes: Vec<(SimTime, SimTime, f64)> = s
+                            .faults
+                            .iter()
+                            .filter_map(|f| match &f.kind {
+                                FaultKind::Spike { client, factor } if *client == c.name => {
+                                    Some((to_time(f.start), to_time(f.end), *factor))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        LoadGen::Open {
+                            schedule: RateSchedule::new(*rate_rps, shape, &spikes),
+                        }
+                    }
+                    Load::Closed { think_time, .. } => LoadGen::Closed {
+                        think: think_time.compile().expect("validated think time"),
+                    },
+                };
+                ClientState {
+                    name: c.name.clone(),
+                    edge,
+                    deadline: c.deadline,
+                    load,
+                    rng: rng::stream(seed, &format!("client/{}/arrivals", c.name)),
+                    outcome: Default::default(),
+                }
+            })
+            .collect();
+
+        let services: Vec<ServiceState> = s
+            .services
+            .iter()
+            .enumerate()
+            .map(|(j, svc)| {
+                let me = n_clients + j as u32;
+                let mut compile_steps = |steps: &[scenario::Step]| -> Vec<Step> {
+                    let mut edge_of =
+                        |c: &CallSpec| new_edge(me, &c.to, c.endpoint.as_deref(), &c.policy);
+                    steps
+                        .iter()
+                        .map(|step| match step {
+                            scenario::Step::Call(c) => Step::Call(edge_of(c)),
+                            scenario::Step::Async(c) => Step::Async(edge_of(c)),
+                            scenario::Step::Parallel(cs) => {
+                                let ids: Vec<u32> = cs.iter().map(&mut edge_of).collect();
+                                Step::Parallel {
+                                    first: ids.first().copied().unwrap_or(0),
+                                    count: ids.len() as u32,
+                                }
+                            }
+                        })
+                        .collect()
+                };
+                let mut endpoints = vec![Endpoint {
+                    work: svc.service_time.compile().expect("validated service time"),
+                    steps: compile_steps(&svc.calls),
+                }];
+                for ep in &svc.endpoints {
+                    endpoints.push(Endpoint {
+                        work: ep.service_time.compile().expect("validated service time"),
+                        steps: compile_steps(&ep.calls),
+                    });
+                }
+                ServiceState {
+                    name: svc.name.clone(),
+                    workers: svc.workers,
+                    node: me,
+                    capacity: svc.workers,
+                    busy: 0,
+                    queue: Default::default(),
+                    queue_capacity: match svc.queue {
+                        QueueSpec::Unbounded => u64::MAX,
+                        QueueSpec::Bounded(n) => n,
+                    },
+                    lifo: svc.discipline == Discipline::Lifo,
+                    endpoints,
+                    rate_limit: svc
+                        .admission
+                        .rate_limit
+                        .map(|r| TokenBucket::new(r.rate_rps, r.burst, start)),
+                    max_concurrency: svc.admission.max_concurrency.unwrap_or(u32::MAX),
+                    honor_deadline: svc.honor_deadline,
+                    active: Vec::new(),
+                    down: None,
+                    paused_since: None,
+                    slowdown: 1.0,
+                    error_p: 0.0,
+                    rng: rng::stream(seed, &format!("service/{}/service_time", svc.name)),
+                    error_rng: rng::stream(seed, &format!("service/{}/errors", svc.name)),
+                    stats: ServiceStats::new(start),
+                }
+            })
+            .collect();
+
+        let mut links = vec![LinkDef {
+            latency: s.default_link.latency.compile().expect("validated link"),
+            loss: s.default_link.loss,
+        }];
+        let mut pairs = vec![
+            Pair {
+                link: 0,
+                partitioned: 0,
+                extra_loss: 0.0
+            };
+            (nodes * nodes) as usize
+        ];
+        for l in &s.links {
+            links.push(LinkDef {
+                latency: l.latency.compile().expect("validated link"),
+                loss: l.loss,
+            });
+            let id = (links.len() - 1) as u32;
+            let (a, b) = (node(&l.from), node(&l.to));
+            pairs[(a * nodes + b) as usize].link = id;
+            pairs[(b * nodes + a) as usize].link = id;
+        }
+        let names: Vec<&str> = s
+            .clients
+            .iter()
+            .map(|c| c.name.as_str())
+            .chain(s.services.iter().map(|x| x.name.as_str()))
+            .collect();
+        let net_rng = names
+            .iter()
+            .map(|n| rng::stream(seed, &format!("net/{n}")))
+            .collect();
+        let service_names: Vec<String> = s.services.iter().map(|x| x.name.clone()).collect();
+
+        let mut world = World {
+            clients,
+            services,
+            edges,
+            links,
+            pairs,
+            nodes,
+            net_rng,
+            requests: SlotMap::with_key(),
+            calls: SlotMap::with_key(),
+            attempts: SlotMap::with_key(),
+            fault_active: vec![false; fault_defs.len()],
+            fault_defs,
+            max_in_flight: s.limits.max_in_flight,
+            warmup: start.saturating_add(s.warmup),
+            window: s.window,
+            metrics: Metrics::new(
+                s.clients.len(),
+                empty_series(s.window, &service_names),
+                expected_visits(s),
+            ),
+        };
+        world.schedule_first_events(s, q);
+        world
+    }
+
+    fn schedule_first_events(&mut self, s: &Scenario, q: &mut EventQueue<Event>) {
+        let start = SimTime::ZERO;
+        for (c, spec) in s.clients.iter().enumerate() {
+            let client = &mut self.clients[c];
+            match (&client.load, &spec.load) {
+                (LoadGen::Open { schedule }, _) => {
+                    if let Some(first) =
+                        ThinnedPoisson.next_arrival(schedule, start, &mut client.rng)
+                    {
+                        q.schedule(first, Event::Arrival { client: c as u32 });
+                    }
+                }
+                (LoadGen::Closed { think }, Load::Closed { users, .. }) => {
+                    // Users start staggered, each after one think time.
+                    for user in 0..*users {
+                        let at = start + think.sample_duration(&mut client.rng);
+                        q.schedule(
+                            at,
+                            Event::UserReady {
+                                client: c as u32,
+                                user,
+                            },
+                        );
+                    }
+                }
+                (LoadGen::Closed { .. }, Load::Open { .. }) => {
+                    unreachable!("built from the same spec")
+                }
+            }
+        }
+        q.schedule(start + s.window, Event::WindowEnd);
+        if !s.warmup.is_zero() {
+            q.schedule(self.warmup, Event::WarmupEnd);
+        }
+        for (f, def) in self.fault_defs.iter().enumerate() {
+            q.schedule(def.start, Event::FaultStart(f as u32));
+            if def.end < SimTime::MAX {
+                q.schedule(def.end, Event::FaultEnd(f as u32));
+            }
+        }
+    }
+}

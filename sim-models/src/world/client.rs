@@ -1,0 +1,302 @@
+//! The caller side: logical requests, calls, attempts over links, timeouts, retries and
+//! the client's overall deadline. A service's worker calling downstream uses the same code
+//! as a client: both are callers of an [`Edge`](super::Edge).
+
+use rand::RngExt;
+use sim_core::queue::EventQueue;
+use sim_core::{SimDuration, SimTime};
+
+use super::{
+    Attempt, Call, CallKey, Event, Failure, LoadGen, Outcome, Parent, Phase, ReqKey, Request, World,
+};
+use crate::policy::{ThinnedPoisson, backoff_delay};
+
+/// Marks a request that no closed-loop user waits for.
+pub(super) const NO_USER: u32 = u32::MAX;
+
+impl World {
+    /// Open loop: the next arrival of client `c`, then the request itself.
+    pub(super) fn on_arrival(&mut self, c: u32, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let client = &mut self.clients[c as usize];
+        if let LoadGen::Open { schedule } = &client.load
+            && let Some(next) = ThinnedPoisson.next_arrival(schedule, now, &mut client.rng)
+        {
+            q.schedule(next, Event::Arrival { client: c });
+        }
+        self.issue(c, NO_USER, q);
+    }
+
+    /// Client `c` (user `user` for a closed loop) issues a logical request.
+    pub(super) fn issue(&mut self, c: u32, user: u32, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let counted = now >= self.warmup;
+        let client = &mut self.clients[c as usize];
+        client.outcome.offered += u64::from(counted);
+        self.metrics.window.offered += 1;
+        self.metrics.window.client_offered[c as usize] += 1;
+        let deadline = client.deadline.map(|d| now.saturating_add(d));
+        let edge = client.edge;
+        let req = self.requests.insert(Request {
+            client: c,
+            user,
+            issued_at: now,
+            deadline_timer: None,
+            counted,
+            call: CallKey::default(),
+        });
+        let call = self.calls.insert(Call {
+            parent: Parent::Request(req),
+            edge,
+            attempts: 0,
+            current: None,
+            timer: None,
+            deadline,
+        });
+        let r = &mut self.requests[req];
+        r.call = call;
+        if let Some(d) = deadline {
+            r.deadline_timer = Some(q.schedule(d, Event::DeadlineExpired(req)));
+        }
+        self.start_attempt(call, q);
+    }
+
+    /// Starts a call on `edge` for `parent`, carrying the propagated `deadline`.
+    pub(super) fn call(
+        &mut self,
+        edge: u32,
+        parent: Parent,
+        deadline: Option<SimTime>,
+        q: &mut EventQueue<Event>,
+    ) {
+        let call = self.calls.insert(Call {
+            parent,
+            edge,
+            attempts: 0,
+            current: None,
+            timer: None,
+            deadline,
+        });
+        self.start_attempt(call, q);
+    }
+
+    /// Sends the next attempt of `key` (or fails it at once under backpressure).
+    pub(super) fn start_attempt(&mut self, key: CallKey, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let call = &mut self.calls[key];
+        call.attempts += 1;
+        call.timer = None;
+        let (number, deadline) = (call.attempts, call.deadline);
+        let edge = &mut self.edges[call.edge as usize];
+        if edge.outstanding >= edge.max_outstanding {
+            // Backpressure: fail fast here rather than pile onto a slow callee.
+            self.metrics.local_rejections += 1;
+            return self.attempt_failed(key, Failure::Rejected, q);
+        }
+        edge.outstanding += 1;
+        let (from, target, endpoint) = (edge.from, edge.target, edge.endpoint);
+        let mut timeout = edge.timeout;
+        if self.caller_honors_deadline(from)
+            && let Some(d) = deadline
+        {
+            // No point waiting past the deadline the caller itself works to.
+            let left = d.saturating_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        if let Some(t) = timeout {
+            let timer = q.schedule(now + t, Event::AttemptTimeout { call: key, number });
+            self.calls[key].timer = Some(timer);
+        }
+        let attempt = self.attempts.insert(Attempt {
+            call: key,
+            number,
+            service: target,
+            endpoint,
+            step: 0,
+            pending: 0,
+            phase: Phase::Transit,
+            failed: None,
+            deadline,
+            abandoned_at: None,
+            arrived: now,
+            started: now,
+            done_at: now,
+            done_key: None,
+            active_idx: 0,
+            counted: false,
+        });
+        self.calls[key].current = Some(attempt);
+        let to = self.services[target as usize].node;
+        match self.transmit(from, to) {
+            Some(delay) => {
+                q.schedule(now + delay, Event::AttemptArrives(attempt));
+            }
+            // Lost on the way: the caller finds out by its timeout, if it has one.
+            None => {
+                self.attempts.remove(attempt);
+            }
+        }
+    }
+
+    /// One message from node `from` to node `to`: its latency, or `None` if it is lost.
+    /// Draws come from the sender's own stream, and loss is drawn only where it can happen.
+    pub(super) fn transmit(&mut self, from: u32, to: u32) -> Option<SimDuration> {
+        let pair = &self.pairs[(from * self.nodes + to) as usize];
+        if pair.partitioned > 0 {
+            return None;
+        }
+        let link = &self.links[pair.link as usize];
+        let rng = &mut self.net_rng[from as usize];
+        let loss = 1.0 - (1.0 - link.loss) * (1.0 - pair.extra_loss);
+        if loss > 0.0 && rng.random::<f64>() < loss {
+            return None;
+        }
+        Some(link.latency.sample_duration(rng))
+    }
+
+    /// An answer for attempt `number` of `key` arrives.
+    pub(super) fn on_response(
+        &mut self,
+        key: CallKey,
+        number: u32,
+        outcome: Outcome,
+        q: &mut EventQueue<Event>,
+    ) {
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        if call.attempts != number || call.current.is_none() {
+            return; // late: the caller already gave up on that attempt
+        }
+        call.current = None;
+        if let Some(t) = call.timer.take() {
+            q.cancel(t);
+        }
+        self.edges[call.edge as usize].outstanding -= 1;
+        match outcome {
+            Outcome::Ok => self.finish_call(key, Outcome::Ok, q),
+            Outcome::Failed(f) => self.attempt_failed(key, f, q),
+        }
+    }
+
+    pub(super) fn on_attempt_timeout(
+        &mut self,
+        key: CallKey,
+        number: u32,
+        q: &mut EventQueue<Event>,
+    ) {
+        let now = q.now();
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        if call.attempts != number {
+            return;
+        }
+        let Some(attempt) = call.current.take() else {
+            return;
+        };
+        call.timer = None;
+        self.edges[call.edge as usize].outstanding -= 1;
+        if let Some(a) = self.attempts.get_mut(attempt) {
+            a.abandoned_at = Some(now);
+        }
+        self.attempt_failed(key, Failure::Timeout, q);
+    }
+
+    /// The current attempt of `key` failed: retry if the policy allows, else fail the call.
+    fn attempt_failed(&mut self, key: CallKey, failure: Failure, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let call = &self.calls[key];
+        let edge = &self.edges[call.edge as usize];
+        let expired =
+            call.deadline.is_some_and(|d| now >= d) && self.caller_honors_deadline(edge.from);
+        if call.attempts < edge.max_attempts && !expired {
+            self.metrics.retries += 1;
+            let delay = backoff_delay(&edge.backoff, call.attempts);
+            if delay.is_zero() {
+                return self.start_attempt(key, q);
+            }
+            let timer = q.schedule(now + delay, Event::RetryDue(key));
+            self.calls[key].timer = Some(timer);
+            return;
+        }
+        self.finish_call(key, Outcome::Failed(failure), q);
+    }
+
+    pub(super) fn on_retry_due(&mut self, key: CallKey, q: &mut EventQueue<Event>) {
+        if self.calls.contains_key(key) {
+            self.start_attempt(key, q);
+        }
+    }
+
+    /// The call is over: tell whoever waits.
+    fn finish_call(&mut self, key: CallKey, outcome: Outcome, q: &mut EventQueue<Event>) {
+        let call = self.calls.remove(key).expect("finishing a live call");
+        match call.parent {
+            Parent::Request(r) => self.finish_request(r, outcome, q),
+            Parent::Attempt(a) => self.on_child_done(a, outcome, q),
+            Parent::Nobody => {}
+        }
+    }
+
+    fn finish_request(&mut self, r: ReqKey, outcome: Outcome, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let req = self.requests.remove(r).expect("finishing a live request");
+        if let Some(t) = req.deadline_timer {
+            q.cancel(t);
+        }
+        let latency = now - req.issued_at;
+        self.metrics.record_outcome(
+            &mut self.clients[req.client as usize].outcome,
+            req.counted,
+            outcome,
+            latency,
+        );
+        if req.user != NO_USER {
+            let client = &mut self.clients[req.client as usize];
+            if let LoadGen::Closed { think } = &client.load {
+                let wake = now + think.sample_duration(&mut client.rng);
+                q.schedule(
+                    wake,
+                    Event::UserReady {
+                        client: req.client,
+                        user: req.user,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The client's overall deadline passed: it stops waiting, whatever is in flight.
+    pub(super) fn on_deadline(&mut self, r: ReqKey, q: &mut EventQueue<Event>) {
+        let Some(req) = self.requests.get_mut(r) else {
+            return;
+        };
+        req.deadline_timer = None;
+        let call = req.call;
+        self.abandon_call(call, q.now(), q);
+        self.finish_request(r, Outcome::Failed(Failure::Timeout), q);
+    }
+
+    /// The caller gives up on `key` entirely (its attempt, if any, becomes work for nobody).
+    pub(super) fn abandon_call(&mut self, key: CallKey, now: SimTime, q: &mut EventQueue<Event>) {
+        let Some(call) = self.calls.remove(key) else {
+            return;
+        };
+        if let Some(t) = call.timer {
+            q.cancel(t);
+        }
+        if let Some(attempt) = call.current {
+            self.edges[call.edge as usize].outstanding -= 1;
+            if let Some(a) = self.attempts.get_mut(attempt) {
+                a.abandoned_at = Some(now);
+            }
+        }
+    }
+
+    /// Whether node `n` acts on propagated deadlines (clients always do).
+    fn caller_honors_deadline(&self, n: u32) -> bool {
+        let c = self.clients.len() as u32;
+        n < c || self.services[(n - c) as usize].honor_deadline
+    }
+}

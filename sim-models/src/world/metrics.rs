@@ -1,0 +1,239 @@
+//! Counters of a run and its time series. Totals count what happened after warm-up; the
+//! series covers the whole run, one row per window.
+
+use sim_core::stats::{LatencyRecorder, TimeWeighted, Welford};
+use sim_core::{SimDuration, SimTime};
+
+use super::{Failure, Outcome, World};
+use crate::result::{Failed, Series, ServiceSeries};
+
+/// Request outcomes as one client sees them.
+#[derive(Default)]
+pub(crate) struct ClientTally {
+    pub offered: u64,
+    pub succeeded: u64,
+    pub failed: Failed,
+    pub latency: LatencyRecorder,
+    pub latency_exact: Welford,
+}
+
+/// A service's counters; `*_level` track levels over time for time averages.
+pub(crate) struct ServiceStats {
+    pub attempts: u64,
+    pub rejected: u64,
+    pub refused: u64,
+    pub dropped: u64,
+    pub errors: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub waited: u64,
+    pub wait_exact: Welford,
+    pub latency: LatencyRecorder,
+    pub latency_exact: Welford,
+    pub busy_level: TimeWeighted,
+    pub queue_level: TimeWeighted,
+    /// Most attempts in the service (queued + in service) at once; its time average is
+    /// busy + queue by linearity, so it needs no accumulator of its own.
+    pub in_flight_max: u64,
+    pub wasted_work: SimDuration,
+    pub window: ServiceWindow,
+}
+
+/// A service's counts in the current window (all attempts, warm-up included).
+#[derive(Default)]
+pub(crate) struct ServiceWindow {
+    pub attempts: u64,
+    pub rejected: u64,
+    pub dropped: u64,
+}
+
+/// System counts in the current window.
+pub(crate) struct WindowCounts {
+    pub offered: u64,
+    pub client_offered: Vec<u64>,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub faults_started: u32,
+    /// Two significant digits: plenty for a chart, and a tenth of the buckets to scan.
+    pub latency: LatencyRecorder,
+}
+
+impl WindowCounts {
+    fn new(clients: usize) -> Self {
+        WindowCounts {
+            offered: 0,
+            client_offered: vec![0; clients],
+            succeeded: 0,
+            failed: 0,
+            faults_started: 0,
+            latency: LatencyRecorder::with_precision(2),
+        }
+    }
+}
+
+pub(crate) struct Metrics {
+    pub retries: u64,
+    pub local_rejections: u64,
+    pub window: WindowCounts,
+    pub series: Series,
+    /// Attempts each service receives per request of each client when nothing fails and
+    /// nobody retries: `[client][service]`. Normalises retry amplification.
+    pub visits: Vec<Vec<f64>>,
+}
+
+impl Metrics {
+    pub fn new(clients: usize, series: Series, visits: Vec<Vec<f64>>) -> Self {
+        Metrics {
+            retries: 0,
+            local_rejections: 0,
+            window: WindowCounts::new(clients),
+            series,
+            visits,
+        }
+    }
+
+    /// Records the final outcome of a logical request.
+    pub fn record_outcome(
+        &mut self,
+        tally: &mut ClientTally,
+        counted: bool,
+        outcome: Outcome,
+        latency: SimDuration,
+    ) {
+        match outcome {
+            Outcome::Ok => {
+                if counted {
+                    tally.succeeded += 1;
+                    tally.latency.record(latency);
+                    tally.latency_exact.push(latency.as_nanos() as f64);
+                }
+                self.window.succeeded += 1;
+                self.window.latency.record(latency);
+            }
+            Outcome::Failed(f) => {
+                if counted {
+                    match f {
+                        Failure::Timeout => tally.failed.timeout += 1,
+                        Failure::Rejected => tally.failed.rejected += 1,
+                        Failure::Error => tally.failed.error += 1,
+                    }
+                }
+                self.window.failed += 1;
+            }
+        }
+    }
+}
+
+impl ServiceStats {
+    pub fn new(start: SimTime) -> Self {
+        ServiceStats {
+            attempts: 0,
+            rejected: 0,
+            refused: 0,
+            dropped: 0,
+            errors: 0,
+            completed: 0,
+            failed: 0,
+            waited: 0,
+            wait_exact: Welford::new(),
+            latency: LatencyRecorder::new(),
+            latency_exact: Welford::new(),
+            busy_level: TimeWeighted::new(start),
+            queue_level: TimeWeighted::new(start),
+            in_flight_max: 0,
+            wasted_work: SimDuration::ZERO,
+            window: ServiceWindow::default(),
+        }
+    }
+
+    #[inline]
+    pub fn note_in_flight(&mut self, queued: usize) {
+        self.in_flight_max = self
+            .in_flight_max
+            .max(self.busy_level.level() + queued as u64);
+    }
+
+    /// Whole-run time averages start over at `now` (end of warm-up), keeping current levels.
+    fn restart_levels(&mut self, now: SimTime) {
+        self.busy_level.reset_overall(now);
+        self.queue_level.reset_overall(now);
+        self.in_flight_max = self.busy_level.level() + self.queue_level.level();
+    }
+}
+
+impl World {
+    /// Closes the time-series window ending at `now`, `width` long.
+    pub(crate) fn close_window(&mut self, now: SimTime, width: SimDuration) {
+        let faults_active = self.faults_active();
+        let m = &mut self.metrics;
+        let w = std::mem::replace(&mut m.window, WindowCounts::new(self.clients.len()));
+        let expected: f64 = w
+            .client_offered
+            .iter()
+            .zip(&m.visits)
+            .map(|(&n, visits)| n as f64 * visits.iter().sum::<f64>())
+            .sum();
+        let attempts: u64 = self.services.iter().map(|s| s.stats.window.attempts).sum();
+        let series = &mut m.series;
+        let secs = width.as_secs_f64().max(1e-12);
+        series.t_s.push(now.as_secs_f64());
+        series.offered.push(w.offered);
+        series.succeeded.push(w.succeeded);
+        series.failed.push(w.failed);
+        series.goodput_rps.push(w.succeeded as f64 / secs);
+        series
+            .latency_p50_ms
+            .push(w.latency.quantile(0.5).as_millis_f64());
+        series
+            .latency_p99_ms
+            .push(w.latency.quantile(0.99).as_millis_f64());
+        series
+            .latency_p999_ms
+            .push(w.latency.quantile(0.999).as_millis_f64());
+        series.attempts.push(attempts);
+        series.retry_amplification.push(if expected > 0.0 {
+            attempts as f64 / expected
+        } else {
+            0.0
+        });
+        series
+            .faults_active
+            .push(faults_active.max(w.faults_started));
+        for (svc, out) in self.services.iter_mut().zip(series.services.iter_mut()) {
+            let st = &mut svc.stats;
+            out.attempts.push(st.window.attempts);
+            out.queue_depth_mean
+                .push(st.queue_level.mean_since_reset(now));
+            out.queue_depth_max.push(st.queue_level.max_since_reset());
+            out.utilization
+                .push(st.busy_level.mean_since_reset(now) / f64::from(svc.workers));
+            out.rejected.push(st.window.rejected);
+            out.dropped.push(st.window.dropped);
+            st.window = ServiceWindow::default();
+            st.queue_level.reset(now);
+            st.busy_level.reset(now);
+        }
+    }
+
+    /// Starts the counted period: time averages restart at the current levels.
+    pub(super) fn on_warmup_end(&mut self, now: SimTime) {
+        for svc in &mut self.services {
+            svc.stats.restart_levels(now);
+        }
+    }
+}
+
+/// The empty series of a world with these services.
+pub(crate) fn empty_series(window: SimDuration, services: &[String]) -> Series {
+    Series {
+        window_s: window.as_secs_f64(),
+        services: services
+            .iter()
+            .map(|name| ServiceSeries {
+                name: name.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,289 @@
+//! The callee side: admission, the queue, workers, local work, the endpoint's downstream
+//! steps, and the answer. A worker is held from dequeue until the answer leaves.
+
+use rand::RngExt;
+use sim_core::queue::EventQueue;
+use sim_core::{SimDuration, SimTime};
+
+use super::{AttemptKey, Event, Failure, Outcome, Parent, Phase, Step, World};
+use crate::scenario::CrashMode;
+
+impl World {
+    pub(super) fn on_attempt_arrives(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let counted = now >= self.warmup;
+        let att = &mut self.attempts[a];
+        att.arrived = now;
+        att.counted = counted;
+        let s = att.service as usize;
+        let svc = &mut self.services[s];
+        svc.stats.attempts += u64::from(counted);
+        svc.stats.window.attempts += 1;
+        if let Some(mode) = svc.down {
+            match mode {
+                CrashMode::Refuse => {
+                    svc.stats.refused += u64::from(counted);
+                    self.reply(a, Outcome::Failed(Failure::Error), q);
+                }
+                CrashMode::BlackHole => {
+                    svc.stats.dropped += u64::from(counted);
+                    svc.stats.window.dropped += 1;
+                    self.attempts.remove(a);
+                }
+            }
+            return;
+        }
+        let present = u64::from(svc.busy) + svc.queue.len() as u64;
+        let admitted = present < u64::from(svc.max_concurrency)
+            && svc
+                .rate_limit
+                .as_mut()
+                .is_none_or(|bucket| bucket.try_take(now));
+        if admitted && svc.busy < svc.capacity && svc.paused_since.is_none() {
+            if counted {
+                svc.stats.wait_exact.push(0.0);
+            }
+            self.start_work(s, a, q);
+        } else if admitted && (svc.queue.len() as u64) < svc.queue_capacity {
+            svc.stats.waited += u64::from(counted);
+            svc.queue.push_back(a);
+            svc.stats.queue_level.add(now, 1);
+            self.attempts[a].phase = Phase::Queued;
+        } else {
+            svc.stats.rejected += u64::from(counted);
+            svc.stats.window.rejected += 1;
+            self.reply(a, Outcome::Failed(Failure::Rejected), q);
+        }
+    }
+
+    /// A worker of service `s` takes attempt `a`, unless its deadline has passed and the
+    /// service honours deadlines (then it is dropped). Returns whether a worker was taken.
+    fn start_work(&mut self, s: usize, a: AttemptKey, q: &mut EventQueue<Event>) -> bool {
+        let now = q.now();
+        let svc = &mut self.services[s];
+        let att = &mut self.attempts[a];
+        if svc.honor_deadline && att.deadline.is_some_and(|d| now >= d) {
+            svc.stats.dropped += u64::from(att.counted);
+            svc.stats.window.dropped += 1;
+            self.attempts.remove(a);
+            return false;
+        }
+        svc.busy += 1;
+        svc.stats.busy_level.add(now, 1);
+        svc.stats.note_in_flight(svc.queue.len());
+        att.phase = Phase::Working;
+        att.started = now;
+        att.active_idx = svc.active.len() as u32;
+        svc.active.push(a);
+        let work = svc.endpoints[att.endpoint as usize]
+            .work
+            .sample_duration(&mut svc.rng);
+        let work = if svc.slowdown == 1.0 {
+            work
+        } else {
+            SimDuration::from_nanos_f64(work.as_nanos() as f64 * svc.slowdown)
+        };
+        att.done_at = now + work;
+        att.done_key = Some(q.schedule(att.done_at, Event::WorkDone(a)));
+        true
+    }
+
+    pub(super) fn on_work_done(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let att = &mut self.attempts[a];
+        att.done_key = None;
+        att.phase = Phase::Calling;
+        let svc = &mut self.services[att.service as usize];
+        if svc.error_p > 0.0 && svc.error_rng.random::<f64>() < svc.error_p {
+            svc.stats.errors += u64::from(att.counted);
+            return self.finish_attempt(a, Outcome::Failed(Failure::Error), q);
+        }
+        self.advance(a, q);
+    }
+
+    /// Runs the steps of `a` from its current one until it must wait, or answers.
+    /// After starting calls it must not touch `a` again: a call may complete at once and
+    /// finish the attempt.
+    fn advance(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        loop {
+            let att = &mut self.attempts[a];
+            let svc = &mut self.services[att.service as usize];
+            let steps = &svc.endpoints[att.endpoint as usize].steps;
+            let Some(step) = steps.get(att.step as usize) else {
+                return self.finish_attempt(a, Outcome::Ok, q);
+            };
+            if svc.honor_deadline && att.deadline.is_some_and(|d| now >= d) {
+                // Expired before this call: stop working for nobody.
+                svc.stats.dropped += u64::from(att.counted);
+                svc.stats.window.dropped += 1;
+                return self.drop_active(a, q);
+            }
+            let deadline = att.deadline;
+            match *step {
+                Step::Call(edge) => {
+                    att.pending = 1;
+                    return self.call(edge, Parent::Attempt(a), deadline, q);
+                }
+                Step::Parallel { first, count } => {
+                    att.pending = count as u16;
+                    for edge in first..first + count {
+                        self.call(edge, Parent::Attempt(a), deadline, q);
+                    }
+                    return;
+                }
+                Step::Async(edge) => {
+                    att.step += 1;
+                    self.call(edge, Parent::Nobody, deadline, q);
+                }
+            }
+        }
+    }
+
+    /// One of the current step's calls of `a` is over.
+    pub(super) fn on_child_done(
+        &mut self,
+        a: AttemptKey,
+        outcome: Outcome,
+        q: &mut EventQueue<Event>,
+    ) {
+        // The attempt may be gone: its service crashed while the call was out.
+        let Some(att) = self.attempts.get_mut(a) else {
+            return;
+        };
+        if let Outcome::Failed(f) = outcome {
+            att.failed.get_or_insert(f);
+        }
+        att.pending -= 1;
+        if att.pending > 0 {
+            return;
+        }
+        if let Some(f) = att.failed.take() {
+            return self.finish_attempt(a, Outcome::Failed(f), q);
+        }
+        att.step += 1;
+        self.advance(a, q);
+    }
+
+    /// The service answers `a`, frees its worker and takes the next attempt.
+    fn finish_attempt(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let att = &self.attempts[a];
+        let s = att.service as usize;
+        let stats = &mut self.services[s].stats;
+        if att.counted {
+            match outcome {
+                Outcome::Ok => {
+                    let latency = now - att.arrived;
+                    stats.completed += 1;
+                    stats.latency.record(latency);
+                    stats.latency_exact.push(latency.as_nanos() as f64);
+                }
+                Outcome::Failed(_) => stats.failed += 1,
+            }
+        }
+        self.release_worker(a, now);
+        self.reply(a, outcome, q);
+        self.next_from_queue(s, q);
+    }
+
+    /// Drops `a` while it holds a worker (no answer) and takes the next attempt.
+    fn drop_active(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let s = self.attempts[a].service as usize;
+        self.release_worker(a, q.now());
+        self.attempts.remove(a);
+        self.next_from_queue(s, q);
+    }
+
+    /// Sends the answer for `a` back over the link and forgets the attempt.
+    pub(super) fn reply(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
+        let att = self.attempts.remove(a).expect("answering a live attempt");
+        // Nobody listens if the call is over or has moved on to another attempt.
+        let Some(call) = self.calls.get(att.call) else {
+            return;
+        };
+        if call.attempts != att.number || call.current != Some(a) {
+            return;
+        }
+        let caller = self.edges[call.edge as usize].from;
+        let from = self.services[att.service as usize].node;
+        if let Some(delay) = self.transmit(from, caller) {
+            q.schedule(
+                q.now() + delay,
+                Event::Response {
+                    call: att.call,
+                    number: att.number,
+                    outcome,
+                },
+            );
+        }
+    }
+
+    /// Frees the worker held by `a`, counting the time it worked for nobody.
+    pub(super) fn release_worker(&mut self, a: AttemptKey, now: SimTime) {
+        let orphaned = self.orphaned_at(a);
+        let att = &self.attempts[a];
+        let svc = &mut self.services[att.service as usize];
+        svc.busy -= 1;
+        svc.stats.busy_level.add(now, -1);
+        let idx = att.active_idx as usize;
+        svc.active.swap_remove(idx);
+        if let Some(&moved) = svc.active.get(idx) {
+            self.attempts[moved].active_idx = idx as u32;
+        }
+        if let Some(since) = orphaned {
+            let start = since.max(self.attempts[a].started);
+            svc.stats.wasted_work = svc.stats.wasted_work + now.saturating_since(start);
+        }
+    }
+
+    /// Since when nobody waits for `a`: its caller gave up on it, or on an attempt up the
+    /// chain of calls that led to it (deep orphans are wasted work too).
+    fn orphaned_at(&self, a: AttemptKey) -> Option<SimTime> {
+        let mut att = &self.attempts[a];
+        let mut since = att.abandoned_at;
+        for _ in 0..64 {
+            let Some(call) = self.calls.get(att.call) else {
+                break;
+            };
+            let Parent::Attempt(parent) = call.parent else {
+                break;
+            };
+            let Some(p) = self.attempts.get(parent) else {
+                break;
+            };
+            since = match (since, p.abandoned_at) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+            att = p;
+        }
+        since
+    }
+
+    /// Free workers of service `s` take queued attempts.
+    pub(super) fn next_from_queue(&mut self, s: usize, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        loop {
+            let svc = &mut self.services[s];
+            if svc.busy >= svc.capacity || svc.paused_since.is_some() || svc.down.is_some() {
+                return;
+            }
+            let next = if svc.lifo {
+                svc.queue.pop_back()
+            } else {
+                svc.queue.pop_front()
+            };
+            let Some(next) = next else { return };
+            svc.stats.queue_level.add(now, -1);
+            let att = &self.attempts[next];
+            if att.counted {
+                let wait = now - att.arrived;
+                self.services[s]
+                    .stats
+                    .wait_exact
+                    .push(wait.as_nanos() as f64);
+            }
+            self.start_work(s, next, q);
+        }
+    }
+}
