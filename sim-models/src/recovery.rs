@@ -49,9 +49,9 @@
 //! - The smoothing only tames noise if a span holds enough successes. Poisson noise on a
 //!   span mean is about `1 / sqrt(baseline_rps * smoothing_s)` of the baseline (1% at
 //!   1000 rps over 10 s, 3% at 100 rps); since the band must hold for every span to the end
-//!   of the series, keep `tolerance` at 5 or more times that (lengthen `smoothing_s` for low
-//!   rates or very long horizons), or noise alone will delay recovery or read as
-//!   `metastable`.
+//!   of the series, the span is lengthened until the band is five times that noise
+//!   (`smoothing_s >= 25 / (tolerance² x baseline_rps)`), or noise alone would delay
+//!   recovery or read as `metastable`. The span used is reported.
 //! - Goodput *above* the band (a backlog draining after the fault) is not recovered:
 //!   recovery counts from when goodput is back within the band on both sides.
 //! - `recovery_s` is the start of the first span of a run of in-band spans, so it looks
@@ -74,12 +74,17 @@ pub struct Recovery {
     pub recovery_s: Option<f64>,
     /// Goodput did not return to the band, to stay, within the horizon.
     pub metastable: bool,
+    /// The moving-average span actually used, seconds (see [`RecoveryParams::smoothing_s`]).
+    pub smoothing_s: f64,
 }
 
 /// The knobs of the definition (see the module doc). Both must be finite and non-negative.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RecoveryParams {
-    /// Length of the trailing moving average, seconds (rounded up to whole windows).
+    /// Shortest trailing moving average, seconds (rounded up to whole windows). The span is
+    /// lengthened to `25 / (tolerance² x baseline_rps)` when that is longer, so that the band
+    /// is at least five standard deviations of the Poisson noise of a span's mean: 10 s at
+    /// 1000 rps, 34 s at 300 rps. Without it, noise alone reads as "not recovered".
     pub smoothing_s: f64,
     /// Half-width of the band around the baseline, as a fraction of the baseline.
     pub tolerance: f64,
@@ -153,12 +158,20 @@ pub fn recovery(
     }
 
     // 3. and 4. Spans of k windows, all within [r0, n_full).
-    let k = ceil_index(params.smoothing_s / window_s - 1e-6).max(1);
+    let noise_floor_s = 25.0 / (params.tolerance.powi(2) * baseline);
+    let smoothing_s = if noise_floor_s.is_finite() {
+        params.smoothing_s.max(noise_floor_s)
+    } else {
+        params.smoothing_s
+    };
+    let k = ceil_index(smoothing_s / window_s - 1e-6).max(1);
     let r0 = ceil_index(last_end / window_s - 1e-6);
+    let smoothing_s = k as f64 * window_s;
     let not_recovered = Recovery {
         baseline_rps: baseline,
         recovery_s: None,
         metastable: true,
+        smoothing_s,
     };
     if r0 >= n_full || n_full - r0 < k {
         return Some(not_recovered);
@@ -201,6 +214,7 @@ pub fn recovery(
         baseline_rps: baseline,
         recovery_s: Some((start_s - last_end).max(0.0)),
         metastable: false,
+        smoothing_s,
     })
 }
 
@@ -543,13 +557,14 @@ mod tests {
     fn serializes_null_when_not_recovered() {
         let r = Recovery {
             baseline_rps: 1000.0,
+            smoothing_s: 10.0,
             recovery_s: None,
             metastable: true,
         };
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(
             json,
-            r#"{"baseline_rps":1000.0,"recovery_s":null,"metastable":true}"#
+            r#"{"baseline_rps":1000.0,"recovery_s":null,"metastable":true,"smoothing_s":10.0}"#
         );
         assert_eq!(serde_json::from_str::<Recovery>(&json).unwrap(), r);
     }

@@ -37,8 +37,12 @@ pub struct RunResult {
     /// Goodput before the first fault (after warm-up); null without faults.
     pub baseline_goodput_rps: Option<f64>,
     /// Seconds from the end of the last fault until goodput stays within 5% of the baseline
-    /// (10 s moving average); null if that never happens within the horizon, or without faults.
+    /// (moving average over `recovery_smoothing_s`); null if that never happens within the
+    /// horizon, or without faults.
     pub recovery_s: Option<f64>,
+    /// The moving-average span used for `recovery_s`: at least 10 s, longer at low rates so
+    /// that Poisson noise stays under a fifth of the 5% band.
+    pub recovery_smoothing_s: Option<f64>,
     /// The system never recovered within the horizon after its faults ended.
     pub metastable: bool,
     pub clients: Vec<ClientResult>,

@@ -175,6 +175,7 @@ fn finish(
         faults,
         baseline_goodput_rps: rec.map(|r| r.baseline_rps),
         recovery_s: rec.and_then(|r| r.recovery_s),
+        recovery_smoothing_s: rec.map(|r| r.smoothing_s),
         metastable: rec.is_some_and(|r| r.metastable),
         clients,
         services,
