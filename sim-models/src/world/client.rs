@@ -96,13 +96,19 @@ impl World {
         edge.outstanding += 1;
         let (from, target, endpoint) = (edge.from, edge.target, edge.endpoint);
         let mut timeout = edge.timeout;
-        if self.caller_honors_deadline(from)
-            && let Some(d) = deadline
-        {
-            // No point waiting past the deadline the caller itself works to.
+        // A caller that speaks deadlines waits no longer than its own deadline, and tells the
+        // callee when it will stop waiting: min(inherited deadline, now + this timeout), as
+        // gRPC deadlines and Envoy's expected-timeout header do. One that does not passes the
+        // inherited deadline through unchanged.
+        let honors = self.caller_honors_deadline(from);
+        if honors && let Some(d) = deadline {
             let left = d.saturating_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        let attempt_deadline = match (honors, timeout) {
+            (true, Some(t)) => Some(now + t),
+            _ => deadline,
+        };
         if let Some(t) = timeout {
             let timer = q.schedule(now + t, Event::AttemptTimeout { call: key, number });
             self.calls[key].timer = Some(timer);
@@ -116,7 +122,7 @@ impl World {
             pending: 0,
             phase: Phase::Transit,
             failed: None,
-            deadline,
+            deadline: attempt_deadline,
             abandoned_at: None,
             arrived: now,
             started: now,

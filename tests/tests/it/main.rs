@@ -6,5 +6,6 @@
 )]
 mod bad_input;
 mod determinism;
+mod ladder;
 mod support;
 mod theory;
