@@ -46,6 +46,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run several scenarios (in parallel) and print their headline numbers side by side.
+    Compare {
+        /// The scenario files (RON), in the order of the rows.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seed for every run; defaults to each scenario's own `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+        format: CompareFormat,
+    },
     /// Check a scenario file without running it.
     Validate {
         /// The scenario file (RON).
@@ -58,14 +70,27 @@ enum Command {
         #[arg(long, default_value_t = 5_000_000)]
         requests: u64,
         /// Instead of M/M/1, keep about this many requests in flight, each with a timeout.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "scenario")]
         in_flight: Option<u64>,
+        /// Instead of M/M/1, run this scenario file (`--requests` is then ignored).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// With --scenario: simulate this long instead of the file's horizon (e.g. "1h").
+        #[arg(long, requires = "scenario")]
+        horizon: Option<String>,
     },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompareFormat {
+    Table,
+    Markdown,
     Json,
 }
 
@@ -115,11 +140,31 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compare {
+            files,
+            seed,
+            format,
+        } => compare(&files, seed, format),
         Command::Bench {
             requests,
             in_flight,
+            scenario,
+            horizon,
         } => {
-            println!("{}", bench::run(requests, in_flight));
+            let case = match (scenario, in_flight) {
+                (Some(file), _) => {
+                    let mut v = load(&file)?;
+                    if let Some(h) = horizon {
+                        v.scenario.horizon = h
+                            .parse()
+                            .map_err(|e| InputError(format!("simctl: --horizon: {e}")))?;
+                    }
+                    bench::Case::Scenario(Box::new(v.scenario))
+                }
+                (None, Some(n)) => bench::Case::InFlight(n, requests),
+                (None, None) => bench::Case::Mm1(requests),
+            };
+            println!("{}", bench::run(case));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -144,6 +189,51 @@ fn run(file: &Path, seed: Option<u64>, format: Format, out: Option<&Path>) -> Re
             result.stopped, result.replay
         );
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(files: &[PathBuf], seed: Option<u64>, format: CompareFormat) -> Result<ExitCode> {
+    let loaded: Vec<(String, Validated)> = files
+        .iter()
+        .map(|f| Ok((f.display().to_string(), load(f)?)))
+        .collect::<Result<_>>()?;
+    for (f, v) in files.iter().zip(&loaded) {
+        print_warnings(f, &v.1);
+    }
+    // Independent single-threaded runs; joined in input order, so the output is the same
+    // whatever finishes first.
+    let results: Vec<sim_models::RunResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = loaded
+            .iter()
+            .map(|(name, v)| {
+                scope.spawn(move || {
+                    sim_models::run(&v.scenario, seed.unwrap_or(v.scenario.seed), name)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect()
+    });
+    match format {
+        CompareFormat::Table => print!("{}", reports::compare(&results, false)),
+        CompareFormat::Markdown => print!("{}", reports::compare(&results, true)),
+        CompareFormat::Json => {
+            let summaries: Vec<serde_json::Value> = results
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).expect("results serialise");
+                    v.as_object_mut().expect("an object").remove("series");
+                    v
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summaries).expect("json")
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,8 @@
 //! simulation and never touches the filesystem (`simctl` decides where bytes go).
 //!
 //! - [`table`]: the human summary of a run;
-//! - [`json`]: the machine summary, with DESIGN.md's metric names.
+//! - [`json`]: the machine summary, with DESIGN.md's metric names;
+//! - [`compare`]: several runs side by side, one row each (plain text or markdown).
 
 use std::fmt::Write;
 
@@ -146,6 +147,95 @@ pub fn table(r: &RunResult) -> String {
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
+    out
+}
+
+/// Headline numbers of several runs, one row per run, in the order given.
+pub fn compare(runs: &[RunResult], markdown: bool) -> String {
+    let header = [
+        "scenario",
+        "availability",
+        "goodput rps",
+        "p99 ms",
+        "peak retry ampl.",
+        "wasted work s",
+        "max queue",
+        "recovery",
+    ];
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let max_queue = r
+                .services
+                .iter()
+                .map(|s| s.queue_depth_max)
+                .max()
+                .unwrap_or(0);
+            let recovery = match (r.recovery_s, r.metastable, r.faults.is_empty()) {
+                (_, _, true) => "no faults".to_string(),
+                (Some(s), _, _) => format!("{s:.1} s"),
+                (None, true, _) => "never (metastable)".to_string(),
+                (None, false, _) => "n/a".to_string(),
+            };
+            vec![
+                r.scenario.clone(),
+                format!("{:.4}", r.totals.availability),
+                format!("{:.1}", r.totals.goodput_rps),
+                ms(r.totals.latency_ms.p99),
+                format!("{:.2}", r.retry_amplification_peak),
+                format!("{:.1}", r.wasted_work_s),
+                max_queue.to_string(),
+                recovery,
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[String]| -> String {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        if markdown {
+            format!("| {} |\n", padded.join(" | "))
+        } else {
+            format!("{}\n", padded.join("  "))
+        }
+    };
+    let mut out = line(&header.map(String::from));
+    if markdown {
+        let rule: Vec<String> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i == 0 {
+                    "-".repeat(*w)
+                } else {
+                    format!("{}:", "-".repeat(w - 1))
+                }
+            })
+            .collect();
+        out.push_str(&format!("| {} |\n", rule.join(" | ")));
+    }
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    let seeds: Vec<String> = runs.iter().map(|r| r.seed.to_string()).collect();
+    if !markdown {
+        out.push_str(&format!("\nseeds: {}\n", seeds.join(", ")));
+    }
     out
 }
 

@@ -280,7 +280,8 @@ fn calls_of<'a>(steps: &'a [Step], at: &FieldPath) -> Vec<(&'a CallSpec, FieldPa
     out
 }
 
-fn unknown_service(verb: &str, name: &str, known: &[&str]) -> String {
+/// "`verb` service `name`, which does not exist", with a did-you-mean and the known names.
+pub(crate) fn unknown_service(verb: &str, name: &str, known: &[&str]) -> String {
     let mut msg = format!("{verb} service `{name}`, which does not exist");
     if let Some(close) = nearest(name, known) {
         msg.push_str(&format!(" (did you mean `{close}`?)"));

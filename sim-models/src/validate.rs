@@ -317,7 +317,10 @@ fn fault_problems(
     let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
         if s.service_index(name).is_none() {
-            err(kind.field("service"), unknown_service(name, &services));
+            err(
+                kind.field("service"),
+                crate::topology::unknown_service("names", name, &services),
+            );
         }
     };
     let probability = |p: f64, err: &mut dyn FnMut(FieldPath, String)| {
@@ -429,25 +432,13 @@ fn check_names(
     }
 }
 
-pub(crate) fn unknown_service(name: &str, known: &[&str]) -> String {
-    let mut msg = format!("calls service `{name}`, which does not exist");
-    if let Some(close) = nearest(name, known) {
-        msg.push_str(&format!(" (did you mean `{close}`?)"));
-    }
-    if known.is_empty() {
-        msg.push_str("; the scenario defines no services");
-    } else {
-        msg.push_str(&format!("; services are: {}", known.join(", ")));
-    }
-    msg
-}
-
 /// The known name closest to `name` by edit distance, if it is plausibly a typo.
 pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(name, k), *k))
-        .filter(|&(d, k)| d <= 2.max(k.len() / 3))
+        // A plausible typo: a few edits, and fewer edits than the name has letters.
+        .filter(|&(d, k)| d <= 2.max(k.len() / 3) && d < name.chars().count())
         .min()
         .map(|(_, k)| k)
 }

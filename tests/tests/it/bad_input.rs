@@ -91,6 +91,31 @@ const CASES: &[(&str, &str)] = &[
 )"#,
     ),
     (
+        "loss probability above 1, unknown link end, fault ends before it starts",
+        r#"Scenario(
+    name: "x", seed: 1, horizon: "60s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
+    services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))],
+    links: [Link(from: "c", to: "z", latency: Constant("1ms"), loss: 1.5)],
+    faults: [
+        Fault(start: "20s", end: "10s", kind: Crash(service: "s", mode: Refuse)),
+        Fault(start: "5s", end: "9s", kind: Errors(service: "q", p: 2.0)),
+    ],
+)"#,
+    ),
+    (
+        "call graph: cycle and unreachable service",
+        r#"Scenario(
+    name: "x", seed: 1, horizon: "60s",
+    clients: [Client(name: "c", target: "a", load: Open(rate_rps: 10.0))],
+    services: [
+        Service(name: "a", workers: 1, service_time: Constant("1ms"), calls: [Call(to: "b")]),
+        Service(name: "b", workers: 1, service_time: Constant("1ms"), calls: [Call(to: "a")]),
+        Service(name: "orphan", workers: 1, service_time: Constant("1ms")),
+    ],
+)"#,
+    ),
+    (
         "several problems at once",
         r#"Scenario(
     name: "x", seed: 1, horizon: "10s", warmup: "20s",
@@ -181,7 +206,7 @@ fn semantic_errors_point_at_the_field() {
 /// byte-level mutations of them.
 #[test]
 fn no_input_panics() {
-    for file in ["mm1.ron", "mmc.ron"] {
+    for file in ["mm1.ron", "mmc.ron", "v0.4.ron"] {
         let text = std::fs::read_to_string(crate::support::scenario_path(file)).unwrap();
         let chars: Vec<(usize, char)> = text.char_indices().collect();
         for &(i, _) in &chars {
