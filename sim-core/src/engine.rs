@@ -28,7 +28,7 @@ pub trait Model {
 pub enum StopReason {
     /// No events left.
     Drained,
-    /// The next event lies beyond the horizon.
+    /// The next event lies at or beyond the horizon.
     Horizon,
     /// The event budget is spent.
     EventBudget,
@@ -39,7 +39,8 @@ pub enum StopReason {
 /// Limits every run has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Events after this instant are not handled.
+    /// Events at or after this instant are not handled: a run covers `[0, horizon)`, so an
+    /// outcome at exactly the horizon cannot land after the last window has closed.
     pub horizon: SimTime,
     /// At most this many events are handled.
     pub max_events: u64,
@@ -106,7 +107,7 @@ impl<M: Model> Engine<M> {
         }
         match self.queue.peek_time() {
             None => return Err(StopReason::Drained),
-            Some(t) if t > until => return Err(StopReason::Horizon),
+            Some(t) if t >= until => return Err(StopReason::Horizon),
             Some(_) => {}
         }
         let (time, event) = self.queue.pop().expect("peeked a live event");
@@ -164,7 +165,10 @@ mod tests {
     fn each_limit_is_a_reported_stop() {
         let mut e = engine(u32::MAX, 10, u64::MAX);
         assert_eq!(e.run(), StopReason::Horizon);
-        assert_eq!(e.model.ticks, 11, "ticks at 0..=10 s");
+        assert_eq!(
+            e.model.ticks, 10,
+            "ticks at 0..10 s: the horizon is exclusive"
+        );
         assert_eq!(engine(u32::MAX, 100, 5).run(), StopReason::EventBudget);
         assert_eq!(
             engine(3, 100, u64::MAX).run(),

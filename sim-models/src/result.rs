@@ -30,6 +30,8 @@ pub struct RunResult {
     pub wasted_work_s: f64,
     /// Retries made by every caller (clients and services).
     pub retries: u64,
+    /// Attempts failed at the caller by a `max_outstanding` limit, never sent.
+    pub backpressure_rejections: u64,
     /// Highest per-window retry amplification (windows with traffic).
     pub retry_amplification_peak: f64,
     /// The fault schedule, as run.
@@ -148,6 +150,8 @@ pub struct ServiceResult {
     /// Time-averaged number waiting in the queue, and its maximum.
     pub queue_depth_mean: f64,
     pub queue_depth_max: u64,
+    /// Attempts queued or in service when the run ended.
+    pub in_flight_at_end: u64,
     /// Time-averaged number in the service (queued + in service), and its maximum.
     pub in_flight_mean: f64,
     pub in_flight_max: u64,

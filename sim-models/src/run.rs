@@ -102,7 +102,6 @@ fn finish(
         .enumerate()
         .map(|(j, svc)| {
             let st = &svc.stats;
-            let admitted = st.attempts - st.rejected - st.refused;
             ServiceResult {
                 name: svc.name.clone(),
                 workers: svc.workers,
@@ -115,7 +114,8 @@ fn finish(
                 failed: st.failed,
                 retry_amplification: ratio(st.attempts as f64, expected_at(j)),
                 wasted_work_s: st.wasted_work.as_secs_f64(),
-                waited_fraction: ratio(st.waited as f64, admitted as f64),
+                waited_fraction: ratio(st.waited as f64, st.admitted as f64),
+                in_flight_at_end: svc.present(),
                 wait_mean_ms: st.wait_exact.mean() / 1e6,
                 latency_ms: latency(&st.latency, &st.latency_exact),
                 utilization: st.busy_level.overall_mean(end) / f64::from(svc.workers),
@@ -171,6 +171,7 @@ fn finish(
         retry_amplification: ratio(attempts as f64, expected),
         wasted_work_s: services.iter().map(|x| x.wasted_work_s).sum(),
         retries: world.metrics.retries,
+        backpressure_rejections: world.metrics.local_rejections,
         retry_amplification_peak,
         faults,
         baseline_goodput_rps: rec.map(|r| r.baseline_rps),

@@ -220,6 +220,8 @@ pub(crate) struct ServiceState {
     // Fault state.
     down: Option<crate::scenario::CrashMode>,
     paused_since: Option<SimTime>,
+    /// Events for this service's calls that came during a pause: handled when it ends.
+    deferred: Vec<Event>,
     slowdown: f64,
     error_p: f64,
     rng: SimRng,
@@ -262,6 +264,13 @@ pub struct World {
     pub(crate) metrics: metrics::Metrics,
 }
 
+impl ServiceState {
+    /// Attempts queued or holding a worker now.
+    pub(crate) fn present(&self) -> u64 {
+        u64::from(self.busy) + self.queue.len() as u64
+    }
+}
+
 impl World {
     /// Requests in flight anywhere.
     pub fn in_flight(&self) -> u64 {
@@ -271,6 +280,24 @@ impl World {
     /// Requests issued so far (after warm-up).
     pub fn offered(&self) -> u64 {
         self.clients.iter().map(|c| c.outcome.offered).sum()
+    }
+
+    /// A paused process handles nothing: an answer, timeout or retry for a call made by a
+    /// paused service waits until the pause ends (a stall, not a drop).
+    fn defer_if_paused(&mut self, call: CallKey, event: Event) -> bool {
+        let Some(c) = self.calls.get(call) else {
+            return false;
+        };
+        let caller = self.edges[c.edge as usize].from as usize;
+        let Some(s) = caller.checked_sub(self.clients.len()) else {
+            return false;
+        };
+        let svc = &mut self.services[s];
+        if svc.paused_since.is_none() {
+            return false;
+        }
+        svc.deferred.push(event);
+        true
     }
 
     fn check_in_flight(&self, now: SimTime) -> ControlFlow<String> {
@@ -309,6 +336,10 @@ impl sim_core::engine::Model for World {
             Event::UserReady { client, user } => self.issue(client, user, q),
             Event::AttemptArrives(a) => self.on_attempt_arrives(a, q),
             Event::WorkDone(a) => self.on_work_done(a, q),
+            Event::Response { call, .. }
+            | Event::AttemptTimeout { call, .. }
+            | Event::RetryDue(call)
+                if self.defer_if_paused(call, event) => {}
             Event::Response {
                 call,
                 number,

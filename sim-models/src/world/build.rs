@@ -187,6 +187,7 @@ impl World {
                     active: Vec::new(),
                     down: None,
                     paused_since: None,
+                    deferred: Vec::new(),
                     slowdown: 1.0,
                     error_p: 0.0,
                     rng: rng::stream(seed, &format!("service/{}/service_time", svc.name)),

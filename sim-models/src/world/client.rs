@@ -86,6 +86,9 @@ impl World {
         let call = &mut self.calls[key];
         call.attempts += 1;
         call.timer = None;
+        if call.attempts > 1 {
+            self.metrics.retries += 1;
+        }
         let (number, deadline) = (call.attempts, call.deadline);
         let edge = &mut self.edges[call.edge as usize];
         if edge.outstanding >= edge.max_outstanding {
@@ -217,7 +220,6 @@ impl World {
         let expired =
             call.deadline.is_some_and(|d| now >= d) && self.caller_honors_deadline(edge.from);
         if call.attempts < edge.max_attempts && !expired {
-            self.metrics.retries += 1;
             let delay = backoff_delay(&edge.backoff, call.attempts);
             if delay.is_zero() {
                 return self.start_attempt(key, q);

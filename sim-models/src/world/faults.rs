@@ -5,7 +5,7 @@
 use sim_core::SimTime;
 use sim_core::queue::EventQueue;
 
-use super::{AttemptKey, CallKey, Event, Parent, Phase, World};
+use super::{AttemptKey, CallKey, Event, Failure, Outcome, Parent, Phase, World};
 use crate::scenario::CrashMode;
 
 /// A fault with its targets resolved to indices.
@@ -118,17 +118,15 @@ impl World {
         self.next_from_queue(s, q);
     }
 
-    /// Service `s` goes down: its queue and the work in progress are lost, no answers sent.
+    /// Service `s` goes down: its queue and the work in progress are lost. In `Refuse` mode
+    /// the host is up and resets the connections, so each caller gets an error at once; in
+    /// `BlackHole` mode nothing comes back and callers wait for their timeouts.
     fn crash(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
+        let reset = self.services[s].down == Some(CrashMode::Refuse);
         let svc = &mut self.services[s];
         let queued: Vec<AttemptKey> = svc.queue.drain(..).collect();
         svc.stats.queue_level.set(now, 0);
-        for a in queued {
-            let att = self.attempts.remove(a).expect("queued attempt");
-            self.services[s].stats.dropped += u64::from(att.counted);
-            self.services[s].stats.window.dropped += 1;
-        }
-        let active = std::mem::take(&mut self.services[s].active);
+        let active = std::mem::take(&mut svc.active);
         // Calls the lost attempts were waiting on now wait for nobody.
         let orphans: Vec<CallKey> = self
             .calls
@@ -139,16 +137,23 @@ impl World {
         for call in orphans {
             self.abandon_call(call, now, q);
         }
-        for a in active {
-            let att = self.attempts.remove(a).expect("active attempt");
-            if let Some(k) = att.done_key {
+        for &a in &active {
+            if let Some(k) = self.attempts[a].done_key.take() {
                 q.cancel(k);
             }
             let svc = &mut self.services[s];
             svc.busy -= 1;
             svc.stats.busy_level.add(now, -1);
-            svc.stats.dropped += u64::from(att.counted);
+        }
+        for a in queued.into_iter().chain(active) {
+            let svc = &mut self.services[s];
+            svc.stats.dropped += u64::from(self.attempts[a].counted);
             svc.stats.window.dropped += 1;
+            if reset {
+                self.reply(a, Outcome::Failed(Failure::Error), q);
+            } else {
+                self.attempts.remove(a);
+            }
         }
     }
 
@@ -165,9 +170,13 @@ impl World {
         }
     }
 
-    /// The pause is over: frozen work resumes with the time it had left.
+    /// The pause is over: frozen work resumes with the time it had left, and what came in
+    /// for its calls meanwhile is handled now, in the order it came.
     fn thaw(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
         let since = self.services[s].paused_since.take().expect("was paused");
+        for event in std::mem::take(&mut self.services[s].deferred) {
+            q.schedule(now, event);
+        }
         for &a in &self.services[s].active {
             let att = &mut self.attempts[a];
             if att.phase == Phase::Working && att.done_key.is_none() {

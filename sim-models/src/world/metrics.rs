@@ -20,6 +20,8 @@ pub(crate) struct ClientTally {
 /// A service's counters; `*_level` track levels over time for time averages.
 pub(crate) struct ServiceStats {
     pub attempts: u64,
+    /// Attempts let in (started or queued): the base of `waited_fraction`.
+    pub admitted: u64,
     pub rejected: u64,
     pub refused: u64,
     pub dropped: u64,
@@ -128,6 +130,7 @@ impl ServiceStats {
     pub fn new(start: SimTime) -> Self {
         ServiceStats {
             attempts: 0,
+            admitted: 0,
             rejected: 0,
             refused: 0,
             dropped: 0,
@@ -146,11 +149,11 @@ impl ServiceStats {
         }
     }
 
+    /// Called whenever the number in the service grows (a start or an enqueue).
     #[inline]
-    pub fn note_in_flight(&mut self, queued: usize) {
-        self.in_flight_max = self
-            .in_flight_max
-            .max(self.busy_level.level() + queued as u64);
+    pub fn note_in_flight(&mut self) {
+        let present = self.busy_level.level() + self.queue_level.level();
+        self.in_flight_max = self.in_flight_max.max(present);
     }
 
     /// Whole-run time averages start over at `now` (end of warm-up), keeping current levels.

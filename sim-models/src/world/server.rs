@@ -33,21 +33,27 @@ impl World {
             }
             return;
         }
-        let present = u64::from(svc.busy) + svc.queue.len() as u64;
+        let present = svc.present();
+        let start_now =
+            svc.busy < svc.capacity && svc.paused_since.is_none() && svc.queue.is_empty();
+        let has_room = start_now || (svc.queue.len() as u64) < svc.queue_capacity;
+        // The token is taken last: an attempt refused for lack of room costs no token.
         let admitted = present < u64::from(svc.max_concurrency)
+            && has_room
             && svc
                 .rate_limit
                 .as_mut()
                 .is_none_or(|bucket| bucket.try_take(now));
-        if admitted && svc.busy < svc.capacity && svc.paused_since.is_none() {
-            if counted {
-                svc.stats.wait_exact.push(0.0);
-            }
+        if admitted {
+            svc.stats.admitted += u64::from(counted);
+        }
+        if admitted && start_now {
             self.start_work(s, a, q);
-        } else if admitted && (svc.queue.len() as u64) < svc.queue_capacity {
+        } else if admitted {
             svc.stats.waited += u64::from(counted);
             svc.queue.push_back(a);
             svc.stats.queue_level.add(now, 1);
+            svc.stats.note_in_flight();
             self.attempts[a].phase = Phase::Queued;
         } else {
             svc.stats.rejected += u64::from(counted);
@@ -70,7 +76,12 @@ impl World {
         }
         svc.busy += 1;
         svc.stats.busy_level.add(now, 1);
-        svc.stats.note_in_flight(svc.queue.len());
+        svc.stats.note_in_flight();
+        if att.counted {
+            svc.stats
+                .wait_exact
+                .push((now - att.arrived).as_nanos() as f64);
+        }
         att.phase = Phase::Working;
         att.started = now;
         att.active_idx = svc.active.len() as u32;
@@ -275,14 +286,6 @@ impl World {
             };
             let Some(next) = next else { return };
             svc.stats.queue_level.add(now, -1);
-            let att = &self.attempts[next];
-            if att.counted {
-                let wait = now - att.arrived;
-                self.services[s]
-                    .stats
-                    .wait_exact
-                    .push(wait.as_nanos() as f64);
-            }
             self.start_work(s, next, q);
         }
     }

@@ -7,5 +7,6 @@
 mod bad_input;
 mod determinism;
 mod ladder;
+mod model;
 mod support;
 mod theory;
