@@ -69,6 +69,15 @@ impl World {
         }
     }
 
+    /// The faults active now, in schedule order.
+    fn active_faults(&self) -> impl Iterator<Item = &FaultDef> {
+        self.fault_defs
+            .iter()
+            .zip(&self.fault_active)
+            .filter(|(_, on)| **on)
+            .map(|(def, _)| def)
+    }
+
     /// Number of faults active now.
     pub(super) fn faults_active(&self) -> u32 {
         self.fault_active.iter().filter(|&&on| on).count() as u32
@@ -79,12 +88,7 @@ impl World {
         let svc = &self.services[s];
         let (mut down, mut slowdown, mut ok_p, mut capacity, mut paused) =
             (None, 1.0, 1.0, svc.workers, false);
-        for (def, _) in self
-            .fault_defs
-            .iter()
-            .zip(&self.fault_active)
-            .filter(|(_, on)| **on)
-        {
+        for def in self.active_faults() {
             match def.kind {
                 FaultTarget::Crash { service, mode } if service as usize == s => {
                     down = down.or(Some(mode))
@@ -188,12 +192,7 @@ impl World {
 
     fn refresh_pair(&mut self, a: u32, b: u32) {
         let (mut partitioned, mut ok_p) = (0, 1.0);
-        for (def, _) in self
-            .fault_defs
-            .iter()
-            .zip(&self.fault_active)
-            .filter(|(_, on)| **on)
-        {
+        for def in self.active_faults() {
             match def.kind {
                 FaultTarget::Partition { a: x, b: y } if (x, y) == (a, b) || (y, x) == (a, b) => {
                     partitioned += 1
