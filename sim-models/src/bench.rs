@@ -86,6 +86,8 @@ fn one_service(
             endpoints: Vec::new(),
             admission: Default::default(),
             honor_deadline: false,
+            side_effect: false,
+            idempotency: None,
         }],
         links: Vec::new(),
         default_link: Default::default(),

@@ -14,13 +14,16 @@
 //! Value in, value out: nothing here reads files, the clock or the environment.
 
 pub mod bench;
+pub mod breaker;
 pub mod diagnostic;
 pub mod locate;
 pub mod policy;
 pub mod recovery;
 pub mod result;
+pub mod retry;
 pub mod run;
 pub mod scenario;
+pub mod slo;
 pub mod topology;
 pub mod validate;
 pub mod world;

@@ -28,6 +28,8 @@ pub struct RunResult {
     /// Worker time, all services, spent on attempts nobody was waiting for any more: their
     /// caller, or a caller further up the chain, had given up.
     pub wasted_work_s: f64,
+    /// Non-idempotent operations done more than once for one request.
+    pub duplicate_side_effects: u64,
     /// Retries made by every caller (clients and services).
     pub retries: u64,
     /// Attempts failed at the caller by a `max_outstanding` limit, never sent.
@@ -36,6 +38,8 @@ pub struct RunResult {
     pub retry_amplification_peak: f64,
     /// The fault schedule, as run.
     pub faults: Vec<FaultWindow>,
+    /// Circuit breaker transitions, per call site that has a breaker.
+    pub breakers: Vec<BreakerReport>,
     /// Goodput before the first fault (after warm-up); null without faults.
     pub baseline_goodput_rps: Option<f64>,
     /// Seconds from the end of the last fault until goodput stays within 5% of the baseline
@@ -58,6 +62,8 @@ pub struct Totals {
     /// Logical requests issued.
     pub offered: u64,
     pub succeeded: u64,
+    /// Answered by a fallback: the user got something, but not what they asked for.
+    pub degraded: u64,
     pub failed: Failed,
     /// Requests still unanswered when the run ended.
     pub in_flight_at_end: u64,
@@ -78,12 +84,23 @@ pub struct Failed {
     pub rejected: u64,
     /// An error answer: error faults, connection refused, failed downstream calls.
     pub error: u64,
+    /// Refused by an open circuit breaker.
+    pub circuit_open: u64,
 }
 
 impl Failed {
     pub fn total(&self) -> u64 {
-        self.timeout + self.rejected + self.error
+        self.timeout + self.rejected + self.error + self.circuit_open
     }
+}
+
+/// A circuit breaker's state changes on one call site.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakerReport {
+    pub caller: String,
+    pub callee: String,
+    /// Every transition: (virtual seconds, from, to).
+    pub transitions: Vec<(f64, String, String)>,
 }
 
 /// A fault as scheduled.
@@ -137,6 +154,10 @@ pub struct ServiceResult {
     pub failed: u64,
     /// Attempts received / attempts expected from the offered load without retries.
     pub retry_amplification: f64,
+    /// Side effects done again for a request that had already had them.
+    pub duplicate_side_effects: u64,
+    /// Repeated attempts answered from an idempotency record without doing the work.
+    pub deduplicated: u64,
     /// Worker time spent on attempts nobody was waiting for any more.
     pub wasted_work_s: f64,
     /// Fraction of admitted attempts that found every worker busy and had to queue.
@@ -168,6 +189,7 @@ pub struct Series {
     pub offered: Vec<u64>,
     pub succeeded: Vec<u64>,
     pub failed: Vec<u64>,
+    pub degraded: Vec<u64>,
     pub goodput_rps: Vec<f64>,
     pub latency_p50_ms: Vec<f64>,
     pub latency_p99_ms: Vec<f64>,

@@ -63,7 +63,14 @@ fn finish(
             ClientResult {
                 name: c.name.clone(),
                 target: spec.target.clone(),
-                totals: totals(o.offered, o.succeeded, o.failed.clone(), counted_s, latency),
+                totals: totals(
+                    o.offered,
+                    o.succeeded,
+                    o.degraded,
+                    o.failed.clone(),
+                    counted_s,
+                    latency,
+                ),
             }
         })
         .collect();
@@ -79,10 +86,12 @@ fn finish(
         timeout: sum(|c| c.totals.failed.timeout),
         rejected: sum(|c| c.totals.failed.rejected),
         error: sum(|c| c.totals.failed.error),
+        circuit_open: sum(|c| c.totals.failed.circuit_open),
     };
     let system = totals(
         sum(|c| c.totals.offered),
         sum(|c| c.totals.succeeded),
+        sum(|c| c.totals.degraded),
         failed,
         counted_s,
         latency(&all_latency, &all_exact),
@@ -114,6 +123,8 @@ fn finish(
                 failed: st.failed,
                 retry_amplification: ratio(st.attempts as f64, expected_at(j)),
                 wasted_work_s: st.wasted_work.as_secs_f64(),
+                duplicate_side_effects: st.duplicate_side_effects,
+                deduplicated: st.deduplicated,
                 waited_fraction: ratio(st.waited as f64, st.admitted as f64),
                 in_flight_at_end: svc.present(),
                 wait_mean_ms: st.wait_exact.mean() / 1e6,
@@ -170,10 +181,12 @@ fn finish(
         totals: system,
         retry_amplification: ratio(attempts as f64, expected),
         wasted_work_s: services.iter().map(|x| x.wasted_work_s).sum(),
+        duplicate_side_effects: services.iter().map(|x| x.duplicate_side_effects).sum(),
         retries: world.metrics.retries,
         backpressure_rejections: world.metrics.local_rejections,
         retry_amplification_peak,
         faults,
+        breakers: world.breaker_reports(),
         baseline_goodput_rps: rec.map(|r| r.baseline_rps),
         recovery_s: rec.and_then(|r| r.recovery_s),
         recovery_smoothing_s: rec.map(|r| r.smoothing_s),
@@ -209,14 +222,16 @@ fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
 fn totals(
     offered: u64,
     succeeded: u64,
+    degraded: u64,
     failed: Failed,
     counted_s: f64,
     latency_ms: Latency,
 ) -> Totals {
     Totals {
         offered,
-        in_flight_at_end: offered.saturating_sub(succeeded + failed.total()),
+        in_flight_at_end: offered.saturating_sub(succeeded + degraded + failed.total()),
         succeeded,
+        degraded,
         failed,
         availability: ratio(succeeded as f64, offered as f64),
         goodput_rps: succeeded as f64 / counted_s.max(1e-12),

@@ -164,6 +164,20 @@ pub struct Service {
     /// downstream call) instead of working on them for nobody.
     #[serde(default)]
     pub honor_deadline: bool,
+    /// The default endpoint's work has a side effect that must happen once per request (a
+    /// payment charge): doing it again for the same request is a duplicate side effect.
+    #[serde(default)]
+    pub side_effect: bool,
+    /// Idempotency keys: the service remembers each request's outcome for `ttl` and answers
+    /// a repeated attempt from that record instead of doing the work again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Idempotency {
+    pub ttl: SimDuration,
 }
 
 /// A named route of a service.
@@ -174,6 +188,9 @@ pub struct Endpoint {
     pub service_time: Dist<SimDuration>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<Step>,
+    /// This endpoint's work has a side effect that must happen once per request.
+    #[serde(default)]
+    pub side_effect: bool,
 }
 
 /// One step of an endpoint's downstream work.
@@ -215,6 +232,23 @@ pub struct CallPolicy {
     /// fast at the caller (`rejected`) instead of piling up at the callee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_outstanding: Option<u32>,
+    /// Randomises each backoff delay (AWS "Exponential Backoff and Jitter").
+    #[serde(default)]
+    pub jitter: crate::retry::Jitter,
+    /// Failures worth retrying (default: all of `Timeout`, `Rejected`, `Error`). An open
+    /// circuit is never retried.
+    #[serde(default = "crate::retry::default_retry_on")]
+    pub retry_on: Vec<crate::retry::Retryable>,
+    /// Retry budget shared by every attempt on this call site (gRPC retry throttling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::retry::BudgetSpec>,
+    /// Circuit breaker on this call site (resilience4j semantics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<crate::breaker::BreakerSpec>,
+    /// On final failure, answer with a degraded fallback instead of failing: the caller goes
+    /// on, and the request counts as `degraded`, never as a success.
+    #[serde(default)]
+    pub fallback: bool,
 }
 
 impl Default for CallPolicy {
@@ -224,6 +258,11 @@ impl Default for CallPolicy {
             max_attempts: 1,
             backoff: Backoff::None,
             max_outstanding: None,
+            jitter: Default::default(),
+            retry_on: crate::retry::default_retry_on(),
+            budget: None,
+            breaker: None,
+            fallback: false,
         }
     }
 }

@@ -153,6 +153,12 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
                 );
             }
         }
+        if svc.idempotency.is_some_and(|i| i.ttl.is_zero()) {
+            err(
+                at.field("idempotency").field("ttl"),
+                "must be longer than 0s: records must outlive a retry".into(),
+            );
+        }
         if svc.admission.max_concurrency == Some(0) {
             err(
                 at.field("admission").field("max_concurrency"),
@@ -224,6 +230,26 @@ fn policy_problems(p: &CallPolicy) -> Vec<Problem> {
             root.field("max_outstanding"),
             "must be at least 1",
         ));
+    }
+    if p.retry_on.is_empty() && p.max_attempts > 1 {
+        out.push(Problem::new(
+            root.field("retry_on"),
+            "lists no failure to retry: with max_attempts > 1, name at least one of Timeout, Rejected, Error",
+        ));
+    }
+    if let Some(b) = &p.budget {
+        out.extend(
+            b.problems()
+                .into_iter()
+                .map(|x| Problem::new(root.field("budget").join(&x.path), x.message)),
+        );
+    }
+    if let Some(b) = &p.breaker {
+        out.extend(
+            b.problems()
+                .into_iter()
+                .map(|x| Problem::new(root.field("breaker").join(&x.path), x.message)),
+        );
     }
     if let Backoff::Exponential {
         initial,

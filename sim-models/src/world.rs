@@ -30,6 +30,7 @@ use crate::scenario::Backoff;
 
 pub(crate) mod build;
 mod client;
+mod effects;
 mod faults;
 pub(crate) mod metrics;
 mod server;
@@ -84,6 +85,9 @@ pub enum Event {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
+    /// Answered by a fallback somewhere on the path: the caller goes on, but it is not a
+    /// success.
+    Degraded,
     Failed(Failure),
 }
 
@@ -96,6 +100,8 @@ pub enum Failure {
     Rejected,
     /// An error answer: error fault, connection refused, or a failed downstream call.
     Error,
+    /// Refused at the caller by an open circuit breaker (never retried).
+    CircuitOpen,
 }
 
 /// Who is waiting for a call.
@@ -120,6 +126,12 @@ pub(crate) struct Request {
 pub(crate) struct Call {
     parent: Parent,
     edge: u32,
+    /// The logical request this call serves (the idempotency key's first half).
+    request_id: u64,
+    /// When the current attempt was sent (for the breaker's call duration).
+    sent_at: SimTime,
+    /// The last backoff delay (decorrelated jitter grows from it).
+    last_delay: SimDuration,
     /// Attempts made so far (the current one's number).
     attempts: u32,
     /// The attempt being waited for, if one is outstanding.
@@ -143,6 +155,10 @@ enum Phase {
 pub(crate) struct Attempt {
     call: CallKey,
     number: u32,
+    request_id: u64,
+    edge: u32,
+    /// A downstream call of this attempt was answered by a fallback.
+    degraded: bool,
     service: u32,
     endpoint: u16,
     step: u16,
@@ -173,6 +189,13 @@ pub(crate) struct Edge {
     backoff: Backoff,
     max_outstanding: u32,
     outstanding: u32,
+    jitter: crate::retry::Jitter,
+    retry_on: Vec<crate::retry::Retryable>,
+    budget: Option<crate::retry::RetryBudget>,
+    breaker: Option<crate::breaker::Breaker>,
+    fallback: bool,
+    /// Jitter draws of this call site.
+    rng: SimRng,
 }
 
 /// One step of an endpoint's downstream work; edges of a `Parallel` step are consecutive.
@@ -185,6 +208,7 @@ pub(crate) enum Step {
 pub(crate) struct Endpoint {
     work: Sampler,
     steps: Vec<Step>,
+    side_effect: bool,
 }
 
 pub(crate) enum LoadGen {
@@ -215,6 +239,7 @@ pub(crate) struct ServiceState {
     rate_limit: Option<TokenBucket>,
     max_concurrency: u32,
     honor_deadline: bool,
+    idempotency: Option<effects::IdempotencyStore>,
     /// Attempts holding a worker.
     active: Vec<AttemptKey>,
     // Fault state.
@@ -254,6 +279,9 @@ pub struct World {
     /// Each node's own stream for network draws (latency, loss).
     net_rng: Vec<SimRng>,
     requests: SlotMap<ReqKey, Request>,
+    next_request_id: u64,
+    /// Side effects done, to count duplicates.
+    ledger: effects::Ledger,
     calls: SlotMap<CallKey, Call>,
     attempts: SlotMap<AttemptKey, Attempt>,
     fault_defs: Vec<faults::FaultDef>,
@@ -272,6 +300,39 @@ impl ServiceState {
 }
 
 impl World {
+    /// Transitions of every call site's breaker, in call-site order.
+    pub(crate) fn breaker_reports(&self) -> Vec<crate::result::BreakerReport> {
+        let n_clients = self.clients.len() as u32;
+        let name = |n: u32| {
+            if n < n_clients {
+                &self.clients[n as usize].name
+            } else {
+                &self.services[(n - n_clients) as usize].name
+            }
+        };
+        self.edges
+            .iter()
+            .filter_map(|e| {
+                let b = e.breaker.as_ref()?;
+                Some(crate::result::BreakerReport {
+                    caller: name(e.from).clone(),
+                    callee: self.services[e.target as usize].name.clone(),
+                    transitions: b
+                        .transitions()
+                        .iter()
+                        .map(|t| {
+                            (
+                                t.at.as_secs_f64(),
+                                format!("{:?}", t.from),
+                                format!("{:?}", t.to),
+                            )
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
     /// Requests in flight anywhere.
     pub fn in_flight(&self) -> u64 {
         self.requests.len() as u64

@@ -7,12 +7,15 @@ use sim_core::rng;
 use sim_core::{SimDuration, SimTime};
 use slotmap::SlotMap;
 
+use super::effects::IdempotencyStore;
 use super::faults::{FaultDef, FaultTarget};
 use super::metrics::{Metrics, ServiceStats, empty_series};
 use super::{
     ClientState, Edge, Endpoint, Event, LinkDef, LoadGen, Pair, ServiceState, Step, World,
 };
+use crate::breaker::Breaker;
 use crate::policy::{RateSchedule, ThinnedPoisson, TokenBucket};
+use crate::retry::RetryBudget;
 use crate::scenario::{self, CallSpec, Discipline, FaultKind, Load, QueueSpec, Scenario};
 use crate::topology::{endpoint_index, expected_visits};
 
@@ -75,12 +78,24 @@ impl World {
             })
             .collect();
 
-        let mut edges = Vec::new();
+        let mut edges: Vec<Edge> = Vec::new();
+        let node_names: Vec<&str> = s
+            .clients
+            .iter()
+            .map(|c| c.name.as_str())
+            .chain(s.services.iter().map(|x| x.name.as_str()))
+            .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
                 let target = service(spec_to);
                 let endpoint = endpoint_index(&s.services[target as usize], endpoint)
                     .expect("validated endpoint");
+                // Keyed by names, not by edge index, so other call sites leave its draws alone.
+                let same = edges
+                    .iter()
+                    .filter(|e| e.from == from && e.target == target)
+                    .count();
+                let key = format!("retry/{}->{}/{same}", node_names[from as usize], spec_to);
                 edges.push(Edge {
                     from,
                     target,
@@ -90,6 +105,12 @@ impl World {
                     backoff: policy.backoff.clone(),
                     max_outstanding: policy.max_outstanding.unwrap_or(u32::MAX),
                     outstanding: 0,
+                    jitter: policy.jitter,
+                    retry_on: policy.retry_on.clone(),
+                    budget: policy.budget.as_ref().map(RetryBudget::new),
+                    breaker: policy.breaker.as_ref().map(Breaker::new),
+                    fallback: policy.fallback,
+                    rng: rng::stream(seed, &key),
                 });
                 (edges.len() - 1) as u32
             };
@@ -158,11 +179,13 @@ impl World {
                 let mut endpoints = vec![Endpoint {
                     work: svc.service_time.compile().expect("validated service time"),
                     steps: compile_steps(&svc.calls),
+                    side_effect: svc.side_effect,
                 }];
                 for ep in &svc.endpoints {
                     endpoints.push(Endpoint {
                         work: ep.service_time.compile().expect("validated service time"),
                         steps: compile_steps(&ep.calls),
+                        side_effect: ep.side_effect,
                     });
                 }
                 ServiceState {
@@ -184,6 +207,7 @@ impl World {
                         .map(|r| TokenBucket::new(r.rate_rps, r.burst, start)),
                     max_concurrency: svc.admission.max_concurrency.unwrap_or(u32::MAX),
                     honor_deadline: svc.honor_deadline,
+                    idempotency: svc.idempotency.map(|i| IdempotencyStore::new(i.ttl)),
                     active: Vec::new(),
                     down: None,
                     paused_since: None,
@@ -219,13 +243,7 @@ impl World {
             pairs[(a * nodes + b) as usize].link = id;
             pairs[(b * nodes + a) as usize].link = id;
         }
-        let names: Vec<&str> = s
-            .clients
-            .iter()
-            .map(|c| c.name.as_str())
-            .chain(s.services.iter().map(|x| x.name.as_str()))
-            .collect();
-        let net_rng = names
+        let net_rng = node_names
             .iter()
             .map(|n| rng::stream(seed, &format!("net/{n}")))
             .collect();
@@ -240,6 +258,8 @@ impl World {
             nodes,
             net_rng,
             requests: SlotMap::with_key(),
+            next_request_id: 0,
+            ledger: Default::default(),
             calls: SlotMap::with_key(),
             attempts: SlotMap::with_key(),
             fault_active: vec![false; fault_defs.len()],

@@ -9,7 +9,7 @@ use sim_core::{SimDuration, SimTime};
 use super::{
     Attempt, Call, CallKey, Event, Failure, LoadGen, Outcome, Parent, Phase, ReqKey, Request, World,
 };
-use crate::policy::{ThinnedPoisson, backoff_delay};
+use crate::policy::ThinnedPoisson;
 
 /// Marks a request that no closed-loop user waits for.
 pub(super) const NO_USER: u32 = u32::MAX;
@@ -37,6 +37,8 @@ impl World {
         self.metrics.window.client_offered[c as usize] += 1;
         let deadline = client.deadline.map(|d| now.saturating_add(d));
         let edge = client.edge;
+        let id = self.next_request_id;
+        self.next_request_id += 1;
         let req = self.requests.insert(Request {
             client: c,
             user,
@@ -48,6 +50,9 @@ impl World {
         let call = self.calls.insert(Call {
             parent: Parent::Request(req),
             edge,
+            request_id: id,
+            sent_at: now,
+            last_delay: SimDuration::ZERO,
             attempts: 0,
             current: None,
             timer: None,
@@ -61,17 +66,22 @@ impl World {
         self.start_attempt(call, q);
     }
 
-    /// Starts a call on `edge` for `parent`, carrying the propagated `deadline`.
+    /// Starts a call on `edge` for `parent` (serving logical request `request_id`), carrying
+    /// the propagated `deadline`.
     pub(super) fn call(
         &mut self,
         edge: u32,
         parent: Parent,
+        request_id: u64,
         deadline: Option<SimTime>,
         q: &mut EventQueue<Event>,
     ) {
         let call = self.calls.insert(Call {
             parent,
             edge,
+            request_id,
+            sent_at: q.now(),
+            last_delay: SimDuration::ZERO,
             attempts: 0,
             current: None,
             timer: None,
@@ -90,7 +100,13 @@ impl World {
             self.metrics.retries += 1;
         }
         let (number, deadline) = (call.attempts, call.deadline);
-        let edge = &mut self.edges[call.edge as usize];
+        let (request_id, edge_id) = (call.request_id, call.edge);
+        call.sent_at = now;
+        let edge = &mut self.edges[edge_id as usize];
+        if edge.breaker.as_mut().is_some_and(|b| !b.try_acquire(now)) {
+            // An open circuit: fail fast, never retried.
+            return self.attempt_failed(key, Failure::CircuitOpen, q);
+        }
         if edge.outstanding >= edge.max_outstanding {
             // Backpressure: fail fast here rather than pile onto a slow callee.
             self.metrics.local_rejections += 1;
@@ -119,6 +135,9 @@ impl World {
         let attempt = self.attempts.insert(Attempt {
             call: key,
             number,
+            request_id,
+            edge: edge_id,
+            degraded: false,
             service: target,
             endpoint,
             step: 0,
@@ -181,10 +200,13 @@ impl World {
         if let Some(t) = call.timer.take() {
             q.cancel(t);
         }
-        self.edges[call.edge as usize].outstanding -= 1;
+        let took = q.now() - call.sent_at;
+        let edge = &mut self.edges[call.edge as usize];
+        edge.outstanding -= 1;
+        edge.record(q.now(), !matches!(outcome, Outcome::Failed(_)), took);
         match outcome {
-            Outcome::Ok => self.finish_call(key, Outcome::Ok, q),
             Outcome::Failed(f) => self.attempt_failed(key, f, q),
+            ok => self.finish_call(key, ok, q),
         }
     }
 
@@ -205,22 +227,36 @@ impl World {
             return;
         };
         call.timer = None;
-        self.edges[call.edge as usize].outstanding -= 1;
+        let edge = &mut self.edges[call.edge as usize];
+        edge.outstanding -= 1;
+        edge.record(now, false, now - call.sent_at);
         if let Some(a) = self.attempts.get_mut(attempt) {
             a.abandoned_at = Some(now);
         }
         self.attempt_failed(key, Failure::Timeout, q);
     }
 
-    /// The current attempt of `key` failed: retry if the policy allows, else fail the call.
+    /// The current attempt of `key` failed: retry if the policy allows, else fail the call
+    /// (or answer with the fallback).
     fn attempt_failed(&mut self, key: CallKey, failure: Failure, q: &mut EventQueue<Event>) {
         let now = q.now();
         let call = &self.calls[key];
-        let edge = &self.edges[call.edge as usize];
-        let expired =
-            call.deadline.is_some_and(|d| now >= d) && self.caller_honors_deadline(edge.from);
-        if call.attempts < edge.max_attempts && !expired {
-            let delay = backoff_delay(&edge.backoff, call.attempts);
+        let honors = self.caller_honors_deadline(self.edges[call.edge as usize].from);
+        let expired = call.deadline.is_some_and(|d| now >= d) && honors;
+        let edge = &mut self.edges[call.edge as usize];
+        let retry = call.attempts < edge.max_attempts
+            && !expired
+            && edge.retries_on(failure)
+            && edge.budget.as_ref().is_none_or(|b| b.can_retry());
+        if retry {
+            let delay = crate::retry::retry_delay(
+                &edge.backoff,
+                edge.jitter,
+                call.attempts,
+                call.last_delay,
+                &mut edge.rng,
+            );
+            self.calls[key].last_delay = delay;
             if delay.is_zero() {
                 return self.start_attempt(key, q);
             }
@@ -228,7 +264,12 @@ impl World {
             self.calls[key].timer = Some(timer);
             return;
         }
-        self.finish_call(key, Outcome::Failed(failure), q);
+        let outcome = if edge.fallback {
+            Outcome::Degraded
+        } else {
+            Outcome::Failed(failure)
+        };
+        self.finish_call(key, outcome, q);
     }
 
     pub(super) fn on_retry_due(&mut self, key: CallKey, q: &mut EventQueue<Event>) {
@@ -295,7 +336,10 @@ impl World {
             q.cancel(t);
         }
         if let Some(attempt) = call.current {
-            self.edges[call.edge as usize].outstanding -= 1;
+            let edge = &mut self.edges[call.edge as usize];
+            edge.outstanding -= 1;
+            // Given up on: a failure, as far as the breaker and the budget can tell.
+            edge.record(now, false, now - call.sent_at);
             if let Some(a) = self.attempts.get_mut(attempt) {
                 a.abandoned_at = Some(now);
             }
@@ -306,5 +350,33 @@ impl World {
     fn caller_honors_deadline(&self, n: u32) -> bool {
         let c = self.clients.len() as u32;
         n < c || self.services[(n - c) as usize].honor_deadline
+    }
+}
+
+impl super::Edge {
+    /// Records the outcome of an attempt that was sent, for the breaker and the budget.
+    fn record(&mut self, now: SimTime, success: bool, took: SimDuration) {
+        if let Some(b) = &mut self.breaker {
+            b.on_result(now, success, took);
+        }
+        if let Some(b) = &mut self.budget {
+            if success {
+                b.on_success()
+            } else {
+                b.on_failure()
+            }
+        }
+    }
+
+    /// Whether this call site's policy retries `failure` (an open circuit never).
+    fn retries_on(&self, failure: Failure) -> bool {
+        use crate::retry::Retryable;
+        let kind = match failure {
+            Failure::Timeout => Retryable::Timeout,
+            Failure::Rejected => Retryable::Rejected,
+            Failure::Error => Retryable::Error,
+            Failure::CircuitOpen => return false,
+        };
+        self.retry_on.contains(&kind)
     }
 }

@@ -150,6 +150,7 @@ impl World {
             svc.stats.busy_level.add(now, -1);
         }
         for a in queued.into_iter().chain(active) {
+            self.end_operation(a, now, false);
             let svc = &mut self.services[s];
             svc.stats.dropped += u64::from(self.attempts[a].counted);
             svc.stats.window.dropped += 1;

@@ -12,6 +12,7 @@ use crate::result::{Failed, Series, ServiceSeries};
 pub(crate) struct ClientTally {
     pub offered: u64,
     pub succeeded: u64,
+    pub degraded: u64,
     pub failed: Failed,
     pub latency: LatencyRecorder,
     pub latency_exact: Welford,
@@ -38,6 +39,10 @@ pub(crate) struct ServiceStats {
     /// busy + queue by linearity, so it needs no accumulator of its own.
     pub in_flight_max: u64,
     pub wasted_work: SimDuration,
+    /// Side effects done again for a request that had already had them.
+    pub duplicate_side_effects: u64,
+    /// Repeated attempts answered from an idempotency record without doing the work.
+    pub deduplicated: u64,
     pub window: ServiceWindow,
 }
 
@@ -54,6 +59,7 @@ pub(crate) struct WindowCounts {
     pub offered: u64,
     pub client_offered: Vec<u64>,
     pub succeeded: u64,
+    pub degraded: u64,
     pub failed: u64,
     pub faults_started: u32,
     /// Two significant digits: plenty for a chart, and a tenth of the buckets to scan.
@@ -66,6 +72,7 @@ impl WindowCounts {
             offered: 0,
             client_offered: vec![0; clients],
             succeeded: 0,
+            degraded: 0,
             failed: 0,
             faults_started: 0,
             latency: LatencyRecorder::with_precision(2),
@@ -112,12 +119,17 @@ impl Metrics {
                 self.window.succeeded += 1;
                 self.window.latency.record(latency);
             }
+            Outcome::Degraded => {
+                tally.degraded += u64::from(counted);
+                self.window.degraded += 1;
+            }
             Outcome::Failed(f) => {
                 if counted {
                     match f {
                         Failure::Timeout => tally.failed.timeout += 1,
                         Failure::Rejected => tally.failed.rejected += 1,
                         Failure::Error => tally.failed.error += 1,
+                        Failure::CircuitOpen => tally.failed.circuit_open += 1,
                     }
                 }
                 self.window.failed += 1;
@@ -145,6 +157,8 @@ impl ServiceStats {
             queue_level: TimeWeighted::new(start),
             in_flight_max: 0,
             wasted_work: SimDuration::ZERO,
+            duplicate_side_effects: 0,
+            deduplicated: 0,
             window: ServiceWindow::default(),
         }
     }
@@ -183,6 +197,7 @@ impl World {
         series.offered.push(w.offered);
         series.succeeded.push(w.succeeded);
         series.failed.push(w.failed);
+        series.degraded.push(w.degraded);
         series.goodput_rps.push(w.succeeded as f64 / secs);
         series
             .latency_p50_ms

@@ -5,6 +5,7 @@ use rand::RngExt;
 use sim_core::queue::EventQueue;
 use sim_core::{SimDuration, SimTime};
 
+use super::effects::{self, Seen};
 use super::{AttemptKey, Event, Failure, Outcome, Parent, Phase, Step, World};
 use crate::scenario::CrashMode;
 
@@ -33,6 +34,23 @@ impl World {
             }
             return;
         }
+        let key = (att.request_id, att.edge);
+        if let Some(store) = &mut svc.idempotency {
+            match store.lookup(key, now) {
+                Seen::Completed => {
+                    // Answered from the record: no work, no second side effect.
+                    svc.stats.deduplicated += u64::from(counted);
+                    return self.reply(a, Outcome::Ok, q);
+                }
+                Seen::InProgress => {
+                    // A conflict (409): the first attempt is still being worked on.
+                    svc.stats.rejected += u64::from(counted);
+                    svc.stats.window.rejected += 1;
+                    return self.reply(a, Outcome::Failed(Failure::Rejected), q);
+                }
+                Seen::New => {}
+            }
+        }
         let present = svc.present();
         let start_now =
             svc.busy < svc.capacity && svc.paused_since.is_none() && svc.queue.is_empty();
@@ -46,6 +64,9 @@ impl World {
                 .is_none_or(|bucket| bucket.try_take(now));
         if admitted {
             svc.stats.admitted += u64::from(counted);
+            if let Some(store) = &mut svc.idempotency {
+                store.begin(key);
+            }
         }
         if admitted && start_now {
             self.start_work(s, a, q);
@@ -71,6 +92,7 @@ impl World {
         if svc.honor_deadline && att.deadline.is_some_and(|d| now >= d) {
             svc.stats.dropped += u64::from(att.counted);
             svc.stats.window.dropped += 1;
+            self.end_operation(a, now, false);
             self.attempts.remove(a);
             return false;
         }
@@ -104,6 +126,17 @@ impl World {
         att.done_key = None;
         att.phase = Phase::Calling;
         let svc = &mut self.services[att.service as usize];
+        if svc.endpoints[att.endpoint as usize].side_effect {
+            let key = (att.request_id, att.edge);
+            if self.ledger.complete(key, q.now(), effects::LEDGER_TTL) {
+                svc.stats.duplicate_side_effects += u64::from(att.counted);
+            }
+            // The side effect is committed: from now on a repeat is answered from the record,
+            // whatever happens to this attempt's answer.
+            if let Some(store) = &mut svc.idempotency {
+                store.end(key, q.now(), true);
+            }
+        }
         if svc.error_p > 0.0 && svc.error_rng.random::<f64>() < svc.error_p {
             svc.stats.errors += u64::from(att.counted);
             return self.finish_attempt(a, Outcome::Failed(Failure::Error), q);
@@ -129,22 +162,22 @@ impl World {
                 svc.stats.window.dropped += 1;
                 return self.drop_active(a, q);
             }
-            let deadline = att.deadline;
+            let (deadline, request_id) = (att.deadline, att.request_id);
             match *step {
                 Step::Call(edge) => {
                     att.pending = 1;
-                    return self.call(edge, Parent::Attempt(a), deadline, q);
+                    return self.call(edge, Parent::Attempt(a), request_id, deadline, q);
                 }
                 Step::Parallel { first, count } => {
                     att.pending = count as u16;
                     for edge in first..first + count {
-                        self.call(edge, Parent::Attempt(a), deadline, q);
+                        self.call(edge, Parent::Attempt(a), request_id, deadline, q);
                     }
                     return;
                 }
                 Step::Async(edge) => {
                     att.step += 1;
-                    self.call(edge, Parent::Nobody, deadline, q);
+                    self.call(edge, Parent::Nobody, request_id, deadline, q);
                 }
             }
         }
@@ -161,8 +194,12 @@ impl World {
         let Some(att) = self.attempts.get_mut(a) else {
             return;
         };
-        if let Outcome::Failed(f) = outcome {
-            att.failed.get_or_insert(f);
+        match outcome {
+            Outcome::Failed(f) => {
+                att.failed.get_or_insert(f);
+            }
+            Outcome::Degraded => att.degraded = true,
+            Outcome::Ok => {}
         }
         att.pending -= 1;
         if att.pending > 0 {
@@ -178,12 +215,17 @@ impl World {
     /// The service answers `a`, frees its worker and takes the next attempt.
     fn finish_attempt(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let now = q.now();
+        let outcome = match outcome {
+            Outcome::Ok if self.attempts[a].degraded => Outcome::Degraded,
+            other => other,
+        };
+        self.end_operation(a, now, !matches!(outcome, Outcome::Failed(_)));
         let att = &self.attempts[a];
         let s = att.service as usize;
         let stats = &mut self.services[s].stats;
         if att.counted {
             match outcome {
-                Outcome::Ok => {
+                Outcome::Ok | Outcome::Degraded => {
                     let latency = now - att.arrived;
                     stats.completed += 1;
                     stats.latency.record(latency);
@@ -200,6 +242,7 @@ impl World {
     /// Drops `a` while it holds a worker (no answer) and takes the next attempt.
     fn drop_active(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
         let s = self.attempts[a].service as usize;
+        self.end_operation(a, q.now(), false);
         self.release_worker(a, q.now());
         self.attempts.remove(a);
         self.next_from_queue(s, q);
@@ -287,6 +330,16 @@ impl World {
             let Some(next) = next else { return };
             svc.stats.queue_level.add(now, -1);
             self.start_work(s, next, q);
+        }
+    }
+
+    /// The service is done with attempt `a`'s operation (answered, dropped or lost): its
+    /// idempotency record, if any, is completed or forgotten.
+    pub(super) fn end_operation(&mut self, a: AttemptKey, now: SimTime, succeeded: bool) {
+        let att = &self.attempts[a];
+        let key = (att.request_id, att.edge);
+        if let Some(store) = &mut self.services[att.service as usize].idempotency {
+            store.end(key, now, succeeded);
         }
     }
 }

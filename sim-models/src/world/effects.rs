@@ -1,0 +1,148 @@
+//! Side effects and idempotency keys.
+//!
+//! An operation is identified by (logical request id, call site): every attempt of the same
+//! call, and every retry of the whole request by a caller further up, carries the same key.
+//! - The **ledger** is the ground truth for `duplicate_side_effects`: a side-effect endpoint
+//!   completing its work for a key it already completed is a duplicate. Keys are remembered
+//!   for [`LEDGER_TTL`], so duplicates further apart than that are not counted.
+//! - A service with **idempotency keys** keeps a record per key: a repeat of a completed
+//!   operation is answered from the record without doing the work; a repeat of one still in
+//!   progress is refused as a conflict (409, retryable), as Stripe-style idempotency keys do.
+//!   Records of completed operations expire after the service's TTL.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use sim_core::{SimDuration, SimTime};
+
+/// How long the ledger remembers an operation.
+pub(crate) const LEDGER_TTL: SimDuration = SimDuration::from_secs(600);
+
+/// (logical request id, call site).
+pub(crate) type OpKey = (u64, u32);
+
+/// Completed operations, expiring in the order they were completed.
+#[derive(Default)]
+pub(crate) struct Ledger {
+    done: BTreeMap<OpKey, SimTime>,
+    expiry: VecDeque<(SimTime, OpKey)>,
+}
+
+impl Ledger {
+    /// Records that `key` completed at `now`; returns whether it had completed before.
+    pub fn complete(&mut self, key: OpKey, now: SimTime, ttl: SimDuration) -> bool {
+        self.expire(now);
+        let expires = now.saturating_add(ttl);
+        let repeated = self.done.insert(key, expires).is_some();
+        self.expiry.push_back((expires, key));
+        repeated
+    }
+
+    pub fn contains(&mut self, key: OpKey, now: SimTime) -> bool {
+        self.expire(now);
+        self.done.contains_key(&key)
+    }
+
+    fn expire(&mut self, now: SimTime) {
+        while let Some(&(at, key)) = self.expiry.front() {
+            if at > now {
+                break;
+            }
+            self.expiry.pop_front();
+            // A key completed again later has a later expiry: keep it.
+            if self.done.get(&key) == Some(&at) {
+                self.done.remove(&key);
+            }
+        }
+    }
+}
+
+/// A service's idempotency records.
+pub(crate) struct IdempotencyStore {
+    pub ttl: SimDuration,
+    in_progress: BTreeSet<OpKey>,
+    completed: Ledger,
+}
+
+/// What the store says about an arriving attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    New,
+    InProgress,
+    Completed,
+}
+
+impl IdempotencyStore {
+    pub fn new(ttl: SimDuration) -> Self {
+        IdempotencyStore {
+            ttl,
+            in_progress: BTreeSet::new(),
+            completed: Ledger::default(),
+        }
+    }
+
+    /// What the store knows of `key`.
+    pub fn lookup(&mut self, key: OpKey, now: SimTime) -> Seen {
+        if self.completed.contains(key, now) {
+            Seen::Completed
+        } else if self.in_progress.contains(&key) {
+            Seen::InProgress
+        } else {
+            Seen::New
+        }
+    }
+
+    /// The operation `key` was admitted and is now in progress.
+    pub fn begin(&mut self, key: OpKey) {
+        self.in_progress.insert(key);
+    }
+
+    /// The operation `key` is over: remembered if it succeeded, forgotten if it failed (so a
+    /// retry may try again).
+    pub fn end(&mut self, key: OpKey, now: SimTime, succeeded: bool) {
+        self.in_progress.remove(&key);
+        if succeeded {
+            self.completed.complete(key, now, self.ttl);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: u64) -> SimTime {
+        SimTime(s * 1_000_000_000)
+    }
+
+    #[test]
+    fn ledger_counts_repeats_within_its_ttl_only() {
+        let mut l = Ledger::default();
+        let ttl = SimDuration::from_secs(10);
+        assert!(!l.complete((1, 0), t(0), ttl));
+        assert!(l.complete((1, 0), t(5), ttl), "repeat within the TTL");
+        assert!(!l.complete((2, 0), t(6), ttl), "another request");
+        assert!(!l.complete((1, 1), t(6), ttl), "another call site");
+        // (1, 0) was last completed at 5 s: remembered until 15 s.
+        assert!(l.contains((1, 0), t(14)));
+        assert!(!l.contains((1, 0), t(15)));
+        assert!(!l.complete((1, 0), t(30), ttl), "forgotten after the TTL");
+    }
+
+    #[test]
+    fn store_answers_repeats_and_forgets_failures() {
+        let mut s = IdempotencyStore::new(SimDuration::from_secs(60));
+        assert_eq!(s.lookup((7, 2), t(0)), Seen::New);
+        s.begin((7, 2));
+        assert_eq!(s.lookup((7, 2), t(1)), Seen::InProgress);
+        s.end((7, 2), t(2), false);
+        assert_eq!(
+            s.lookup((7, 2), t(3)),
+            Seen::New,
+            "a failed operation may be retried"
+        );
+        s.begin((7, 2));
+        s.end((7, 2), t(4), true);
+        assert_eq!(s.lookup((7, 2), t(5)), Seen::Completed);
+        assert_eq!(s.lookup((7, 2), t(64)), Seen::New, "record expired");
+    }
+}
