@@ -34,24 +34,27 @@ pub fn table(r: &RunResult) -> String {
     let _ = writeln!(w);
     let _ = writeln!(
         w,
-        "requests  offered {}  succeeded {}  failed {} (timeout {}, rejected {}, error {})  in flight at end {}",
+        "requests  offered {}  succeeded {}  degraded {}  failed {} (timeout {}, rejected {}, error {}, circuit open {})  in flight at end {}",
         t.offered,
         t.succeeded,
+        t.degraded,
         t.failed.total(),
         t.failed.timeout,
         t.failed.rejected,
         t.failed.error,
+        t.failed.circuit_open,
         t.in_flight_at_end
     );
     let _ = writeln!(
         w,
-        "          availability {:.4}  goodput {:.1} rps  retries {}  retry amplification {:.3} (peak {:.2})  wasted work {:.3}s",
+        "          availability {:.4}  goodput {:.1} rps  retries {}  retry amplification {:.3} (peak {:.2})  wasted work {:.3}s  duplicate side effects {}",
         t.availability,
         t.goodput_rps,
         r.retries,
         r.retry_amplification,
         r.retry_amplification_peak,
-        r.wasted_work_s
+        r.wasted_work_s,
+        r.duplicate_side_effects
     );
     let l = &t.latency_ms;
     let _ = writeln!(
@@ -84,6 +87,43 @@ pub fn table(r: &RunResult) -> String {
                 "          {:>8.1}s .. {:>8.1}s  {} on {}",
                 f.start_s, f.end_s, f.kind, f.target
             );
+        }
+    }
+    for b in &r.breakers {
+        let opened = b.transitions.iter().filter(|t| t.2 == "Open").count();
+        let _ = writeln!(
+            w,
+            "breaker   {} -> {}: {} transitions, opened {} times",
+            b.caller,
+            b.callee,
+            b.transitions.len(),
+            opened
+        );
+    }
+    if let Some(a) = &r.alerts {
+        for rule in &a.rules {
+            let _ = writeln!(
+                w,
+                "alert     {} ({:.0}s/{:.0}s windows, {}x): fired {} times",
+                rule.name,
+                rule.long_window_s,
+                rule.short_window_s,
+                rule.burn_rate_threshold,
+                rule.firings.len()
+            );
+        }
+        for d in &r.detections {
+            let when = d.time_to_detect_s.map_or("not detected".to_string(), |s| {
+                format!("detected after {s:.1}s")
+            });
+            let _ = writeln!(
+                w,
+                "detect    fault #{} at {:.1}s: {when}",
+                d.fault, d.start_s
+            );
+        }
+        if let Some(note) = &a.note {
+            let _ = writeln!(w, "          ({note})");
         }
     }
     let _ = writeln!(w);
@@ -159,6 +199,7 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
         "p99 ms",
         "peak retry ampl.",
         "wasted work s",
+        "duplicates",
         "max queue",
         "recovery",
     ];
@@ -184,6 +225,7 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
                 ms(r.totals.latency_ms.p99),
                 format!("{:.2}", r.retry_amplification_peak),
                 format!("{:.1}", r.wasted_work_s),
+                r.duplicate_side_effects.to_string(),
                 max_queue.to_string(),
                 recovery,
             ]

@@ -92,5 +92,6 @@ fn one_service(
         links: Vec::new(),
         default_link: Default::default(),
         faults: Vec::new(),
+        slo: None,
     }
 }

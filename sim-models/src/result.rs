@@ -40,6 +40,12 @@ pub struct RunResult {
     pub faults: Vec<FaultWindow>,
     /// Circuit breaker transitions, per call site that has a breaker.
     pub breakers: Vec<BreakerReport>,
+    /// Burn-rate alerts of the scenario's SLO (windows scaled to the horizon, as `note` says).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alerts: Option<crate::slo::AlertReport>,
+    /// For each fault, when a page alert first fired for it (needs an SLO).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub detections: Vec<crate::slo::Detection>,
     /// Goodput before the first fault (after warm-up); null without faults.
     pub baseline_goodput_rps: Option<f64>,
     /// Seconds from the end of the last fault until goodput stays within 5% of the baseline
@@ -200,7 +206,16 @@ pub struct Series {
     pub retry_amplification: Vec<f64>,
     /// Faults active during the window.
     pub faults_active: Vec<u32>,
+    pub clients: Vec<ClientSeries>,
     pub services: Vec<ServiceSeries>,
+}
+
+/// One client's outcomes per window (by the window in which each request ended).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientSeries {
+    pub name: String,
+    pub offered: Vec<u64>,
+    pub succeeded: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -160,6 +160,28 @@ fn finish(
         RecoveryParams::default(),
     );
 
+    // Degraded answers are not what the user asked for: they burn the error budget too.
+    let bad: Vec<u64> = series
+        .failed
+        .iter()
+        .zip(&series.degraded)
+        .map(|(f, d)| f + d)
+        .collect();
+    let alerts = s.slo.as_ref().map(|slo| {
+        crate::slo::evaluate(
+            slo,
+            &series.t_s,
+            &series.succeeded,
+            &bad,
+            series.window_s,
+            end.as_secs_f64(),
+        )
+    });
+    let detections = alerts
+        .as_ref()
+        .map(|a| crate::slo::time_to_detect(a, &faults))
+        .unwrap_or_default();
+
     RunResult {
         scenario: s.name.clone(),
         seed,
@@ -187,6 +209,8 @@ fn finish(
         retry_amplification_peak,
         faults,
         breakers: world.breaker_reports(),
+        alerts,
+        detections,
         baseline_goodput_rps: rec.map(|r| r.baseline_rps),
         recovery_s: rec.and_then(|r| r.recovery_s),
         recovery_smoothing_s: rec.map(|r| r.smoothing_s),

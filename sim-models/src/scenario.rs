@@ -43,6 +43,10 @@ pub struct Scenario {
     pub default_link: LinkSpec,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
+    /// Availability objective over all clients' requests: burn-rate alerts and the time to
+    /// detect each fault are reported when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::slo::SloSpec>,
 }
 
 fn default_window() -> SimDuration {

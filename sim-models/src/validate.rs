@@ -205,6 +205,13 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     for (i, f) in s.faults.iter().enumerate() {
         fault_problems(s, &root.field("faults").index(i), f, &node_names, &mut err);
     }
+    if let Some(slo) = &s.slo {
+        errors.extend(
+            slo.problems()
+                .into_iter()
+                .map(|p| Problem::new(root.field("slo").join(&p.path), p.message)),
+        );
+    }
     errors.extend(crate::topology::problems(s));
     overload_warnings(s, &root, &mut warnings);
     (errors, warnings)

@@ -269,7 +269,11 @@ impl World {
             window: s.window,
             metrics: Metrics::new(
                 s.clients.len(),
-                empty_series(s.window, &service_names),
+                empty_series(
+                    s.window,
+                    &s.clients.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+                    &service_names,
+                ),
                 expected_visits(s),
             ),
         };

@@ -295,6 +295,9 @@ impl World {
             q.cancel(t);
         }
         let latency = now - req.issued_at;
+        if outcome == Outcome::Ok {
+            self.metrics.window.client_succeeded[req.client as usize] += 1;
+        }
         self.metrics.record_outcome(
             &mut self.clients[req.client as usize].outcome,
             req.counted,

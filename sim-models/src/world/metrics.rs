@@ -5,7 +5,7 @@ use sim_core::stats::{LatencyRecorder, TimeWeighted, Welford};
 use sim_core::{SimDuration, SimTime};
 
 use super::{Failure, Outcome, World};
-use crate::result::{Failed, Series, ServiceSeries};
+use crate::result::{ClientSeries, Failed, Series, ServiceSeries};
 
 /// Request outcomes as one client sees them.
 #[derive(Default)]
@@ -58,6 +58,7 @@ pub(crate) struct ServiceWindow {
 pub(crate) struct WindowCounts {
     pub offered: u64,
     pub client_offered: Vec<u64>,
+    pub client_succeeded: Vec<u64>,
     pub succeeded: u64,
     pub degraded: u64,
     pub failed: u64,
@@ -71,6 +72,7 @@ impl WindowCounts {
         WindowCounts {
             offered: 0,
             client_offered: vec![0; clients],
+            client_succeeded: vec![0; clients],
             succeeded: 0,
             degraded: 0,
             failed: 0,
@@ -217,6 +219,15 @@ impl World {
         series
             .faults_active
             .push(faults_active.max(w.faults_started));
+        for ((out, offered), succeeded) in series
+            .clients
+            .iter_mut()
+            .zip(&w.client_offered)
+            .zip(&w.client_succeeded)
+        {
+            out.offered.push(*offered);
+            out.succeeded.push(*succeeded);
+        }
         for (svc, out) in self.services.iter_mut().zip(series.services.iter_mut()) {
             let st = &mut svc.stats;
             out.attempts.push(st.window.attempts);
@@ -241,10 +252,17 @@ impl World {
     }
 }
 
-/// The empty series of a world with these services.
-pub(crate) fn empty_series(window: SimDuration, services: &[String]) -> Series {
+/// The empty series of a world with these clients and services.
+pub(crate) fn empty_series(window: SimDuration, clients: &[String], services: &[String]) -> Series {
     Series {
         window_s: window.as_secs_f64(),
+        clients: clients
+            .iter()
+            .map(|name| ClientSeries {
+                name: name.clone(),
+                ..Default::default()
+            })
+            .collect(),
         services: services
             .iter()
             .map(|name| ServiceSeries {

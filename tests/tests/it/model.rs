@@ -1609,3 +1609,39 @@ fn same_seed_gives_identical_json_with_faults_loss_and_retries() {
     );
     assert_ne!(a, json(10), "the seed has no effect");
 }
+
+/// Retries at every layer multiply (REFERENCES: "3 tries at each of 5 layers is 243x at the
+/// bottom"): users -> a -> b -> c, every caller makes up to 3 attempts and retries errors at
+/// once, c always fails. Each request makes 3 attempts at a, each of those 3 at b, each of
+/// those 3 at c: 3, 9, 27 attempts per request, exactly.
+#[test]
+fn retries_multiply_through_the_depth_of_the_call_graph() {
+    let text = r#"Scenario(
+        name: "depth", seed: 1, horizon: "20s",
+        clients: [Client(name: "users", target: "a",
+            load: Open(rate_rps: 10.0, shape: [Step(at: "10s", rate_rps: 0.0)]),
+            policy: (max_attempts: 3))],
+        services: [
+            Service(name: "a", workers: 100, service_time: Constant("1ms"),
+                calls: [Call(to: "b", policy: (max_attempts: 3))]),
+            Service(name: "b", workers: 100, service_time: Constant("1ms"),
+                calls: [Call(to: "c", policy: (max_attempts: 3))]),
+            Service(name: "c", workers: 100, service_time: Constant("1ms")),
+        ],
+        faults: [Fault(start: "0s", end: "20s", kind: Errors(service: "c", p: 1.0))],
+    )"#;
+    let r = run("depth.ron", text, 1);
+    assert_drained(&r);
+    let n = r.totals.offered;
+    assert!(n > 50);
+    assert_eq!(r.totals.failed.error, n, "every request fails");
+    for (name, per_request) in [("a", 3), ("b", 9), ("c", 27)] {
+        let s = service(&r, name);
+        assert_eq!(s.attempts, per_request * n, "{name}");
+        assert!(
+            (s.retry_amplification - per_request as f64).abs() < 1e-9,
+            "{name}: {}",
+            s.retry_amplification
+        );
+    }
+}
