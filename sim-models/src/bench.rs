@@ -87,6 +87,7 @@ fn one_service(
             admission: Default::default(),
             honor_deadline: false,
             side_effect: false,
+            bulkhead: None,
             idempotency: None,
         }],
         links: Vec::new(),

@@ -172,6 +172,11 @@ pub struct Service {
     /// payment charge): doing it again for the same request is a duplicate side effect.
     #[serde(default)]
     pub side_effect: bool,
+    /// Bulkhead for the default endpoint: at most this many of its attempts in the service
+    /// (queued + in service) at once; more are rejected, so one route cannot take every
+    /// worker (resilience4j's semaphore Bulkhead with no wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulkhead: Option<u32>,
     /// Idempotency keys: the service remembers each request's outcome for `ttl` and answers
     /// a repeated attempt from that record instead of doing the work again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +200,9 @@ pub struct Endpoint {
     /// This endpoint's work has a side effect that must happen once per request.
     #[serde(default)]
     pub side_effect: bool,
+    /// Bulkhead: at most this many of this endpoint's attempts in the service at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulkhead: Option<u32>,
 }
 
 /// One step of an endpoint's downstream work.

@@ -153,6 +153,20 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
                 );
             }
         }
+        if svc.bulkhead == Some(0) {
+            err(
+                at.field("bulkhead"),
+                "must be at least 1: a bulkhead of 0 admits nothing".into(),
+            );
+        }
+        for (e, ep) in svc.endpoints.iter().enumerate() {
+            if ep.bulkhead == Some(0) {
+                err(
+                    at.field("endpoints").index(e).field("bulkhead"),
+                    "must be at least 1: a bulkhead of 0 admits nothing".into(),
+                );
+            }
+        }
         if svc.idempotency.is_some_and(|i| i.ttl.is_zero()) {
             err(
                 at.field("idempotency").field("ttl"),

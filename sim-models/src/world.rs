@@ -209,6 +209,9 @@ pub(crate) struct Endpoint {
     work: Sampler,
     steps: Vec<Step>,
     side_effect: bool,
+    /// Bulkhead: attempts of this endpoint admitted at most at once, and admitted now.
+    bulkhead: u32,
+    present: u32,
 }
 
 pub(crate) enum LoadGen {

@@ -180,12 +180,16 @@ impl World {
                     work: svc.service_time.compile().expect("validated service time"),
                     steps: compile_steps(&svc.calls),
                     side_effect: svc.side_effect,
+                    bulkhead: svc.bulkhead.unwrap_or(u32::MAX),
+                    present: 0,
                 }];
                 for ep in &svc.endpoints {
                     endpoints.push(Endpoint {
                         work: ep.service_time.compile().expect("validated service time"),
                         steps: compile_steps(&ep.calls),
                         side_effect: ep.side_effect,
+                        bulkhead: ep.bulkhead.unwrap_or(u32::MAX),
+                        present: 0,
                     });
                 }
                 ServiceState {

@@ -35,6 +35,7 @@ impl World {
             return;
         }
         let key = (att.request_id, att.edge);
+        let att_endpoint = att.endpoint;
         if let Some(store) = &mut svc.idempotency {
             match store.lookup(key, now) {
                 Seen::Completed => {
@@ -55,15 +56,19 @@ impl World {
         let start_now =
             svc.busy < svc.capacity && svc.paused_since.is_none() && svc.queue.is_empty();
         let has_room = start_now || (svc.queue.len() as u64) < svc.queue_capacity;
+        let endpoint = &svc.endpoints[att_endpoint as usize];
+        let in_bulkhead = endpoint.present < endpoint.bulkhead;
         // The token is taken last: an attempt refused for lack of room costs no token.
         let admitted = present < u64::from(svc.max_concurrency)
             && has_room
+            && in_bulkhead
             && svc
                 .rate_limit
                 .as_mut()
                 .is_none_or(|bucket| bucket.try_take(now));
         if admitted {
             svc.stats.admitted += u64::from(counted);
+            svc.endpoints[att_endpoint as usize].present += 1;
             if let Some(store) = &mut svc.idempotency {
                 store.begin(key);
             }
@@ -333,12 +338,14 @@ impl World {
         }
     }
 
-    /// The service is done with attempt `a`'s operation (answered, dropped or lost): its
-    /// idempotency record, if any, is completed or forgotten.
+    /// The one exit of an admitted attempt (answered, dropped or lost): it leaves its
+    /// endpoint's bulkhead, and its idempotency record, if any, is completed or forgotten.
     pub(super) fn end_operation(&mut self, a: AttemptKey, now: SimTime, succeeded: bool) {
         let att = &self.attempts[a];
         let key = (att.request_id, att.edge);
-        if let Some(store) = &mut self.services[att.service as usize].idempotency {
+        let svc = &mut self.services[att.service as usize];
+        svc.endpoints[att.endpoint as usize].present -= 1;
+        if let Some(store) = &mut svc.idempotency {
             store.end(key, now, succeeded);
         }
     }

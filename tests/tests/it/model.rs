@@ -1645,3 +1645,64 @@ fn retries_multiply_through_the_depth_of_the_call_graph() {
         );
     }
 }
+
+/// A bulkhead keeps one route from taking every worker: a service with 10 workers serves a
+/// fast route (1 ms, 100 rps) and a slow one (1 s, 50 rps: it alone would need 50 workers).
+/// Without a bulkhead the slow route fills every worker and the fast route queues behind it
+/// for seconds; with `bulkhead: 4` on the slow route it holds at most 4 workers (rejecting
+/// the rest at once) and the fast route keeps its millisecond latency.
+#[test]
+fn a_bulkhead_keeps_a_slow_route_from_starving_a_fast_one() {
+    let scenario = |bulkhead: &str| {
+        format!(
+            r#"Scenario(
+            name: "bulkhead", seed: 1, horizon: "30s",
+            clients: [
+                Client(name: "fast-users", target: "s", load: Open(rate_rps: 100.0, shape: [Step(at: "20s", rate_rps: 0.0)])),
+                Client(name: "slow-users", target: "s", endpoint: "slow",
+                    load: Open(rate_rps: 50.0, shape: [Step(at: "20s", rate_rps: 0.0)])),
+            ],
+            services: [Service(name: "s", workers: 10, queue: Bounded(1000), service_time: Constant("1ms"),
+                endpoints: [(name: "slow", service_time: Constant("1s"){bulkhead})])],
+        )"#
+        )
+    };
+    let client = |r: &RunResult, name: &str| {
+        r.clients
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .totals
+            .clone()
+    };
+    let open = run("bulkhead.ron", &scenario(""), 1);
+    let guarded = run("bulkhead.ron", &scenario(", bulkhead: 4"), 1);
+    let (fast_open, fast_guarded) = (client(&open, "fast-users"), client(&guarded, "fast-users"));
+    assert!(
+        fast_open.latency_ms.p99 > 1000.0,
+        "without a bulkhead: fast p99 {} ms",
+        fast_open.latency_ms.p99
+    );
+    assert!(
+        fast_guarded.latency_ms.p99 < 50.0,
+        "with a bulkhead: fast p99 {} ms",
+        fast_guarded.latency_ms.p99
+    );
+    assert_eq!(
+        fast_guarded.succeeded, fast_guarded.offered,
+        "no fast request fails"
+    );
+    // The slow route gets at most 4 workers: about 4 successes per second, the rest rejected.
+    let slow = client(&guarded, "slow-users");
+    assert!(
+        slow.failed.rejected > slow.succeeded,
+        "slow: {} rejected, {} succeeded",
+        slow.failed.rejected,
+        slow.succeeded
+    );
+    assert!(
+        slow.succeeded <= 4 * 21,
+        "slow succeeded {}",
+        slow.succeeded
+    );
+}
