@@ -13,9 +13,11 @@
 //!
 //! Value in, value out: nothing here reads files, the clock or the environment.
 
+pub mod balancer;
 pub mod bench;
 pub mod breaker;
 pub mod diagnostic;
+pub mod limits;
 pub mod locate;
 pub mod policy;
 pub mod recovery;

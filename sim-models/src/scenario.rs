@@ -172,6 +172,17 @@ pub struct Service {
     /// payment charge): doing it again for the same request is a duplicate side effect.
     #[serde(default)]
     pub side_effect: bool,
+    /// Identical instances of this service, each with its own workers and queue, named
+    /// `NAME#0` .. `NAME#N-1` in results and fault targets (`NAME` alone means all of them).
+    /// Each caller spreads its attempts over them with `balance`.
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// How callers choose a replica.
+    #[serde(default)]
+    pub balance: crate::balancer::Balance,
+    /// Outlier ejection: callers stop sending to a replica that keeps failing (Envoy-like).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ejection: Option<crate::balancer::EjectionSpec>,
     /// Bulkhead for the default endpoint: at most this many of its attempts in the service
     /// (queued + in service) at once; more are rejected, so one route cannot take every
     /// worker (resilience4j's semaphore Bulkhead with no wait).
@@ -421,6 +432,18 @@ impl Scenario {
 
     pub fn service_index(&self, name: &str) -> Option<usize> {
         self.services.iter().position(|s| s.name == name)
+    }
+
+    /// The service and replica a fault or partition names: `NAME` is every replica (None),
+    /// `NAME#i` replica i of a replicated service.
+    pub fn replica_target(&self, name: &str) -> Option<(usize, Option<u32>)> {
+        if let Some(j) = self.service_index(name) {
+            return Some((j, None));
+        }
+        let (base, index) = name.rsplit_once('#')?;
+        let j = self.service_index(base)?;
+        let i: u32 = index.parse().ok()?;
+        (i < self.services[j].replicas && self.services[j].replicas > 1).then_some((j, Some(i)))
     }
 }
 

@@ -153,6 +153,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
                 );
             }
         }
+        if svc.replicas == 0 {
+            err(at.field("replicas"), "must be at least 1".into());
+        }
+        if let Some(e) = &svc.ejection {
+            for p in e.problems() {
+                err(at.field("ejection").join(&p.path), p.message);
+            }
+        }
         if svc.bulkhead == Some(0) {
             err(
                 at.field("bulkhead"),
@@ -363,7 +371,7 @@ fn fault_problems(
     let kind = at.field("kind");
     let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
-        if s.service_index(name).is_none() {
+        if s.replica_target(name).is_none() {
             err(
                 kind.field("service"),
                 crate::topology::unknown_service("names", name, &services),
@@ -398,7 +406,7 @@ fn fault_problems(
             workers,
         } => {
             service(x, err);
-            if let Some(svc) = s.service_index(x).map(|j| &s.services[j])
+            if let Some(svc) = s.replica_target(x).map(|(j, _)| &s.services[j])
                 && *workers >= svc.workers
             {
                 err(
@@ -412,7 +420,7 @@ fn fault_problems(
         }
         FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => {
             for (field, name) in [("a", a), ("b", b)] {
-                if !nodes.contains(&name.as_str()) {
+                if !nodes.contains(&name.as_str()) && s.replica_target(name).is_none() {
                     err(kind.field(field), unknown_node(name, nodes));
                 }
             }

@@ -132,6 +132,8 @@ pub(crate) struct Call {
     sent_at: SimTime,
     /// The last backoff delay (decorrelated jitter grows from it).
     last_delay: SimDuration,
+    /// Which of the edge's targets the current attempt went to.
+    replica: u32,
     /// Attempts made so far (the current one's number).
     attempts: u32,
     /// The attempt being waited for, if one is outstanding.
@@ -180,9 +182,14 @@ pub(crate) struct Attempt {
 
 /// A call site: a client's route or one call of a service's endpoint.
 pub(crate) struct Edge {
-    /// Calling node (see [`World::node_name`]).
+    /// Calling node: clients first, then service instances.
     from: u32,
-    target: u32,
+    /// The callee's instances (one unless it has replicas), and its name.
+    targets: Vec<u32>,
+    callee: String,
+    balancer: crate::balancer::Balancer,
+    detector: Option<crate::balancer::OutlierDetector>,
+    lb_rng: SimRng,
     endpoint: u16,
     timeout: Option<SimDuration>,
     max_attempts: u32,
@@ -319,7 +326,7 @@ impl World {
                 let b = e.breaker.as_ref()?;
                 Some(crate::result::BreakerReport {
                     caller: name(e.from).clone(),
-                    callee: self.services[e.target as usize].name.clone(),
+                    callee: e.callee.clone(),
                     transitions: b
                         .transitions()
                         .iter()

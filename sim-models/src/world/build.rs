@@ -13,6 +13,7 @@ use super::metrics::{Metrics, ServiceStats, empty_series};
 use super::{
     ClientState, Edge, Endpoint, Event, LinkDef, LoadGen, Pair, ServiceState, Step, World,
 };
+use crate::balancer::{Balancer, OutlierDetector};
 use crate::breaker::Breaker;
 use crate::policy::{RateSchedule, ThinnedPoisson, TokenBucket};
 use crate::retry::RetryBudget;
@@ -24,57 +25,107 @@ impl World {
     pub fn new(s: &Scenario, seed: u64, q: &mut EventQueue<Event>) -> World {
         let start = SimTime::ZERO;
         let n_clients = s.clients.len() as u32;
-        let nodes = n_clients + s.services.len() as u32;
-        let service = |name: &str| s.service_index(name).expect("validated scenario") as u32;
-        let node = |name: &str| {
-            s.clients
-                .iter()
-                .position(|c| c.name == name)
-                .map(|i| i as u32)
-                .unwrap_or_else(|| n_clients + service(name))
+        // Replicas expand into service instances: service j's are first[j] .. first[j] + replicas.
+        let mut first = Vec::with_capacity(s.services.len());
+        let mut instances = 0u32;
+        for svc in &s.services {
+            first.push(instances);
+            instances += svc.replicas.max(1);
+        }
+        let nodes = n_clients + instances;
+        let all_of = |j: usize| first[j]..first[j] + s.services[j].replicas.max(1);
+        // The instances a name stands for: `NAME` every replica, `NAME#i` one.
+        let instances_of = |name: &str| -> Vec<u32> {
+            match s.replica_target(name).expect("validated scenario") {
+                (j, None) => all_of(j).collect(),
+                (j, Some(i)) => vec![first[j] + i],
+            }
+        };
+        let nodes_of = |name: &str| -> Vec<u32> {
+            match s.clients.iter().position(|c| c.name == name) {
+                Some(i) => vec![i as u32],
+                None => instances_of(name)
+                    .into_iter()
+                    .map(|k| n_clients + k)
+                    .collect(),
+            }
         };
         let to_time = |d: SimDuration| start.saturating_add(d);
 
-        let fault_defs: Vec<FaultDef> = s
-            .faults
-            .iter()
-            .map(|f| FaultDef {
-                start: to_time(f.start),
-                end: to_time(f.end),
-                kind: match &f.kind {
-                    FaultKind::Crash { service: x, mode } => FaultTarget::Crash {
-                        service: service(x),
+        // A fault on a replicated service (or between two) applies to each instance (pair).
+        let mut fault_defs: Vec<FaultDef> = Vec::new();
+        for f in &s.faults {
+            let (start, end) = (to_time(f.start), to_time(f.end));
+            let targets: Vec<FaultTarget> = match &f.kind {
+                FaultKind::Crash { service: x, mode } => instances_of(x)
+                    .into_iter()
+                    .map(|service| FaultTarget::Crash {
+                        service,
                         mode: *mode,
-                    },
-                    FaultKind::Errors { service: x, p } => FaultTarget::Errors {
-                        service: service(x),
-                        p: *p,
-                    },
-                    FaultKind::Slowdown { service: x, factor } => FaultTarget::Slowdown {
-                        service: service(x),
+                    })
+                    .collect(),
+                FaultKind::Errors { service: x, p } => instances_of(x)
+                    .into_iter()
+                    .map(|service| FaultTarget::Errors { service, p: *p })
+                    .collect(),
+                FaultKind::Slowdown { service: x, factor } => instances_of(x)
+                    .into_iter()
+                    .map(|service| FaultTarget::Slowdown {
+                        service,
                         factor: *factor,
-                    },
-                    FaultKind::CapacityLoss {
-                        service: x,
-                        workers,
-                    } => FaultTarget::CapacityLoss {
-                        service: service(x),
+                    })
+                    .collect(),
+                FaultKind::CapacityLoss {
+                    service: x,
+                    workers,
+                } => instances_of(x)
+                    .into_iter()
+                    .map(|service| FaultTarget::CapacityLoss {
+                        service,
                         workers: *workers,
-                    },
-                    FaultKind::Pause { service: x } => FaultTarget::Pause {
-                        service: service(x),
-                    },
-                    FaultKind::Partition { a, b } => FaultTarget::Partition {
-                        a: node(a),
-                        b: node(b),
-                    },
-                    FaultKind::Loss { a, b, p } => FaultTarget::Loss {
-                        a: node(a),
-                        b: node(b),
-                        p: *p,
-                    },
-                    FaultKind::Spike { .. } => FaultTarget::Spike,
-                },
+                    })
+                    .collect(),
+                FaultKind::Pause { service: x } => instances_of(x)
+                    .into_iter()
+                    .map(|service| FaultTarget::Pause { service })
+                    .collect(),
+                FaultKind::Partition { a, b } => nodes_of(a)
+                    .into_iter()
+                    .flat_map(|a| {
+                        nodes_of(b)
+                            .into_iter()
+                            .map(move |b| FaultTarget::Partition { a, b })
+                    })
+                    .collect(),
+                FaultKind::Loss { a, b, p } => nodes_of(a)
+                    .into_iter()
+                    .flat_map(|a| {
+                        nodes_of(b)
+                            .into_iter()
+                            .map(move |b| FaultTarget::Loss { a, b, p: *p })
+                    })
+                    .collect(),
+                FaultKind::Spike { .. } => vec![FaultTarget::Spike],
+            };
+            fault_defs.extend(
+                targets
+                    .into_iter()
+                    .map(|kind| FaultDef { start, end, kind }),
+            );
+        }
+
+        let instance_names: Vec<String> = s
+            .services
+            .iter()
+            .flat_map(|svc| {
+                let n = svc.replicas.max(1);
+                (0..n).map(move |r| {
+                    if n == 1 {
+                        svc.name.clone()
+                    } else {
+                        format!("{}#{r}", svc.name)
+                    }
+                })
             })
             .collect();
 
@@ -83,22 +134,30 @@ impl World {
             .clients
             .iter()
             .map(|c| c.name.as_str())
-            .chain(s.services.iter().map(|x| x.name.as_str()))
+            .chain(instance_names.iter().map(String::as_str))
             .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
-                let target = service(spec_to);
-                let endpoint = endpoint_index(&s.services[target as usize], endpoint)
-                    .expect("validated endpoint");
+                let group = s.service_index(spec_to).expect("validated scenario");
+                let callee = &s.services[group];
+                let endpoint = endpoint_index(callee, endpoint).expect("validated endpoint");
+                let targets: Vec<u32> = all_of(group).collect();
                 // Keyed by names, not by edge index, so other call sites leave its draws alone.
                 let same = edges
                     .iter()
-                    .filter(|e| e.from == from && e.target == target)
+                    .filter(|e| e.from == from && e.targets == targets)
                     .count();
-                let key = format!("retry/{}->{}/{same}", node_names[from as usize], spec_to);
+                let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
                 edges.push(Edge {
                     from,
-                    target,
+                    callee: spec_to.to_string(),
+                    balancer: Balancer::new(callee.balance, targets.len()),
+                    detector: callee
+                        .ejection
+                        .as_ref()
+                        .map(|e| OutlierDetector::new(e, targets.len())),
+                    lb_rng: rng::stream(seed, &format!("balance/{key}")),
+                    targets,
                     endpoint: endpoint as u16,
                     timeout: policy.timeout,
                     max_attempts: policy.max_attempts.max(1),
@@ -110,7 +169,7 @@ impl World {
                     budget: policy.budget.as_ref().map(RetryBudget::new),
                     breaker: policy.breaker.as_ref().map(Breaker::new),
                     fallback: policy.fallback,
-                    rng: rng::stream(seed, &key),
+                    rng: rng::stream(seed, &format!("retry/{key}")),
                 });
                 (edges.len() - 1) as u32
             };
@@ -156,8 +215,10 @@ impl World {
             .services
             .iter()
             .enumerate()
-            .map(|(j, svc)| {
-                let me = n_clients + j as u32;
+            .flat_map(|(j, svc)| all_of(j).map(move |k| (svc, k)))
+            .map(|(svc, k)| {
+                let me = n_clients + k;
+                let name = &instance_names[k as usize];
                 let mut compile_steps = |steps: &[scenario::Step]| -> Vec<Step> {
                     let mut edge_of =
                         |c: &CallSpec| new_edge(me, &c.to, c.endpoint.as_deref(), &c.policy);
@@ -193,7 +254,7 @@ impl World {
                     });
                 }
                 ServiceState {
-                    name: svc.name.clone(),
+                    name: name.clone(),
                     workers: svc.workers,
                     node: me,
                     capacity: svc.workers,
@@ -218,8 +279,8 @@ impl World {
                     deferred: Vec::new(),
                     slowdown: 1.0,
                     error_p: 0.0,
-                    rng: rng::stream(seed, &format!("service/{}/service_time", svc.name)),
-                    error_rng: rng::stream(seed, &format!("service/{}/errors", svc.name)),
+                    rng: rng::stream(seed, &format!("service/{name}/service_time")),
+                    error_rng: rng::stream(seed, &format!("service/{name}/errors")),
                     stats: ServiceStats::new(start),
                 }
             })
@@ -243,15 +304,29 @@ impl World {
                 loss: l.loss,
             });
             let id = (links.len() - 1) as u32;
-            let (a, b) = (node(&l.from), node(&l.to));
-            pairs[(a * nodes + b) as usize].link = id;
-            pairs[(b * nodes + a) as usize].link = id;
+            for a in nodes_of(&l.from) {
+                for b in nodes_of(&l.to) {
+                    pairs[(a * nodes + b) as usize].link = id;
+                    pairs[(b * nodes + a) as usize].link = id;
+                }
+            }
         }
         let net_rng = node_names
             .iter()
             .map(|n| rng::stream(seed, &format!("net/{n}")))
             .collect();
-        let service_names: Vec<String> = s.services.iter().map(|x| x.name.clone()).collect();
+        // Expected attempts per request, per instance: its service's share, split evenly.
+        let visits: Vec<Vec<f64>> = expected_visits(s)
+            .into_iter()
+            .map(|row| {
+                (0..s.services.len())
+                    .flat_map(|j| {
+                        let n = s.services[j].replicas.max(1);
+                        std::iter::repeat_n(row[j] / f64::from(n), n as usize)
+                    })
+                    .collect()
+            })
+            .collect();
 
         let mut world = World {
             clients,
@@ -276,9 +351,9 @@ impl World {
                 empty_series(
                     s.window,
                     &s.clients.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
-                    &service_names,
+                    &instance_names,
                 ),
-                expected_visits(s),
+                visits,
             ),
         };
         world.schedule_first_events(s, q);

@@ -53,6 +53,7 @@ impl World {
             request_id: id,
             sent_at: now,
             last_delay: SimDuration::ZERO,
+            replica: 0,
             attempts: 0,
             current: None,
             timer: None,
@@ -82,6 +83,7 @@ impl World {
             request_id,
             sent_at: q.now(),
             last_delay: SimDuration::ZERO,
+            replica: 0,
             attempts: 0,
             current: None,
             timer: None,
@@ -112,8 +114,14 @@ impl World {
             self.metrics.local_rejections += 1;
             return self.attempt_failed(key, Failure::Rejected, q);
         }
+        let Some(replica) = self.pick_replica(edge_id, now) else {
+            // Every replica is ejected: no healthy upstream (a fast 503, as Envoy answers).
+            return self.attempt_failed(key, Failure::Rejected, q);
+        };
+        self.calls[key].replica = replica;
+        let edge = &mut self.edges[edge_id as usize];
         edge.outstanding += 1;
-        let (from, target, endpoint) = (edge.from, edge.target, edge.endpoint);
+        let (from, target, endpoint) = (edge.from, edge.targets[replica as usize], edge.endpoint);
         let mut timeout = edge.timeout;
         // A caller that speaks deadlines waits no longer than its own deadline, and tells the
         // callee when it will stop waiting: min(inherited deadline, now + this timeout), as
@@ -203,7 +211,12 @@ impl World {
         let took = q.now() - call.sent_at;
         let edge = &mut self.edges[call.edge as usize];
         edge.outstanding -= 1;
-        edge.record(q.now(), !matches!(outcome, Outcome::Failed(_)), took);
+        edge.record(
+            q.now(),
+            !matches!(outcome, Outcome::Failed(_)),
+            took,
+            call.replica,
+        );
         match outcome {
             Outcome::Failed(f) => self.attempt_failed(key, f, q),
             ok => self.finish_call(key, ok, q),
@@ -229,7 +242,7 @@ impl World {
         call.timer = None;
         let edge = &mut self.edges[call.edge as usize];
         edge.outstanding -= 1;
-        edge.record(now, false, now - call.sent_at);
+        edge.record(now, false, now - call.sent_at, call.replica);
         if let Some(a) = self.attempts.get_mut(attempt) {
             a.abandoned_at = Some(now);
         }
@@ -342,11 +355,36 @@ impl World {
             let edge = &mut self.edges[call.edge as usize];
             edge.outstanding -= 1;
             // Given up on: a failure, as far as the breaker and the budget can tell.
-            edge.record(now, false, now - call.sent_at);
+            edge.record(now, false, now - call.sent_at, call.replica);
             if let Some(a) = self.attempts.get_mut(attempt) {
                 a.abandoned_at = Some(now);
             }
         }
+    }
+
+    /// Which of `edge`'s targets gets the next attempt (its position), or None if every
+    /// replica is ejected.
+    fn pick_replica(&mut self, edge: u32, now: SimTime) -> Option<u32> {
+        let targets = &self.edges[edge as usize].targets;
+        if targets.len() == 1 {
+            return Some(0);
+        }
+        let outstanding: Vec<u32> = targets
+            .iter()
+            .map(|&k| self.services[k as usize].present() as u32)
+            .collect();
+        let edge = &mut self.edges[edge as usize];
+        let all_healthy;
+        let healthy = match &mut edge.detector {
+            Some(d) => d.healthy(now),
+            None => {
+                all_healthy = vec![true; outstanding.len()];
+                &all_healthy
+            }
+        };
+        edge.balancer
+            .pick(&outstanding, healthy, &mut edge.lb_rng)
+            .map(|i| i as u32)
     }
 
     /// Whether node `n` acts on propagated deadlines (clients always do).
@@ -357,8 +395,12 @@ impl World {
 }
 
 impl super::Edge {
-    /// Records the outcome of an attempt that was sent, for the breaker and the budget.
-    fn record(&mut self, now: SimTime, success: bool, took: SimDuration) {
+    /// Records the outcome of an attempt that was sent (to target `replica`), for the breaker,
+    /// the budget and the outlier detector.
+    fn record(&mut self, now: SimTime, success: bool, took: SimDuration, replica: u32) {
+        if let Some(d) = &mut self.detector {
+            d.on_result(replica as usize, success, now);
+        }
         if let Some(b) = &mut self.breaker {
             b.on_result(now, success, took);
         }

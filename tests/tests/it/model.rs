@@ -1706,3 +1706,50 @@ fn a_bulkhead_keeps_a_slow_route_from_starving_a_fast_one() {
         slow.succeeded
     );
 }
+
+/// Replicas behind a balancer, with one replica failing: a service with 3 replicas, one of
+/// which (`db#1`) answers every attempt with an error for a while. Round robin sends it a
+/// third of the attempts; with outlier ejection (5 consecutive failures eject it for 30 s)
+/// the callers stop sending to it after a handful of failures, so almost every request
+/// succeeds. Faults name one replica as `NAME#i`; results list replicas by that name.
+#[test]
+fn ejection_routes_around_a_failing_replica() {
+    let scenario = |ejection: &str| {
+        format!(
+            r#"Scenario(
+            name: "replicas", seed: 1, horizon: "30s",
+            clients: [Client(name: "users", target: "api", load: Open(rate_rps: 200.0, shape: [Step(at: "25s", rate_rps: 0.0)]))],
+            services: [
+                Service(name: "api", workers: 50, service_time: Constant("1ms"), calls: [Call(to: "db")]),
+                Service(name: "db", workers: 10, replicas: 3, balance: RoundRobin{ejection}, service_time: Constant("2ms")),
+            ],
+            faults: [Fault(start: "5s", end: "20s", kind: Errors(service: "db#1", p: 1.0))],
+        )"#
+        )
+    };
+    let plain = run("replicas.ron", &scenario(""), 1);
+    let ejecting = run(
+        "replicas.ron",
+        &scenario(", ejection: (consecutive_failures: 5)"),
+        1,
+    );
+    let names: Vec<&str> = plain.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["api", "db#0", "db#1", "db#2"]);
+    // Round robin over 3: the failing replica gets a third of 15 s x 200 rps = 1000 attempts.
+    let failed = |r: &RunResult| r.totals.failed.error as f64;
+    assert!(
+        (failed(&plain) - 1000.0).abs() < 5.0 * 1000f64.sqrt(),
+        "plain: {} errors",
+        failed(&plain)
+    );
+    // Ejected after 5 failures for 30 s (longer than the fault): ~5 errors in all.
+    assert!(
+        failed(&ejecting) <= 10.0,
+        "with ejection: {} errors",
+        failed(&ejecting)
+    );
+    assert_eq!(
+        ejecting.totals.succeeded + ejecting.totals.failed.total(),
+        ejecting.totals.offered
+    );
+}
