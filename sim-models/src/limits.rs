@@ -1319,6 +1319,7 @@ mod tests {
         let limit = RateLimit {
             rate_rps: 100.0,
             burst: 10,
+            kind: Default::default(),
         };
         assert_eq!(RateLimitKind::default(), RateLimitKind::TokenBucket);
         let kind: RateLimitKind = ron::from_str("SlidingWindow").unwrap();
@@ -1350,6 +1351,7 @@ mod tests {
             &RateLimit {
                 rate_rps: 0.0,
                 burst: 3,
+                kind: Default::default(),
             },
             SimTime::ZERO,
         );

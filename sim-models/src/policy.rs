@@ -651,6 +651,7 @@ mod tests {
         let limit = RateLimit {
             rate_rps: 5.0,
             burst: 4,
+            kind: Default::default(),
         };
         let bucket = TokenBucket::from_limit(&limit, at_s(3));
         assert_eq!(bucket.available(at_s(3)), 4.0);

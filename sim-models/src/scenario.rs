@@ -265,6 +265,10 @@ pub struct CallPolicy {
     /// Retry budget shared by every attempt on this call site (gRPC retry throttling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::retry::BudgetSpec>,
+    /// Timeout from observed latencies instead of `timeout`: a percentile of recent
+    /// successful attempts times a multiplier, clamped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_timeout: Option<crate::limits::AdaptiveTimeoutSpec>,
     /// Circuit breaker on this call site (resilience4j semantics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<crate::breaker::BreakerSpec>,
@@ -284,6 +288,7 @@ impl Default for CallPolicy {
             jitter: Default::default(),
             retry_on: crate::retry::default_retry_on(),
             budget: None,
+            adaptive_timeout: None,
             breaker: None,
             fallback: false,
         }
@@ -319,6 +324,10 @@ pub struct Admission {
     /// At most this many attempts in the service (queued + in service) at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// An adaptive concurrency limit (Netflix concurrency-limits' AIMD or Gradient2), fed
+    /// by each attempt's time in the service; applies on top of `max_concurrency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<crate::limits::AdaptiveSpec>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -326,6 +335,9 @@ pub struct Admission {
 pub struct RateLimit {
     pub rate_rps: f64,
     pub burst: u32,
+    /// Token bucket (default), leaky bucket (GCRA: the same decisions) or sliding window.
+    #[serde(default)]
+    pub kind: crate::limits::RateLimitKind,
 }
 
 /// The network between two endpoints (a client or service, and a service).

@@ -181,6 +181,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
                 "must be longer than 0s: records must outlive a retry".into(),
             );
         }
+        if let Some(a) = &svc.admission.adaptive {
+            for p in a.problems() {
+                err(
+                    at.field("admission").field("adaptive").join(&p.path),
+                    p.message,
+                );
+            }
+        }
         if svc.admission.max_concurrency == Some(0) {
             err(
                 at.field("admission").field("max_concurrency"),
@@ -271,6 +279,13 @@ fn policy_problems(p: &CallPolicy) -> Vec<Problem> {
             b.problems()
                 .into_iter()
                 .map(|x| Problem::new(root.field("budget").join(&x.path), x.message)),
+        );
+    }
+    if let Some(t) = &p.adaptive_timeout {
+        out.extend(
+            t.problems()
+                .into_iter()
+                .map(|x| Problem::new(root.field("adaptive_timeout").join(&x.path), x.message)),
         );
     }
     if let Some(b) = &p.breaker {

@@ -25,7 +25,7 @@ use sim_core::rng::SimRng;
 use sim_core::{SimDuration, SimTime};
 use slotmap::{SlotMap, new_key_type};
 
-use crate::policy::{RateSchedule, TokenBucket};
+use crate::policy::RateSchedule;
 use crate::scenario::Backoff;
 
 pub(crate) mod build;
@@ -199,6 +199,7 @@ pub(crate) struct Edge {
     jitter: crate::retry::Jitter,
     retry_on: Vec<crate::retry::Retryable>,
     budget: Option<crate::retry::RetryBudget>,
+    adaptive_timeout: Option<crate::limits::AdaptiveTimeout>,
     breaker: Option<crate::breaker::Breaker>,
     fallback: bool,
     /// Jitter draws of this call site.
@@ -246,7 +247,8 @@ pub(crate) struct ServiceState {
     queue_capacity: u64,
     lifo: bool,
     endpoints: Vec<Endpoint>,
-    rate_limit: Option<TokenBucket>,
+    rate_limit: Option<crate::limits::RateLimiter>,
+    adaptive: Option<crate::limits::Adaptive>,
     max_concurrency: u32,
     honor_deadline: bool,
     idempotency: Option<effects::IdempotencyStore>,

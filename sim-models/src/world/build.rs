@@ -15,7 +15,8 @@ use super::{
 };
 use crate::balancer::{Balancer, OutlierDetector};
 use crate::breaker::Breaker;
-use crate::policy::{RateSchedule, ThinnedPoisson, TokenBucket};
+use crate::limits::{Adaptive, AdaptiveTimeout, RateLimiter};
+use crate::policy::{RateSchedule, ThinnedPoisson};
 use crate::retry::RetryBudget;
 use crate::scenario::{self, CallSpec, Discipline, FaultKind, Load, QueueSpec, Scenario};
 use crate::topology::{endpoint_index, expected_visits};
@@ -167,6 +168,7 @@ impl World {
                     jitter: policy.jitter,
                     retry_on: policy.retry_on.clone(),
                     budget: policy.budget.as_ref().map(RetryBudget::new),
+                    adaptive_timeout: policy.adaptive_timeout.as_ref().map(AdaptiveTimeout::new),
                     breaker: policy.breaker.as_ref().map(Breaker::new),
                     fallback: policy.fallback,
                     rng: rng::stream(seed, &format!("retry/{key}")),
@@ -269,7 +271,8 @@ impl World {
                     rate_limit: svc
                         .admission
                         .rate_limit
-                        .map(|r| TokenBucket::new(r.rate_rps, r.burst, start)),
+                        .map(|r| RateLimiter::new(r.kind, &r, start)),
+                    adaptive: svc.admission.adaptive.as_ref().map(Adaptive::new),
                     max_concurrency: svc.admission.max_concurrency.unwrap_or(u32::MAX),
                     honor_deadline: svc.honor_deadline,
                     idempotency: svc.idempotency.map(|i| IdempotencyStore::new(i.ttl)),

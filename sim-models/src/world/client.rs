@@ -122,7 +122,11 @@ impl World {
         let edge = &mut self.edges[edge_id as usize];
         edge.outstanding += 1;
         let (from, target, endpoint) = (edge.from, edge.targets[replica as usize], edge.endpoint);
-        let mut timeout = edge.timeout;
+        let mut timeout = edge
+            .adaptive_timeout
+            .as_ref()
+            .map(|t| t.timeout())
+            .or(edge.timeout);
         // A caller that speaks deadlines waits no longer than its own deadline, and tells the
         // callee when it will stop waiting: min(inherited deadline, now + this timeout), as
         // gRPC deadlines and Envoy's expected-timeout header do. One that does not passes the
@@ -217,6 +221,9 @@ impl World {
             took,
             call.replica,
         );
+        if let (Some(t), Outcome::Ok) = (&mut edge.adaptive_timeout, outcome) {
+            t.observe(took);
+        }
         match outcome {
             Outcome::Failed(f) => self.attempt_failed(key, f, q),
             ok => self.finish_call(key, ok, q),

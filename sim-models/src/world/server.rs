@@ -59,7 +59,12 @@ impl World {
         let endpoint = &svc.endpoints[att_endpoint as usize];
         let in_bulkhead = endpoint.present < endpoint.bulkhead;
         // The token is taken last: an attempt refused for lack of room costs no token.
-        let admitted = present < u64::from(svc.max_concurrency)
+        let limit = svc
+            .adaptive
+            .as_ref()
+            .map_or(u32::MAX, |l| l.limit())
+            .min(svc.max_concurrency);
+        let admitted = present < u64::from(limit)
             && has_room
             && in_bulkhead
             && svc
@@ -238,6 +243,16 @@ impl World {
                 }
                 Outcome::Failed(_) => stats.failed += 1,
             }
+        }
+        let svc = &mut self.services[s];
+        let inflight = svc.present() as u32;
+        if let Some(limit) = &mut svc.adaptive {
+            // One sample per answered attempt: its time in the service, and whether it failed.
+            limit.on_sample(
+                now - att.arrived,
+                inflight,
+                matches!(outcome, Outcome::Failed(_)),
+            );
         }
         self.release_worker(a, now);
         self.reply(a, outcome, q);

@@ -1753,3 +1753,78 @@ fn ejection_routes_around_a_failing_replica() {
         ejecting.totals.offered
     );
 }
+
+/// An adaptive concurrency limit (AIMD) sheds an overload that an unbounded queue would
+/// absorb as latency: 4 workers x 10 ms (capacity 400/s) offered 800 rps. Without a limit
+/// the queue grows by ~400/s for 10 s; with AIMD (rtt above 50 ms counts as a drop) the
+/// limit settles near what 4 workers turn around within 50 ms, so the queue stays short and
+/// the excess is rejected at the door.
+#[test]
+fn an_adaptive_limit_sheds_overload_instead_of_queueing_it() {
+    let scenario = |admission: &str| {
+        format!(
+            r#"Scenario(
+            name: "aimd", seed: 1, horizon: "12s",
+            clients: [Client(name: "users", target: "s", load: Open(rate_rps: 800.0, shape: [Step(at: "10s", rate_rps: 0.0)]))],
+            services: [Service(name: "s", workers: 4, service_time: Constant("10ms"){admission})],
+        )"#
+        )
+    };
+    let open = run("aimd.ron", &scenario(""), 1);
+    let limited = run(
+        "aimd.ron",
+        &scenario(r#", admission: (adaptive: Aimd(initial: 10, timeout: "50ms"))"#),
+        1,
+    );
+    let (o, l) = (&open.services[0], &limited.services[0]);
+    assert!(
+        o.queue_depth_max > 3000,
+        "unlimited queue max {}",
+        o.queue_depth_max
+    );
+    assert!(
+        l.queue_depth_max < 50,
+        "limited queue max {}",
+        l.queue_depth_max
+    );
+    assert!(l.rejected > 3000, "limited rejected {}", l.rejected);
+    assert!(
+        l.utilization > 0.75,
+        "the limit keeps the workers busy: {}",
+        l.utilization
+    );
+    // Latency stays near the limiter's 50 ms target instead of growing with the backlog.
+    let (p99_open, p99_limited) = (open.totals.latency_ms.p99, limited.totals.latency_ms.p99);
+    assert!(p99_open > 5000.0, "unlimited p99 {p99_open} ms");
+    assert!(
+        p99_limited < p99_open / 20.0,
+        "limited p99 {p99_limited} ms vs unlimited {p99_open} ms"
+    );
+}
+
+/// An adaptive timeout follows observed latency: work takes a constant 20 ms (links instant),
+/// the timeout is p99 x 1.5 = 30 ms once 10 samples are in. Nothing times out in steady
+/// state; during a x2 slowdown (40 ms > 30 ms) attempts time out, where the static 1 s
+/// timeout would have waited.
+#[test]
+fn an_adaptive_timeout_follows_observed_latency() {
+    let text = r#"Scenario(
+        name: "adaptive-timeout", seed: 1, horizon: "20s",
+        clients: [Client(name: "users", target: "api", load: Open(rate_rps: 50.0, shape: [Step(at: "18s", rate_rps: 0.0)]))],
+        services: [
+            Service(name: "api", workers: 100, service_time: Constant("0ms"),
+                calls: [Call(to: "db", policy: (timeout: "1s", adaptive_timeout: (percentile: 0.99, multiplier: 1.5, min: "10ms", max: "10s", window: 100)))]),
+            Service(name: "db", workers: 100, service_time: Constant("20ms")),
+        ],
+        faults: [Fault(start: "10s", end: "12s", kind: Slowdown(service: "db", factor: 2.0))],
+    )"#;
+    let r = run("adaptive-timeout.ron", text, 1);
+    let failed_in = |from: usize, to: usize| r.series.failed[from..to].iter().sum::<u64>();
+    assert_eq!(failed_in(0, 10), 0, "steady state: nothing times out");
+    assert!(
+        failed_in(10, 13) > 50,
+        "slowdown: attempts time out at ~30 ms ({} failures)",
+        failed_in(10, 13)
+    );
+    assert_eq!(r.totals.failed.timeout, r.totals.failed.total());
+}
