@@ -47,18 +47,7 @@ impl World {
             counted,
             call: CallKey::default(),
         });
-        let call = self.calls.insert(Call {
-            parent: Parent::Request(req),
-            edge,
-            request_id: id,
-            sent_at: now,
-            last_delay: SimDuration::ZERO,
-            replica: 0,
-            attempts: 0,
-            current: None,
-            timer: None,
-            deadline,
-        });
+        let call = self.new_call(edge, Parent::Request(req), id, deadline, now);
         let r = &mut self.requests[req];
         r.call = call;
         if let Some(d) = deadline {
@@ -77,19 +66,31 @@ impl World {
         deadline: Option<SimTime>,
         q: &mut EventQueue<Event>,
     ) {
-        let call = self.calls.insert(Call {
+        let call = self.new_call(edge, parent, request_id, deadline, q.now());
+        self.start_attempt(call, q);
+    }
+
+    /// A call on `edge` for `parent`, before its first attempt.
+    fn new_call(
+        &mut self,
+        edge: u32,
+        parent: Parent,
+        request_id: u64,
+        deadline: Option<SimTime>,
+        now: SimTime,
+    ) -> CallKey {
+        self.calls.insert(Call {
             parent,
             edge,
             request_id,
-            sent_at: q.now(),
+            sent_at: now,
             last_delay: SimDuration::ZERO,
             replica: 0,
             attempts: 0,
             current: None,
             timer: None,
             deadline,
-        });
-        self.start_attempt(call, q);
+        })
     }
 
     /// Sends the next attempt of `key` (or fails it at once under backpressure).
