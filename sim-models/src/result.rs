@@ -32,6 +32,8 @@ pub struct RunResult {
     pub duplicate_side_effects: u64,
     /// Retries made by every caller (clients and services).
     pub retries: u64,
+    /// Hedged attempts sent (extra attempts racing a slow one).
+    pub hedges: u64,
     /// Attempts failed at the caller by a `max_outstanding` limit, never sent.
     pub backpressure_rejections: u64,
     /// Highest per-window retry amplification (windows with traffic).

@@ -206,6 +206,7 @@ fn finish(
         duplicate_side_effects: services.iter().map(|x| x.duplicate_side_effects).sum(),
         retries: world.metrics.retries,
         backpressure_rejections: world.metrics.local_rejections,
+        hedges: world.metrics.hedges,
         retry_amplification_peak,
         faults,
         breakers: world.breaker_reports(),

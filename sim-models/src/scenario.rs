@@ -269,6 +269,11 @@ pub struct CallPolicy {
     /// successful attempts times a multiplier, clamped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive_timeout: Option<crate::limits::AdaptiveTimeoutSpec>,
+    /// Hedged requests: after `delay` without an answer, send another attempt racing the
+    /// first (up to `max_hedges` per call); the first success wins and the others are
+    /// cancelled (gRPC A6 hedging, Polly's hedging strategy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<HedgeSpec>,
     /// Circuit breaker on this call site (resilience4j semantics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<crate::breaker::BreakerSpec>,
@@ -289,6 +294,7 @@ impl Default for CallPolicy {
             retry_on: crate::retry::default_retry_on(),
             budget: None,
             adaptive_timeout: None,
+            hedge: None,
             breaker: None,
             fallback: false,
         }
@@ -297,6 +303,17 @@ impl Default for CallPolicy {
 
 fn one() -> u32 {
     1
+}
+
+/// When to send hedged attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSpec {
+    /// Wait this long for an answer before each hedge (e.g. the callee's p95).
+    pub delay: SimDuration,
+    /// Extra attempts per call at most (Polly's MaxHedgedAttempts, default 1).
+    #[serde(default = "one")]
+    pub max_hedges: u32,
 }
 
 /// Delay before retry n (n = 1 for the first retry).

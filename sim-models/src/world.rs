@@ -73,6 +73,11 @@ pub enum Event {
     },
     /// Backoff over: the next attempt of `call`.
     RetryDue(CallKey),
+    /// Still no answer to attempt `number` of `call`: send a hedge.
+    HedgeDue {
+        call: CallKey,
+        number: u32,
+    },
     /// The client's overall deadline for a request passed.
     DeadlineExpired(ReqKey),
     FaultStart(u32),
@@ -134,6 +139,10 @@ pub(crate) struct Call {
     last_delay: SimDuration,
     /// Which of the edge's targets the current attempt went to.
     replica: u32,
+    /// Hedged attempts racing the current one (empty unless the call site hedges).
+    hedges: Vec<Hedge>,
+    /// Hedges sent so far for this call.
+    hedges_sent: u32,
     /// Attempts made so far (the current one's number).
     attempts: u32,
     /// The attempt being waited for, if one is outstanding.
@@ -142,6 +151,17 @@ pub(crate) struct Call {
     timer: Option<EventKey>,
     deadline: Option<SimTime>,
 }
+
+/// An extra attempt racing a call's current one. Its number is `HEDGE_BASE` + its ordinal,
+/// so answers to hedges and to the current attempt never collide.
+pub(crate) struct Hedge {
+    attempt: AttemptKey,
+    number: u32,
+    replica: u32,
+    sent_at: SimTime,
+}
+
+pub(crate) const HEDGE_BASE: u32 = 1 << 31;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -200,6 +220,7 @@ pub(crate) struct Edge {
     retry_on: Vec<crate::retry::Retryable>,
     budget: Option<crate::retry::RetryBudget>,
     adaptive_timeout: Option<crate::limits::AdaptiveTimeout>,
+    hedge: Option<crate::scenario::HedgeSpec>,
     breaker: Option<crate::breaker::Breaker>,
     fallback: bool,
     /// Jitter draws of this call site.
@@ -412,6 +433,7 @@ impl sim_core::engine::Model for World {
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)
+            | Event::HedgeDue { call, .. }
                 if self.defer_if_paused(call, event) => {}
             Event::Response {
                 call,
@@ -420,6 +442,7 @@ impl sim_core::engine::Model for World {
             } => self.on_response(call, number, outcome, q),
             Event::AttemptTimeout { call, number } => self.on_attempt_timeout(call, number, q),
             Event::RetryDue(call) => self.on_retry_due(call, q),
+            Event::HedgeDue { call, number } => self.on_hedge_due(call, number, q),
             Event::DeadlineExpired(r) => self.on_deadline(r, q),
             Event::FaultStart(f) => self.on_fault(f, true, q),
             Event::FaultEnd(f) => self.on_fault(f, false, q),

@@ -169,6 +169,7 @@ impl World {
                     retry_on: policy.retry_on.clone(),
                     budget: policy.budget.as_ref().map(RetryBudget::new),
                     adaptive_timeout: policy.adaptive_timeout.as_ref().map(AdaptiveTimeout::new),
+                    hedge: policy.hedge,
                     breaker: policy.breaker.as_ref().map(Breaker::new),
                     fallback: policy.fallback,
                     rng: rng::stream(seed, &format!("retry/{key}")),

@@ -7,7 +7,8 @@ use sim_core::queue::EventQueue;
 use sim_core::{SimDuration, SimTime};
 
 use super::{
-    Attempt, Call, CallKey, Event, Failure, LoadGen, Outcome, Parent, Phase, ReqKey, Request, World,
+    Attempt, AttemptKey, Call, CallKey, Event, Failure, HEDGE_BASE, Hedge, LoadGen, Outcome,
+    Parent, Phase, ReqKey, Request, World,
 };
 use crate::policy::ThinnedPoisson;
 
@@ -86,6 +87,8 @@ impl World {
             sent_at: now,
             last_delay: SimDuration::ZERO,
             replica: 0,
+            hedges: Vec::new(),
+            hedges_sent: 0,
             attempts: 0,
             current: None,
             timer: None,
@@ -103,7 +106,7 @@ impl World {
             self.metrics.retries += 1;
         }
         let (number, deadline) = (call.attempts, call.deadline);
-        let (request_id, edge_id) = (call.request_id, call.edge);
+        let edge_id = call.edge;
         call.sent_at = now;
         let edge = &mut self.edges[edge_id as usize];
         if edge.breaker.as_mut().is_some_and(|b| !b.try_acquire(now)) {
@@ -122,7 +125,7 @@ impl World {
         self.calls[key].replica = replica;
         let edge = &mut self.edges[edge_id as usize];
         edge.outstanding += 1;
-        let (from, target, endpoint) = (edge.from, edge.targets[replica as usize], edge.endpoint);
+        let from = edge.from;
         let mut timeout = edge
             .adaptive_timeout
             .as_ref()
@@ -145,6 +148,29 @@ impl World {
             let timer = q.schedule(now + t, Event::AttemptTimeout { call: key, number });
             self.calls[key].timer = Some(timer);
         }
+        if let Some(h) = self.edges[edge_id as usize].hedge
+            && self.calls[key].hedges_sent < h.max_hedges
+        {
+            q.schedule(now + h.delay, Event::HedgeDue { call: key, number });
+        }
+        let attempt = self.dispatch(key, number, replica, attempt_deadline, q);
+        self.calls[key].current = Some(attempt);
+    }
+
+    /// Creates attempt `number` of `key` for target `replica` and puts it on the wire.
+    fn dispatch(
+        &mut self,
+        key: CallKey,
+        number: u32,
+        replica: u32,
+        deadline: Option<SimTime>,
+        q: &mut EventQueue<Event>,
+    ) -> AttemptKey {
+        let now = q.now();
+        let call = &self.calls[key];
+        let (request_id, edge_id) = (call.request_id, call.edge);
+        let edge = &self.edges[edge_id as usize];
+        let (from, target, endpoint) = (edge.from, edge.targets[replica as usize], edge.endpoint);
         let attempt = self.attempts.insert(Attempt {
             call: key,
             number,
@@ -157,7 +183,7 @@ impl World {
             pending: 0,
             phase: Phase::Transit,
             failed: None,
-            deadline: attempt_deadline,
+            deadline,
             abandoned_at: None,
             arrived: now,
             started: now,
@@ -166,7 +192,6 @@ impl World {
             active_idx: 0,
             counted: false,
         });
-        self.calls[key].current = Some(attempt);
         let to = self.services[target as usize].node;
         match self.transmit(from, to) {
             Some(delay) => {
@@ -177,6 +202,7 @@ impl World {
                 self.attempts.remove(attempt);
             }
         }
+        attempt
     }
 
     /// One message from node `from` to node `to`: its latency, or `None` if it is lost.
@@ -195,7 +221,7 @@ impl World {
         Some(link.latency.sample_duration(rng))
     }
 
-    /// An answer for attempt `number` of `key` arrives.
+    /// An answer for attempt `number` of `key` arrives (the current attempt or a hedge).
     pub(super) fn on_response(
         &mut self,
         key: CallKey,
@@ -203,31 +229,66 @@ impl World {
         outcome: Outcome,
         q: &mut EventQueue<Event>,
     ) {
+        let now = q.now();
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
-        if call.attempts != number || call.current.is_none() {
-            return; // late: the caller already gave up on that attempt
-        }
-        call.current = None;
-        if let Some(t) = call.timer.take() {
-            q.cancel(t);
-        }
-        let took = q.now() - call.sent_at;
+        let (sent_at, replica) = if number >= HEDGE_BASE {
+            let Some(pos) = call.hedges.iter().position(|h| h.number == number) else {
+                return; // a cancelled hedge
+            };
+            let h = call.hedges.remove(pos);
+            (h.sent_at, h.replica)
+        } else {
+            if call.attempts != number || call.current.is_none() {
+                return; // late: the caller already gave up on that attempt
+            }
+            call.current = None;
+            (call.sent_at, call.replica)
+        };
+        let took = now - sent_at;
+        let waiting = call.current.is_some() || !call.hedges.is_empty();
         let edge = &mut self.edges[call.edge as usize];
         edge.outstanding -= 1;
-        edge.record(
-            q.now(),
-            !matches!(outcome, Outcome::Failed(_)),
-            took,
-            call.replica,
-        );
+        let success = !matches!(outcome, Outcome::Failed(_));
+        edge.record(now, success, took, replica);
         if let (Some(t), Outcome::Ok) = (&mut edge.adaptive_timeout, outcome) {
             t.observe(took);
         }
+        if !success && waiting {
+            return; // other attempts are still racing: wait for them (or the timeout)
+        }
+        if let Some(t) = self.calls[key].timer.take() {
+            q.cancel(t);
+        }
+        self.cancel_racing(key, now);
         match outcome {
             Outcome::Failed(f) => self.attempt_failed(key, f, q),
             ok => self.finish_call(key, ok, q),
+        }
+    }
+
+    /// The caller stops waiting for every attempt of `key` still out (the losers of a race,
+    /// or all of them at a timeout): each is abandoned, and counts as a failure for the
+    /// breaker and the budget.
+    fn cancel_racing(&mut self, key: CallKey, now: SimTime) {
+        let call = &mut self.calls[key];
+        let edge = &mut self.edges[call.edge as usize];
+        let mut lost: Vec<AttemptKey> = Vec::new();
+        if let Some(a) = call.current.take() {
+            edge.outstanding -= 1;
+            edge.record(now, false, now - call.sent_at, call.replica);
+            lost.push(a);
+        }
+        for h in call.hedges.drain(..) {
+            edge.outstanding -= 1;
+            edge.record(now, false, now - h.sent_at, h.replica);
+            lost.push(h.attempt);
+        }
+        for a in lost {
+            if let Some(att) = self.attempts.get_mut(a) {
+                att.abandoned_at = Some(now);
+            }
         }
     }
 
@@ -237,24 +298,58 @@ impl World {
         number: u32,
         q: &mut EventQueue<Event>,
     ) {
-        let now = q.now();
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
-        if call.attempts != number {
+        if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
             return;
         }
-        let Some(attempt) = call.current.take() else {
+        call.timer = None;
+        self.cancel_racing(key, q.now());
+        self.attempt_failed(key, Failure::Timeout, q);
+    }
+
+    /// No answer yet to attempt `number` of `key`: send a hedge racing it, if the policy
+    /// and the call site's limits allow, and schedule the next one.
+    pub(super) fn on_hedge_due(&mut self, key: CallKey, number: u32, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let Some(call) = self.calls.get(key) else {
             return;
         };
-        call.timer = None;
-        let edge = &mut self.edges[call.edge as usize];
-        edge.outstanding -= 1;
-        edge.record(now, false, now - call.sent_at, call.replica);
-        if let Some(a) = self.attempts.get_mut(attempt) {
-            a.abandoned_at = Some(now);
+        if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
+            return; // answered, or moved on to another attempt
         }
-        self.attempt_failed(key, Failure::Timeout, q);
+        let (edge_id, sent) = (call.edge, call.hedges_sent);
+        let deadline = call
+            .current
+            .and_then(|a| self.attempts.get(a))
+            .map_or(call.deadline, |a| a.deadline);
+        let edge = &mut self.edges[edge_id as usize];
+        let Some(spec) = edge.hedge else { return };
+        if sent >= spec.max_hedges
+            || edge.outstanding >= edge.max_outstanding
+            || edge.breaker.as_mut().is_some_and(|b| !b.try_acquire(now))
+        {
+            return;
+        }
+        let Some(replica) = self.pick_replica(edge_id, now) else {
+            return;
+        };
+        self.edges[edge_id as usize].outstanding += 1;
+        self.metrics.hedges += 1;
+        let hedge_number = HEDGE_BASE + sent;
+        let attempt = self.dispatch(key, hedge_number, replica, deadline, q);
+        let call = &mut self.calls[key];
+        call.hedges_sent += 1;
+        call.hedges.push(Hedge {
+            attempt,
+            number: hedge_number,
+            replica,
+            sent_at: now,
+        });
+        if call.hedges_sent < spec.max_hedges {
+            q.schedule(now + spec.delay, Event::HedgeDue { call: key, number });
+        }
     }
 
     /// The current attempt of `key` failed: retry if the policy allows, else fail the call
@@ -351,23 +446,17 @@ impl World {
         self.finish_request(r, Outcome::Failed(Failure::Timeout), q);
     }
 
-    /// The caller gives up on `key` entirely (its attempt, if any, becomes work for nobody).
+    /// The caller gives up on `key` entirely (its attempts, if any, become work for nobody).
     pub(super) fn abandon_call(&mut self, key: CallKey, now: SimTime, q: &mut EventQueue<Event>) {
-        let Some(call) = self.calls.remove(key) else {
+        if !self.calls.contains_key(key) {
             return;
-        };
-        if let Some(t) = call.timer {
+        }
+        if let Some(t) = self.calls[key].timer.take() {
             q.cancel(t);
         }
-        if let Some(attempt) = call.current {
-            let edge = &mut self.edges[call.edge as usize];
-            edge.outstanding -= 1;
-            // Given up on: a failure, as far as the breaker and the budget can tell.
-            edge.record(now, false, now - call.sent_at, call.replica);
-            if let Some(a) = self.attempts.get_mut(attempt) {
-                a.abandoned_at = Some(now);
-            }
-        }
+        // Given up on: failures, as far as the breaker and the budget can tell.
+        self.cancel_racing(key, now);
+        self.calls.remove(key);
     }
 
     /// Which of `edge`'s targets gets the next attempt (its position), or None if every

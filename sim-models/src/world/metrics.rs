@@ -84,6 +84,7 @@ impl WindowCounts {
 
 pub(crate) struct Metrics {
     pub retries: u64,
+    pub hedges: u64,
     pub local_rejections: u64,
     pub window: WindowCounts,
     pub series: Series,
@@ -96,6 +97,7 @@ impl Metrics {
     pub fn new(clients: usize, series: Series, visits: Vec<Vec<f64>>) -> Self {
         Metrics {
             retries: 0,
+            hedges: 0,
             local_rejections: 0,
             window: WindowCounts::new(clients),
             series,

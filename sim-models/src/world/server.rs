@@ -275,7 +275,8 @@ impl World {
         let Some(call) = self.calls.get(att.call) else {
             return;
         };
-        if call.attempts != att.number || call.current != Some(a) {
+        let current = call.attempts == att.number && call.current == Some(a);
+        if !current && !call.hedges.iter().any(|h| h.attempt == a) {
             return;
         }
         let caller = self.edges[call.edge as usize].from;
