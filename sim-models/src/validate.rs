@@ -281,13 +281,11 @@ fn policy_problems(p: &CallPolicy) -> Vec<Problem> {
                 .map(|x| Problem::new(root.field("budget").join(&x.path), x.message)),
         );
     }
-    if let Some(h) = &p.hedge {
-        if h.max_hedges == 0 {
-            out.push(Problem::new(
-                root.field("hedge").field("max_hedges"),
-                "must be at least 1",
-            ));
-        }
+    if p.hedge.is_some_and(|h| h.max_hedges == 0) {
+        out.push(Problem::new(
+            root.field("hedge").field("max_hedges"),
+            "must be at least 1",
+        ));
     }
     if let Some(t) = &p.adaptive_timeout {
         out.extend(
