@@ -70,6 +70,7 @@ fn one_service(
                 rate_rps,
                 shape: Vec::new(),
             },
+            slo: None,
             policy: CallPolicy {
                 timeout,
                 ..CallPolicy::default()

@@ -139,6 +139,11 @@ pub struct ClientResult {
     pub target: String,
     #[serde(flatten)]
     pub totals: Totals,
+    /// Burn-rate alerts of this route's own SLO, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alerts: Option<crate::slo::AlertReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub detections: Vec<crate::slo::Detection>,
 }
 
 /// One service, counting attempts that arrived after warm-up.
@@ -208,6 +213,8 @@ pub struct Series {
     pub retry_amplification: Vec<f64>,
     /// Faults active during the window.
     pub faults_active: Vec<u32>,
+    /// Successes slower than the scenario SLO's latency threshold (bad events for it).
+    pub slow: Vec<u64>,
     pub clients: Vec<ClientSeries>,
     pub services: Vec<ServiceSeries>,
 }
@@ -218,6 +225,10 @@ pub struct ClientSeries {
     pub name: String,
     pub offered: Vec<u64>,
     pub succeeded: Vec<u64>,
+    /// Requests that met the client's SLO (succeeded, within its latency if it has one),
+    /// and those that did not (failed, degraded, or too slow).
+    pub good: Vec<u64>,
+    pub bad: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -53,7 +53,7 @@ fn finish(
     }
     let counted_s = end.saturating_since(world.warmup).as_secs_f64();
 
-    let clients: Vec<ClientResult> = world
+    let mut clients: Vec<ClientResult> = world
         .clients
         .iter()
         .zip(&s.clients)
@@ -63,6 +63,8 @@ fn finish(
             ClientResult {
                 name: c.name.clone(),
                 target: spec.target.clone(),
+                alerts: None,
+                detections: Vec::new(),
                 totals: totals(
                     o.offered,
                     o.succeeded,
@@ -160,27 +162,44 @@ fn finish(
         RecoveryParams::default(),
     );
 
-    // Degraded answers are not what the user asked for: they burn the error budget too.
+    // Degraded answers are not what the user asked for, nor are successes slower than the
+    // SLO's latency: they burn the error budget too.
+    let good: Vec<u64> = series
+        .succeeded
+        .iter()
+        .zip(&series.slow)
+        .map(|(s, slow)| s - slow)
+        .collect();
     let bad: Vec<u64> = series
         .failed
         .iter()
         .zip(&series.degraded)
-        .map(|(f, d)| f + d)
+        .zip(&series.slow)
+        .map(|((f, d), slow)| f + d + slow)
         .collect();
-    let alerts = s.slo.as_ref().map(|slo| {
-        crate::slo::evaluate(
-            slo,
-            &series.t_s,
-            &series.succeeded,
-            &bad,
-            series.window_s,
-            end.as_secs_f64(),
-        )
-    });
+    let horizon_s = end.as_secs_f64();
+    let alerts = s
+        .slo
+        .as_ref()
+        .map(|slo| crate::slo::evaluate(slo, &series.t_s, &good, &bad, series.window_s, horizon_s));
     let detections = alerts
         .as_ref()
         .map(|a| crate::slo::time_to_detect(a, &faults))
         .unwrap_or_default();
+    for ((client, spec), cs) in clients.iter_mut().zip(&s.clients).zip(&series.clients) {
+        if let Some(slo) = &spec.slo {
+            let a = crate::slo::evaluate(
+                slo,
+                &series.t_s,
+                &cs.good,
+                &cs.bad,
+                series.window_s,
+                horizon_s,
+            );
+            client.detections = crate::slo::time_to_detect(&a, &faults);
+            client.alerts = Some(a);
+        }
+    }
 
     RunResult {
         scenario: s.name.clone(),

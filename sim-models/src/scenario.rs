@@ -95,6 +95,10 @@ pub struct Client {
     /// How the client treats each attempt: timeout, retries, backoff.
     #[serde(default)]
     pub policy: CallPolicy,
+    /// This route's own SLO (availability and, optionally, latency): alerts and time to
+    /// detect are reported for the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::slo::SloSpec>,
     /// Overall deadline of a logical request, across all its attempts. Propagated to every
     /// service the request reaches; only services with `honor_deadline` act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

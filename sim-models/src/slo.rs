@@ -20,12 +20,9 @@
 //! budget exactly over the period, 14.4 spends 2% of it in an hour of a 30-day period. A
 //! stretch with no events has burn rate 0 (nothing was observed to fail).
 //!
-//! **No latency objective.** A latency SLO ("99% of successes faster than 300 ms") needs,
-//! per window, the number of successes faster than the threshold. The series carries only
-//! p50/p99/p999, which bound that fraction (a threshold between p99 and p999 means between
-//! 99% and 99.9% were faster) but do not give it; interpolating would invent numbers. So
-//! [`SloSpec`] has no `latency` field, and a spec that has one is rejected as an unknown
-//! field.
+//! **Latency.** With `latency` set, the SLI is "answered successfully within `latency`": a
+//! success slower than the threshold is a bad event too. The caller counts that exactly per
+//! request (the series' p50/p99/p999 could only bound it), and passes good and bad counts.
 //!
 //! # The rules
 //!
@@ -122,6 +119,9 @@ pub struct SloSpec {
     /// The SLO period the standard alert windows refer to (30 days unless given).
     #[serde(default = "default_period")]
     pub period: SimDuration,
+    /// A success slower than this is a bad event too (none: only failures are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<SimDuration>,
 }
 
 fn default_period() -> SimDuration {
@@ -134,6 +134,7 @@ impl SloSpec {
         SloSpec {
             availability,
             period: default_period(),
+            latency: None,
         }
     }
 
@@ -147,6 +148,12 @@ impl SloSpec {
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         let root = FieldPath::root();
+        if self.latency == Some(SimDuration::ZERO) {
+            out.push(Problem::new(
+                root.field("latency"),
+                "must be longer than 0s (leave it out for no latency objective)",
+            ));
+        }
         let a = self.availability;
         if !(a.is_finite() && a > 0.0 && a < 1.0) {
             let hint = if a.is_finite() && a > 1.0 && a < 100.0 {
@@ -590,12 +597,11 @@ mod tests {
         assert!(s.problems().is_empty());
         let s: SloSpec = ron::from_str(r#"(availability: 0.99, period: "28d")"#).unwrap();
         assert_eq!(s.period, SimDuration::from_secs(28 * 86_400));
-        // No latency objective (see the module doc): the field is unknown.
-        let err = ron::from_str::<SloSpec>(
-            r#"(availability: 0.999, latency: (threshold: "300ms", target: 0.99))"#,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("latency"), "{err}");
+        let s2: SloSpec =
+            ron::from_str(r#"(availability: 0.999, latency: Some("300ms"))"#).unwrap();
+        assert_eq!(s2.latency, Some(SimDuration::from_millis(300)));
+        let err = ron::from_str::<SloSpec>(r#"(availability: 0.999, target: 0.99)"#).unwrap_err();
+        assert!(err.to_string().contains("target"), "{err}");
         // Round trip.
         let text = ron::to_string(&s).unwrap();
         assert_eq!(ron::from_str::<SloSpec>(&text).unwrap(), s);
@@ -615,6 +621,7 @@ mod tests {
         let s = SloSpec {
             availability: 0.999,
             period: SimDuration::ZERO,
+            latency: None,
         };
         let ps = s.problems();
         assert_eq!(ps.len(), 1);

@@ -111,6 +111,11 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         for p in policy_problems(&c.policy) {
             err(at.field("policy").join(&p.path), p.message);
         }
+        if let Some(slo) = &c.slo {
+            for p in slo.problems() {
+                err(at.field("slo").join(&p.path), p.message);
+            }
+        }
         if c.deadline == Some(SimDuration::ZERO) {
             err(
                 at.field("deadline"),

@@ -250,6 +250,8 @@ pub(crate) enum LoadGen {
 
 pub(crate) struct ClientState {
     pub name: String,
+    /// Successes slower than this are bad events for the client's own SLO.
+    slo_latency: Option<SimDuration>,
     edge: u32,
     deadline: Option<SimDuration>,
     load: LoadGen,
@@ -321,6 +323,8 @@ pub struct World {
     fault_active: Vec<bool>,
     max_in_flight: u64,
     pub(crate) warmup: SimTime,
+    /// Successes slower than this are bad events for the scenario's SLO.
+    slo_latency: Option<SimDuration>,
     window: SimDuration,
     pub(crate) metrics: metrics::Metrics,
 }

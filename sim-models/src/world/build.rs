@@ -205,6 +205,7 @@ impl World {
                 };
                 ClientState {
                     name: c.name.clone(),
+                    slo_latency: c.slo.as_ref().and_then(|slo| slo.latency),
                     edge,
                     deadline: c.deadline,
                     load,
@@ -349,6 +350,7 @@ impl World {
             fault_defs,
             max_in_flight: s.limits.max_in_flight,
             warmup: start.saturating_add(s.warmup),
+            slo_latency: s.slo.as_ref().and_then(|slo| slo.latency),
             window: s.window,
             metrics: Metrics::new(
                 s.clients.len(),

@@ -411,8 +411,19 @@ impl World {
             q.cancel(t);
         }
         let latency = now - req.issued_at;
+        let c = req.client as usize;
+        let client = &self.clients[c];
+        let window = &mut self.metrics.window;
         if outcome == Outcome::Ok {
-            self.metrics.window.client_succeeded[req.client as usize] += 1;
+            window.client_succeeded[c] += 1;
+            window.slow += u64::from(self.slo_latency.is_some_and(|t| latency > t));
+        }
+        // The route's own SLO: a success within its latency is good; anything else is bad.
+        let good = outcome == Outcome::Ok && client.slo_latency.is_none_or(|t| latency <= t);
+        if good {
+            window.client_good[c] += 1;
+        } else {
+            window.client_bad[c] += 1;
         }
         self.metrics.record_outcome(
             &mut self.clients[req.client as usize].outcome,

@@ -59,6 +59,11 @@ pub(crate) struct WindowCounts {
     pub offered: u64,
     pub client_offered: Vec<u64>,
     pub client_succeeded: Vec<u64>,
+    /// Per client: requests that met / missed the client's SLO (success within its latency).
+    pub client_good: Vec<u64>,
+    pub client_bad: Vec<u64>,
+    /// Successes slower than the scenario SLO's latency threshold.
+    pub slow: u64,
     pub succeeded: u64,
     pub degraded: u64,
     pub failed: u64,
@@ -73,6 +78,9 @@ impl WindowCounts {
             offered: 0,
             client_offered: vec![0; clients],
             client_succeeded: vec![0; clients],
+            client_good: vec![0; clients],
+            client_bad: vec![0; clients],
+            slow: 0,
             succeeded: 0,
             degraded: 0,
             failed: 0,
@@ -221,6 +229,7 @@ impl World {
         series
             .faults_active
             .push(faults_active.max(w.faults_started));
+        series.slow.push(w.slow);
         for ((out, offered), succeeded) in series
             .clients
             .iter_mut()
@@ -229,6 +238,15 @@ impl World {
         {
             out.offered.push(*offered);
             out.succeeded.push(*succeeded);
+        }
+        for ((out, good), bad) in series
+            .clients
+            .iter_mut()
+            .zip(&w.client_good)
+            .zip(&w.client_bad)
+        {
+            out.good.push(*good);
+            out.bad.push(*bad);
         }
         for (svc, out) in self.services.iter_mut().zip(series.services.iter_mut()) {
             let st = &mut svc.stats;

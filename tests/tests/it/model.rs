@@ -1885,3 +1885,34 @@ fn hedging_cuts_the_tail_and_cancels_the_loser() {
     );
     assert_eq!(plain.wasted_work_s, 0.0);
 }
+
+/// An SLO per route, with a latency objective: a slowdown makes every answer slow without
+/// failing any. The route whose SLO says "successful within 50 ms" burns its budget and
+/// pages (and the fault is detected); an availability-only SLO, scenario-wide, sees nothing.
+#[test]
+fn a_latency_slo_per_route_detects_a_slowdown_that_fails_nothing() {
+    let text = r#"Scenario(
+        name: "latency-slo", seed: 1, horizon: "10m",
+        clients: [
+            Client(name: "checkout", target: "api", load: Open(rate_rps: 100.0),
+                slo: (availability: 0.99, latency: "50ms")),
+            Client(name: "browse", target: "api", load: Open(rate_rps: 100.0)),
+        ],
+        services: [Service(name: "api", workers: 100, service_time: Constant("10ms"))],
+        slo: (availability: 0.99),
+        faults: [Fault(start: "300s", end: "330s", kind: Slowdown(service: "api", factor: 10.0))],
+    )"#;
+    let r = run("latency-slo.ron", text, 1);
+    assert_eq!(r.totals.failed.total(), 0, "a slowdown fails nothing");
+    let checkout = r.clients.iter().find(|c| c.name == "checkout").unwrap();
+    let ttd = checkout.detections[0]
+        .time_to_detect_s
+        .expect("the latency SLO pages");
+    assert!(ttd <= 5.0, "detected after {ttd} s");
+    let browse = r.clients.iter().find(|c| c.name == "browse").unwrap();
+    assert!(browse.alerts.is_none(), "browse has no SLO of its own");
+    assert!(
+        r.detections.iter().all(|d| d.time_to_detect_s.is_none()),
+        "availability-only SLO fired"
+    );
+}
