@@ -8,5 +8,6 @@ mod bad_input;
 mod determinism;
 mod ladder;
 mod model;
+mod readme;
 mod support;
 mod theory;
