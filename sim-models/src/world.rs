@@ -320,6 +320,8 @@ pub struct World {
     calls: SlotMap<CallKey, Call>,
     attempts: SlotMap<AttemptKey, Attempt>,
     fault_defs: Vec<faults::FaultDef>,
+    /// Services paused now (so that the common case skips the per-event pause check).
+    paused: u32,
     fault_active: Vec<bool>,
     max_in_flight: u64,
     pub(crate) warmup: SimTime,
@@ -383,6 +385,9 @@ impl World {
     /// A paused process handles nothing: an answer, timeout or retry for a call made by a
     /// paused service waits until the pause ends (a stall, not a drop).
     fn defer_if_paused(&mut self, call: CallKey, event: Event) -> bool {
+        if self.paused == 0 {
+            return false;
+        }
         let Some(c) = self.calls.get(call) else {
             return false;
         };

@@ -347,6 +347,7 @@ impl World {
             calls: SlotMap::with_key(),
             attempts: SlotMap::with_key(),
             fault_active: vec![false; fault_defs.len()],
+            paused: 0,
             fault_defs,
             max_in_flight: s.limits.max_in_flight,
             warmup: start.saturating_add(s.warmup),

@@ -165,6 +165,7 @@ impl World {
     /// Stop the world: local work in progress freezes where it is.
     fn freeze(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
         self.services[s].paused_since = Some(now);
+        self.paused += 1;
         for &a in &self.services[s].active {
             let att = &mut self.attempts[a];
             if att.phase == Phase::Working
@@ -179,6 +180,7 @@ impl World {
     /// for its calls meanwhile is handled now, in the order it came.
     fn thaw(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
         let since = self.services[s].paused_since.take().expect("was paused");
+        self.paused -= 1;
         for event in std::mem::take(&mut self.services[s].deferred) {
             q.schedule(now, event);
         }
