@@ -91,6 +91,7 @@ fn one_service(
             replicas: 1,
             balance: Default::default(),
             ejection: None,
+            health_check: None,
             bulkhead: None,
             idempotency: None,
         }],

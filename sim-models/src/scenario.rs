@@ -187,6 +187,9 @@ pub struct Service {
     /// Outlier ejection: callers stop sending to a replica that keeps failing (Envoy-like).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ejection: Option<crate::balancer::EjectionSpec>,
+    /// Active health checks: callers probe each replica and skip the ones that fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<crate::balancer::HealthCheckSpec>,
     /// Bulkhead for the default endpoint: at most this many of its attempts in the service
     /// (queued + in service) at once; more are rejected, so one route cannot take every
     /// worker (resilience4j's semaphore Bulkhead with no wait).

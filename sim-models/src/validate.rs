@@ -161,6 +161,11 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         if svc.replicas == 0 {
             err(at.field("replicas"), "must be at least 1".into());
         }
+        if let Some(h) = &svc.health_check {
+            for p in h.problems() {
+                err(at.field("health_check").join(&p.path), p.message);
+            }
+        }
         if let Some(e) = &svc.ejection {
             for p in e.problems() {
                 err(at.field("ejection").join(&p.path), p.message);

@@ -82,6 +82,10 @@ pub enum Event {
     DeadlineExpired(ReqKey),
     FaultStart(u32),
     FaultEnd(u32),
+    /// Call site `edge` probes its callee's replicas.
+    HealthCheck {
+        edge: u32,
+    },
     WindowEnd,
     WarmupEnd,
 }
@@ -209,6 +213,7 @@ pub(crate) struct Edge {
     callee: String,
     balancer: crate::balancer::Balancer,
     detector: Option<crate::balancer::OutlierDetector>,
+    health: Option<crate::balancer::HealthChecker>,
     lb_rng: SimRng,
     endpoint: u16,
     timeout: Option<SimDuration>,
@@ -453,6 +458,7 @@ impl sim_core::engine::Model for World {
             Event::RetryDue(call) => self.on_retry_due(call, q),
             Event::HedgeDue { call, number } => self.on_hedge_due(call, number, q),
             Event::DeadlineExpired(r) => self.on_deadline(r, q),
+            Event::HealthCheck { edge } => self.on_health_check(edge, q),
             Event::FaultStart(f) => self.on_fault(f, true, q),
             Event::FaultEnd(f) => self.on_fault(f, false, q),
             Event::WindowEnd => {

@@ -13,7 +13,7 @@ use super::metrics::{Metrics, ServiceStats, empty_series};
 use super::{
     ClientState, Edge, Endpoint, Event, LinkDef, LoadGen, Pair, ServiceState, Step, World,
 };
-use crate::balancer::{Balancer, OutlierDetector};
+use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
 use crate::breaker::Breaker;
 use crate::limits::{Adaptive, AdaptiveTimeout, RateLimiter};
 use crate::policy::{RateSchedule, ThinnedPoisson};
@@ -157,6 +157,10 @@ impl World {
                         .ejection
                         .as_ref()
                         .map(|e| OutlierDetector::new(e, targets.len())),
+                    health: callee
+                        .health_check
+                        .as_ref()
+                        .map(|h| HealthChecker::new(h, targets.len())),
                     lb_rng: rng::stream(seed, &format!("balance/{key}")),
                     targets,
                     endpoint: endpoint as u16,
@@ -398,6 +402,11 @@ impl World {
             }
         }
         q.schedule(start + s.window, Event::WindowEnd);
+        for (e, edge) in self.edges.iter().enumerate() {
+            if let Some(h) = &edge.health {
+                q.schedule(start + h.interval(), Event::HealthCheck { edge: e as u32 });
+            }
+        }
         if !s.warmup.is_zero() {
             q.schedule(self.warmup, Event::WarmupEnd);
         }

@@ -482,17 +482,43 @@ impl World {
             .map(|&k| self.services[k as usize].present() as u32)
             .collect();
         let edge = &mut self.edges[edge as usize];
-        let all_healthy;
-        let healthy = match &mut edge.detector {
-            Some(d) => d.healthy(now),
-            None => {
-                all_healthy = vec![true; outstanding.len()];
-                &all_healthy
-            }
-        };
+        // A replica is usable unless ejected for failing calls or failing its health probes.
+        let mut healthy = vec![true; outstanding.len()];
+        if let Some(d) = &mut edge.detector {
+            healthy
+                .iter_mut()
+                .zip(d.healthy(now))
+                .for_each(|(h, ok)| *h &= *ok);
+        }
+        if let Some(checker) = &edge.health {
+            healthy
+                .iter_mut()
+                .zip(checker.healthy())
+                .for_each(|(h, ok)| *h &= *ok);
+        }
         edge.balancer
-            .pick(&outstanding, healthy, &mut edge.lb_rng)
+            .pick(&outstanding, &healthy, &mut edge.lb_rng)
             .map(|i| i as u32)
+    }
+
+    /// Call site `edge` probes every replica of its callee: a probe passes if the replica is
+    /// up and not paused and the probe crosses the link both ways. Probes are served outside
+    /// the worker pool (as health endpoints usually are) and judged when sent: their round
+    /// trip is negligible next to the interval.
+    pub(super) fn on_health_check(&mut self, edge: u32, q: &mut EventQueue<Event>) {
+        let e = &self.edges[edge as usize];
+        let (from, targets) = (e.from, e.targets.clone());
+        for (i, &k) in targets.iter().enumerate() {
+            let svc = &self.services[k as usize];
+            let (up, to) = (svc.down.is_none() && svc.paused_since.is_none(), svc.node);
+            let ok = up && self.transmit(from, to).is_some() && self.transmit(to, from).is_some();
+            if let Some(checker) = &mut self.edges[edge as usize].health {
+                checker.on_probe(i, ok);
+            }
+        }
+        if let Some(checker) = &self.edges[edge as usize].health {
+            q.schedule(q.now() + checker.interval(), Event::HealthCheck { edge });
+        }
     }
 
     /// Whether node `n` acts on propagated deadlines (clients always do).

@@ -1916,3 +1916,49 @@ fn a_latency_slo_per_route_detects_a_slowdown_that_fails_nothing() {
         "availability-only SLO fired"
     );
 }
+
+/// Active health checks catch a replica that answers nothing: 3 replicas behind round robin,
+/// `db#1` black-holed from 5 s to 20 s, callers time out after 200 ms and do not retry.
+/// Without health checks a third of the requests in the window time out (~1000). Probing
+/// every second and taking a replica out after 2 failed probes, round robin skips it within
+/// about 2 s (~130 timeouts), and sends to it again once it answers probes after 20 s.
+#[test]
+fn health_checks_take_a_silent_replica_out_and_back() {
+    let scenario = |check: &str| {
+        format!(
+            r#"Scenario(
+            name: "health", seed: 1, horizon: "30s",
+            clients: [Client(name: "users", target: "api", load: Open(rate_rps: 200.0, shape: [Step(at: "28s", rate_rps: 0.0)]))],
+            services: [
+                Service(name: "api", workers: 100, service_time: Constant("1ms"),
+                    calls: [Call(to: "db", policy: (timeout: "200ms"))]),
+                Service(name: "db", workers: 20, replicas: 3{check}, service_time: Constant("2ms")),
+            ],
+            faults: [Fault(start: "5s", end: "20s", kind: Crash(service: "db#1", mode: BlackHole))],
+        )"#
+        )
+    };
+    let plain = run("health.ron", &scenario(""), 1);
+    let checked = run(
+        "health.ron",
+        &scenario(r#", health_check: (interval: "1s", unhealthy_threshold: 2)"#),
+        1,
+    );
+    let failed = |r: &RunResult| r.totals.failed.total() as f64;
+    assert!(
+        (failed(&plain) - 1000.0).abs() < 5.0 * 1000f64.sqrt(),
+        "plain: {} failures",
+        failed(&plain)
+    );
+    assert!(
+        failed(&checked) > 0.0 && failed(&checked) < 300.0,
+        "checked: {} failures",
+        failed(&checked)
+    );
+    let db1 = &checked.series.services[series_index(&checked, "db#1")];
+    assert!(
+        db1.attempts[22..28].iter().sum::<u64>() > 100,
+        "db#1 back in rotation: {:?}",
+        &db1.attempts[19..28]
+    );
+}
