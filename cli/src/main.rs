@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use sim_models::Validated;
+use sim_models::diagnostic::Diagnostics;
 
 mod bench;
 mod output;
@@ -45,6 +46,13 @@ enum Command {
         /// Also write the summary (summary.json) into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Stop after this many events (overrides the scenario's `limits.max_events`).
+        #[arg(long)]
+        max_events: Option<u64>,
+        /// Stop when more requests or attempts than this are in flight (overrides
+        /// `limits.max_in_flight`): a pile-up is reported, not an out-of-memory kill.
+        #[arg(long)]
+        max_in_flight: Option<u64>,
     },
     /// Run several scenarios (in parallel) and print their headline numbers side by side.
     Compare {
@@ -94,9 +102,10 @@ enum CompareFormat {
     Json,
 }
 
-/// A failure that is the input's fault (exit code 2), as opposed to ours (exit code 1).
+/// A failure that is the input's fault (exit code 2), as opposed to ours (exit code 1);
+/// with the scenario's diagnostics when there are any.
 #[derive(Debug)]
-struct InputError(String);
+struct InputError(String, Option<Diagnostics>);
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,18 +116,46 @@ impl std::error::Error for InputError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli.command) {
-        Ok(code) => code,
-        Err(err) => {
-            if let Some(input) = err.downcast_ref::<InputError>() {
-                eprintln!("{input}");
-                ExitCode::from(2)
-            } else {
-                eprintln!("simctl: {err:#}");
-                ExitCode::from(1)
-            }
+    // With JSON output asked for, errors are JSON too (on stderr, like every diagnostic).
+    let json = matches!(
+        cli.command,
+        Command::Run {
+            format: Format::Json,
+            ..
+        } | Command::Compare {
+            format: CompareFormat::Json,
+            ..
         }
+    );
+    let (code, kind, message, diagnostics) = match dispatch(cli.command) {
+        Ok(code) => return code,
+        Err(err) => match err.downcast_ref::<InputError>() {
+            Some(InputError(text, d)) => (2, "input", text.clone(), d.clone()),
+            None => (1, "internal", format!("simctl: {err:#}"), None),
+        },
+    };
+    if json {
+        let items: Vec<serde_json::Value> = diagnostics
+            .iter()
+            .flat_map(|d| {
+                d.items.iter().map(move |i| {
+                    serde_json::json!({
+                        "file": d.file,
+                        "line": i.at.line,
+                        "col": i.at.col,
+                        "severity": format!("{:?}", i.severity).to_lowercase(),
+                        "field": i.field,
+                        "message": i.message,
+                    })
+                })
+            })
+            .collect();
+        let error = serde_json::json!({ "error": kind, "message": message, "diagnostics": items });
+        eprintln!("{error}");
+    } else {
+        eprintln!("{message}");
     }
+    ExitCode::from(code)
 }
 
 fn dispatch(command: Command) -> Result<ExitCode> {
@@ -128,7 +165,15 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             seed,
             format,
             out,
-        } => run(&file, seed, format, out.as_deref()),
+            max_events,
+            max_in_flight,
+        } => {
+            let limits = Limits {
+                max_events,
+                max_in_flight,
+            };
+            run(&file, seed, format, out.as_deref(), limits)
+        }
         Command::Validate { file } => {
             let v = load(&file)?;
             print_warnings(&file, &v);
@@ -157,7 +202,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                     if let Some(h) = horizon {
                         v.scenario.horizon = h
                             .parse()
-                            .map_err(|e| InputError(format!("simctl: --horizon: {e}")))?;
+                            .map_err(|e| InputError(format!("simctl: --horizon: {e}"), None))?;
                     }
                     bench::Case::Scenario(Box::new(v.scenario))
                 }
@@ -170,9 +215,32 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     }
 }
 
-fn run(file: &Path, seed: Option<u64>, format: Format, out: Option<&Path>) -> Result<ExitCode> {
-    let v = load(file)?;
+/// Run limits given on the command line, overriding the scenario's.
+struct Limits {
+    max_events: Option<u64>,
+    max_in_flight: Option<u64>,
+}
+
+fn run(
+    file: &Path,
+    seed: Option<u64>,
+    format: Format,
+    out: Option<&Path>,
+    limits: Limits,
+) -> Result<ExitCode> {
+    let mut v = load(file)?;
     print_warnings(file, &v);
+    for (flag, value) in [
+        ("--max-events", limits.max_events),
+        ("--max-in-flight", limits.max_in_flight),
+    ] {
+        if value == Some(0) {
+            return Err(InputError(format!("simctl: {flag} must be at least 1"), None).into());
+        }
+    }
+    let l = &mut v.scenario.limits;
+    l.max_events = limits.max_events.unwrap_or(l.max_events);
+    l.max_in_flight = limits.max_in_flight.unwrap_or(l.max_in_flight);
     let seed = seed.unwrap_or(v.scenario.seed);
     let result = sim_models::run(&v.scenario, seed, &file.display().to_string());
     let json = reports::json(&result);
@@ -242,8 +310,8 @@ fn compare(files: &[PathBuf], seed: Option<u64>, format: CompareFormat) -> Resul
 fn load(file: &Path) -> Result<Validated> {
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
-        .map_err(|e| InputError(format!("simctl: cannot read scenario {name}: {e}")))?;
-    sim_models::load(&name, &text).map_err(|d| InputError(d.to_string()).into())
+        .map_err(|e| InputError(format!("simctl: cannot read scenario {name}: {e}"), None))?;
+    sim_models::load(&name, &text).map_err(|d| InputError(d.to_string(), Some(d)).into())
 }
 
 fn print_warnings(file: &Path, v: &Validated) {

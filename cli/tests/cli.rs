@@ -171,3 +171,67 @@ fn bench_prints_its_measurements() {
     }
     assert!(v["events"].as_u64().unwrap() > 40_000);
 }
+
+#[test]
+fn json_format_reports_input_errors_as_json() {
+    let dir = scratch("json-errors");
+    let path = dir.join("bad.ron");
+    std::fs::write(
+        &path,
+        "Scenario(name: \"x\", seed: 1, horizon: \"1s\",\n clients: [Client(name: \"c\", target: \"s\", load: Open(rate_rps: -1.0))],\n services: [Service(name: \"s\", workers: 0, service_time: Constant(\"1ms\"))])",
+    )
+    .unwrap();
+    let out = simctl(&["run", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err: serde_json::Value =
+        serde_json::from_slice(&out.stderr).expect("stderr is one JSON object");
+    assert_eq!(err["error"], "input");
+    let d = err["diagnostics"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "every problem: {err}");
+    assert_eq!(
+        (d[0]["line"].as_u64(), d[0]["col"].as_u64()),
+        (Some(2), Some(64))
+    );
+    assert_eq!(d[1]["field"], "services[0].workers");
+}
+
+#[test]
+fn limit_flags_override_the_scenario_and_stop_cleanly() {
+    let out = simctl(&[
+        "run",
+        "scenarios/v0.1.ron",
+        "--format",
+        "json",
+        "--max-in-flight",
+        "2000",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a guard stop is exit 1");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stopped = v["stopped"].as_str().unwrap();
+    assert!(
+        stopped.starts_with("in_flight_limit") && stopped.contains("limit 2000"),
+        "{stopped}"
+    );
+    let out = simctl(&[
+        "run",
+        "scenarios/mm1.ron",
+        "--format",
+        "json",
+        "--max-events",
+        "1000",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["stopped"]
+            .as_str()
+            .unwrap()
+            .starts_with("event_budget: 1000 events"),
+        "{}",
+        v["stopped"]
+    );
+    assert_eq!(v["events"], 1000);
+    let zero = simctl(&["run", "scenarios/mm1.ron", "--max-events", "0"]);
+    assert_eq!(zero.status.code(), Some(2));
+}
