@@ -25,22 +25,15 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn run_json_is_byte_identical_across_runs_and_matches_theory() {
-    let a = simctl(&[
+    let args = [
         "run",
         "scenarios/mm1.ron",
         "--seed",
         "42",
         "--format",
         "json",
-    ]);
-    let b = simctl(&[
-        "run",
-        "scenarios/mm1.ron",
-        "--seed",
-        "42",
-        "--format",
-        "json",
-    ]);
+    ];
+    let (a, b) = (simctl(&args), simctl(&args));
     assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
     assert_eq!(a.stdout, b.stdout);
     let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();

@@ -327,6 +327,9 @@ pub struct World {
     fault_defs: Vec<faults::FaultDef>,
     /// Services paused now (so that the common case skips the per-event pause check).
     paused: u32,
+    /// Reused by replica picking, so that balancing allocates nothing per attempt.
+    scratch_outstanding: Vec<u32>,
+    scratch_healthy: Vec<bool>,
     fault_active: Vec<bool>,
     max_in_flight: u64,
     pub(crate) warmup: SimTime,

@@ -352,6 +352,8 @@ impl World {
             attempts: SlotMap::with_key(),
             fault_active: vec![false; fault_defs.len()],
             paused: 0,
+            scratch_outstanding: Vec::new(),
+            scratch_healthy: Vec::new(),
             fault_defs,
             max_in_flight: s.limits.max_in_flight,
             warmup: start.saturating_add(s.warmup),

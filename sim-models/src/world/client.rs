@@ -473,31 +473,35 @@ impl World {
     /// Which of `edge`'s targets gets the next attempt (its position), or None if every
     /// replica is ejected.
     fn pick_replica(&mut self, edge: u32, now: SimTime) -> Option<u32> {
-        let targets = &self.edges[edge as usize].targets;
-        if targets.len() == 1 {
+        let e = &mut self.edges[edge as usize];
+        if e.targets.len() == 1 {
             return Some(0);
         }
-        let outstanding: Vec<u32> = targets
-            .iter()
-            .map(|&k| self.services[k as usize].present() as u32)
-            .collect();
-        let edge = &mut self.edges[edge as usize];
+        let outstanding = &mut self.scratch_outstanding;
+        outstanding.clear();
+        outstanding.extend(
+            e.targets
+                .iter()
+                .map(|&k| self.services[k as usize].present() as u32),
+        );
         // A replica is usable unless ejected for failing calls or failing its health probes.
-        let mut healthy = vec![true; outstanding.len()];
-        if let Some(d) = &mut edge.detector {
+        let healthy = &mut self.scratch_healthy;
+        healthy.clear();
+        healthy.resize(outstanding.len(), true);
+        if let Some(d) = &mut e.detector {
             healthy
                 .iter_mut()
                 .zip(d.healthy(now))
                 .for_each(|(h, ok)| *h &= *ok);
         }
-        if let Some(checker) = &edge.health {
+        if let Some(checker) = &e.health {
             healthy
                 .iter_mut()
                 .zip(checker.healthy())
                 .for_each(|(h, ok)| *h &= *ok);
         }
-        edge.balancer
-            .pick(&outstanding, &healthy, &mut edge.lb_rng)
+        e.balancer
+            .pick(outstanding, healthy, &mut e.lb_rng)
             .map(|i| i as u32)
     }
 
