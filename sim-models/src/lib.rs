@@ -9,6 +9,7 @@
 //! | [`world`] | the model: clients, services, requests; the event handler |
 //! | [`run`] | scenario + seed -> [`RunResult`] |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
+//! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
 //!
 //! Value in, value out: nothing here reads files, the clock or the environment.
@@ -26,6 +27,7 @@ pub mod retry;
 pub mod run;
 pub mod scenario;
 pub mod slo;
+pub mod sweep;
 pub mod topology;
 pub mod validate;
 pub mod world;

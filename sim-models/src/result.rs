@@ -217,6 +217,10 @@ pub struct Series {
     pub slow: Vec<u64>,
     pub clients: Vec<ClientSeries>,
     pub services: Vec<ServiceSeries>,
+    /// Chart data beside the windows: the latency distribution of all successful requests
+    /// as (fraction of requests, ms) points, dense in the tail (up to p99.999).
+    #[serde(default)]
+    pub latency_cdf: Vec<(f64, f64)>,
 }
 
 /// One client's outcomes per window (by the window in which each request ended).
