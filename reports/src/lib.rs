@@ -1,11 +1,30 @@
-//! reports: results rendered for people and programs. Renders to strings; never runs a
-//! simulation and never touches the filesystem (`simctl` decides where bytes go).
+//! reports: results rendered for people and programs. Renders to strings and bytes in
+//! memory; never runs a simulation and never touches the filesystem (`simctl` decides
+//! where bytes go).
 //!
 //! - [`table`]: the human summary of a run;
 //! - [`json`]: the machine summary, with DESIGN.md's metric names;
-//! - [`compare`]: several runs side by side, one row each (plain text or markdown).
+//! - [`compare`]: several runs side by side, one row each (plain text or markdown);
+//! - [`sweep_table`]: a sweep's points with means and confidence intervals;
+//! - [`run_charts`], [`compare_charts`]: charts as PNG bytes and SVG text, built on the
+//!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
+//! - [`report_md`]: the markdown report, with plain-words changes between runs.
 
 use std::fmt::Write;
+
+mod sweep;
+pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
+
+mod charts;
+mod report;
+#[cfg(test)]
+mod testing;
+
+pub use charts::{
+    Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, run_charts, run_label,
+    xy_chart,
+};
+pub use report::report_md;
 
 use sim_models::RunResult;
 

@@ -1,0 +1,594 @@
+//! One x/y chart, drawn by the same code into an RGB buffer (for PNG) and into SVG text.
+//!
+//! Axes are always linear plotters coordinates over *transformed* values (log10, or the
+//! quantile tail -log10(1 - q)) with tick positions and labels chosen here: one code path
+//! for every scale, and ticks at 1, 10, 100 or p90, p99, p99.9 rather than wherever
+//! plotters' linear key points happen to fall.
+
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{Chart, Line, XyChart};
+
+pub(crate) const WIDTH: u32 = 1200;
+pub(crate) const HEIGHT: u32 = 800;
+/// The legend column on the right: a legend inside the plot would hide data.
+const LEGEND_W: u32 = 230;
+const FONT: &str = "sans-serif";
+
+/// matplotlib's tab10: ten hues that stay distinguishable for the ladder's nine runs.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+/// Fault windows: a light translucent red, so lines drawn over it keep their colour.
+const SHADE: RGBAColor = RGBAColor(220, 60, 60, 0.13);
+const SHADE_TEXT: RGBColor = RGBColor(150, 40, 40);
+const GRID: RGBColor = RGBColor(225, 225, 225);
+const MUTED: RGBColor = RGBColor(110, 110, 110);
+
+/// The bundled DejaVu Sans, so text renders on machines without system fonts (and the
+/// same glyphs everywhere: part of "same input, same bytes").
+static FONT_BYTES: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // plotters asks ab_glyph for the family by name; "sans-serif" is what the SVG
+        // backend writes too, so viewers substitute a similar face.
+        let ok = plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok();
+        debug_assert!(ok, "the bundled font parses");
+    });
+}
+
+pub(crate) fn palette(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// How data values map to axis positions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scale {
+    Linear,
+    Log,
+    /// A fraction q in [0, 1) at -log10(1 - q): p90 at 1, p99 at 2, p99.9 at 3.
+    Quantile,
+}
+
+impl Scale {
+    /// The axis position of a value, or None where this scale cannot show it (NaN,
+    /// infinities, non-positive values on a log axis, q >= 1).
+    fn fwd(self, v: f64) -> Option<f64> {
+        let t = match self {
+            _ if !v.is_finite() => return None,
+            Scale::Linear => v,
+            Scale::Log if v > 0.0 => v.log10(),
+            Scale::Quantile if (0.0..1.0).contains(&v) => -(1.0 - v).log10(),
+            _ => return None,
+        };
+        t.is_finite().then_some(t)
+    }
+}
+
+/// One axis: its range and ticks in transformed space, and how to label a tick.
+struct Axis {
+    scale: Scale,
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+    minor: Vec<f64>,
+    /// Decimals of linear tick labels (from the tick step).
+    decimals: usize,
+}
+
+impl Axis {
+    /// An axis covering `values` (already transformed), or a default range without any.
+    /// `zero`: a linear axis starts at zero; `headroom`: room above the data (y axes).
+    fn fit(scale: Scale, values: &[f64], zero: bool, headroom: bool) -> Axis {
+        let (mut lo, mut hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        if !lo.is_finite() || !hi.is_finite() {
+            (lo, hi) = match scale {
+                Scale::Linear => (0.0, 1.0),
+                Scale::Log => (0.0, 1.0),
+                Scale::Quantile => (0.0, 3.0),
+            };
+        }
+        match scale {
+            Scale::Linear => {
+                if zero {
+                    lo = lo.min(0.0);
+                    hi = hi.max(0.0);
+                }
+                if hi - lo < 1e-12 {
+                    let pad = (hi.abs() * 0.1).max(1.0);
+                    (lo, hi) = if zero && lo == 0.0 {
+                        (0.0, pad)
+                    } else {
+                        (lo - pad, hi + pad)
+                    };
+                }
+                if headroom {
+                    // Room for the fault labels drawn along the top.
+                    let span = hi - lo;
+                    hi += 0.08 * span;
+                    if !(zero && lo == 0.0) {
+                        lo -= 0.03 * span;
+                    }
+                }
+                let step = nice_step((hi - lo) / if headroom { 8.0 } else { 10.0 });
+                let first = (lo / step).ceil() as i64;
+                let last = (hi / step).floor() as i64;
+                // ~10 ticks; the guard is for ranges near f64::MAX, where `as` saturates.
+                let ticks = if last - first <= 50 {
+                    (first..=last).map(|k| k as f64 * step).collect()
+                } else {
+                    Vec::new()
+                };
+                let decimals = (-step.log10().floor()).clamp(0.0, 9.0) as usize;
+                Axis {
+                    scale,
+                    lo,
+                    hi,
+                    ticks,
+                    minor: Vec::new(),
+                    decimals,
+                }
+            }
+            Scale::Log => {
+                // Whole decades: ticks at powers of ten, never at 10^0.5.
+                lo = lo.floor();
+                hi = hi.ceil();
+                if hi <= lo {
+                    hi = lo + 1.0;
+                }
+                // Keep data at a whole decade (a floor, a ceiling) off the axis lines, and
+                // room at the top of a y axis for fault labels.
+                let decades = hi - lo;
+                let top = if headroom { 0.05 } else { 0.02 };
+                (lo, hi) = (lo - 0.02 * decades, hi + top * decades);
+                let (first, last) = (lo.ceil() as i64, hi.floor() as i64);
+                let every = (decades as i64 + 7) / 8; // at most ~8 labelled decades
+                let mut ticks = Vec::new();
+                let mut minor = Vec::new();
+                for k in first - 1..=last {
+                    let kf = k as f64;
+                    if k >= first && (k - first) % every == 0 {
+                        ticks.push(kf);
+                    }
+                    for m in 2..=9 {
+                        let t = kf + f64::from(m).log10();
+                        if t > lo && t < hi {
+                            // Few decades: label 2 and 5 too, or the axis has 2 labels.
+                            if decades <= 2.0 && (m == 2 || m == 5) {
+                                ticks.push(t);
+                            } else {
+                                minor.push(t);
+                            }
+                        }
+                    }
+                }
+                Axis {
+                    scale,
+                    lo,
+                    hi,
+                    ticks,
+                    minor,
+                    decimals: 0,
+                }
+            }
+            Scale::Quantile => {
+                lo = lo.min(0.0).floor();
+                hi = hi.max(2.0) + 0.15;
+                let mut ticks = vec![0.0, 2f64.log10()]; // p0, p50
+                ticks.extend((1..=hi.floor() as i64).map(|k| k as f64));
+                Axis {
+                    scale,
+                    lo,
+                    hi,
+                    ticks,
+                    minor: Vec::new(),
+                    decimals: 0,
+                }
+            }
+        }
+    }
+
+    fn label(&self, t: f64) -> String {
+        match self.scale {
+            Scale::Linear => number(t, self.decimals),
+            Scale::Log => {
+                let v = 10f64.powf(t);
+                // Decimals enough for the leading digit: 0.002, 0.05, 20, 5000.
+                number(v, (-t.floor()).max(0.0) as usize)
+            }
+            Scale::Quantile => {
+                let pct = 100.0 - 10f64.powf(2.0 - t);
+                let decimals = (t.round() - 2.0).max(0.0) as usize;
+                format!("p{pct:.decimals$}")
+            }
+        }
+    }
+
+    fn coord(&self) -> Ticked {
+        Ticked {
+            lo: self.lo,
+            hi: self.hi,
+            ticks: self.ticks.clone(),
+            minor: self.minor.clone(),
+        }
+    }
+}
+
+/// A linear plotters coordinate with our ticks (labelled) and minor grid lines (plotters'
+/// `WithKeyPoints` would do, but its f64 version cannot take a label formatter).
+#[derive(Clone)]
+struct Ticked {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        // `fit` guarantees hi > lo.
+        let frac = (v - self.lo) / (self.hi - self.lo);
+        limit.0 + (f64::from(limit.1 - limit.0) * frac).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.minor.clone()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    p * if m < 1.5 {
+        1.0
+    } else if m < 3.5 {
+        2.0
+    } else if m < 7.5 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+/// A tick label: fixed decimals, thousands separated by commas.
+pub(crate) fn number(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{frac}")
+    }
+}
+
+/// Runs of consecutive drawable points: a gap (NaN, 0 on a log axis) breaks the line
+/// rather than bridging windows that had no data.
+fn segments<P, T>(points: &[P], map: impl Fn(&P) -> Option<T>) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut run = Vec::new();
+    for p in points {
+        match map(p) {
+            Some(t) => run.push(t),
+            None if !run.is_empty() => out.push(std::mem::take(&mut run)),
+            None => {}
+        }
+    }
+    if !run.is_empty() {
+        out.push(run);
+    }
+    out
+}
+
+type Segs = (Vec<Vec<(f64, f64)>>, Vec<Vec<(f64, f64, f64)>>);
+
+/// Render a chart to PNG bytes and SVG text.
+pub(crate) fn render(spec: &XyChart) -> Chart {
+    register_font();
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+        let drawn = draw(&root, spec).and_then(|()| root.present());
+        check_drawn(spec, &drawn);
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let drawn = draw(&root, spec).and_then(|()| root.present());
+        check_drawn(spec, &drawn);
+    }
+    Chart {
+        name: spec.name.to_string(),
+        title: spec.title.to_string(),
+        png: super::bitmap::encode(&rgb, WIDTH, HEIGHT),
+        svg,
+    }
+}
+
+/// Drawing in memory fails only without the font (a text error). A chart missing some text
+/// beats no charts at all, so a release build carries on; the unit tests (often built in
+/// release mode, hence not `debug_assert`) insist.
+fn check_drawn<E: std::fmt::Debug>(spec: &XyChart, drawn: &Result<(), E>) {
+    if cfg!(test) {
+        assert!(drawn.is_ok(), "chart {}: {drawn:?}", spec.name);
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &XyChart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let xs = if spec.log_x {
+        Scale::Log
+    } else {
+        Scale::Linear
+    };
+    let ys = if spec.quantile_y {
+        Scale::Quantile
+    } else if spec.log_y {
+        Scale::Log
+    } else {
+        Scale::Linear
+    };
+    // Every line and band, transformed and split at gaps.
+    let segs: Vec<Segs> = spec
+        .lines
+        .iter()
+        .map(|l: &Line| {
+            let line = segments(&l.points, |&(x, y)| Some((xs.fwd(x)?, ys.fwd(y)?)));
+            let band = l.band.as_deref().map_or_else(Vec::new, |b| {
+                segments(b, |&(x, lo, hi)| {
+                    Some((xs.fwd(x)?, ys.fwd(lo)?, ys.fwd(hi)?))
+                })
+            });
+            (line, band)
+        })
+        .collect();
+    let all_x: Vec<f64> = segs
+        .iter()
+        .flat_map(|(l, b)| {
+            let lx = l.iter().flatten().map(|p| p.0);
+            lx.chain(b.iter().flatten().map(|p| p.0))
+        })
+        .collect();
+    let all_y: Vec<f64> = segs
+        .iter()
+        .flat_map(|(l, b)| {
+            let ly = l.iter().flatten().map(|p| p.1);
+            ly.chain(b.iter().flatten().flat_map(|p| [p.1, p.2]))
+        })
+        .collect();
+    let span = spec
+        .x_span
+        .iter()
+        .flat_map(|&(a, b)| [xs.fwd(a), xs.fwd(b)]);
+    let x_values: Vec<f64> = all_x.iter().copied().chain(span.flatten()).collect();
+    let x_axis = Axis::fit(xs, &x_values, false, false);
+    let y_axis = Axis::fit(ys, &all_y, spec.y_from_zero, true);
+
+    root.fill(&WHITE)?;
+    let body = root
+        .margin(12, 4, 4, 4)
+        .titled(spec.title, (FONT, 28).into_font().color(&BLACK))?;
+    let (plot, legend) = body.split_horizontally(WIDTH - LEGEND_W);
+
+    let mut chart = ChartBuilder::on(&plot)
+        .margin_left(10)
+        .margin_right(20)
+        .margin_top(10)
+        .margin_bottom(10)
+        .x_label_area_size(64)
+        .y_label_area_size(100)
+        .build_cartesian_2d(x_axis.coord(), y_axis.coord())?;
+    let x_fmt = |v: &f64| x_axis.label(*v);
+    let y_fmt = |v: &f64| y_axis.label(*v);
+    chart
+        .configure_mesh()
+        .x_desc(spec.x_label)
+        .y_desc(spec.y_label)
+        .axis_desc_style((FONT, 20))
+        .label_style((FONT, 16))
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .bold_line_style(GRID)
+        .light_line_style(RGBColor(242, 242, 242))
+        .axis_style(MUTED)
+        .draw()?;
+
+    // Fault windows first, under the data, clipped to the x range.
+    let (y0, y1) = (y_axis.lo, y_axis.hi);
+    let shades: Vec<(f64, f64, &str)> = spec
+        .shades
+        .iter()
+        .filter_map(|s| {
+            let a = xs.fwd(s.start)?.max(x_axis.lo);
+            let b = xs.fwd(s.end)?.min(x_axis.hi);
+            (b > a).then_some((a, b, s.label.as_str()))
+        })
+        .collect();
+    chart.draw_series(
+        shades
+            .iter()
+            .map(|&(a, b, _)| Rectangle::new([(a, y0), (b, y1)], SHADE.filled())),
+    )?;
+    // Each fault's label at the top of its window, unless it would run into the next one.
+    let label_style = (FONT, 14).into_font().color(&SHADE_TEXT);
+    let right_edge = chart.backend_coord(&(x_axis.hi, y1)).0;
+    for (i, &(a, _, label)) in shades.iter().enumerate() {
+        let left = chart.backend_coord(&(a, y1)).0;
+        let room = shades
+            .get(i + 1)
+            .map_or(right_edge, |n| chart.backend_coord(&(n.0, y1)).0)
+            - left;
+        let (w, _) = plot.estimate_text_size(label, &label_style)?;
+        if !label.is_empty() && (w as i32) + 8 < room {
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((a, y1)) + Text::new(label.to_string(), (4, 4), &label_style),
+            ))?;
+        }
+    }
+
+    for (i, (lines, bands)) in segs.iter().enumerate() {
+        let color = palette(i);
+        for band in bands {
+            let polygon: Vec<(f64, f64)> = band
+                .iter()
+                .map(|p| (p.0, p.1))
+                .chain(band.iter().rev().map(|p| (p.0, p.2)))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(polygon, color.mix(0.18))))?;
+        }
+        for seg in lines {
+            if let [p] = seg.as_slice() {
+                // A lone point would be invisible as a line.
+                chart.draw_series(std::iter::once(Circle::new(*p, 3, color.filled())))?;
+            } else {
+                chart.draw_series(LineSeries::new(seg.iter().copied(), color.stroke_width(2)))?;
+            }
+        }
+    }
+
+    if all_y.is_empty() {
+        let (w, h) = plot.dim_in_pixel();
+        let style = (FONT, 32)
+            .into_font()
+            .color(&MUTED)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        plot.draw_text("no data", &style, (w as i32 / 2, h as i32 / 2))?;
+    }
+
+    draw_legend(&legend, spec, !shades.is_empty())
+}
+
+/// The legend column: a swatch and a label per line, then the fault-window swatch.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &XyChart,
+    faults: bool,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let style = (FONT, 17)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let row = 28;
+    let (_, height) = area.dim_in_pixel();
+    let fits = ((height as i32 - 60) / row).max(1) as usize;
+    let mut y = 30;
+    let mut entries: Vec<(Option<RGBColor>, String)> = spec
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (Some(palette(i)), l.label.clone()))
+        .collect();
+    if entries.len() + usize::from(faults) > fits {
+        let more = entries.len() + usize::from(faults) - fits + 1;
+        entries.truncate(fits.saturating_sub(1 + usize::from(faults)));
+        entries.push((None, format!("(+{more} more)")));
+    }
+    if faults {
+        entries.push((None, "fault window".to_string()));
+    }
+    for (color, label) in entries {
+        match color {
+            Some(c) => area.draw(&PathElement::new(vec![(8, y), (40, y)], c.stroke_width(3)))?,
+            None if label == "fault window" => {
+                area.draw(&Rectangle::new([(8, y - 9), (40, y + 9)], SHADE.filled()))?
+            }
+            None => {}
+        }
+        let text = fit_text(area, &label, &style, LEGEND_W as i32 - 60)?;
+        area.draw_text(&text, &style, (48, y))?;
+        y += row;
+    }
+    Ok(())
+}
+
+/// `text`, cut with an ellipsis until it is at most `width` pixels wide.
+fn fit_text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    width: i32,
+) -> Result<String, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chars: Vec<char> = text.chars().collect();
+    let mut out = text.to_string();
+    while (area.estimate_text_size(&out, style)?.0 as i32) > width && !chars.is_empty() {
+        chars.pop();
+        out = chars.iter().collect::<String>() + "…";
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_skip_what_they_cannot_show() {
+        assert_eq!(Scale::Log.fwd(0.0), None);
+        assert_eq!(Scale::Log.fwd(f64::NAN), None);
+        assert_eq!(Scale::Linear.fwd(f64::INFINITY), None);
+        assert_eq!(Scale::Quantile.fwd(1.0), None);
+        assert!((Scale::Quantile.fwd(0.99).unwrap() - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn tick_labels_read_as_numbers() {
+        let log = Axis::fit(Scale::Log, &[-1.5, 3.2], false, true);
+        let labels: Vec<String> = log.ticks.iter().map(|&t| log.label(t)).collect();
+        assert_eq!(labels, ["0.01", "0.1", "1", "10", "100", "1,000", "10,000"]);
+        let q = Axis::fit(Scale::Quantile, &[0.0, 4.9], false, true);
+        let labels: Vec<String> = q.ticks.iter().map(|&t| q.label(t)).collect();
+        assert_eq!(
+            labels,
+            ["p0", "p50", "p90", "p99", "p99.9", "p99.99", "p99.999"]
+        );
+        let lin = Axis::fit(Scale::Linear, &[0.0, 600.0], false, false);
+        assert_eq!(lin.label(lin.ticks[1]), "50");
+        assert_eq!(number(-1234.5, 1), "-1,234.5");
+        assert_eq!(number(-0.0001, 2), "0.00");
+    }
+}

@@ -1,0 +1,373 @@
+//! Charts of runs, rendered in memory as PNG bytes and SVG text (1200 x 800).
+//!
+//! [`run_charts`] draws one run, [`compare_charts`] several overlaid; both are built from
+//! [`xy_chart`], a generic x/y chart with optional confidence bands and shaded fault windows.
+//! Same input, same bytes: no timestamps, a bundled font, deterministic encoders.
+
+mod bitmap;
+mod draw;
+
+pub use bitmap::{PngCheck, check_png};
+pub(crate) use draw::number;
+
+use sim_models::RunResult;
+
+/// One rendered chart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chart {
+    /// File stem, e.g. `latency` (the writer adds `.png` / `.svg`).
+    pub name: String,
+    pub title: String,
+    pub png: Vec<u8>,
+    pub svg: String,
+}
+
+/// A labelled line of (x, y) points; non-finite points (or ones the axis scale cannot
+/// show, such as 0 on a log axis) are skipped and break the line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Line {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    /// A shaded band around the line, e.g. a confidence interval: (x, low, high).
+    pub band: Option<Vec<(f64, f64, f64)>>,
+}
+
+/// A shaded x range, e.g. a fault window, with a short label drawn at its top if it fits.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Shade {
+    pub start: f64,
+    pub end: f64,
+    pub label: String,
+}
+
+/// What [`xy_chart`] draws. Lines take the palette's colours in order (ten hues, then
+/// repeated); the legend sits in a column right of the plot.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct XyChart<'a> {
+    pub name: &'a str,
+    pub title: &'a str,
+    /// Axis descriptions: say the unit, and the scale if it is not linear.
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub lines: Vec<Line>,
+    /// Log10 axes, ticks at powers of ten; values <= 0 are skipped.
+    pub log_y: bool,
+    pub log_x: bool,
+    /// y values are fractions q in [0, 1), drawn at -log10(1 - q) so the tail gets the
+    /// room: ticks read p50, p90, p99, p99.9... Takes precedence over `log_y`.
+    pub quantile_y: bool,
+    /// The x axis spans at least this range, e.g. a run's 0 s to its horizon, even where
+    /// the lines have no data.
+    pub x_span: Option<(f64, f64)>,
+    /// A linear y axis includes zero (counts and rates) instead of fitting the data.
+    pub y_from_zero: bool,
+    /// x ranges shaded under the data (fault windows), clipped to the data's x range.
+    pub shades: Vec<Shade>,
+}
+
+/// Draw a chart (never panics on empty, NaN or infinite data: "no data" is written
+/// instead of lines).
+pub fn xy_chart(spec: &XyChart) -> Chart {
+    draw::render(spec)
+}
+
+/// A run's short name: the scenario file's stem from the replay line (`v0.6` for
+/// `simctl run scenarios/v0.6.ron ...`), else the scenario's own name.
+pub fn run_label(r: &RunResult) -> String {
+    r.replay
+        .split_whitespace()
+        .find(|w| w.ends_with(".ron"))
+        .and_then(|f| std::path::Path::new(f).file_stem()?.to_str())
+        .map_or_else(|| r.scenario.clone(), str::to_string)
+}
+
+/// Labels of several runs, with the seed added where two runs share a label.
+fn run_labels(runs: &[RunResult]) -> Vec<String> {
+    let labels: Vec<String> = runs.iter().map(run_label).collect();
+    runs.iter()
+        .zip(&labels)
+        .map(|(r, l)| {
+            if labels.iter().filter(|m| *m == l).count() > 1 {
+                format!("{l} seed {}", r.seed)
+            } else {
+                l.clone()
+            }
+        })
+        .collect()
+}
+
+const TIME: &str = "virtual time, s";
+/// Queue depths below this are drawn at it on a log axis (an idle queue is 0).
+const QUEUE_FLOOR: f64 = 0.01;
+
+/// Time charts span 0 s to the longest run's end, so runs that stopped early or went
+/// without successes for a while still read against the whole horizon.
+fn span(runs: &[RunResult]) -> (f64, f64) {
+    let end = runs
+        .iter()
+        .flat_map(|r| [r.simulated_s, r.series.t_s.last().copied().unwrap_or(0.0)])
+        .fold(0.0, f64::max);
+    (0.0, end)
+}
+
+fn shades(r: &RunResult) -> Vec<Shade> {
+    r.faults
+        .iter()
+        .map(|f| Shade {
+            start: f.start_s,
+            end: f.end_s,
+            label: format!("{} {}", f.kind, f.target),
+        })
+        .collect()
+}
+
+/// (t, y) points over the run's windows; `None` values are gaps.
+fn over_time(r: &RunResult, ys: impl IntoIterator<Item = Option<f64>>) -> Vec<(f64, f64)> {
+    r.series
+        .t_s
+        .iter()
+        .zip(ys)
+        .map(|(&t, y)| (t, y.unwrap_or(f64::NAN)))
+        .collect()
+}
+
+fn line(label: impl Into<String>, points: Vec<(f64, f64)>) -> Line {
+    Line {
+        label: label.into(),
+        points,
+        band: None,
+    }
+}
+
+/// Latency where the window had successes (0 means none).
+fn latency(v: &[f64]) -> impl Iterator<Item = Option<f64>> + '_ {
+    v.iter().map(|&ms| (ms > 0.0).then_some(ms))
+}
+
+/// Counts per window as per-second rates.
+fn rate<'a>(r: &RunResult, counts: &'a [u64]) -> impl Iterator<Item = Option<f64>> + 'a {
+    let w = r.series.window_s;
+    counts.iter().map(move |&n| (w > 0.0).then(|| n as f64 / w))
+}
+
+/// Retry amplification of windows that had offered load (else it is 0/0).
+fn amplification(r: &RunResult) -> impl Iterator<Item = Option<f64>> + '_ {
+    let s = &r.series;
+    s.retry_amplification
+        .iter()
+        .zip(&s.offered)
+        .map(|(&a, &n)| (n > 0).then_some(a))
+}
+
+fn cdf(r: &RunResult, label: impl Into<String>) -> Line {
+    // (fraction, ms) -> x = ms, y = fraction.
+    let points = r
+        .series
+        .latency_cdf
+        .iter()
+        .map(|&(q, ms)| (ms, q))
+        .collect();
+    line(label, points)
+}
+
+/// Queue-depth lines: a log axis when the range is huge (a metastable queue of thousands
+/// beside idle ones), with zeros raised to [`QUEUE_FLOOR`] so they stay on the chart.
+fn queue_chart(
+    name: &str,
+    title: &str,
+    mut lines: Vec<Line>,
+    shades: Vec<Shade>,
+    x_span: (f64, f64),
+) -> Chart {
+    let max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    // Over four decades above the floor: a linear axis would flatten everything but the peak.
+    let log = max / QUEUE_FLOOR > 1e4;
+    if log {
+        for l in &mut lines {
+            // Only finite values: f64::max would turn a NaN gap into the floor.
+            for p in l.points.iter_mut().filter(|p| p.1.is_finite()) {
+                p.1 = p.1.max(QUEUE_FLOOR);
+            }
+        }
+    }
+    let y_label = if log {
+        "mean queue depth, requests (log; below 0.01 drawn at 0.01)"
+    } else {
+        "mean queue depth, requests"
+    };
+    xy_chart(&XyChart {
+        name,
+        title,
+        x_label: TIME,
+        x_span: Some(x_span),
+        y_label,
+        lines,
+        log_y: log,
+        y_from_zero: true,
+        shades,
+        ..XyChart::default()
+    })
+}
+
+/// Charts of one run: `latency`, `load`, `amplification`, `latency_cdf`, `queue_depth`.
+pub fn run_charts(r: &RunResult) -> Vec<Chart> {
+    let s = &r.series;
+    let who = format!("{} (seed {})", run_label(r), r.seed);
+    let faults = shades(r);
+    let latency_chart = xy_chart(&XyChart {
+        name: "latency",
+        title: &format!("{who}: latency of successful requests"),
+        x_label: TIME,
+        x_span: Some(span(std::slice::from_ref(r))),
+        y_label: "latency per window, ms (log scale)",
+        lines: vec![
+            line("p50", over_time(r, latency(&s.latency_p50_ms))),
+            line("p99", over_time(r, latency(&s.latency_p99_ms))),
+            line("p99.9", over_time(r, latency(&s.latency_p999_ms))),
+        ],
+        log_y: true,
+        shades: faults.clone(),
+        ..XyChart::default()
+    });
+    let load = xy_chart(&XyChart {
+        name: "load",
+        title: &format!("{who}: offered load, goodput and failures"),
+        x_label: TIME,
+        x_span: Some(span(std::slice::from_ref(r))),
+        y_label: "requests/s",
+        lines: vec![
+            line("offered", over_time(r, rate(r, &s.offered))),
+            line(
+                "goodput",
+                over_time(r, s.goodput_rps.iter().map(|&g| Some(g))),
+            ),
+            line("failed", over_time(r, rate(r, &s.failed))),
+        ],
+        y_from_zero: true,
+        shades: faults.clone(),
+        ..XyChart::default()
+    });
+    let amplification_chart = xy_chart(&XyChart {
+        name: "amplification",
+        title: &format!("{who}: retry amplification"),
+        x_label: TIME,
+        x_span: Some(span(std::slice::from_ref(r))),
+        y_label: "attempts / attempts without retries",
+        lines: vec![line("retry amplification", over_time(r, amplification(r)))],
+        y_from_zero: true,
+        shades: faults.clone(),
+        ..XyChart::default()
+    });
+    let cdf_chart = xy_chart(&XyChart {
+        name: "latency_cdf",
+        title: &format!("{who}: latency distribution of successful requests"),
+        x_label: "latency, ms (log scale)",
+        y_label: "percentile (tail-stretched scale)",
+        lines: vec![cdf(r, "all successful requests")],
+        log_x: true,
+        quantile_y: true,
+        ..XyChart::default()
+    });
+    let queues = s
+        .services
+        .iter()
+        .map(|svc| {
+            let depth = svc.queue_depth_mean.iter().map(|&q| Some(q));
+            line(svc.name.clone(), over_time(r, depth))
+        })
+        .collect();
+    let queue = queue_chart(
+        "queue_depth",
+        &format!("{who}: queue depth per service"),
+        queues,
+        faults,
+        span(std::slice::from_ref(r)),
+    );
+    vec![latency_chart, load, amplification_chart, cdf_chart, queue]
+}
+
+/// The same five charts for several runs, one line per run (p99 latency, goodput, retry
+/// amplification, latency distribution, queue depth summed over all services). Fault
+/// windows are the first run's.
+pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
+    let labels = run_labels(runs);
+    let faults = runs.first().map(shades).unwrap_or_default();
+    let per_run = |f: &dyn Fn(&RunResult) -> Vec<(f64, f64)>| -> Vec<Line> {
+        runs.iter()
+            .zip(&labels)
+            .map(|(r, l)| line(l.clone(), f(r)))
+            .collect()
+    };
+    let over_time_chart = |name, title, y_label, lines, log_y| {
+        xy_chart(&XyChart {
+            name,
+            title,
+            x_label: TIME,
+            x_span: Some(span(runs)),
+            y_label,
+            lines,
+            log_y,
+            y_from_zero: true,
+            shades: faults.clone(),
+            ..XyChart::default()
+        })
+    };
+    let queue_sum = |r: &RunResult| {
+        let total = (0..r.series.t_s.len()).map(|i| {
+            let depths = r.series.services.iter();
+            Some(
+                depths
+                    .filter_map(|s| s.queue_depth_mean.get(i))
+                    .sum::<f64>(),
+            )
+        });
+        over_time(r, total)
+    };
+    vec![
+        over_time_chart(
+            "latency",
+            "p99 latency of successful requests, by run",
+            "p99 latency per window, ms (log scale)",
+            per_run(&|r| over_time(r, latency(&r.series.latency_p99_ms))),
+            true,
+        ),
+        over_time_chart(
+            "load",
+            "goodput, by run",
+            "successful requests/s",
+            per_run(&|r| over_time(r, r.series.goodput_rps.iter().map(|&g| Some(g)))),
+            false,
+        ),
+        over_time_chart(
+            "amplification",
+            "retry amplification, by run",
+            "attempts / attempts without retries",
+            per_run(&|r| over_time(r, amplification(r))),
+            false,
+        ),
+        xy_chart(&XyChart {
+            name: "latency_cdf",
+            title: "latency distribution of successful requests, by run",
+            x_label: "latency, ms (log scale)",
+            y_label: "percentile (tail-stretched scale)",
+            lines: runs.iter().zip(&labels).map(|(r, l)| cdf(r, l)).collect(),
+            log_x: true,
+            quantile_y: true,
+            ..XyChart::default()
+        }),
+        queue_chart(
+            "queue_depth",
+            "queue depth summed over all services, by run",
+            per_run(&queue_sum),
+            faults.clone(),
+            span(runs),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,283 @@
+//! `report.md`: what was run, the headline numbers, what changed from one run to the next
+//! in plain words, and the charts.
+
+use std::fmt::Write;
+
+use sim_models::RunResult;
+
+use crate::charts::{Chart, number, run_label};
+
+/// A relative change smaller than this is noise for a headline sentence.
+const MATERIAL: f64 = 0.10;
+
+/// The markdown report of `runs` (in the order given) with `charts` embedded as
+/// `![title](name.png)`, next to the report. Deterministic: same input, same text.
+pub fn report_md(runs: &[RunResult], charts: &[Chart]) -> String {
+    let labels: Vec<String> = runs.iter().map(run_label).collect();
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# Resilience report: {}\n", labels.join(", "));
+    if runs.is_empty() {
+        let _ = writeln!(w, "No runs.");
+        return out;
+    }
+    let _ = writeln!(
+        w,
+        "Simulated with simctl: the same scenario, seed and commit give the same numbers.\n"
+    );
+
+    let _ = writeln!(w, "## Runs\n");
+    let _ = writeln!(
+        w,
+        "| run | scenario | seed | scenario hash | simulated | stopped |"
+    );
+    let _ = writeln!(w, "| --- | --- | ---: | --- | ---: | --- |");
+    for (r, l) in runs.iter().zip(&labels) {
+        let _ = writeln!(
+            w,
+            "| {l} | {} | {} | `{}` | {:.1} s | {} |",
+            r.scenario, r.seed, r.scenario_hash, r.simulated_s, r.stopped
+        );
+    }
+    let _ = writeln!(w, "\nReplay:\n");
+    for r in runs {
+        let _ = writeln!(w, "- `{}`", r.replay);
+    }
+
+    let faults = &runs[0].faults;
+    if !faults.is_empty() {
+        let same = runs.iter().all(|r| &r.faults == faults);
+        let whose = if same {
+            "every run".to_string()
+        } else {
+            format!("{}; the others differ", labels[0])
+        };
+        let _ = writeln!(w, "\nFaults ({whose}; shaded in the charts):\n");
+        for f in faults {
+            let _ = writeln!(
+                w,
+                "- {:.1} s to {:.1} s: {} on {}",
+                f.start_s, f.end_s, f.kind, f.target
+            );
+        }
+    }
+
+    let _ = writeln!(w, "\n## Summary\n");
+    let _ = write!(w, "{}", crate::compare(runs, true));
+
+    if runs.len() > 1 {
+        let _ = writeln!(w, "\n## What changed\n");
+        let _ = writeln!(
+            w,
+            "Each run against the one before it; only changes over {:.0}% are listed.",
+            MATERIAL * 100.0
+        );
+        for i in 1..runs.len() {
+            let (a, b) = (&runs[i - 1], &runs[i]);
+            let _ = writeln!(w, "\n### {} → {}\n", labels[i - 1], labels[i]);
+            let lines = changes(a, b, &labels[i - 1], &labels[i]);
+            if lines.is_empty() {
+                let _ = writeln!(w, "- No material change in the headline numbers.");
+            }
+            for line in lines {
+                let _ = writeln!(w, "- {line}.");
+            }
+        }
+    }
+
+    if !charts.is_empty() {
+        let _ = writeln!(w, "\n## Charts\n");
+        for c in charts {
+            let _ = writeln!(w, "![{}]({}.png)\n", c.title, c.name);
+        }
+    }
+    out
+}
+
+/// Is a -> b a change worth a sentence: more than [`MATERIAL`] relative, and at least
+/// `floor` in absolute terms (so 0.01 s -> 0.02 s of wasted work is not "doubled").
+/// NaN or infinite values never are (every comparison with NaN is false).
+fn material(a: f64, b: f64, floor: f64) -> bool {
+    let d = (b - a).abs();
+    d >= floor && d > MATERIAL * a.abs().max(b.abs())
+}
+
+/// (name, before, after, smallest change worth a word, format).
+type Metric = (&'static str, f64, f64, f64, fn(f64) -> String);
+
+/// Plain-words sentences for the headline numbers that changed from run `a` to run `b`.
+fn changes(a: &RunResult, b: &RunResult, la: &str, lb: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let verb = |from: f64, to: f64| if to < from { "cuts" } else { "raises" };
+
+    // Availability near 1 moves little in relative terms: judge the failure fraction.
+    let (av_a, av_b) = (a.totals.availability, b.totals.availability);
+    if material(1.0 - av_a, 1.0 - av_b, 1e-4) {
+        out.push(format!(
+            "{lb} {} availability from {av_a:.4} to {av_b:.4}",
+            verb(av_a, av_b)
+        ));
+    }
+    let metrics: [Metric; 4] = [
+        (
+            "goodput",
+            a.totals.goodput_rps,
+            b.totals.goodput_rps,
+            0.1,
+            |v| format!("{} requests/s", number(v, 1)),
+        ),
+        (
+            "p99 latency",
+            a.totals.latency_ms.p99,
+            b.totals.latency_ms.p99,
+            0.01,
+            |v| format!("{} ms", ms(v)),
+        ),
+        (
+            "peak retry amplification",
+            a.retry_amplification_peak,
+            b.retry_amplification_peak,
+            0.01,
+            |v| format!("{v:.2}"),
+        ),
+        ("wasted work", a.wasted_work_s, b.wasted_work_s, 0.1, |v| {
+            format!("{} s", number(v, 1))
+        }),
+    ];
+    for (name, x, y, floor, fmt) in metrics {
+        if !material(x, y, floor) {
+            continue;
+        }
+        if y == 0.0 {
+            out.push(format!("{lb} removes all {} of {name}", fmt(x)));
+        } else {
+            out.push(format!(
+                "{lb} {} {name} from {} to {}",
+                verb(x, y),
+                fmt(x),
+                fmt(y)
+            ));
+        }
+    }
+    let counts = [
+        (
+            "duplicate side effects",
+            a.duplicate_side_effects,
+            b.duplicate_side_effects,
+        ),
+        ("max queue depth", max_queue(a), max_queue(b)),
+    ];
+    for (name, x, y) in counts {
+        if !material(x as f64, y as f64, 1.0) {
+            continue;
+        }
+        let n = |v: u64| number(v as f64, 0);
+        if y == 0 {
+            out.push(format!("{lb} removes all {} {name}", n(x)));
+        } else {
+            let v = verb(x as f64, y as f64);
+            out.push(format!("{lb} {v} {name} from {} to {}", n(x), n(y)));
+        }
+    }
+    // Recovery only means something when both runs had faults.
+    if !a.faults.is_empty() && !b.faults.is_empty() {
+        match (a.recovery_s, b.recovery_s) {
+            (None, Some(s)) if a.metastable => out.push(format!(
+                "{lb} recovers in {s:.1} s where {la} never recovered (metastable)"
+            )),
+            (Some(s), None) if b.metastable => out.push(format!(
+                "{lb} never recovers (metastable) where {la} recovered in {s:.1} s"
+            )),
+            (Some(x), Some(y)) if material(x, y, 1.0) => out.push(format!(
+                "{lb} {} recovery time from {x:.1} s to {y:.1} s",
+                verb(x, y)
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn max_queue(r: &RunResult) -> u64 {
+    r.services
+        .iter()
+        .map(|s| s.queue_depth_max)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Milliseconds with precision that suits their size (as in the tables).
+fn ms(x: f64) -> String {
+    match x {
+        x if x >= 100.0 => number(x, 1),
+        x if x >= 1.0 => format!("{x:.2}"),
+        x => format!("{x:.3}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    #[test]
+    fn report_names_runs_changes_and_charts() {
+        let runs = [
+            testing::run("v0.1", 120, true),
+            testing::run("v0.2", 120, false),
+            testing::run("v0.3", 120, false),
+        ];
+        let charts = crate::compare_charts(&runs);
+        let md = report_md(&runs, &charts);
+        for needle in [
+            "# Resilience report: v0.1, v0.2, v0.3",
+            "| v0.1 | v0.1-synthetic | 42 | `0123456789abcdef` |",
+            "simctl run scenarios/v0.2.ron --seed 42",
+            "- 48.0 s to 60.0 s: slowdown x100 on db",
+            "| scenario ", // the compare table
+            "### v0.1 → v0.2",
+            "v0.2 cuts peak retry amplification from 3.39 to 1.09",
+            "v0.2 removes all 67,319 duplicate side effects",
+            "v0.2 recovers in 5.0 s where v0.1 never recovered (metastable)",
+            "v0.2 raises availability from",
+            "v0.2 cuts p99 latency from 900.0 ms to 40.00 ms",
+            "v0.2 cuts wasted work from 250.0 s to 1.0 s",
+            "### v0.2 → v0.3\n\n- No material change in the headline numbers.",
+            "![p99 latency of successful requests, by run](latency.png)",
+            "(queue_depth.png)",
+        ] {
+            assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+        }
+        assert!(
+            md.contains("v0.2 raises goodput from 63.6 requests/s to 90.6"),
+            "{md}"
+        );
+        assert_eq!(md, report_md(&runs, &charts));
+    }
+
+    #[test]
+    fn worse_runs_are_phrased_as_worse() {
+        let (good, bad) = (
+            testing::run("v1.0", 60, false),
+            testing::run("v1.1", 60, true),
+        );
+        let lines = changes(&good, &bad, "v1.0", "v1.1");
+        assert!(lines.contains(&"v1.1 raises peak retry amplification from 1.09 to 3.39".into()));
+        assert!(
+            lines
+                .contains(&"v1.1 never recovers (metastable) where v1.0 recovered in 5.0 s".into())
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("v1.1 cuts availability"))
+        );
+    }
+
+    #[test]
+    fn report_of_nothing() {
+        assert!(report_md(&[], &[]).contains("No runs."));
+        let one = report_md(&[testing::run("v0.1", 0, false)], &[]);
+        assert!(!one.contains("What changed") && !one.contains("## Charts"));
+    }
+}
