@@ -19,6 +19,7 @@ use sim_models::diagnostic::Diagnostics;
 
 mod bench;
 mod output;
+mod sweep;
 
 /// A deterministic discrete-event simulator for the resilience of distributed systems.
 ///
@@ -43,7 +44,8 @@ enum Command {
         /// Summary format on stdout.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Also write the summary (summary.json) into this directory.
+        /// Also write the full result (summary.json, with the time series), its charts
+        /// (PNG and SVG) and report.md into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Stop after this many events (overrides the scenario's `limits.max_events`).
@@ -53,6 +55,55 @@ enum Command {
         /// `limits.max_in_flight`): a pile-up is reported, not an out-of-memory kill.
         #[arg(long)]
         max_in_flight: Option<u64>,
+        /// Set a field before running, by its path: `--set services.db.workers=4`
+        /// (repeatable; paths as in `simctl sweep --param`).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Run a scenario over a grid of parameter values x seeds, in parallel; or, with
+    /// --find, search for the smallest value at which the run turns metastable.
+    ///
+    /// Paths name fields as the file spells them: `services.db.workers`,
+    /// `clients.shoppers.load.rate_rps`, `faults.0.kind.factor`. Values: a list `1,2,5`, a
+    /// range `200..2000:200` (durations too: `100ms..1s:100ms`), or N log-spaced points
+    /// `10..10000:log4`. Replicate 0 uses the base seed; every point uses the same seeds.
+    Sweep {
+        /// The scenario file (RON); not needed with --resume.
+        #[arg(required_unless_present = "resume")]
+        file: Option<PathBuf>,
+        /// A field to vary and its values, `PATH=VALUES` (repeatable: the grid is the
+        /// cartesian product, the first parameter varying slowest).
+        #[arg(long = "param", value_name = "PATH=VALUES", required_unless_present_any = ["resume", "find"])]
+        params: Vec<String>,
+        /// Set a field for every run first: `--set faults.1.kind.factor=1` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Replicates per point.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: u32,
+        /// Base seed; defaults to the scenario's own `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write runs.csv, points.csv, sweep.json, charts and report.md here; finished runs
+        /// are saved as they finish, so an interrupted sweep can be resumed.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Finish the interrupted sweep saved in this directory (runs only what is missing).
+        #[arg(long, conflicts_with_all = ["file", "params", "sets", "find", "seeds", "seed", "out"])]
+        resume: Option<PathBuf>,
+        /// Search `PATH=LO..HI` for the smallest value at which the run turns metastable.
+        #[arg(long, value_name = "PATH=LO..HI", conflicts_with = "params")]
+        find: Option<String>,
+        /// With --find: stop the search within this distance (default: 1 for whole-number
+        /// fields, 1/100 of the range otherwise).
+        #[arg(long, requires = "find")]
+        tolerance: Option<f64>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
+        format: SweepFormat,
     },
     /// Run several scenarios (in parallel) and print their headline numbers side by side.
     Compare {
@@ -65,6 +116,18 @@ enum Command {
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
         format: CompareFormat,
+        /// Write the results (results.json), overlaid charts and report.md here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Redraw the charts and report.md of saved results without running anything: a run's
+    /// summary.json, a comparison's results.json or a sweep's sweep.json.
+    Chart {
+        /// The saved results (JSON).
+        results: PathBuf,
+        /// Where to write the charts and report.md.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Check a scenario file without running it.
     Validate {
@@ -92,6 +155,13 @@ enum Command {
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SweepFormat {
+    Table,
+    Csv,
     Json,
 }
 
@@ -124,6 +194,9 @@ fn main() -> ExitCode {
             ..
         } | Command::Compare {
             format: CompareFormat::Json,
+            ..
+        } | Command::Sweep {
+            format: SweepFormat::Json,
             ..
         }
     );
@@ -167,12 +240,61 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             out,
             max_events,
             max_in_flight,
+            sets,
         } => {
             let limits = Limits {
                 max_events,
                 max_in_flight,
             };
-            run(&file, seed, format, out.as_deref(), limits)
+            run(&file, seed, format, out.as_deref(), limits, &sets)
+        }
+        Command::Sweep {
+            file,
+            params,
+            sets,
+            seeds,
+            seed,
+            jobs,
+            out,
+            resume,
+            find,
+            tolerance,
+            format,
+        } => {
+            let jobs = match jobs {
+                Some(0) => {
+                    return Err(InputError("simctl: --jobs must be at least 1".into(), None).into());
+                }
+                Some(n) => n,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            };
+            if let Some(find) = find {
+                let file = file.expect("clap requires a file without --resume");
+                let search = Search {
+                    find,
+                    tolerance,
+                    seeds,
+                    seed,
+                    jobs,
+                };
+                return sweep_find(&file, &sets, search, format);
+            }
+            let (spec, out) = match resume {
+                Some(dir) => (sweep::read_spec(&dir)?, Some(dir)),
+                None => {
+                    let file = file.expect("clap requires a file without --resume");
+                    let spec = sweep::Spec {
+                        file_hash: String::new(),
+                        file,
+                        sets,
+                        params,
+                        seeds,
+                        seed,
+                    };
+                    (spec, out)
+                }
+            };
+            sweep_grid(spec, jobs, out.as_deref(), format)
         }
         Command::Validate { file } => {
             let v = load(&file)?;
@@ -189,7 +311,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             files,
             seed,
             format,
-        } => compare(&files, seed, format),
+            out,
+        } => compare(&files, seed, format, out.as_deref()),
+        Command::Chart { results, out } => chart(&results, &out),
         Command::Bench {
             requests,
             in_flight,
@@ -227,9 +351,11 @@ fn run(
     format: Format,
     out: Option<&Path>,
     limits: Limits,
+    sets: &[String],
 ) -> Result<ExitCode> {
     let mut v = load(file)?;
     print_warnings(file, &v);
+    v.scenario = with_sets(v.scenario, sets)?;
     for (flag, value) in [
         ("--max-events", limits.max_events),
         ("--max-in-flight", limits.max_in_flight),
@@ -242,7 +368,14 @@ fn run(
     l.max_events = limits.max_events.unwrap_or(l.max_events);
     l.max_in_flight = limits.max_in_flight.unwrap_or(l.max_in_flight);
     let seed = seed.unwrap_or(v.scenario.seed);
-    let result = sim_models::run(&v.scenario, seed, &file.display().to_string());
+    let name = file.display().to_string();
+    let mut result = sim_models::run(&v.scenario, seed, &name);
+    if !sets.is_empty() {
+        let with = format!("simctl run {name}{} ", set_args(sets));
+        result.replay = result
+            .replay
+            .replacen(&format!("simctl run {name} "), &with, 1);
+    }
     let json = reports::json(&result);
     match format {
         Format::Json => print!("{json}"),
@@ -250,6 +383,7 @@ fn run(
     }
     if let Some(dir) = out {
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+        write_report(dir, std::slice::from_ref(&result))?;
     }
     if result.stopped != "horizon" && result.stopped != "drained" {
         eprintln!(
@@ -261,7 +395,59 @@ fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(files: &[PathBuf], seed: Option<u64>, format: CompareFormat) -> Result<ExitCode> {
+/// Charts and report.md of one run (or several compared) into `dir`.
+fn write_report(dir: &Path, runs: &[sim_models::RunResult]) -> Result<()> {
+    let charts = if runs.len() == 1 {
+        reports::run_charts(&runs[0])
+    } else {
+        reports::compare_charts(runs)
+    };
+    output::write_charts(dir, &charts)?;
+    output::write_atomic(
+        &dir.join("report.md"),
+        reports::report_md(runs, &charts).as_bytes(),
+    )
+}
+
+/// `simctl chart`: redraws saved results, whichever command saved them.
+fn chart(results: &Path, out: &Path) -> Result<ExitCode> {
+    let bad = |e: String| InputError(format!("simctl: {}: {e}", results.display()), None);
+    let text = std::fs::read_to_string(results).map_err(|e| bad(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let what = "not saved results: expected a run's summary.json, a comparison's results.json or a sweep's sweep.json";
+    if value.get("points").is_some() {
+        let sweep: sim_models::sweep::SweepResult =
+            serde_json::from_value(value).map_err(|e| bad(format!("{what} ({e})")))?;
+        write_sweep_report(out, &sweep)?;
+    } else if value.is_array() {
+        let runs: Vec<sim_models::RunResult> =
+            serde_json::from_value(value).map_err(|e| bad(format!("{what} ({e})")))?;
+        write_report(out, &runs)?;
+    } else {
+        let run: sim_models::RunResult =
+            serde_json::from_value(value).map_err(|e| bad(format!("{what} ({e})")))?;
+        write_report(out, std::slice::from_ref(&run))?;
+    }
+    eprintln!("simctl: charts and report.md written to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A sweep's charts and report.md into `dir`.
+fn write_sweep_report(dir: &Path, sweep: &sim_models::sweep::SweepResult) -> Result<()> {
+    let charts = reports::sweep_charts(sweep);
+    output::write_charts(dir, &charts)?;
+    output::write_atomic(
+        &dir.join("report.md"),
+        reports::sweep_report_md(sweep, &charts).as_bytes(),
+    )
+}
+
+fn compare(
+    files: &[PathBuf],
+    seed: Option<u64>,
+    format: CompareFormat,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
     let loaded: Vec<(String, Validated)> = files
         .iter()
         .map(|f| Ok((f.display().to_string(), load(f)?)))
@@ -303,15 +489,227 @@ fn compare(files: &[PathBuf], seed: Option<u64>, format: CompareFormat) -> Resul
             );
         }
     }
+    if let Some(dir) = out {
+        let all = serde_json::to_string_pretty(&results).expect("results serialise") + "\n";
+        output::write_atomic(&dir.join("results.json"), all.as_bytes())?;
+        write_report(dir, &results)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Reads, parses and validates a scenario file; every problem is an input error.
 fn load(file: &Path) -> Result<Validated> {
+    Ok(load_text(file)?.1)
+}
+
+/// The scenario with `--set PATH=VALUE` overrides applied (and checked).
+fn with_sets(scenario: sim_models::Scenario, sets: &[String]) -> Result<sim_models::Scenario> {
+    if sets.is_empty() {
+        return Ok(scenario);
+    }
+    let pairs: Vec<(&str, &str)> = sets
+        .iter()
+        .map(|s| {
+            s.split_once('=').ok_or_else(|| {
+                InputError(format!("simctl: --set `{s}`: expected PATH=VALUE"), None)
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let scenario = sim_models::sweep::Overrides::new(&scenario)
+        .apply(&pairs)
+        .map_err(|e| InputError(format!("simctl: --set {e}"), None))?;
+    Ok(scenario)
+}
+
+/// ` --set A --set B` as a command line spells them.
+fn set_args(sets: &[String]) -> String {
+    sets.iter().map(|s| format!(" --set {s}")).collect()
+}
+
+/// [`load`], also giving the file's text.
+fn load_text(file: &Path) -> Result<(String, Validated)> {
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
         .map_err(|e| InputError(format!("simctl: cannot read scenario {name}: {e}"), None))?;
-    sim_models::load(&name, &text).map_err(|d| InputError(d.to_string(), Some(d)).into())
+    let v = sim_models::load(&name, &text).map_err(|d| InputError(d.to_string(), Some(d)))?;
+    Ok((text, v))
+}
+
+/// `simctl sweep` over a grid: runs (or resumes) it, writes its outputs.
+fn sweep_grid(
+    mut spec: sweep::Spec,
+    jobs: usize,
+    out: Option<&Path>,
+    format: SweepFormat,
+) -> Result<ExitCode> {
+    let (text, mut v) = load_text(&spec.file)?;
+    print_warnings(&spec.file, &v);
+    v.scenario = with_sets(v.scenario, &spec.sets)?;
+    let hash = sweep::file_hash(&text);
+    if spec.file_hash.is_empty() {
+        spec.file_hash = hash;
+        // A new sweep into a directory holding another one would mix their runs.
+        if let Some(dir) = out.filter(|d| d.join("sweep.spec.json").exists())
+            && sweep::read_spec(dir)? != spec
+        {
+            let msg = format!(
+                "simctl: {} holds a different sweep; use a new directory, or --resume it",
+                dir.display()
+            );
+            return Err(InputError(msg, None).into());
+        }
+    } else if spec.file_hash != hash {
+        let msg = format!(
+            "simctl: {} changed since this sweep started; start a new sweep in a new directory",
+            spec.file.display()
+        );
+        return Err(InputError(msg, None).into());
+    }
+    sweep::on_interrupt();
+    let result = match sweep::run(&spec, &v.scenario, jobs, out)? {
+        sweep::Ending::Done(result) => result,
+        sweep::Ending::Interrupted { done, total } => {
+            match out {
+                Some(dir) => eprintln!(
+                    "simctl: interrupted: {done} of {total} runs done and saved; finish with: simctl sweep --resume {}",
+                    dir.display()
+                ),
+                None => eprintln!(
+                    "simctl: interrupted after {done} of {total} runs (nothing saved: no --out)"
+                ),
+            }
+            return Ok(ExitCode::from(130));
+        }
+    };
+    let json = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&result).expect("a sweep serialises")
+    );
+    if let Some(dir) = out {
+        output::write_atomic(&dir.join("runs.csv"), result.runs_csv().as_bytes())?;
+        output::write_atomic(&dir.join("points.csv"), result.points_csv().as_bytes())?;
+        output::write_atomic(&dir.join("sweep.json"), json.as_bytes())?;
+        write_sweep_report(dir, &result)?;
+    }
+    match format {
+        SweepFormat::Table => print!("{}", reports::sweep_table(&result)),
+        SweepFormat::Csv => print!("{}", result.points_csv()),
+        SweepFormat::Json => print!("{json}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `simctl sweep --find PATH=LO..HI`: bisects for the smallest value at which most of the
+/// replicates turn metastable.
+/// What `sweep --find` searches, and how.
+struct Search {
+    find: String,
+    tolerance: Option<f64>,
+    seeds: u32,
+    seed: Option<u64>,
+    jobs: usize,
+}
+
+fn sweep_find(
+    file: &Path,
+    sets: &[String],
+    search: Search,
+    format: SweepFormat,
+) -> Result<ExitCode> {
+    let Search {
+        find,
+        tolerance,
+        seeds,
+        seed,
+        jobs,
+    } = search;
+    let find = find.as_str();
+    use rayon::prelude::*;
+    use sim_models::sweep::{FieldKind, Overrides, bisect, replicate_seed, show_number};
+
+    let input = |m: String| anyhow::Error::from(InputError(format!("simctl: --find {m}"), None));
+    let mut v = load(file)?;
+    print_warnings(file, &v);
+    v.scenario = with_sets(v.scenario, sets)?;
+    let (path, range) = find
+        .split_once('=')
+        .ok_or_else(|| input(format!("`{find}`: expected PATH=LO..HI")))?;
+    let bound = |t: &str| t.trim().parse::<f64>().ok().filter(|x| x.is_finite());
+    let (lo, hi) = match range.split_once("..").map(|(a, b)| (bound(a), bound(b))) {
+        Some((Some(lo), Some(hi))) if lo < hi => (lo, hi),
+        _ => {
+            return Err(input(format!(
+                "`{find}`: expected PATH=LO..HI with numbers LO < HI"
+            )));
+        }
+    };
+    let overrides = Overrides::new(&v.scenario);
+    let integer = overrides.kind(path).map_err(input)? == FieldKind::Integer;
+    let tolerance = tolerance.unwrap_or(if integer { 1.0 } else { (hi - lo) / 100.0 });
+    if tolerance.is_nan() || tolerance <= 0.0 {
+        return Err(input("--tolerance must be positive".into()));
+    }
+    let name = file.display().to_string();
+    let base = seed.unwrap_or(v.scenario.seed);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
+    let mut counts = Vec::new();
+    let outcome = bisect(lo, hi, tolerance, integer, |x| -> Result<bool> {
+        let value = show_number(x, integer);
+        let s = overrides.apply(&[(path, &value)]).map_err(input)?;
+        let metastable = pool.install(|| {
+            (0..seeds)
+                .into_par_iter()
+                .filter(|&r| sim_models::run(&s, replicate_seed(base, r), &name).metastable)
+                .count()
+        });
+        eprintln!("find: {path}={value}: metastable in {metastable} of {seeds} runs");
+        counts.push((value, metastable));
+        Ok(metastable * 2 > seeds as usize)
+    })?;
+    let tried: Vec<serde_json::Value> = counts
+        .iter()
+        .map(|(x, n)| serde_json::json!({ "value": x, "metastable_runs": n, "runs": seeds }))
+        .collect();
+    let (found, message, replay) = match &outcome {
+        Ok(b) => {
+            let at = show_number(b.at, integer);
+            (
+                true,
+                format!(
+                    "smallest {path} at which {name} turns metastable: {at} (it still recovers at {}; {} values tried, tolerance {tolerance})",
+                    show_number(b.below, integer),
+                    b.tried.len()
+                ),
+                Some(format!(
+                    "simctl run {name} --seed {base}{} --set {path}={at}",
+                    set_args(sets)
+                )),
+            )
+        }
+        Err(why) => (
+            false,
+            format!("no tipping point in {lo}..{hi}: {why}"),
+            None,
+        ),
+    };
+    match format {
+        SweepFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "param": path, "found": found, "message": message,
+                "below": outcome.as_ref().ok().map(|b| b.below),
+                "at": outcome.as_ref().ok().map(|b| b.at),
+                "tried": tried, "replay": replay,
+            })
+        ),
+        _ => {
+            println!("{message}");
+            if let Some(r) = replay {
+                println!("replay: {r}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_warnings(file: &Path, v: &Validated) {

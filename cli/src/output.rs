@@ -6,6 +6,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+/// Each chart as NAME.png and NAME.svg in `dir`.
+pub fn write_charts(dir: &Path, charts: &[reports::Chart]) -> Result<()> {
+    for c in charts {
+        write_atomic(&dir.join(format!("{}.png", c.name)), &c.png)?;
+        write_atomic(&dir.join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
+    }
+    Ok(())
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()

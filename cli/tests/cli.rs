@@ -1,6 +1,11 @@
 //! The `simctl` binary end to end: exit codes, streams, byte-identical output.
 //! (Here rather than in tests/ because only this package's tests can find its binary.)
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests read what simctl wrote"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -115,12 +120,117 @@ fn out_dir_gets_the_summary_whole() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let written = std::fs::read(dir.join("summary.json")).unwrap();
     assert_eq!(written, out.stdout);
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let names = file_names(&dir);
+    assert!(
+        !names.iter().any(|n| n.contains(".tmp")),
+        "no temporary files left: {names:?}"
+    );
+    let charts = check_charts(
+        &dir,
+        &[
+            "latency",
+            "load",
+            "amplification",
+            "latency_cdf",
+            "queue_depth",
+        ],
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("![") && report.contains("latency.png"),
+        "{report}"
+    );
+
+    // `simctl chart` redraws the same charts from the saved summary alone.
+    let again = scratch("out-again");
+    let redraw = simctl(&[
+        "chart",
+        dir.join("summary.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(redraw.status.code(), Some(0), "{}", text(&redraw.stderr));
+    for name in charts {
+        assert_eq!(
+            std::fs::read(dir.join(&name)).unwrap(),
+            std::fs::read(again.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+    names.sort();
+    names
+}
+
+/// Each chart exists as a 1200x800 PNG with something drawn on it, and as an SVG with its
+/// text; returns the file names checked.
+fn check_charts(dir: &Path, stems: &[&str]) -> Vec<String> {
+    let mut checked = Vec::new();
+    for stem in stems {
+        let png = std::fs::read(dir.join(format!("{stem}.png")))
+            .unwrap_or_else(|e| panic!("{stem}.png: {e}"));
+        let c = reports::check_png(&png).unwrap_or_else(|e| panic!("{stem}.png: {e}"));
+        assert_eq!((c.width, c.height), (1200, 800), "{stem}.png");
+        assert!(
+            c.colors >= 8 && c.ink > 0.02,
+            "{stem}.png looks blank: {c:?}"
+        );
+        let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("width=\"1200\""),
+            "{stem}.svg"
+        );
+        assert!(
+            svg.matches("<text").count() >= 10,
+            "{stem}.svg has its labels"
+        );
+        assert!(
+            svg.contains("<polyline") || svg.contains("<path"),
+            "{stem}.svg has lines"
+        );
+        checked.extend([format!("{stem}.png"), format!("{stem}.svg")]);
+    }
+    checked
+}
+
+#[test]
+fn compare_out_writes_results_overlaid_charts_and_a_report() {
+    let dir = scratch("compare");
+    let out = simctl(&[
+        "compare",
+        "scenarios/v0.1.ron",
+        "scenarios/v0.2.ron",
+        "--seed",
+        "42",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    check_charts(
+        &dir,
+        &[
+            "latency",
+            "load",
+            "amplification",
+            "latency_cdf",
+            "queue_depth",
+        ],
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results.as_array().unwrap().len(), 2);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("v0.1") && report.contains("v0.2"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -227,4 +337,224 @@ fn limit_flags_override_the_scenario_and_stop_cleanly() {
     assert_eq!(v["events"], 1000);
     let zero = simctl(&["run", "scenarios/mm1.ron", "--max-events", "0"]);
     assert_eq!(zero.status.code(), Some(2));
+}
+
+/// A sweep small enough for a test: 4 points x 2 seeds of the v0.6 ladder step.
+const SWEEP: [&str; 6] = [
+    "sweep",
+    "scenarios/v0.6.ron",
+    "--param",
+    "services.db.workers=6..9:1",
+    "--seeds",
+    "2",
+];
+
+fn sweep_into(dir: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&str> = SWEEP.to_vec();
+    args.extend(["--out", dir.to_str().unwrap()]);
+    args.extend(extra);
+    simctl(&args)
+}
+
+/// The files a finished sweep leaves, by name and bytes (the saved runs included).
+fn sweep_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for sub in [dir.to_path_buf(), dir.join("runs")] {
+        for e in std::fs::read_dir(&sub).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                let name = p.strip_prefix(dir).unwrap().display().to_string();
+                files.push((name, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn sweep_output_is_byte_identical_for_one_and_two_jobs() {
+    let (one, two) = (scratch("sweep-j1"), scratch("sweep-j2"));
+    let a = sweep_into(&one, &["--jobs", "1", "--format", "csv"]);
+    let b = sweep_into(&two, &["--jobs", "2", "--format", "csv"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    let files = sweep_files(&one);
+    assert_eq!(files, sweep_files(&two));
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    for name in ["runs.csv", "points.csv", "sweep.json"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    check_charts(
+        &one,
+        &[
+            "sweep_p99",
+            "sweep_goodput",
+            "sweep_amplification",
+            "sweep_availability",
+        ],
+    );
+    let runs = std::fs::read_to_string(one.join("runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 4 * 2);
+    // Replicate 0 of each point runs at the base seed: it is `simctl run --set` exactly.
+    let single = simctl(&[
+        "run",
+        "scenarios/v0.6.ron",
+        "--set",
+        "services.db.workers=7",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&single.stdout).unwrap();
+    let row = runs.lines().find(|l| l.starts_with("1,0,42,7,")).unwrap();
+    assert!(row.contains(&format!(",{},", v["goodput_rps"])), "{row}");
+}
+
+#[test]
+fn a_killed_sweep_resumes_to_the_same_bytes() {
+    let (whole, cut) = (scratch("sweep-whole"), scratch("sweep-cut"));
+    let out = sweep_into(&whole, &["--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let mut args: Vec<&str> = SWEEP.to_vec();
+    args.extend(["--out", cut.to_str().unwrap(), "--jobs", "1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_simctl"))
+        .args(&args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let saved = |dir: &Path| {
+        std::fs::read_dir(dir.join("runs"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while saved(&cut) < 3 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sweep ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = saved(&cut);
+    assert!(before < 8, "killed part way: {before} of 8 runs saved");
+    assert!(!cut.join("runs.csv").exists());
+
+    let out = simctl(&["sweep", "--resume", cut.to_str().unwrap(), "--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("sweep: {} runs in", 8 - before)),
+        "only the missing runs ran: {err}"
+    );
+    let strip_tmp = |files: Vec<(String, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
+        files
+            .into_iter()
+            .filter(|f| !f.0.contains(".tmp."))
+            .collect()
+    };
+    assert_eq!(strip_tmp(sweep_files(&cut)), sweep_files(&whole));
+}
+
+#[test]
+fn ctrl_c_stops_a_sweep_after_the_runs_in_progress_and_keeps_them() {
+    let dir = scratch("sweep-int");
+    let mut args: Vec<&str> = SWEEP.to_vec();
+    args.extend(["--out", dir.to_str().unwrap(), "--jobs", "1"]);
+    let child = Command::new(env!("CARGO_BIN_EXE_simctl"))
+        .args(&args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !dir.join("runs").join("p00000-r000.json").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains(&format!("simctl sweep --resume {}", dir.display())),
+        "{err}"
+    );
+    let saved = std::fs::read_dir(dir.join("runs")).unwrap().count();
+    assert!((1..8).contains(&saved), "{saved} runs kept");
+    assert!(!dir.join("points.csv").exists(), "no partial outputs");
+}
+
+#[test]
+fn sweep_input_errors_name_the_path_and_exit_2() {
+    let out = simctl(&[
+        "sweep",
+        "scenarios/v0.6.ron",
+        "--param",
+        "services.db.wrkers=1,2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown path `services.db.wrkers`"), "{err}");
+    assert!(err.contains("services.db.workers"), "nearest paths: {err}");
+    let out = simctl(&[
+        "sweep",
+        "scenarios/v0.6.ron",
+        "--param",
+        "services.db.workers=0,1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("services[4].workers"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = simctl(&["sweep", "--resume", "/nonexistent-sweep-dir"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn find_brackets_the_spike_size_that_tips_v01_into_metastability() {
+    let out = simctl(&[
+        "sweep",
+        "scenarios/v0.1.ron",
+        "--set",
+        "faults.1.kind.factor=1",
+        "--set",
+        "faults.2.kind.factor=1",
+        "--find",
+        "faults.0.kind.factor=1..3",
+        "--tolerance",
+        "0.25",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["found"], true, "{v}");
+    let (below, at) = (v["below"].as_f64().unwrap(), v["at"].as_f64().unwrap());
+    assert!(at - below <= 0.25 && 1.0 < at && at < 3.0, "{v}");
+    // The replay line reproduces the verdict at the threshold.
+    let replay = v["replay"].as_str().unwrap();
+    let args: Vec<&str> = replay
+        .split_whitespace()
+        .skip(1)
+        .chain(["--format", "json"])
+        .collect();
+    let run: serde_json::Value = serde_json::from_slice(&simctl(&args).stdout).unwrap();
+    assert_eq!(run["metastable"], true, "{replay}");
 }
