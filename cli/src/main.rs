@@ -97,6 +97,9 @@ enum Command {
         /// Search `PATH=LO..HI` for the smallest value at which the run turns metastable.
         #[arg(long, value_name = "PATH=LO..HI", conflicts_with = "params")]
         find: Option<String>,
+        /// With --find: the condition searched for (the run never recovers after its faults).
+        #[arg(long, value_enum, default_value_t = Until::Metastable, requires = "find")]
+        until: Until,
         /// With --find: stop the search within this distance (default: 1 for whole-number
         /// fields, 1/100 of the range otherwise).
         #[arg(long, requires = "find")]
@@ -156,6 +159,11 @@ enum Command {
 enum Format {
     Table,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Until {
+    Metastable,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -258,6 +266,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             out,
             resume,
             find,
+            until: Until::Metastable,
             tolerance,
             format,
         } => {

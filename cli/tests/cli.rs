@@ -1,10 +1,7 @@
 //! The `simctl` binary end to end: exit codes, streams, byte-identical output.
 //! (Here rather than in tests/ because only this package's tests can find its binary.)
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests read what simctl wrote"
-)]
+#![allow(clippy::disallowed_methods, reason = "tests read what simctl wrote")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

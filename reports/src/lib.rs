@@ -209,48 +209,44 @@ pub fn table(r: &RunResult) -> String {
     out
 }
 
-/// Headline numbers of several runs, one row per run, in the order given.
+/// Several runs side by side: one row per metric, one column per run (labelled by its file
+/// stem, e.g. `v0.6`), as aligned plain text or a markdown table.
 pub fn compare(runs: &[RunResult], markdown: bool) -> String {
-    let header = [
-        "scenario",
-        "availability",
-        "goodput rps",
-        "p99 ms",
-        "peak retry ampl.",
-        "wasted work s",
-        "duplicates",
-        "max queue",
-        "recovery",
-    ];
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let max_queue = r
-                .services
-                .iter()
-                .map(|s| s.queue_depth_max)
-                .max()
-                .unwrap_or(0);
-            let recovery = match (r.recovery_s, r.metastable, r.faults.is_empty()) {
+    type Cell = fn(&RunResult) -> String;
+    let metrics: [(&str, Cell); 9] = [
+        ("availability", |r| format!("{:.4}", r.totals.availability)),
+        ("goodput rps", |r| format!("{:.1}", r.totals.goodput_rps)),
+        ("p99 ms", |r| ms(r.totals.latency_ms.p99)),
+        ("peak retry ampl.", |r| {
+            format!("{:.2}", r.retry_amplification_peak)
+        }),
+        ("wasted work s", |r| format!("{:.1}", r.wasted_work_s)),
+        ("duplicates", |r| r.duplicate_side_effects.to_string()),
+        ("max queue", |r| {
+            let max = r.services.iter().map(|s| s.queue_depth_max).max();
+            max.unwrap_or(0).to_string()
+        }),
+        ("recovery", |r| {
+            match (r.recovery_s, r.metastable, r.faults.is_empty()) {
                 (_, _, true) => "no faults".to_string(),
                 (Some(s), _, _) => format!("{s:.1} s"),
-                (None, true, _) => "never (metastable)".to_string(),
+                (None, true, _) => "metastable".to_string(),
                 (None, false, _) => "n/a".to_string(),
-            };
-            vec![
-                r.scenario.clone(),
-                format!("{:.4}", r.totals.availability),
-                format!("{:.1}", r.totals.goodput_rps),
-                ms(r.totals.latency_ms.p99),
-                format!("{:.2}", r.retry_amplification_peak),
-                format!("{:.1}", r.wasted_work_s),
-                r.duplicate_side_effects.to_string(),
-                max_queue.to_string(),
-                recovery,
-            ]
+            }
+        }),
+        ("seed", |r| r.seed.to_string()),
+    ];
+    let mut header = vec!["metric".to_string()];
+    header.extend(runs.iter().map(run_label));
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .map(|(name, cell)| {
+            let mut row = vec![name.to_string()];
+            row.extend(runs.iter().map(cell));
+            row
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
@@ -275,7 +271,7 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
             format!("{}\n", padded.join("  "))
         }
     };
-    let mut out = line(&header.map(String::from));
+    let mut out = line(&header);
     if markdown {
         let rule: Vec<String> = widths
             .iter()
@@ -292,10 +288,6 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
     }
     for row in &rows {
         out.push_str(&line(row));
-    }
-    let seeds: Vec<String> = runs.iter().map(|r| r.seed.to_string()).collect();
-    if !markdown {
-        out.push_str(&format!("\nseeds: {}\n", seeds.join(", ")));
     }
     out
 }
