@@ -101,11 +101,12 @@ impl SimDuration {
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
-    /// Panics on overflow: scheduling past the end of virtual time is a bug, not an input.
+    /// Saturates at [`SimTime::MAX`]: "later than any run can reach" (horizons are exclusive
+    /// and at most `MAX`), so an event scheduled there never happens. A scenario can ask for
+    /// that (a 500-year timeout 300 years in, a heavy-tailed draw): it must not crash the run.
     #[inline]
     fn add(self, d: SimDuration) -> SimTime {
-        self.checked_add(d)
-            .unwrap_or_else(|| panic!("virtual time overflow: {self} + {d}"))
+        SimTime(self.0.saturating_add(d.0))
     }
 }
 
@@ -130,13 +131,10 @@ impl Sub for SimTime {
 
 impl Add for SimDuration {
     type Output = SimDuration;
+    /// Saturates, like time: a sum past the end of virtual time is "never".
     #[inline]
     fn add(self, rhs: SimDuration) -> SimDuration {
-        SimDuration(
-            self.0
-                .checked_add(rhs.0)
-                .unwrap_or_else(|| panic!("duration overflow: {self} + {rhs}")),
-        )
+        SimDuration(self.0.saturating_add(rhs.0))
     }
 }
 
@@ -319,5 +317,15 @@ mod tests {
         assert_eq!(SimTime::MAX.checked_add(SimDuration(1)), None);
         assert_eq!(SimTime(1).saturating_since(SimTime(5)), SimDuration::ZERO);
         assert!(std::panic::catch_unwind(|| SimTime(1) - SimTime(2)).is_err());
+    }
+
+    #[test]
+    fn sums_past_the_end_of_virtual_time_saturate() {
+        let late = SimTime(u64::MAX - 5);
+        assert_eq!(late + SimDuration::from_nanos(10), SimTime::MAX);
+        assert_eq!(
+            SimDuration::MAX + SimDuration::from_nanos(1),
+            SimDuration::MAX
+        );
     }
 }

@@ -57,6 +57,18 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
             "must be longer than 0s: nothing would be simulated".into(),
         );
     }
+    // Arrivals are generated up to half of virtual time (so a timeout set at the last one
+    // still fits); a longer horizon would silently lose its load.
+    if s.horizon.as_nanos() > u64::MAX / 2 {
+        err(
+            root.field("horizon"),
+            format!(
+                "{} is longer than the {} a run may simulate",
+                s.horizon,
+                SimDuration::from_nanos(u64::MAX / 2)
+            ),
+        );
+    }
     if s.warmup >= s.horizon && !s.horizon.is_zero() {
         err(
             root.field("warmup"),

@@ -224,3 +224,37 @@ fn no_input_panics() {
         }
     }
 }
+
+/// Durations that reach past the end of virtual time are legal input, not a crash: a
+/// 5,000,000 h timeout set late in a 2,500,000 h run lands after u64 nanoseconds (found in
+/// review; it panicked with "virtual time overflow"). Such an event is "never" and the run
+/// ends at its horizon. A horizon past half of virtual time, where arrivals stop, is an error
+/// (it silently lost the load of its last years).
+#[test]
+fn durations_past_the_end_of_virtual_time_neither_crash_nor_truncate() {
+    let text = r#"Scenario(name: "x", seed: 1, horizon: "2500000h", window: "1000h", warmup: "0s",
+        clients: [Client(name: "c", target: "s", load: Open(rate_rps: 0.0000001),
+                         policy: (timeout: "5000000h"))],
+        services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))])"#;
+    let scenario = crate::support::load("extreme.ron", text);
+    let r = sim_models::run(&scenario, 1, "extreme.ron");
+    assert_eq!(r.stopped, "horizon");
+    // 2.5 M h x 1e-7 rps = 900 requests expected (sd 30).
+    assert!(
+        (780..1020).contains(&r.totals.succeeded),
+        "{}",
+        r.totals.succeeded
+    );
+    assert_eq!(r.totals.failed.timeout, 0);
+
+    let too_long = text.replace("\"2500000h\"", "\"5000000h\"");
+    let err = sim_models::load("extreme.ron", &too_long)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("extreme.ron:1:")
+            && err.contains("field `horizon`")
+            && err.contains("a run may simulate"),
+        "{err}"
+    );
+}
