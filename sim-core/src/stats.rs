@@ -327,22 +327,17 @@ impl LatencyRecorder {
         }
     }
 
-    /// `n` points `(quantile, value in ms)` of the empirical CDF at evenly spaced quantiles
-    /// from 0 (the minimum) to 1 (the maximum), for charts. Empty when the recorder is empty
-    /// or `n == 0`; `n == 1` gives the maximum only.
-    pub fn cdf_points(&self, n: usize) -> Vec<(f64, f64)> {
-        if self.is_empty() || n == 0 {
+    /// Points `(quantile, value in ms)` of the empirical CDF for charts: quantiles 0, 0.01
+    /// .. 0.89 evenly, then 1 - 10^-k for k = 1 .. 5 in twentieths, a log scale of the tail,
+    /// where resilience questions live. Empty when the recorder is empty.
+    pub fn cdf_points(&self) -> Vec<(f64, f64)> {
+        if self.is_empty() {
             return Vec::new();
         }
-        if n == 1 {
-            return vec![(1.0, self.max().as_millis_f64())];
-        }
-        let last = (n - 1) as f64;
-        (0..n)
-            .map(|i| {
-                let q = i as f64 / last;
-                (q, self.quantile(q).as_millis_f64())
-            })
+        let body = (0..90).map(|i| f64::from(i) / 100.0);
+        let tail = (20..=100).map(|i| 1.0 - 10f64.powf(-f64::from(i) / 20.0));
+        body.chain(tail)
+            .map(|q| (q, self.quantile(q).as_millis_f64()))
             .collect()
     }
 }
@@ -639,14 +634,13 @@ mod tests {
         assert!(s.p50_ms <= s.p90_ms && s.p90_ms <= s.p99_ms && s.p99_ms <= s.p999_ms);
         assert!(s.p999_ms <= s.max_ms);
 
-        let cdf = r.cdf_points(5);
-        assert_eq!(cdf.len(), 5);
+        let cdf = r.cdf_points();
+        assert_eq!(cdf.len(), 90 + 81);
         assert_eq!(cdf[0], (0.0, 1e-6));
-        assert_eq!(cdf[4], (1.0, 0.1));
         assert!(cdf.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
-        assert!(rel_err(cdf[2].1, 0.05) <= 1e-3);
-        assert_eq!(r.cdf_points(1), vec![(1.0, 0.1)]);
-        assert!(r.cdf_points(0).is_empty());
+        assert!(rel_err(cdf[50].1, 0.05) <= 1e-3);
+        let (q, v) = *cdf.last().unwrap();
+        assert!((q - 0.99999).abs() < 1e-12 && rel_err(v, 0.099999) <= 1e-3);
     }
 
     #[test]
@@ -657,7 +651,7 @@ mod tests {
         assert_eq!(r.quantile(1.0), SimDuration::ZERO);
         assert_eq!((r.min(), r.max()), (SimDuration::ZERO, SimDuration::ZERO));
         assert_eq!(r.summary(), LatencySummary::default());
-        assert!(r.cdf_points(10).is_empty());
+        assert!(r.cdf_points().is_empty());
     }
 
     #[test]

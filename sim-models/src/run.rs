@@ -144,7 +144,7 @@ fn finish(
     let expected: f64 = (0..services.len()).map(expected_at).sum();
 
     let mut series = std::mem::take(&mut world.metrics.series);
-    series.latency_cdf = cdf(&all_latency);
+    series.latency_cdf = all_latency.cdf_points();
     let retry_amplification_peak = series
         .retry_amplification
         .iter()
@@ -289,19 +289,6 @@ fn ratio(a: f64, b: f64) -> f64 {
 }
 
 /// A latency recorder and exact mean as the result's `Latency`.
-/// Quantiles 0, 0.01 .. 0.9 evenly, then 1 - 10^-k for k = 1 .. 5 in twentieths: a log
-/// scale of the tail, where resilience questions live.
-fn cdf(hist: &LatencyRecorder) -> Vec<(f64, f64)> {
-    if hist.is_empty() {
-        return Vec::new();
-    }
-    let body = (0..90).map(|i| f64::from(i) / 100.0);
-    let tail = (20..=100).map(|i| 1.0 - 10f64.powf(-f64::from(i) / 20.0));
-    body.chain(tail)
-        .map(|q| (q, hist.quantile(q).as_millis_f64()))
-        .collect()
-}
-
 fn latency(hist: &LatencyRecorder, exact: &Welford) -> Latency {
     Latency {
         count: hist.count(),

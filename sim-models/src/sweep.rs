@@ -15,6 +15,7 @@ use sim_core::time::SimDuration;
 
 use crate::result::RunResult;
 use crate::scenario::Scenario;
+use crate::validate::edit_distance;
 
 /// Most points one parameter may expand to: a typo in a step should not start a week-long run.
 const MAX_VALUES: usize = 10_000;
@@ -299,7 +300,7 @@ fn walk<'a>(root: &'a mut Value, path: &str) -> Result<&'a mut Value, String> {
                     Some(tail) => (true, tail),
                     None => (false, p.as_str()),
                 };
-                (!under, !tail.contains(first), distance(rest, tail), p)
+                (!under, !tail.contains(first), edit_distance(rest, tail), p)
             })
             .collect();
         near.sort();
@@ -435,21 +436,6 @@ fn leaf_paths(root: &Value) -> Vec<String> {
     let mut out = Vec::new();
     go(root, "", &mut out);
     out
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// The seed of replicate `r`: the base seed itself first (so one replicate replays as
