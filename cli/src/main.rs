@@ -288,11 +288,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 };
                 return sweep_find(&file, &sets, search, format);
             }
-            let (spec, out) = match resume {
-                Some(dir) => (sweep::read_spec(&dir)?, Some(dir)),
+            let (spec, out, resuming) = match resume {
+                Some(dir) => (sweep::read_spec(&dir)?, Some(dir), true),
                 None => {
                     let file = file.expect("clap requires a file without --resume");
                     let spec = sweep::Spec {
+                        // Set from the file's text once it is read.
                         file_hash: String::new(),
                         file,
                         sets,
@@ -300,10 +301,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         seeds,
                         seed,
                     };
-                    (spec, out)
+                    (spec, out, false)
                 }
             };
-            sweep_grid(spec, jobs, out.as_deref(), format)
+            sweep_grid(spec, resuming, jobs, out.as_deref(), format)
         }
         Command::Validate { file } => {
             let v = load(&file)?;
@@ -377,14 +378,9 @@ fn run(
     l.max_events = limits.max_events.unwrap_or(l.max_events);
     l.max_in_flight = limits.max_in_flight.unwrap_or(l.max_in_flight);
     let seed = seed.unwrap_or(v.scenario.seed);
-    let name = file.display().to_string();
-    let mut result = sim_models::run(&v.scenario, seed, &name);
-    if !sets.is_empty() {
-        let with = format!("simctl run {name}{} ", set_args(sets));
-        result.replay = result
-            .replay
-            .replacen(&format!("simctl run {name} "), &with, 1);
-    }
+    // The replay line names the scenario as this command did: the file and its --set flags.
+    let source = format!("{}{}", file.display(), set_args(sets));
+    let result = sim_models::run(&v.scenario, seed, &source);
     let json = reports::json(&result);
     match format {
         Format::Json => print!("{json}"),
@@ -547,6 +543,7 @@ fn load_text(file: &Path) -> Result<(String, Validated)> {
 /// `simctl sweep` over a grid: runs (or resumes) it, writes its outputs.
 fn sweep_grid(
     mut spec: sweep::Spec,
+    resuming: bool,
     jobs: usize,
     out: Option<&Path>,
     format: SweepFormat,
@@ -555,7 +552,7 @@ fn sweep_grid(
     print_warnings(&spec.file, &v);
     v.scenario = with_sets(v.scenario, &spec.sets)?;
     let hash = sweep::file_hash(&text);
-    if spec.file_hash.is_empty() {
+    if !resuming {
         spec.file_hash = hash;
         // A new sweep into a directory holding another one would mix their runs.
         if let Some(dir) = out.filter(|d| d.join("sweep.spec.json").exists())

@@ -10,8 +10,8 @@ use crate::result::{ClientResult, Failed, FaultWindow, Latency, RunResult, Servi
 use crate::scenario::{FaultKind, Scenario};
 use crate::world::World;
 
-/// Runs `scenario` (which must have passed [`crate::validate`]) with `seed`. `file` is the
-/// scenario's path as the user gave it, for the replay line.
+/// Runs `scenario` (which must have passed [`crate::validate`]) with `seed`. `file` names the
+/// scenario as the command line did (its path, and any `--set` flags), for the replay line.
 pub fn run(scenario: &Scenario, seed: u64, file: &str) -> RunResult {
     let mut engine = build(scenario, seed);
     let stop = engine.run();
