@@ -4,27 +4,27 @@
 //! order they were scheduled. Nothing depends on addresses or hashing, so a run is a pure
 //! function of its inputs.
 //!
-//! **Structure: a radix heap.** Virtual time never runs backwards (nothing is scheduled
-//! before `now`), so keys are monotone and a radix heap applies: bucket `i` holds entries
-//! whose time first differs from the last popped time at bit `i - 1` (bucket 0: equal to it).
-//! Insert is O(1) (a `Vec` push); pop takes the lowest non-empty bucket and redistributes it
-//! into lower buckets, so each entry moves at most 64 times and usually two or three. All
-//! access is sequential, which is what matters once ~200 k events are pending: measured with
-//! `simctl bench --in-flight 100000`, a binary heap of the same entries spent 57% of the run
-//! in `pop` cache misses and managed 1.07 M events/s; see README "Performance" for the radix
-//! heap's figures and the M/M/1 case.
-//!
-//! Bucket 0 holds only entries at the current time; it is a FIFO in insertion sequence
-//! (entries moved there are sorted by sequence, and new ones always have the largest), which
-//! gives the (time, seq) order.
+//! **Structure: a timing wheel in front of a radix heap.** Virtual time never runs backwards
+//! (nothing is scheduled before `now`), so keys are monotone. Time is cut into blocks of
+//! 2^16 ns (65.5 µs). The block being handled is `current`, sorted; the next 1023 blocks
+//! (67 ms) are wheel slots, unsorted `Vec`s found through a bitmap; anything later is "far",
+//! in a radix heap relative to the end of the wheel (bucket `i` holds entries whose time first
+//! differs from it at bit `i - 1`). Most events (network hops, service times, backoffs) land
+//! in the wheel and move twice: pushed into their slot, then sorted with the few others of
+//! their block when it comes up. Far entries (timeouts, deadlines) move down the radix
+//! buckets only as the wheel's end passes them, and enter the wheel when it reaches them.
+//! This replaced a plain radix heap, whose entries moved through most of the ~20 bit levels
+//! between a millisecond and the gap between events: `simctl bench --scenario
+//! scenarios/v0.4.ron` spent ~30% of its time there. A binary heap is worse still once many
+//! events are pending (see README "Performance").
 //!
 //! **Cancellation** is lazy: `cancel` marks the event's slot dead in O(1) and the entry is
-//! dropped when its bucket is redistributed. Nearly every attempt arms a timeout that is later
+//! dropped when it is next moved. Nearly every attempt arms a timeout that is later
 //! cancelled, so a search per cancel would dominate. Dead entries far in the future would
-//! otherwise pile up (a 5 s timeout at 100 k attempts/s leaves 500 k of them), so all buckets
-//! are compacted in O(n) when dead entries outnumber live ones: amortised O(1) per cancel.
+//! otherwise pile up (a 5 s timeout at 100 k attempts/s leaves 500 k of them), so everything
+//! is compacted in O(n) when dead entries outnumber live ones: amortised O(1) per cancel.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
 
 use crate::time::SimTime;
 
@@ -39,7 +39,12 @@ pub struct EventKey {
 const FREE: u64 = u64::MAX;
 /// Below this many dead entries compaction is not worth its pass.
 const COMPACT_MIN: usize = 4096;
-/// Bucket 0 plus one per bit of a u64 time.
+/// A block is 2^SHIFT ns of virtual time.
+const SHIFT: u32 = 16;
+/// Blocks covered by the wheel, the current one included.
+const SLOTS: u64 = 1024;
+const WORDS: usize = SLOTS as usize / 64;
+/// Far bucket 0 plus one per bit of a u64 time.
 const BUCKETS: usize = 65;
 
 struct Entry<E> {
@@ -49,16 +54,28 @@ struct Entry<E> {
     event: E,
 }
 
+impl<E> Entry<E> {
+    #[inline]
+    fn block(&self) -> u64 {
+        self.time.0 >> SHIFT
+    }
+}
+
 /// Pending events of type `E` (a model's own closed enum: no boxing on the hot path).
 pub struct EventQueue<E> {
-    /// Entries at time `base`, in insertion order.
-    current: VecDeque<Entry<E>>,
-    /// `buckets[i]` for i in 1..65: entries whose time first differs from `base` at bit i-1.
-    buckets: Vec<Vec<Entry<E>>>,
-    /// Bit i set iff `buckets[i]` is non-empty.
-    occupied: u128,
-    /// The time all bucket indices are relative to: the latest time popped or peeked.
-    base: u64,
+    /// Entries of block `block`, sorted by (time, seq) descending: the next one is last.
+    current: Vec<Entry<E>>,
+    /// The block `current` holds.
+    block: u64,
+    /// Entries of blocks `block + 1 .. block + SLOTS`, each in slot `b % SLOTS`, unsorted.
+    wheel: Vec<Vec<Entry<E>>>,
+    /// Bit `s` of word `s / 64` set iff `wheel[s]` is non-empty.
+    wheel_occupied: [u64; WORDS],
+    /// Entries of later blocks; `far[i]` holds those whose time first differs from
+    /// `far_base()` at bit i-1 (`far[0]`: equal to it).
+    far: Vec<Vec<Entry<E>>>,
+    /// Bit i set iff `far[i]` is non-empty.
+    far_occupied: u128,
     /// `slots[s]` holds the seq of the live event using slot `s`, or `FREE`.
     slots: Vec<u64>,
     free_slots: Vec<u32>,
@@ -78,10 +95,12 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            current: VecDeque::new(),
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            occupied: 0,
-            base: 0,
+            current: Vec::new(),
+            block: 0,
+            wheel: (0..SLOTS).map(|_| Vec::new()).collect(),
+            wheel_occupied: [0; WORDS],
+            far: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            far_occupied: 0,
             slots: Vec::new(),
             free_slots: Vec::new(),
             next_seq: 0,
@@ -106,10 +125,6 @@ impl<E> EventQueue<E> {
             "event scheduled in the past: at {at}, now {}",
             self.now
         );
-        if at.0 < self.base {
-            // Only after a peek beyond `now` (a run stopped at a horizon, then resumed).
-            self.rebase(at.0);
-        }
         let seq = self.next_seq;
         self.next_seq += 1;
         let slot = match self.free_slots.pop() {
@@ -122,13 +137,25 @@ impl<E> EventQueue<E> {
                 u32::try_from(self.slots.len() - 1).expect("more than 4 G pending events")
             }
         };
-        self.insert(Entry {
+        let entry = Entry {
             time: at,
             seq,
             slot,
             event,
-        });
+        };
         self.held += 1;
+        let block = entry.block();
+        if block < self.block {
+            // Only after a peek beyond `now` (a run stopped at a horizon, then resumed).
+            self.rebuild(block);
+        }
+        if block == self.block {
+            // The newest seq: after every entry at an earlier or equal time.
+            let i = self.current.partition_point(|e| e.time > at);
+            self.current.insert(i, entry);
+        } else {
+            self.place(entry);
+        }
         EventKey { seq, slot }
     }
 
@@ -150,7 +177,7 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.settle()?;
-        let entry = self.current.pop_front().expect("settled");
+        let entry = self.current.pop().expect("settled");
         self.held -= 1;
         self.release(entry.slot);
         self.now = entry.time;
@@ -193,78 +220,158 @@ impl<E> EventQueue<E> {
         self.slots[e.slot as usize] == e.seq
     }
 
+    /// The time far buckets are relative to: the start of the first block past the wheel.
+    /// (It saturates only when no block can be far, so `far` is then empty.)
     #[inline]
-    fn insert(&mut self, e: Entry<E>) {
-        let diff = e.time.0 ^ self.base;
-        if diff == 0 {
-            self.current.push_back(e);
+    fn far_base(&self) -> u64 {
+        (self.block + SLOTS).saturating_mul(1 << SHIFT)
+    }
+
+    /// Files an entry of a block at or after `block` (unsorted if it is `block` itself).
+    #[inline]
+    fn place(&mut self, e: Entry<E>) {
+        let block = e.block();
+        if block == self.block {
+            self.current.push(e);
+        } else if block < self.block + SLOTS {
+            let s = (block % SLOTS) as usize;
+            self.wheel[s].push(e);
+            self.wheel_occupied[s / 64] |= 1 << (s % 64);
         } else {
-            let i = (u64::BITS - diff.leading_zeros()) as usize;
-            self.buckets[i].push(e);
-            self.occupied |= 1 << i;
+            self.place_far(e);
         }
     }
 
-    /// Makes the front of `current` the next live event; returns its time.
+    #[inline(never)]
+    fn place_far(&mut self, e: Entry<E>) {
+        let diff = e.time.0 ^ self.far_base();
+        let i = (u64::BITS - diff.leading_zeros()) as usize;
+        self.far[i].push(e);
+        self.far_occupied |= 1 << i;
+    }
+
+    /// Makes the last entry of `current` the next live event; returns its time.
     #[inline]
     fn settle(&mut self) -> Option<SimTime> {
+        match self.current.last() {
+            Some(last) if self.is_live(last) => Some(last.time),
+            _ => self.settle_further(),
+        }
+    }
+
+    /// `settle` past dead entries and spent blocks (kept out of line so the common case
+    /// above stays small).
+    #[inline(never)]
+    fn settle_further(&mut self) -> Option<SimTime> {
         loop {
-            while let Some(front) = self.current.front() {
-                if self.is_live(front) {
-                    return Some(front.time);
+            while let Some(last) = self.current.last() {
+                if self.is_live(last) {
+                    return Some(last.time);
                 }
-                self.current.pop_front();
+                self.current.pop();
                 self.held -= 1;
                 self.dead -= 1;
             }
-            if self.occupied == 0 {
-                return None;
-            }
-            self.redistribute(self.occupied.trailing_zeros() as usize);
+            let next = match self.next_wheel_block() {
+                Some(b) => b,
+                None => self.first_far_block()?,
+            };
+            self.move_to(next);
         }
     }
 
-    /// Empties bucket `i` into lower buckets relative to its earliest live time.
-    fn redistribute(&mut self, i: usize) {
-        let mut bucket = std::mem::take(&mut self.buckets[i]);
-        self.occupied &= !(1 << i);
-        let min = bucket
-            .iter()
-            .filter(|e| self.is_live(e))
-            .map(|e| e.time.0)
-            .min();
-        if let Some(min) = min {
-            self.base = min;
-        }
-        let before = self.current.len();
-        for e in bucket.drain(..) {
-            if self.is_live(&e) {
-                self.insert(e);
-            } else {
-                self.held -= 1;
-                self.dead -= 1;
+    /// The first block after `block` with a non-empty wheel slot.
+    fn next_wheel_block(&self) -> Option<u64> {
+        let start = ((self.block + 1) % SLOTS) as usize;
+        let (word, bit) = (start / 64, start % 64);
+        let mut bits = self.wheel_occupied[word] & (!0 << bit);
+        // Scan forward once round the wheel, ending with the first word's lower bits.
+        for k in 0..=WORDS {
+            let w = (word + k) % WORDS;
+            if k == WORDS {
+                bits = self.wheel_occupied[w] & !(!0 << bit);
+            } else if k > 0 {
+                bits = self.wheel_occupied[w];
+            }
+            if bits != 0 {
+                let s = (w * 64 + bits.trailing_zeros() as usize) as u64;
+                let ahead = s.wrapping_sub(start as u64) % SLOTS;
+                return Some(self.block + 1 + ahead);
             }
         }
-        // Entries that landed at the current time: restore insertion order.
-        self.current.make_contiguous()[before..].sort_unstable_by_key(|e| e.seq);
-        // Keep a small allocation for reuse; a large one would sit idle while entries live lower.
-        if bucket.capacity() <= 1024 {
-            self.buckets[i] = bucket;
-        }
+        None
     }
 
-    /// Re-buckets everything relative to an earlier `base` (rare: see `schedule`).
-    fn rebase(&mut self, base: u64) {
-        let mut all: Vec<Entry<E>> = self.current.drain(..).collect();
-        for b in &mut self.buckets {
-            all.append(b);
+    /// The block of the earliest live far entry (the wheel being empty); drops dead ones met.
+    fn first_far_block(&mut self) -> Option<u64> {
+        while self.far_occupied != 0 {
+            let i = self.far_occupied.trailing_zeros() as usize;
+            let slots = &self.slots;
+            let before = self.far[i].len();
+            self.far[i].retain(|e| slots[e.slot as usize] == e.seq);
+            let dropped = before - self.far[i].len();
+            self.held -= dropped;
+            self.dead -= dropped;
+            if let Some(min) = self.far[i].iter().map(Entry::block).min() {
+                return Some(min);
+            }
+            self.far_occupied &= !(1 << i);
         }
-        self.occupied = 0;
-        self.base = base;
-        all.sort_unstable_by_key(|e| (e.time, e.seq));
+        None
+    }
+
+    /// Makes `block` (later than the current one, which is spent) current: takes its wheel
+    /// slot, brings far entries the wheel's end has passed into the wheel, sorts.
+    fn move_to(&mut self, block: u64) {
+        debug_assert!(self.current.is_empty() && block > self.block);
+        let old_base = self.far_base();
+        self.block = block;
+        let s = (block % SLOTS) as usize;
+        std::mem::swap(&mut self.current, &mut self.wheel[s]);
+        self.wheel_occupied[s / 64] &= !(1 << (s % 64));
+        // Buckets up to the highest bit where the far base changed no longer match it.
+        let diff = old_base ^ self.far_base();
+        if diff != 0 && self.far_occupied != 0 {
+            let top = (u64::BITS - diff.leading_zeros()) as usize;
+            let mut stale = self.far_occupied & ((2 << top) - 1);
+            while stale != 0 {
+                let i = stale.trailing_zeros() as usize;
+                stale &= stale - 1;
+                self.far_occupied &= !(1 << i);
+                let mut bucket = std::mem::take(&mut self.far[i]);
+                for e in bucket.drain(..) {
+                    if self.is_live(&e) {
+                        self.place(e);
+                    } else {
+                        self.held -= 1;
+                        self.dead -= 1;
+                    }
+                }
+                // Keep a small allocation for reuse; a large one would sit idle.
+                if bucket.capacity() <= 1024 && self.far[i].is_empty() {
+                    self.far[i] = bucket;
+                }
+            }
+        }
+        // Dead entries stay: `settle` drops them as they come up.
+        self.current
+            .sort_unstable_by_key(|e| Reverse((e.time, e.seq)));
+    }
+
+    /// Re-files everything relative to an earlier `block` (rare: see `schedule`).
+    fn rebuild(&mut self, block: u64) {
+        let mut all: Vec<Entry<E>> = std::mem::take(&mut self.current);
+        for v in self.wheel.iter_mut().chain(self.far.iter_mut()) {
+            all.append(v);
+        }
+        self.wheel_occupied = [0; WORDS];
+        self.far_occupied = 0;
+        self.block = block;
         for e in all {
-            self.insert(e);
+            self.place(e);
         }
+        self.current
+            .sort_unstable_by_key(|e| Reverse((e.time, e.seq)));
     }
 
     #[inline]
@@ -277,10 +384,16 @@ impl<E> EventQueue<E> {
         let slots = &self.slots;
         let live = |e: &Entry<E>| slots[e.slot as usize] == e.seq;
         self.current.retain(live);
-        for (i, b) in self.buckets.iter_mut().enumerate() {
-            b.retain(live);
-            if b.is_empty() {
-                self.occupied &= !(1 << i);
+        for (s, v) in self.wheel.iter_mut().enumerate() {
+            v.retain(live);
+            if v.is_empty() {
+                self.wheel_occupied[s / 64] &= !(1 << (s % 64));
+            }
+        }
+        for (i, v) in self.far.iter_mut().enumerate() {
+            v.retain(live);
+            if v.is_empty() {
+                self.far_occupied &= !(1 << i);
             }
         }
         self.held -= self.dead;
@@ -366,11 +479,14 @@ mod tests {
                 let now = q.now().0;
                 match rng.random_range(0..10) {
                     0..=4 => {
-                        // Mostly near-future times with many ties, sometimes far ones.
-                        let dt = match rng.random_range(0..4) {
+                        // Ties, the current block, the wheel (up to 2^26 ns), and far.
+                        let dt = match rng.random_range(0..7) {
                             0 => 0,
                             1 => rng.random_range(0..4),
                             2 => rng.random_range(0..1_000),
+                            3 => rng.random_range(0..1u64 << 20),
+                            4 => rng.random_range(0..1u64 << 26),
+                            5 => rng.random_range(0..1u64 << 31),
                             _ => rng.random_range(0..1u64 << 40),
                         };
                         let key = q.schedule(SimTime(now + dt), next);
@@ -412,6 +528,28 @@ mod tests {
         q.schedule(SimTime(50), 2);
         q.schedule(SimTime(100), 3);
         assert_eq!(drain(&mut q), [(50, 2), (100, 1), (100, 3)]);
+    }
+
+    /// The same after a peek that moved past wheel and far boundaries.
+    #[test]
+    fn scheduling_far_before_a_peeked_event_keeps_order() {
+        let mut q = EventQueue::new();
+        q.schedule(SimTime(10_000_000_000), 1);
+        q.schedule(SimTime(20_000_000_000), 2);
+        assert_eq!(q.peek_time(), Some(SimTime(10_000_000_000)));
+        q.schedule(SimTime(1_000_000), 3);
+        q.schedule(SimTime(300_000_000), 4);
+        q.schedule(SimTime(10_000_000_000), 5);
+        assert_eq!(
+            drain(&mut q),
+            [
+                (1_000_000, 3),
+                (300_000_000, 4),
+                (10_000_000_000, 1),
+                (10_000_000_000, 5),
+                (20_000_000_000, 2)
+            ]
+        );
     }
 
     #[test]
