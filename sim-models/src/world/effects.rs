@@ -10,7 +10,7 @@
 //!   progress is refused as a conflict (409, retryable), as Stripe-style idempotency keys do.
 //!   Records of completed operations expire after the service's TTL.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use sim_core::{SimDuration, SimTime};
 
@@ -21,9 +21,13 @@ pub(crate) const LEDGER_TTL: SimDuration = SimDuration::from_secs(600);
 pub(crate) type OpKey = (u64, u32);
 
 /// Completed operations, expiring in the order they were completed.
+///
+/// `done` is sorted by key: request ids grow with time, so a new key usually lands at or
+/// near the back and an expiring one near the front, which keeps inserts and removals
+/// short shifts instead of tree rebalancing.
 #[derive(Default)]
 pub(crate) struct Ledger {
-    done: BTreeMap<OpKey, SimTime>,
+    done: VecDeque<(OpKey, SimTime)>,
     expiry: VecDeque<(SimTime, OpKey)>,
 }
 
@@ -32,14 +36,54 @@ impl Ledger {
     pub fn complete(&mut self, key: OpKey, now: SimTime, ttl: SimDuration) -> bool {
         self.expire(now);
         let expires = now.saturating_add(ttl);
-        let repeated = self.done.insert(key, expires).is_some();
         self.expiry.push_back((expires, key));
-        repeated
+        match self.find(key) {
+            Ok(i) => {
+                self.done[i].1 = expires;
+                true
+            }
+            Err(i) => {
+                self.done.insert(i, (key, expires));
+                false
+            }
+        }
     }
 
     pub fn contains(&mut self, key: OpKey, now: SimTime) -> bool {
         self.expire(now);
-        self.done.contains_key(&key)
+        self.find(key).is_ok()
+    }
+
+    /// Where `key` is in `done`, or where it would go. A new key is usually among the last
+    /// few, so the range is narrowed from the back in doubling steps before bisecting it.
+    fn find(&self, key: OpKey) -> Result<usize, usize> {
+        let (mut lo, mut hi, mut step) = (0, self.done.len(), 1);
+        while step <= hi {
+            let i = hi - step;
+            if self.done[i].0 < key {
+                lo = i + 1;
+                break;
+            }
+            hi = i;
+            step *= 2;
+        }
+        self.bisect(key, lo, hi)
+    }
+
+    /// Where `key` is in `done[lo..hi]`, or where it would go, given it belongs there.
+    fn bisect(&self, key: OpKey, mut lo: usize, mut hi: usize) -> Result<usize, usize> {
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.done[mid].0 < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match self.done.get(lo) {
+            Some(&(k, _)) if k == key => Ok(lo),
+            _ => Err(lo),
+        }
     }
 
     fn expire(&mut self, now: SimTime) {
@@ -49,8 +93,11 @@ impl Ledger {
             }
             self.expiry.pop_front();
             // A key completed again later has a later expiry: keep it.
-            if self.done.get(&key) == Some(&at) {
-                self.done.remove(&key);
+            // Old keys sit near the front: a plain bisection finds them sooner.
+            if let Ok(i) = self.bisect(key, 0, self.done.len())
+                && self.done[i].1 == at
+            {
+                self.done.remove(i);
             }
         }
     }
@@ -126,6 +173,35 @@ mod tests {
         assert!(l.contains((1, 0), t(14)));
         assert!(!l.contains((1, 0), t(15)));
         assert!(!l.complete((1, 0), t(30), ttl), "forgotten after the TTL");
+    }
+
+    #[test]
+    fn ledger_agrees_with_a_map_on_shuffled_keys() {
+        use rand::RngExt;
+        use std::collections::BTreeMap;
+        // The reference: the ledger as a map from key to expiry, expired lazily.
+        let mut reference: BTreeMap<OpKey, SimTime> = BTreeMap::new();
+        let mut l = Ledger::default();
+        let mut rng = sim_core::rng::stream(7, "ledger");
+        let ttl = SimDuration::from_secs(5);
+        for step in 0..20_000u64 {
+            let now = SimTime(step * 1_000_000);
+            // Mostly recent requests, some old ones, a few call sites.
+            let id = (step / 4)
+                .saturating_sub(rng.random_range(0..if step % 7 == 0 { 2000 } else { 20 }));
+            let key = (id, rng.random_range(0..3));
+            reference.retain(|_, &mut at| at > now);
+            if rng.random::<f64>() < 0.3 {
+                assert_eq!(
+                    l.contains(key, now),
+                    reference.contains_key(&key),
+                    "step {step}"
+                );
+            } else {
+                let expected = reference.insert(key, now.saturating_add(ttl)).is_some();
+                assert_eq!(l.complete(key, now, ttl), expected, "step {step}");
+            }
+        }
     }
 
     #[test]
