@@ -299,12 +299,20 @@ pub(crate) struct ServiceState {
 pub(crate) struct Pair {
     link: u32,
     partitioned: u32,
-    extra_loss: f64,
+    /// The link's loss combined with loss faults' (set when either changes, not per message).
+    loss: f64,
 }
 
 pub(crate) struct LinkDef {
     latency: Sampler,
     loss: f64,
+}
+
+impl LinkDef {
+    /// Probability a message is lost on this link with `extra_loss` from faults on top.
+    fn loss_with(&self, extra_loss: f64) -> f64 {
+        1.0 - (1.0 - self.loss) * (1.0 - extra_loss)
+    }
 }
 
 /// The simulated world: every client, service and link of a scenario.

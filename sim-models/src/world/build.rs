@@ -303,7 +303,7 @@ impl World {
             Pair {
                 link: 0,
                 partitioned: 0,
-                extra_loss: 0.0
+                loss: 0.0
             };
             (nodes * nodes) as usize
         ];
@@ -319,6 +319,9 @@ impl World {
                     pairs[(b * nodes + a) as usize].link = id;
                 }
             }
+        }
+        for pair in &mut pairs {
+            pair.loss = links[pair.link as usize].loss_with(0.0);
         }
         let net_rng = node_names
             .iter()

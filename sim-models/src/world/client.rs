@@ -214,8 +214,7 @@ impl World {
         }
         let link = &self.links[pair.link as usize];
         let rng = &mut self.net_rng[from as usize];
-        let loss = 1.0 - (1.0 - link.loss) * (1.0 - pair.extra_loss);
-        if loss > 0.0 && rng.random::<f64>() < loss {
+        if pair.loss > 0.0 && rng.random::<f64>() < pair.loss {
             return None;
         }
         Some(link.latency.sample_duration(rng))
