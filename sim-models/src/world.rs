@@ -208,6 +208,8 @@ pub(crate) struct Attempt {
 pub(crate) struct Edge {
     /// Calling node: clients first, then service instances.
     from: u32,
+    /// Whether the caller acts on propagated deadlines (clients always do).
+    caller_honors_deadline: bool,
     /// The callee's instances (one unless it has replicas), and its name.
     targets: Vec<u32>,
     callee: String,

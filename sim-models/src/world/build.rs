@@ -151,6 +151,8 @@ impl World {
                 let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
                 edges.push(Edge {
                     from,
+                    // Services' callers are set below, once the services exist.
+                    caller_honors_deadline: true,
                     callee: spec_to.to_string(),
                     balancer: Balancer::new(callee.balance, targets.len()),
                     detector: callee
@@ -294,6 +296,12 @@ impl World {
                 }
             })
             .collect();
+
+        for e in &mut edges {
+            if let Some(s) = e.from.checked_sub(n_clients) {
+                e.caller_honors_deadline = services[s as usize].honor_deadline;
+            }
+        }
 
         let mut links = vec![LinkDef {
             latency: s.default_link.latency.compile().expect("validated link"),
