@@ -273,21 +273,20 @@ impl World {
     fn cancel_racing(&mut self, key: CallKey, now: SimTime) {
         let call = &mut self.calls[key];
         let edge = &mut self.edges[call.edge as usize];
-        let mut lost: Vec<AttemptKey> = Vec::new();
+        let mut abandon = |a: AttemptKey| {
+            if let Some(att) = self.attempts.get_mut(a) {
+                att.abandoned_at = Some(now);
+            }
+        };
         if let Some(a) = call.current.take() {
             edge.outstanding -= 1;
             edge.record(now, false, now - call.sent_at, call.replica);
-            lost.push(a);
+            abandon(a);
         }
         for h in call.hedges.drain(..) {
             edge.outstanding -= 1;
             edge.record(now, false, now - h.sent_at, h.replica);
-            lost.push(h.attempt);
-        }
-        for a in lost {
-            if let Some(att) = self.attempts.get_mut(a) {
-                att.abandoned_at = Some(now);
-            }
+            abandon(h.attempt);
         }
     }
 
