@@ -334,6 +334,9 @@ pub struct World {
     ledger: effects::Ledger,
     calls: SlotMap<CallKey, Call>,
     attempts: SlotMap<AttemptKey, Attempt>,
+    /// Live attempts whose caller stopped waiting: while there are none, no worker works for
+    /// nobody and releasing one skips the walk up its chain of callers.
+    abandoned: u32,
     fault_defs: Vec<faults::FaultDef>,
     /// Services paused now (so that the common case skips the per-event pause check).
     paused: u32,
@@ -388,6 +391,15 @@ impl World {
                 })
             })
             .collect()
+    }
+
+    /// Forgets attempt `a` (every attempt leaves through here, to keep `abandoned` exact).
+    fn remove_attempt(&mut self, a: AttemptKey) -> Option<Attempt> {
+        let att = self.attempts.remove(a)?;
+        if att.abandoned_at.is_some() {
+            self.abandoned -= 1;
+        }
+        Some(att)
     }
 
     /// Requests in flight anywhere.

@@ -361,6 +361,7 @@ impl World {
             ledger: Default::default(),
             calls: SlotMap::with_key(),
             attempts: SlotMap::with_key(),
+            abandoned: 0,
             fault_active: vec![false; fault_defs.len()],
             paused: 0,
             scratch_outstanding: Vec::new(),

@@ -199,7 +199,7 @@ impl World {
             }
             // Lost on the way: the caller finds out by its timeout, if it has one.
             None => {
-                self.attempts.remove(attempt);
+                self.remove_attempt(attempt);
             }
         }
         attempt
@@ -275,6 +275,7 @@ impl World {
         let edge = &mut self.edges[call.edge as usize];
         let mut abandon = |a: AttemptKey| {
             if let Some(att) = self.attempts.get_mut(a) {
+                self.abandoned += u32::from(att.abandoned_at.is_none());
                 att.abandoned_at = Some(now);
             }
         };

@@ -157,7 +157,7 @@ impl World {
             if reset {
                 self.reply(a, Outcome::Failed(Failure::Error), q);
             } else {
-                self.attempts.remove(a);
+                self.remove_attempt(a);
             }
         }
     }

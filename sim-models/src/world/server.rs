@@ -29,7 +29,7 @@ impl World {
                 CrashMode::BlackHole => {
                     svc.stats.dropped += u64::from(counted);
                     svc.stats.window.dropped += 1;
-                    self.attempts.remove(a);
+                    self.remove_attempt(a);
                 }
             }
             return;
@@ -103,7 +103,7 @@ impl World {
             svc.stats.dropped += u64::from(att.counted);
             svc.stats.window.dropped += 1;
             self.end_operation(a, now, false);
-            self.attempts.remove(a);
+            self.remove_attempt(a);
             return false;
         }
         svc.busy += 1;
@@ -264,13 +264,13 @@ impl World {
         let s = self.attempts[a].service as usize;
         self.end_operation(a, q.now(), false);
         self.release_worker(a, q.now());
-        self.attempts.remove(a);
+        self.remove_attempt(a);
         self.next_from_queue(s, q);
     }
 
     /// Sends the answer for `a` back over the link and forgets the attempt.
     pub(super) fn reply(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
-        let att = self.attempts.remove(a).expect("answering a live attempt");
+        let att = self.remove_attempt(a).expect("answering a live attempt");
         // Nobody listens if the call is over or has moved on to another attempt.
         let Some(call) = self.calls.get(att.call) else {
             return;
@@ -314,6 +314,9 @@ impl World {
     /// Since when nobody waits for `a`: its caller gave up on it, or on an attempt up the
     /// chain of calls that led to it (deep orphans are wasted work too).
     fn orphaned_at(&self, a: AttemptKey) -> Option<SimTime> {
+        if self.abandoned == 0 {
+            return None;
+        }
         let mut att = &self.attempts[a];
         let mut since = att.abandoned_at;
         for _ in 0..64 {
