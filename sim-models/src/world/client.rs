@@ -260,7 +260,9 @@ impl World {
         if let Some(t) = self.calls[key].timer.take() {
             q.cancel(t);
         }
-        self.cancel_racing(key, now);
+        if waiting {
+            self.cancel_racing(key, now);
+        }
         match outcome {
             Outcome::Failed(f) => self.attempt_failed(key, f, q),
             ok => self.finish_call(key, ok, q),
