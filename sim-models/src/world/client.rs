@@ -480,7 +480,9 @@ impl World {
         self.balance(edge, now)
     }
 
-    /// [`pick_replica`](Self::pick_replica) among several targets.
+    /// [`pick_replica`](Self::pick_replica) among several targets. Kept out of line so that
+    /// the single-target check inlines into its callers.
+    #[inline(never)]
     fn balance(&mut self, edge: u32, now: SimTime) -> Option<u32> {
         let e = &mut self.edges[edge as usize];
         let outstanding = &mut self.scratch_outstanding;
