@@ -10,7 +10,7 @@
 //!   progress is refused as a conflict (409, retryable), as Stripe-style idempotency keys do.
 //!   Records of completed operations expire after the service's TTL.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use sim_core::{SimDuration, SimTime};
 
@@ -37,7 +37,7 @@ impl Ledger {
         self.expire(now);
         let expires = now.saturating_add(ttl);
         self.expiry.push_back((expires, key));
-        match self.find(key) {
+        match find(&self.done, key, |e| e.0) {
             Ok(i) => {
                 self.done[i].1 = expires;
                 true
@@ -51,39 +51,7 @@ impl Ledger {
 
     pub fn contains(&mut self, key: OpKey, now: SimTime) -> bool {
         self.expire(now);
-        self.find(key).is_ok()
-    }
-
-    /// Where `key` is in `done`, or where it would go. A new key is usually among the last
-    /// few, so the range is narrowed from the back in doubling steps before bisecting it.
-    fn find(&self, key: OpKey) -> Result<usize, usize> {
-        let (mut lo, mut hi, mut step) = (0, self.done.len(), 1);
-        while step <= hi {
-            let i = hi - step;
-            if self.done[i].0 < key {
-                lo = i + 1;
-                break;
-            }
-            hi = i;
-            step *= 2;
-        }
-        self.bisect(key, lo, hi)
-    }
-
-    /// Where `key` is in `done[lo..hi]`, or where it would go, given it belongs there.
-    fn bisect(&self, key: OpKey, mut lo: usize, mut hi: usize) -> Result<usize, usize> {
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.done[mid].0 < key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        match self.done.get(lo) {
-            Some(&(k, _)) if k == key => Ok(lo),
-            _ => Err(lo),
-        }
+        find(&self.done, key, |e| e.0).is_ok()
     }
 
     fn expire(&mut self, now: SimTime) {
@@ -94,7 +62,7 @@ impl Ledger {
             self.expiry.pop_front();
             // A key completed again later has a later expiry: keep it.
             // Old keys sit near the front: a plain bisection finds them sooner.
-            if let Ok(i) = self.bisect(key, 0, self.done.len())
+            if let Ok(i) = bisect(&self.done, key, 0, self.done.len(), |e| e.0)
                 && self.done[i].1 == at
             {
                 self.done.remove(i);
@@ -103,10 +71,50 @@ impl Ledger {
     }
 }
 
+/// Where `key` is in `items` (sorted by `key_of`), or where it would go. A new key is
+/// usually among the last few, so the range is narrowed from the back in doubling steps
+/// before bisecting it.
+fn find<T>(items: &VecDeque<T>, key: OpKey, key_of: impl Fn(&T) -> OpKey) -> Result<usize, usize> {
+    let (mut lo, mut hi, mut step) = (0, items.len(), 1);
+    while step <= hi {
+        let i = hi - step;
+        if key_of(&items[i]) < key {
+            lo = i + 1;
+            break;
+        }
+        hi = i;
+        step *= 2;
+    }
+    bisect(items, key, lo, hi, key_of)
+}
+
+/// Where `key` is in `items[lo..hi]`, or where it would go, given it belongs there.
+fn bisect<T>(
+    items: &VecDeque<T>,
+    key: OpKey,
+    mut lo: usize,
+    mut hi: usize,
+    key_of: impl Fn(&T) -> OpKey,
+) -> Result<usize, usize> {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if key_of(&items[mid]) < key {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    match items.get(lo) {
+        Some(item) if key_of(item) == key => Ok(lo),
+        _ => Err(lo),
+    }
+}
+
 /// A service's idempotency records.
 pub(crate) struct IdempotencyStore {
     pub ttl: SimDuration,
-    in_progress: BTreeSet<OpKey>,
+    /// Sorted, like the ledger's keys (operations start roughly in request order).
+    in_progress: VecDeque<OpKey>,
     completed: Ledger,
 }
 
@@ -122,7 +130,7 @@ impl IdempotencyStore {
     pub fn new(ttl: SimDuration) -> Self {
         IdempotencyStore {
             ttl,
-            in_progress: BTreeSet::new(),
+            in_progress: VecDeque::new(),
             completed: Ledger::default(),
         }
     }
@@ -131,7 +139,7 @@ impl IdempotencyStore {
     pub fn lookup(&mut self, key: OpKey, now: SimTime) -> Seen {
         if self.completed.contains(key, now) {
             Seen::Completed
-        } else if self.in_progress.contains(&key) {
+        } else if find(&self.in_progress, key, |&k| k).is_ok() {
             Seen::InProgress
         } else {
             Seen::New
@@ -140,13 +148,17 @@ impl IdempotencyStore {
 
     /// The operation `key` was admitted and is now in progress.
     pub fn begin(&mut self, key: OpKey) {
-        self.in_progress.insert(key);
+        if let Err(i) = find(&self.in_progress, key, |&k| k) {
+            self.in_progress.insert(i, key);
+        }
     }
 
     /// The operation `key` is over: remembered if it succeeded, forgotten if it failed (so a
     /// retry may try again).
     pub fn end(&mut self, key: OpKey, now: SimTime, succeeded: bool) {
-        self.in_progress.remove(&key);
+        if let Ok(i) = find(&self.in_progress, key, |&k| k) {
+            self.in_progress.remove(i);
+        }
         if succeeded {
             self.completed.complete(key, now, self.ttl);
         }
@@ -200,6 +212,35 @@ mod tests {
             } else {
                 let expected = reference.insert(key, now.saturating_add(ttl)).is_some();
                 assert_eq!(l.complete(key, now, ttl), expected, "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn store_agrees_with_a_set_on_shuffled_keys() {
+        use rand::RngExt;
+        use std::collections::BTreeSet;
+        let mut in_progress: BTreeSet<OpKey> = BTreeSet::new();
+        let mut s = IdempotencyStore::new(SimDuration::from_secs(3600));
+        let mut rng = sim_core::rng::stream(11, "store");
+        for step in 0..20_000u64 {
+            let now = SimTime(step);
+            let key = ((step / 4).saturating_sub(rng.random_range(0..30)), 0);
+            let expected = if s.completed.contains(key, now) {
+                Seen::Completed
+            } else if in_progress.contains(&key) {
+                Seen::InProgress
+            } else {
+                Seen::New
+            };
+            assert_eq!(s.lookup(key, now), expected, "step {step}");
+            if expected == Seen::New && rng.random::<f64>() < 0.5 {
+                s.begin(key);
+                in_progress.insert(key);
+            } else if expected == Seen::InProgress && rng.random::<f64>() < 0.5 {
+                let ok = rng.random::<f64>() < 0.5;
+                s.end(key, now, ok);
+                in_progress.remove(&key);
             }
         }
     }
