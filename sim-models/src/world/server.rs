@@ -293,7 +293,9 @@ impl World {
         }
     }
 
-    /// Frees the worker held by `a`, counting the time it worked for nobody.
+    /// Frees the worker held by `a`, counting the time it worked for nobody. Always inlined
+    /// (once per answered attempt; a plain `#[inline]` was not taken), like `next_from_queue`.
+    #[inline(always)]
     pub(super) fn release_worker(&mut self, a: AttemptKey, now: SimTime) {
         let orphaned = self.orphaned_at(a);
         let att = &self.attempts[a];
@@ -339,6 +341,7 @@ impl World {
     }
 
     /// Free workers of service `s` take queued attempts.
+    #[inline(always)]
     pub(super) fn next_from_queue(&mut self, s: usize, q: &mut EventQueue<Event>) {
         let now = q.now();
         loop {
