@@ -414,6 +414,7 @@ impl World {
 
     /// A paused process handles nothing: an answer, timeout or retry for a call made by a
     /// paused service waits until the pause ends (a stall, not a drop).
+    #[inline(always)]
     fn defer_if_paused(&mut self, call: CallKey, event: Event) -> bool {
         if self.paused == 0 {
             return false;

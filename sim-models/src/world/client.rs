@@ -158,6 +158,9 @@ impl World {
     }
 
     /// Creates attempt `number` of `key` for target `replica` and puts it on the wire.
+    /// Always inlined, like `reply` and `defer_if_paused`: once per attempt or answer, and
+    /// plain `#[inline]` hints are not taken in this crate (measured).
+    #[inline(always)]
     fn dispatch(
         &mut self,
         key: CallKey,

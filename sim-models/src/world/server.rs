@@ -269,6 +269,7 @@ impl World {
     }
 
     /// Sends the answer for `a` back over the link and forgets the attempt.
+    #[inline(always)]
     pub(super) fn reply(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let att = self.remove_attempt(a).expect("answering a live attempt");
         // Nobody listens if the call is over or has moved on to another attempt.
