@@ -95,6 +95,7 @@ impl World {
 
     /// A worker of service `s` takes attempt `a`, unless its deadline has passed and the
     /// service honours deadlines (then it is dropped). Returns whether a worker was taken.
+    #[inline(always)]
     fn start_work(&mut self, s: usize, a: AttemptKey, q: &mut EventQueue<Event>) -> bool {
         let now = q.now();
         let svc = &mut self.services[s];
@@ -157,6 +158,7 @@ impl World {
     /// Runs the steps of `a` from its current one until it must wait, or answers.
     /// After starting calls it must not touch `a` again: a call may complete at once and
     /// finish the attempt.
+    #[inline(always)]
     fn advance(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
         let now = q.now();
         loop {
