@@ -400,6 +400,7 @@ impl World {
     }
 
     /// The call is over: tell whoever waits.
+    #[inline(always)]
     fn finish_call(&mut self, key: CallKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let call = self.calls.remove(key).expect("finishing a live call");
         match call.parent {

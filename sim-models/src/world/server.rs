@@ -225,6 +225,7 @@ impl World {
     }
 
     /// The service answers `a`, frees its worker and takes the next attempt.
+    #[inline(always)]
     fn finish_attempt(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let now = q.now();
         let outcome = match outcome {
