@@ -227,6 +227,8 @@ impl LatencyRecorder {
         }
     }
 
+    /// Always inlined: once per answered attempt and twice per successful request.
+    #[inline(always)]
     pub fn record(&mut self, d: SimDuration) {
         let ns = d.as_nanos();
         // `record` grows the histogram when needed (rarely, amortised); `saturating_record`
