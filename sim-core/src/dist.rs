@@ -415,8 +415,19 @@ enum Kind {
 impl Sampler {
     /// One draw in base units: never negative, never NaN, always finite (heavy tails with
     /// extreme parameters that overflow are clamped to `f64::MAX`).
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
+        // The usual service-time and link-latency kinds inline (a draw per attempt and per
+        // message); the rest through the full match, out of line.
+        match &self.kind {
+            Kind::Exponential(d) => d.sample(rng).min(f64::MAX),
+            Kind::LogNormal(d) => d.sample(rng).min(f64::MAX),
+            _ => self.sample_any(rng),
+        }
+    }
+
+    /// [`sample`](Self::sample) for any kind.
+    fn sample_any(&self, rng: &mut SimRng) -> f64 {
         let x = match &self.kind {
             Kind::Constant(v) => *v,
             Kind::Uniform(d) => d.sample(rng),

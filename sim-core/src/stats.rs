@@ -227,6 +227,8 @@ impl LatencyRecorder {
         }
     }
 
+    /// Always inlined: once per answered attempt and twice per successful request.
+    #[inline(always)]
     pub fn record(&mut self, d: SimDuration) {
         let ns = d.as_nanos();
         // `record` grows the histogram when needed (rarely, amortised); `saturating_record`
@@ -356,19 +358,23 @@ pub struct LatencySummary {
 
 /// Time average of a piecewise-constant level, such as queue depth or busy workers.
 ///
-/// Keeps two accumulations: the current window (cleared by [`reset`](Self::reset), which
-/// closes a time-series window) and the whole run since [`new`](Self::new). Areas are exact
-/// `u128` level x nanoseconds: at most `u64::MAX` x `u64::MAX`, so they cannot overflow.
+/// Averages over two spans: the current window (restarted by [`reset`](Self::reset), which
+/// closes a time-series window) and the whole run since [`new`](Self::new). One area is
+/// accumulated, exact `u128` level x nanoseconds (at most `u64::MAX` x `u64::MAX`, so it
+/// cannot overflow); a span's area is the difference from its value at the span's start.
 #[derive(Clone, Debug)]
 pub struct TimeWeighted {
     level: u64,
-    /// Time up to which both areas have been accumulated.
+    /// Time up to which `area` has been accumulated.
     last: SimTime,
+    area: u128,
     window_start: SimTime,
-    window_area: u128,
+    /// `area` at `window_start`.
+    window_base: u128,
     window_max: u64,
     run_start: SimTime,
-    run_area: u128,
+    /// `area` at `run_start`.
+    run_base: u128,
     run_max: u64,
 }
 
@@ -378,11 +384,12 @@ impl TimeWeighted {
         TimeWeighted {
             level: 0,
             last: start,
+            area: 0,
             window_start: start,
-            window_area: 0,
+            window_base: 0,
             window_max: 0,
             run_start: start,
-            run_area: 0,
+            run_base: 0,
             run_max: 0,
         }
     }
@@ -401,7 +408,7 @@ impl TimeWeighted {
 
     /// Average level over `[last reset, now]`; the current level if no time has elapsed.
     pub fn mean_since_reset(&self, now: SimTime) -> f64 {
-        let (area, elapsed) = self.pending(now, self.window_area, self.window_start);
+        let (area, elapsed) = self.pending(now, self.area - self.window_base, self.window_start);
         average(area, elapsed, self.level)
     }
 
@@ -414,13 +421,13 @@ impl TimeWeighted {
     pub fn reset(&mut self, now: SimTime) {
         self.advance(now);
         self.window_start = self.last;
-        self.window_area = 0;
+        self.window_base = self.area;
         self.window_max = self.level;
     }
 
     /// Average level over the whole run, `[start, now]`; the current level if no time elapsed.
     pub fn overall_mean(&self, now: SimTime) -> f64 {
-        let (area, elapsed) = self.pending(now, self.run_area, self.run_start);
+        let (area, elapsed) = self.pending(now, self.area - self.run_base, self.run_start);
         average(area, elapsed, self.level)
     }
 
@@ -442,7 +449,7 @@ impl TimeWeighted {
     pub fn reset_overall(&mut self, now: SimTime) {
         self.advance(now);
         self.run_start = self.last;
-        self.run_area = 0;
+        self.run_base = self.area;
         self.run_max = self.level;
     }
 
@@ -454,9 +461,7 @@ impl TimeWeighted {
             self.last
         );
         // In release builds a stale `now` adds nothing and does not move time backwards.
-        let add = self.area_until(now);
-        self.window_area += add;
-        self.run_area += add;
+        self.area += self.area_until(now);
         self.last = self.last.max(now);
     }
 

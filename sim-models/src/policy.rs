@@ -212,6 +212,9 @@ pub struct RateSchedule {
     /// Sorted by `start`, contiguous, the first at 0; the last is constant to `u64::MAX`.
     segments: Vec<Piece>,
     max_rps: f64,
+    /// Gaps between thinning candidates, in nanoseconds: `None` unless `max_rps` is positive
+    /// and finite. Built once here rather than per arrival.
+    gap: Option<Exp<f64>>,
 }
 
 impl RateSchedule {
@@ -275,7 +278,17 @@ impl RateSchedule {
             .iter()
             .map(|s| s.from_rps.max(s.to_rps))
             .fold(0.0, f64::max);
-        RateSchedule { segments, max_rps }
+        let gap = if max_rps > 0.0 && max_rps.is_finite() {
+            // Rate per nanosecond: gaps come out in nanoseconds.
+            Exp::new(max_rps / NANOS_PER_SEC).ok()
+        } else {
+            None
+        };
+        RateSchedule {
+            segments,
+            max_rps,
+            gap,
+        }
     }
 
     /// The arrival rate at `t`, in requests per second (>= 0).
@@ -500,15 +513,12 @@ fn next_arrival_within(
     max_candidates: u32,
 ) -> Option<SimTime> {
     let max_rps = schedule.max_rate();
-    if !(max_rps > 0.0 && max_rps.is_finite()) {
-        return None;
-    }
-    // Rate per nanosecond: gaps come out in nanoseconds.
-    let gap = Exp::new(max_rps / NANOS_PER_SEC).ok()?;
+    let gap = schedule.gap?;
     let horizon = SimTime(u64::MAX / 2);
     let mut t = now;
+    // The segment holding `t`, carried from one candidate to the next.
+    let mut segment = schedule.segment_at(t);
     for _ in 0..max_candidates {
-        let segment = schedule.segment_at(t);
         if segment.is_zero() {
             if segment.end == u64::MAX {
                 return None;
@@ -517,13 +527,15 @@ fn next_arrival_within(
             if t > horizon {
                 return None;
             }
+            segment = schedule.segment_at(t);
             continue;
         }
         t = t.saturating_add(SimDuration::from_nanos_f64(rng.sample(gap)));
         if t > horizon {
             return None;
         }
-        let rate = schedule.rate_at(t);
+        segment = schedule.segment_at(t);
+        let rate = segment.value_at(t.as_nanos());
         if rate >= max_rps || (rate > 0.0 && rng.random::<f64>() * max_rps < rate) {
             return Some(t);
         }

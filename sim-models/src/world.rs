@@ -208,6 +208,8 @@ pub(crate) struct Attempt {
 pub(crate) struct Edge {
     /// Calling node: clients first, then service instances.
     from: u32,
+    /// Whether the caller acts on propagated deadlines (clients always do).
+    caller_honors_deadline: bool,
     /// The callee's instances (one unless it has replicas), and its name.
     targets: Vec<u32>,
     callee: String,
@@ -299,12 +301,20 @@ pub(crate) struct ServiceState {
 pub(crate) struct Pair {
     link: u32,
     partitioned: u32,
-    extra_loss: f64,
+    /// The link's loss combined with loss faults' (set when either changes, not per message).
+    loss: f64,
 }
 
 pub(crate) struct LinkDef {
     latency: Sampler,
     loss: f64,
+}
+
+impl LinkDef {
+    /// Probability a message is lost on this link with `extra_loss` from faults on top.
+    fn loss_with(&self, extra_loss: f64) -> f64 {
+        1.0 - (1.0 - self.loss) * (1.0 - extra_loss)
+    }
 }
 
 /// The simulated world: every client, service and link of a scenario.
@@ -324,6 +334,9 @@ pub struct World {
     ledger: effects::Ledger,
     calls: SlotMap<CallKey, Call>,
     attempts: SlotMap<AttemptKey, Attempt>,
+    /// Live attempts whose caller stopped waiting: while there are none, no worker works for
+    /// nobody and releasing one skips the walk up its chain of callers.
+    abandoned: u32,
     fault_defs: Vec<faults::FaultDef>,
     /// Services paused now (so that the common case skips the per-event pause check).
     paused: u32,
@@ -380,6 +393,15 @@ impl World {
             .collect()
     }
 
+    /// Forgets attempt `a` (every attempt leaves through here, to keep `abandoned` exact).
+    fn remove_attempt(&mut self, a: AttemptKey) -> Option<Attempt> {
+        let att = self.attempts.remove(a)?;
+        if att.abandoned_at.is_some() {
+            self.abandoned -= 1;
+        }
+        Some(att)
+    }
+
     /// Requests in flight anywhere.
     pub fn in_flight(&self) -> u64 {
         self.requests.len() as u64
@@ -392,6 +414,7 @@ impl World {
 
     /// A paused process handles nothing: an answer, timeout or retry for a call made by a
     /// paused service waits until the pause ends (a stall, not a drop).
+    #[inline(always)]
     fn defer_if_paused(&mut self, call: CallKey, event: Event) -> bool {
         if self.paused == 0 {
             return false;

@@ -151,6 +151,8 @@ impl World {
                 let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
                 edges.push(Edge {
                     from,
+                    // Services' callers are set below, once the services exist.
+                    caller_honors_deadline: true,
                     callee: spec_to.to_string(),
                     balancer: Balancer::new(callee.balance, targets.len()),
                     detector: callee
@@ -295,6 +297,12 @@ impl World {
             })
             .collect();
 
+        for e in &mut edges {
+            if let Some(s) = e.from.checked_sub(n_clients) {
+                e.caller_honors_deadline = services[s as usize].honor_deadline;
+            }
+        }
+
         let mut links = vec![LinkDef {
             latency: s.default_link.latency.compile().expect("validated link"),
             loss: s.default_link.loss,
@@ -303,7 +311,7 @@ impl World {
             Pair {
                 link: 0,
                 partitioned: 0,
-                extra_loss: 0.0
+                loss: 0.0
             };
             (nodes * nodes) as usize
         ];
@@ -319,6 +327,9 @@ impl World {
                     pairs[(b * nodes + a) as usize].link = id;
                 }
             }
+        }
+        for pair in &mut pairs {
+            pair.loss = links[pair.link as usize].loss_with(0.0);
         }
         let net_rng = node_names
             .iter()
@@ -350,6 +361,7 @@ impl World {
             ledger: Default::default(),
             calls: SlotMap::with_key(),
             attempts: SlotMap::with_key(),
+            abandoned: 0,
             fault_active: vec![false; fault_defs.len()],
             paused: 0,
             scratch_outstanding: Vec::new(),

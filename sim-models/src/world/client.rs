@@ -105,7 +105,7 @@ impl World {
         if call.attempts > 1 {
             self.metrics.retries += 1;
         }
-        let (number, deadline) = (call.attempts, call.deadline);
+        let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent);
         let edge_id = call.edge;
         call.sent_at = now;
         let edge = &mut self.edges[edge_id as usize];
@@ -122,10 +122,8 @@ impl World {
             // Every replica is ejected: no healthy upstream (a fast 503, as Envoy answers).
             return self.attempt_failed(key, Failure::Rejected, q);
         };
-        self.calls[key].replica = replica;
         let edge = &mut self.edges[edge_id as usize];
         edge.outstanding += 1;
-        let from = edge.from;
         let mut timeout = edge
             .adaptive_timeout
             .as_ref()
@@ -135,7 +133,7 @@ impl World {
         // callee when it will stop waiting: min(inherited deadline, now + this timeout), as
         // gRPC deadlines and Envoy's expected-timeout header do. One that does not passes the
         // inherited deadline through unchanged.
-        let honors = self.caller_honors_deadline(from);
+        let honors = edge.caller_honors_deadline;
         if honors && let Some(d) = deadline {
             let left = d.saturating_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -144,20 +142,25 @@ impl World {
             (true, Some(t)) => Some(now + t),
             _ => deadline,
         };
-        if let Some(t) = timeout {
-            let timer = q.schedule(now + t, Event::AttemptTimeout { call: key, number });
-            self.calls[key].timer = Some(timer);
-        }
-        if let Some(h) = self.edges[edge_id as usize].hedge
-            && self.calls[key].hedges_sent < h.max_hedges
+        let timer =
+            timeout.map(|t| q.schedule(now + t, Event::AttemptTimeout { call: key, number }));
+        if let Some(h) = edge.hedge
+            && hedges_sent < h.max_hedges
         {
             q.schedule(now + h.delay, Event::HedgeDue { call: key, number });
         }
         let attempt = self.dispatch(key, number, replica, attempt_deadline, q);
-        self.calls[key].current = Some(attempt);
+        // Written once the attempt is out: nothing on the way reads them.
+        let call = &mut self.calls[key];
+        call.replica = replica;
+        call.timer = timer;
+        call.current = Some(attempt);
     }
 
     /// Creates attempt `number` of `key` for target `replica` and puts it on the wire.
+    /// Always inlined, like `reply` and `defer_if_paused`: once per attempt or answer, and
+    /// plain `#[inline]` hints are not taken in this crate (measured).
+    #[inline(always)]
     fn dispatch(
         &mut self,
         key: CallKey,
@@ -199,7 +202,7 @@ impl World {
             }
             // Lost on the way: the caller finds out by its timeout, if it has one.
             None => {
-                self.attempts.remove(attempt);
+                self.remove_attempt(attempt);
             }
         }
         attempt
@@ -207,6 +210,8 @@ impl World {
 
     /// One message from node `from` to node `to`: its latency, or `None` if it is lost.
     /// Draws come from the sender's own stream, and loss is drawn only where it can happen.
+    /// Always inlined: twice per attempt, and a plain `#[inline]` was not taken (measured).
+    #[inline(always)]
     pub(super) fn transmit(&mut self, from: u32, to: u32) -> Option<SimDuration> {
         let pair = &self.pairs[(from * self.nodes + to) as usize];
         if pair.partitioned > 0 {
@@ -214,8 +219,7 @@ impl World {
         }
         let link = &self.links[pair.link as usize];
         let rng = &mut self.net_rng[from as usize];
-        let loss = 1.0 - (1.0 - link.loss) * (1.0 - pair.extra_loss);
-        if loss > 0.0 && rng.random::<f64>() < loss {
+        if pair.loss > 0.0 && rng.random::<f64>() < pair.loss {
             return None;
         }
         Some(link.latency.sample_duration(rng))
@@ -261,7 +265,9 @@ impl World {
         if let Some(t) = self.calls[key].timer.take() {
             q.cancel(t);
         }
-        self.cancel_racing(key, now);
+        if waiting {
+            self.cancel_racing(key, now);
+        }
         match outcome {
             Outcome::Failed(f) => self.attempt_failed(key, f, q),
             ok => self.finish_call(key, ok, q),
@@ -274,21 +280,21 @@ impl World {
     fn cancel_racing(&mut self, key: CallKey, now: SimTime) {
         let call = &mut self.calls[key];
         let edge = &mut self.edges[call.edge as usize];
-        let mut lost: Vec<AttemptKey> = Vec::new();
+        let mut abandon = |a: AttemptKey| {
+            if let Some(att) = self.attempts.get_mut(a) {
+                self.abandoned += u32::from(att.abandoned_at.is_none());
+                att.abandoned_at = Some(now);
+            }
+        };
         if let Some(a) = call.current.take() {
             edge.outstanding -= 1;
             edge.record(now, false, now - call.sent_at, call.replica);
-            lost.push(a);
+            abandon(a);
         }
         for h in call.hedges.drain(..) {
             edge.outstanding -= 1;
             edge.record(now, false, now - h.sent_at, h.replica);
-            lost.push(h.attempt);
-        }
-        for a in lost {
-            if let Some(att) = self.attempts.get_mut(a) {
-                att.abandoned_at = Some(now);
-            }
+            abandon(h.attempt);
         }
     }
 
@@ -357,9 +363,8 @@ impl World {
     fn attempt_failed(&mut self, key: CallKey, failure: Failure, q: &mut EventQueue<Event>) {
         let now = q.now();
         let call = &self.calls[key];
-        let honors = self.caller_honors_deadline(self.edges[call.edge as usize].from);
-        let expired = call.deadline.is_some_and(|d| now >= d) && honors;
         let edge = &mut self.edges[call.edge as usize];
+        let expired = call.deadline.is_some_and(|d| now >= d) && edge.caller_honors_deadline;
         let retry = call.attempts < edge.max_attempts
             && !expired
             && edge.retries_on(failure)
@@ -395,6 +400,7 @@ impl World {
     }
 
     /// The call is over: tell whoever waits.
+    #[inline(always)]
     fn finish_call(&mut self, key: CallKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let call = self.calls.remove(key).expect("finishing a live call");
         match call.parent {
@@ -472,11 +478,19 @@ impl World {
 
     /// Which of `edge`'s targets gets the next attempt (its position), or None if every
     /// replica is ejected.
+    #[inline]
     fn pick_replica(&mut self, edge: u32, now: SimTime) -> Option<u32> {
-        let e = &mut self.edges[edge as usize];
-        if e.targets.len() == 1 {
+        if self.edges[edge as usize].targets.len() == 1 {
             return Some(0);
         }
+        self.balance(edge, now)
+    }
+
+    /// [`pick_replica`](Self::pick_replica) among several targets. Kept out of line so that
+    /// the single-target check inlines into its callers.
+    #[inline(never)]
+    fn balance(&mut self, edge: u32, now: SimTime) -> Option<u32> {
+        let e = &mut self.edges[edge as usize];
         let outstanding = &mut self.scratch_outstanding;
         outstanding.clear();
         outstanding.extend(
@@ -523,12 +537,6 @@ impl World {
         if let Some(checker) = &self.edges[edge as usize].health {
             q.schedule(q.now() + checker.interval(), Event::HealthCheck { edge });
         }
-    }
-
-    /// Whether node `n` acts on propagated deadlines (clients always do).
-    fn caller_honors_deadline(&self, n: u32) -> bool {
-        let c = self.clients.len() as u32;
-        n < c || self.services[(n - c) as usize].honor_deadline
     }
 }
 

@@ -157,7 +157,7 @@ impl World {
             if reset {
                 self.reply(a, Outcome::Failed(Failure::Error), q);
             } else {
-                self.attempts.remove(a);
+                self.remove_attempt(a);
             }
         }
     }
@@ -210,7 +210,7 @@ impl World {
         for (from, to) in [(a, b), (b, a)] {
             let pair = &mut self.pairs[(from * n + to) as usize];
             pair.partitioned = partitioned;
-            pair.extra_loss = 1.0 - ok_p;
+            pair.loss = self.links[pair.link as usize].loss_with(1.0 - ok_p);
         }
     }
 }
