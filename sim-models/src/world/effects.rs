@@ -154,11 +154,13 @@ impl IdempotencyStore {
     }
 
     /// The operation `key` is over: remembered if it succeeded, forgotten if it failed (so a
-    /// retry may try again).
+    /// retry may try again). Only the first end counts: a side effect ends its operation when
+    /// it commits, and the attempt's answer later must not restart the record's TTL.
     pub fn end(&mut self, key: OpKey, now: SimTime, succeeded: bool) {
-        if let Ok(i) = find(&self.in_progress, key, |&k| k) {
-            self.in_progress.remove(i);
-        }
+        let Ok(i) = find(&self.in_progress, key, |&k| k) else {
+            return;
+        };
+        self.in_progress.remove(i);
         if succeeded {
             self.completed.complete(key, now, self.ttl);
         }
@@ -261,5 +263,27 @@ mod tests {
         s.end((7, 2), t(4), true);
         assert_eq!(s.lookup((7, 2), t(5)), Seen::Completed);
         assert_eq!(s.lookup((7, 2), t(64)), Seen::New, "record expired");
+    }
+
+    #[test]
+    fn only_the_first_end_of_an_operation_counts() {
+        let mut s = IdempotencyStore::new(SimDuration::from_secs(60));
+        s.begin((7, 2));
+        s.end((7, 2), t(0), true);
+        s.end((7, 2), t(30), true);
+        assert_eq!(s.lookup((7, 2), t(59)), Seen::Completed);
+        assert_eq!(
+            s.lookup((7, 2), t(61)),
+            Seen::New,
+            "the TTL runs from the first end"
+        );
+        s.begin((8, 2));
+        s.end((8, 2), t(62), true);
+        s.end((8, 2), t(63), false);
+        assert_eq!(
+            s.lookup((8, 2), t(64)),
+            Seen::Completed,
+            "a committed effect stays"
+        );
     }
 }
