@@ -15,7 +15,7 @@
 //! buckets only as the wheel's end passes them, and enter the wheel when it reaches them.
 //! This replaced a plain radix heap, whose entries moved through most of the ~20 bit levels
 //! between a millisecond and the gap between events: `simctl bench --scenario
-//! scenarios/v0.4.ron` spent ~30% of its time there. A binary heap is worse still once many
+//! scenarios/v0.4.ron` spent ~28% of its time there. A binary heap is worse still once many
 //! events are pending (see README "Performance").
 //!
 //! **Cancellation** is lazy: `cancel` marks the event's slot dead in O(1) and the entry is
