@@ -552,6 +552,23 @@ mod tests {
         );
     }
 
+    /// Times at the very end of virtual time (saturated "never" timers) sort like any other.
+    #[test]
+    fn the_end_of_time_keeps_order() {
+        let mut q = EventQueue::new();
+        let end = u64::MAX;
+        for (t, e) in [(end, 0), (end - 1, 1), (1 << 63, 2), (end, 3), (5, 4)] {
+            q.schedule(SimTime(t), e);
+        }
+        assert_eq!(q.pop(), Some((SimTime(5), 4)));
+        assert_eq!(q.pop(), Some((SimTime(1 << 63), 2)));
+        q.schedule(SimTime(end - (1 << 20)), 5);
+        assert_eq!(
+            drain(&mut q),
+            [(end - (1 << 20), 5), (end - 1, 1), (end, 0), (end, 3)]
+        );
+    }
+
     #[test]
     fn peek_skips_cancelled() {
         let mut q = EventQueue::new();
