@@ -335,7 +335,8 @@ pub struct World {
     calls: SlotMap<CallKey, Call>,
     attempts: SlotMap<AttemptKey, Attempt>,
     /// Live attempts whose caller stopped waiting: while there are none, no worker works for
-    /// nobody and releasing one skips the walk up its chain of callers.
+    /// nobody and releasing one skips the walk up its chain of callers. Exact because attempts
+    /// are marked abandoned only in `cancel_racing` and removed only in `remove_attempt`.
     abandoned: u32,
     fault_defs: Vec<faults::FaultDef>,
     /// Services paused now (so that the common case skips the per-event pause check).
