@@ -151,7 +151,9 @@ fn finish(
         .zip(&series.slow)
         .map(|((f, d), slow)| f + d + slow)
         .collect();
-    let horizon_s = end.as_secs_f64();
+    // The planned horizon, as an evaluator running during the run knows it (the same as
+    // `end` unless a guard or the event budget stopped the run early).
+    let horizon_s = horizon.as_secs_f64();
     let alerts = s
         .slo
         .as_ref()
