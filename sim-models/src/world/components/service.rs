@@ -516,7 +516,7 @@ impl World {
 
     /// The one exit of an admitted attempt (answered, dropped or lost): it leaves its
     /// endpoint's bulkhead, and its idempotency record, if any, is completed or forgotten.
-    #[inline]
+    #[inline(always)]
     pub(in crate::world) fn end_operation(&mut self, a: AttemptKey, now: SimTime, succeeded: bool) {
         let att = &self.attempts[a];
         let key = (att.request_id, att.edge);
