@@ -2,7 +2,6 @@
 //!
 //! | policy | what it does | semantics follow |
 //! |---|---|---|
-//! | [`TokenBucket`] | admission rate limit: sustained rate, bounded burst | Go's `golang.org/x/time/rate.Limiter` (`Allow`) |
 //! | [`backoff_delay`] | delay before retry n: none, constant, capped exponential | gRPC A6 `retryPolicy`, before jitter |
 //! | [`RateSchedule`] | an open-loop client's arrival rate over time (steps, ramps, spikes) | the scenario's `Load::Open` |
 //! | [`ThinnedPoisson`] | non-homogeneous Poisson arrivals on a [`RateSchedule`] | Lewis & Shedler (1979) thinning |
@@ -17,85 +16,9 @@ use sim_core::path::{FieldPath, Problem};
 use sim_core::rng::SimRng;
 use sim_core::{SimDuration, SimTime};
 
-use crate::scenario::{Backoff, Load, RateChange, RateLimit};
+use crate::scenario::{Backoff, Load, RateChange};
 
 const NANOS_PER_SEC: f64 = 1e9;
-
-// ---------------------------------------------------------------------------------------------
-// Token bucket
-// ---------------------------------------------------------------------------------------------
-
-/// A token bucket admission limit: sustained `rate_rps`, bursts of up to `burst`.
-///
-/// Semantics follow Go's `golang.org/x/time/rate.Limiter` (`NewLimiter(r, b)` + `Allow`): the
-/// bucket holds at most `burst` tokens, starts full, refills continuously at `rate_rps` tokens
-/// per second, and an admission takes one whole token or is refused (a refusal takes nothing
-/// and never waits). resilience4j's `RateLimiter` differs: it refreshes `limitForPeriod`
-/// permits at fixed period boundaries, so its bursts are aligned to the period; a continuous
-/// bucket has no such edges, which keeps results independent of where a run's clock starts.
-///
-/// Tokens are `f64` and the refill is computed from the elapsed nanoseconds at each call, so
-/// the state is exact up to float rounding and identical on every replay.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TokenBucket {
-    rate_rps: f64,
-    burst: f64,
-    tokens: f64,
-    /// When `tokens` was last brought up to date.
-    updated: SimTime,
-}
-
-impl TokenBucket {
-    /// A full bucket at `now`. A rate that is not a number above 0 never refills (the bucket
-    /// admits `burst` and then nothing); `burst = 0` admits nothing.
-    pub fn new(rate_rps: f64, burst: u32, now: SimTime) -> Self {
-        // `>` is false for NaN, so NaN joins the negatives at 0.
-        let rate_rps = if rate_rps > 0.0 { rate_rps } else { 0.0 };
-        let burst = f64::from(burst);
-        TokenBucket {
-            rate_rps,
-            burst,
-            tokens: burst,
-            updated: now,
-        }
-    }
-
-    /// The bucket a service's `admission.rate_limit` describes, full at `now`.
-    pub fn from_limit(limit: &RateLimit, now: SimTime) -> Self {
-        Self::new(limit.rate_rps, limit.burst, now)
-    }
-
-    /// Admits one request at `now` if a whole token is available, taking it.
-    pub fn try_take(&mut self, now: SimTime) -> bool {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Tokens available at `now` (fractional), without taking any.
-    pub fn available(&self, now: SimTime) -> f64 {
-        let mut probe = self.clone();
-        probe.refill(now);
-        probe.tokens
-    }
-
-    fn refill(&mut self, now: SimTime) {
-        // An earlier `now` than the last update refills nothing and does not move the clock
-        // back, so a late-delivered call cannot mint tokens twice for the same span.
-        if now <= self.updated {
-            return;
-        }
-        let elapsed_ns = (now - self.updated).as_nanos() as f64;
-        // ns * rate first, then / 1e9: exact for whole-number rates over whole-ms spans.
-        let refill = elapsed_ns * self.rate_rps / NANOS_PER_SEC;
-        self.tokens = (self.tokens + refill).min(self.burst);
-        self.updated = now;
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Backoff
@@ -560,114 +483,6 @@ mod tests {
     }
     fn at_s(n: u64) -> SimTime {
         SimTime(secs(n).as_nanos())
-    }
-
-    // --- token bucket ---
-
-    #[test]
-    fn token_bucket_follows_its_script() {
-        // (rate, burst, [(request at ms, admitted?)]): requests in time order.
-        type Script = (f64, u32, &'static [(u64, bool)]);
-        let cases: &[(&str, Script)] = &[
-            (
-                "burst then refusal",
-                (
-                    10.0,
-                    3,
-                    &[(0, true), (0, true), (0, true), (0, false), (50, false)],
-                ),
-            ),
-            (
-                "refill after 1/rate",
-                (
-                    10.0,
-                    1,
-                    &[
-                        (0, true),
-                        (99, false),
-                        (100, true),
-                        (100, false),
-                        (200, true),
-                    ],
-                ),
-            ),
-            (
-                "long idle refills only to burst",
-                (
-                    10.0,
-                    2,
-                    &[
-                        (0, true),
-                        (0, true),
-                        (3_600_000, true),
-                        (3_600_000, true),
-                        (3_600_000, false),
-                    ],
-                ),
-            ),
-            (
-                "fractional tokens accumulate across calls",
-                (
-                    4.0,
-                    1,
-                    &[(0, true), (100, false), (200, false), (250, true)],
-                ),
-            ),
-            (
-                "burst 0 admits nothing",
-                (10.0, 0, &[(0, false), (10_000, false)]),
-            ),
-            (
-                "rate 0 admits the burst once",
-                (0.0, 2, &[(0, true), (1, true), (100_000, false)]),
-            ),
-            (
-                "time going back mints nothing",
-                (
-                    10.0,
-                    1,
-                    &[(100, true), (0, false), (150, false), (200, true)],
-                ),
-            ),
-        ];
-        for (name, (rate, burst, script)) in cases {
-            let mut bucket = TokenBucket::new(*rate, *burst, SimTime::ZERO);
-            for (i, &(t, expected)) in script.iter().enumerate() {
-                assert_eq!(
-                    bucket.try_take(at_ms(t)),
-                    expected,
-                    "{name}: request #{i} at {t}ms"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn token_bucket_sustains_its_rate() {
-        // Offered far above the limit for 10 s: admitted = rate * 10 + burst, within 1.
-        for (rate, burst, step_us) in [(100.0, 10, 1_000), (7.3, 3, 100), (250.0, 1, 500)] {
-            let mut bucket = TokenBucket::new(rate, burst, SimTime::ZERO);
-            let admitted = (0..=10_000_000 / step_us)
-                .filter(|&k| bucket.try_take(SimTime(k * step_us * 1_000)))
-                .count() as f64;
-            let expected = rate * 10.0 + f64::from(burst);
-            assert!(
-                (admitted - expected).abs() <= 1.0,
-                "rate {rate} burst {burst}: admitted {admitted}, expected {expected}"
-            );
-        }
-    }
-
-    #[test]
-    fn token_bucket_from_limit_starts_full() {
-        let limit = RateLimit {
-            rate_rps: 5.0,
-            burst: 4,
-            kind: Default::default(),
-        };
-        let bucket = TokenBucket::from_limit(&limit, at_s(3));
-        assert_eq!(bucket.available(at_s(3)), 4.0);
-        assert_eq!(bucket.available(at_s(100)), 4.0);
     }
 
     // --- backoff ---
