@@ -17,9 +17,9 @@
 //! trip time, how many were in flight, and whether it was dropped). Everything here is a
 //! function of its inputs and `SimTime`: no wall clock, no hashing, no randomness.
 //!
-//! One file per concern: [`aimd`], [`gradient2`], [`concurrency`] (either of the two, from
-//! the scenario's spec), [`rate_limit`] (the three rate limiters and the choice among them)
-//! and [`adaptive_timeout`].
+//! One file per concern: `aimd`, `gradient2`, `concurrency` (either of the two, from
+//! the scenario's spec), `rate_limit` (the three rate limiters and the choice among them)
+//! and `adaptive_timeout`.
 
 use sim_core::path::{FieldPath, Problem};
 

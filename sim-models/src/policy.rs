@@ -1,7 +1,62 @@
-//! Backoff, the open-loop arrival schedule and its thinning: see `policy/`. (This step only
-//! moves the file so its history follows the largest part; the next commit splits it by
-//! concern.)
+//! Resilience and load policies as plain state machines on virtual time.
+//!
+//! | policy | what it does | semantics follow |
+//! |---|---|---|
+//! | [`backoff_delay`] | delay before retry n: none, constant, capped exponential | gRPC A6 `retryPolicy`, before jitter |
+//! | [`RateSchedule`] | an open-loop client's arrival rate over time (steps, ramps, spikes) | the scenario's `Load::Open` |
+//! | [`ThinnedPoisson`] | non-homogeneous Poisson arrivals on a [`RateSchedule`] | Lewis & Shedler (1979) thinning |
+//! | [`load_problems`] | validation of a client's `Load` | |
+//!
+//! Everything here is a function of its inputs and `SimTime`: no wall clock, no hashing, and
+//! the only randomness is the [`SimRng`] a caller passes in, so a run replays exactly.
+//!
+//! One file per concern: `backoff`, `rate_schedule`, `thinning` and
+//! `load_validation`.
+//!
+//! [`SimRng`]: sim_core::rng::SimRng
 
+mod backoff;
+mod load_validation;
 mod rate_schedule;
+mod thinning;
 
-pub use rate_schedule::*;
+pub use backoff::{backoff_delay, capped_exponential};
+pub use load_validation::load_problems;
+pub use rate_schedule::RateSchedule;
+pub use thinning::ThinnedPoisson;
+
+#[cfg(test)]
+mod test_support {
+    //! Durations, instants and rate changes the tests of the parts share.
+
+    use sim_core::{SimDuration, SimTime};
+
+    use crate::scenario::RateChange;
+
+    pub(super) fn ms(n: u64) -> SimDuration {
+        SimDuration::from_millis(n)
+    }
+    pub(super) fn secs(n: u64) -> SimDuration {
+        SimDuration::from_secs(n)
+    }
+    pub(super) fn at_ms(n: u64) -> SimTime {
+        SimTime(ms(n).as_nanos())
+    }
+    pub(super) fn at_s(n: u64) -> SimTime {
+        SimTime(secs(n).as_nanos())
+    }
+
+    pub(super) fn step(at: SimDuration, rate_rps: f64) -> RateChange {
+        RateChange::Step { at, rate_rps }
+    }
+    pub(super) fn ramp(start: SimDuration, end: SimDuration, rate_rps: f64) -> RateChange {
+        RateChange::Ramp {
+            start,
+            end,
+            rate_rps,
+        }
+    }
+    pub(super) fn spike(start: SimDuration, end: SimDuration, factor: f64) -> RateChange {
+        RateChange::Spike { start, end, factor }
+    }
+}
