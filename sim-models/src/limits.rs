@@ -33,7 +33,9 @@ pub use adaptive_timeout::{ADAPTIVE_TIMEOUT_MIN_SAMPLES, AdaptiveTimeout, Adapti
 pub use aimd::{Aimd, AimdSpec};
 pub use concurrency::{Adaptive, AdaptiveSpec};
 pub use gradient2::{Gradient2, Gradient2Spec};
-pub use rate_limit::{LeakyBucket, RateLimitKind, RateLimiter, SlidingWindow, TokenBucket};
+pub use rate_limit::{
+    LeakyBucket, RateLimit, RateLimitKind, RateLimiter, SlidingWindow, TokenBucket,
+};
 
 /// The problems shared by both limit specs: `1 <= min <= initial <= max`.
 fn bounds_problems(initial: u32, min: u32, max: u32) -> Vec<Problem> {

@@ -4,8 +4,6 @@
 use serde::{Deserialize, Serialize};
 use sim_core::{SimDuration, SimTime};
 
-use crate::scenario::RateLimit;
-
 const NANOS_PER_SEC: f64 = 1e9;
 
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +260,18 @@ impl SlidingWindow {
 // ---------------------------------------------------------------------------------------------
 // Choosing a rate limiter
 // ---------------------------------------------------------------------------------------------
+
+/// A service's admission rate limit, as written in a scenario file (`admission.rate_limit`):
+/// `rate_rps` sustained, bursts of up to `burst`, enforced by the algorithm `kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub rate_rps: f64,
+    pub burst: u32,
+    /// Token bucket (default), leaky bucket (GCRA: the same decisions) or sliding window.
+    #[serde(default)]
+    pub kind: RateLimitKind,
+}
 
 /// Which algorithm enforces a `RateLimit { rate_rps, burst }`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
