@@ -364,15 +364,8 @@ pub struct Admission {
     pub adaptive: Option<crate::limits::AdaptiveSpec>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    pub rate_rps: f64,
-    pub burst: u32,
-    /// Token bucket (default), leaky bucket (GCRA: the same decisions) or sliding window.
-    #[serde(default)]
-    pub kind: crate::limits::RateLimitKind,
-}
+/// Defined beside the rate limiters it configures.
+pub use crate::limits::RateLimit;
 
 /// The network between two endpoints (a client or service, and a service).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
