@@ -865,3 +865,38 @@ fn series_resolution_of_the_output_is_chosen_and_totals_stay() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn set_takes_ron_values_for_variants_and_lists() {
+    let dir = scratch("set-ron");
+    let file = small_scenario(&dir, "s.ron", 3000.0, "");
+    let run = |sets: &[&str]| {
+        let mut args = vec!["run", file.to_str().unwrap(), "--format", "json"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        simctl(&args)
+    };
+    // Overloaded 3x with a queue of 5: most requests are rejected, none waits long.
+    let out = run(&[
+        "services.s.queue=Bounded(5)",
+        "clients.c.policy.retry_on=[Timeout]",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rejected = v["failed"]["rejected"].as_u64().unwrap();
+    let offered = v["offered"].as_u64().unwrap();
+    assert!(rejected * 2 > offered, "{rejected} of {offered} rejected");
+    assert!(
+        v["latency_ms"]["p99"].as_f64().unwrap() <= 7.0,
+        "{}",
+        v["latency_ms"]
+    );
+    let out = run(&["services.s.queue=Bounded(five)"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("services.s.queue=Bounded(five)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
