@@ -454,13 +454,10 @@ fn run(
     let seed = seed.unwrap_or(v.scenario.seed);
     // The replay line names the scenario as this command did: the file and its --set flags.
     let source = format!("{}{}", file.display(), set_args(sets));
-    let result = sim_models::run(&v.scenario, seed, &source);
+    let mut result = sim_models::run(&v.scenario, seed, &source);
     // The JSON (with its series at the chosen resolution) only when something writes it.
-    let json = (matches!(format, Format::Json) || out.is_some()).then(|| {
-        let mut saved = result.clone();
-        saved.series = series.apply(&result.series, v.scenario.window);
-        reports::json(&saved)
-    });
+    let json = (matches!(format, Format::Json) || out.is_some())
+        .then(|| series.with(&mut result, v.scenario.window, reports::json));
     match (format, &json) {
         (Format::Json, Some(json)) => print!("{json}"),
         _ => print!("{}", reports::table(&result)),
@@ -623,7 +620,7 @@ fn compare(
     }
     // Independent single-threaded runs; joined in input order, so the output is the same
     // whatever finishes first.
-    let results: Vec<sim_models::RunResult> = std::thread::scope(|scope| {
+    let mut results: Vec<sim_models::RunResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = loaded
             .iter()
             .map(|(name, v)| {
@@ -656,16 +653,19 @@ fn compare(
         }
     }
     if let Some(dir) = out {
-        let saved: Vec<sim_models::RunResult> = results
-            .iter()
+        // Each run's series swapped for its saved resolution while writing, then back.
+        let full: Vec<sim_models::result::Series> = results
+            .iter_mut()
             .zip(&loaded)
             .map(|(r, (_, v))| {
-                let mut r = r.clone();
-                r.series = series.apply(&r.series, v.scenario.window);
-                r
+                let saved = series.apply(&r.series, v.scenario.window);
+                std::mem::replace(&mut r.series, saved)
             })
             .collect();
-        let all = serde_json::to_string_pretty(&saved).expect("results serialise") + "\n";
+        let all = serde_json::to_string_pretty(&results).expect("results serialise") + "\n";
+        for (r, s) in results.iter_mut().zip(full) {
+            r.series = s;
+        }
         output::write_atomic(&dir.join("results.json"), all.as_bytes())?;
         write_report(dir, &results)?;
     }

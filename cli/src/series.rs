@@ -52,6 +52,24 @@ impl SeriesOut {
         }
     }
 
+    /// Runs `f` on `result` with its series at this resolution, then puts the full series
+    /// back (swapped, not cloned: a long run's series is the bulk of its memory).
+    pub fn with<T>(
+        self,
+        result: &mut sim_models::RunResult,
+        window: SimDuration,
+        f: impl FnOnce(&sim_models::RunResult) -> T,
+    ) -> T {
+        if self == SeriesOut::Full {
+            return f(result);
+        }
+        let full = std::mem::take(&mut result.series);
+        result.series = self.apply(&full, window);
+        let out = f(result);
+        result.series = full;
+        out
+    }
+
     /// `series` at this resolution (`window` is the scenario's).
     pub fn apply(self, series: &Series, window: SimDuration) -> Series {
         match self {
