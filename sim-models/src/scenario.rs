@@ -540,6 +540,11 @@ fn syntax_message(code: &ron::Error) -> String {
         ron::Error::TrailingCharacters => {
             "unexpected text after the scenario: a file holds exactly one Scenario(...)".into()
         }
+        // ron's own text tells a Rust programmer to raise `ron::Options::recursion_limit`.
+        ron::Error::ExceededRecursionLimit => {
+            "the file nests too deeply here (more than 128 levels): no scenario needs that many"
+                .into()
+        }
         other => other.to_string(),
     }
 }
