@@ -8,6 +8,7 @@ mod bad_input;
 mod determinism;
 mod ladder;
 mod model;
+mod progress;
 mod readme;
 mod support;
 mod theory;
