@@ -5,18 +5,32 @@
 //! function of its inputs.
 //!
 //! **Structure: a timing wheel in front of a radix heap.** Virtual time never runs backwards
-//! (nothing is scheduled before `now`), so keys are monotone. Time is cut into blocks of
-//! 2^16 ns (65.5 µs). The block being handled is `current`, sorted; the next 1023 blocks
-//! (67 ms) are wheel slots, unsorted `Vec`s found through a bitmap; anything later is "far",
-//! in a radix heap relative to the end of the wheel (bucket `i` holds entries whose time first
-//! differs from it at bit `i - 1`). Most events (network hops, service times, backoffs) land
-//! in the wheel and move twice: pushed into their slot, then sorted with the few others of
-//! their block when it comes up. Far entries (timeouts, deadlines) move down the radix
-//! buckets only as the wheel's end passes them, and enter the wheel when it reaches them.
+//! (nothing is scheduled before `now`), so keys are monotone. Time is cut into blocks of 2^16
+//! ns (65.5 µs). The block being handled is `current`, sorted (and `late`, below); the next
+//! 1023 blocks (67 ms) are wheel slots, unsorted `Vec`s found through a bitmap; anything later
+//! is "far", in a radix heap relative to the end of the wheel (bucket `i` holds entries whose
+//! time first differs from it at bit `i - 1`). Most events (network hops, service times,
+//! backoffs) land in the wheel and move twice: pushed into their slot, then sorted with the few
+//! others of their block when it comes up. Far entries (timeouts, deadlines) move down the
+//! radix buckets only as the wheel's end passes them, and enter the wheel when it reaches them.
 //! This replaced a plain radix heap, whose entries moved through most of the ~20 bit levels
 //! between a millisecond and the gap between events: `simctl bench --scenario
 //! scenarios/v0.4.ron` spent ~28% of its time there. A binary heap is worse still once many
 //! events are pending (see README "Performance").
+//!
+//! **Crowded blocks.** An event scheduled into the block being handled is inserted into
+//! `current` in order, shifting the entries that come before it. Usually that is none or
+//! one, but 65,535 closed-loop users in lockstep (constant think and service times), a hedge
+//! delay of a few ns or a huge rate put thousands of events in one block, and the shifts
+//! made such runs quadratic (90-95% of the time in memmove). An insertion that would shift
+//! more than `SHIFT_MAX` entries goes instead to `late`, a binary heap of the block, and
+//! `settle` moves its top to the end of `current` when it comes first: O(log n) per event.
+//! Ordinary runs never use it and pay one emptiness check per event (callgrind: M/M/1 and
+//! v0.4 +0.8-1%; `scenarios/storm.ron` 2 ms 48.5 G -> 0.33 G instructions). Rejected: the
+//! whole current block as a binary heap (simpler, but +11% instructions on M/M/1 and v0.4:
+//! a heap pop costs more than popping the end of a sorted vector); appending unsorted and
+//! sorting on the next pop (a closed loop pops and schedules alternately, so it would sort
+//! every time).
 //!
 //! **Cancellation** is lazy: `cancel` marks the event's slot dead in O(1) and the entry is
 //! dropped when it is next moved. Nearly every attempt arms a timeout that is later
