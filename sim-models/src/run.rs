@@ -25,6 +25,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Engine<World> {
     let limits = Limits {
         horizon: SimTime::ZERO + scenario.horizon,
         max_events: scenario.limits.max_events,
+        max_events_without_progress: scenario.limits.max_events_without_progress,
     };
     Engine::new(world, queue, limits)
 }
@@ -161,6 +162,15 @@ fn finish(
             StopReason::EventBudget => format!(
                 "event_budget: {events} events at t={:.3}s",
                 end.as_secs_f64()
+            ),
+            StopReason::NoProgress { events, from, to } if from == to => format!(
+                "no_progress: {events} events at t={:.3}s without virtual time advancing (limits.max_events_without_progress)",
+                from.as_secs_f64()
+            ),
+            StopReason::NoProgress { events, from, to } => format!(
+                "no_progress: {events} events from t={:.9}s to t={:.9}s, virtual time advancing at most 1ns per event (limits.max_events_without_progress)",
+                from.as_secs_f64(),
+                to.as_secs_f64()
             ),
             StopReason::Guard(why) => why,
         },

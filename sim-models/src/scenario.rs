@@ -67,6 +67,12 @@ pub struct RunLimits {
     /// Requests in flight (queued or in service anywhere) at most.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u64,
+    /// The run stops (`no_progress`) when this many consecutive events advance virtual time
+    /// by at most this many nanoseconds (one event per ns or more): time that stands still
+    /// (a closed loop with zero think time against a service that rejects at once) or
+    /// crawls (a 1 ns health-check interval).
+    #[serde(default = "default_max_events_without_progress")]
+    pub max_events_without_progress: u64,
 }
 
 impl Default for RunLimits {
@@ -74,6 +80,7 @@ impl Default for RunLimits {
         RunLimits {
             max_events: default_max_events(),
             max_in_flight: default_max_in_flight(),
+            max_events_without_progress: default_max_events_without_progress(),
         }
     }
 }
@@ -83,6 +90,11 @@ fn default_max_events() -> u64 {
 }
 fn default_max_in_flight() -> u64 {
     1_000_000
+}
+/// Ten times the events of a million requests in flight at one instant, each a few events:
+/// no bundled scenario comes near it, and it stops a spinning run in seconds of wall time.
+fn default_max_events_without_progress() -> u64 {
+    10_000_000
 }
 
 /// A group of users sending one kind of request to one entry service.

@@ -93,6 +93,12 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
             "must be at least 1".into(),
         );
     }
+    if s.limits.max_events_without_progress == 0 {
+        err(
+            root.field("limits").field("max_events_without_progress"),
+            "must be at least 1".into(),
+        );
+    }
 
     let service_names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
     check_names(&root.field("services"), &service_names, "service", &mut err);

@@ -9,6 +9,7 @@ mod control;
 mod determinism;
 mod ladder;
 mod model;
+mod progress;
 mod readme;
 mod support;
 mod theory;
