@@ -71,8 +71,17 @@ pub struct RunLimits {
     /// by at most this many nanoseconds (one event per ns or more): time that stands still
     /// (a closed loop with zero think time against a service that rejects at once) or
     /// crawls (a 1 ns health-check interval).
-    #[serde(default = "default_max_events_without_progress")]
+    /// Left out of the canonical form (the scenario hash) at its default, so that adding
+    /// this guard changed no existing scenario's hash.
+    #[serde(
+        default = "default_max_events_without_progress",
+        skip_serializing_if = "is_default_max_events_without_progress"
+    )]
     pub max_events_without_progress: u64,
+}
+
+fn is_default_max_events_without_progress(n: &u64) -> bool {
+    *n == default_max_events_without_progress()
 }
 
 impl Default for RunLimits {
