@@ -603,25 +603,20 @@ fn draw_plot<DB: DrawingBackend>(
     } else {
         (frame.x_axis.clone(), frame.y_axis.clone())
     };
-    let mut chart = if small {
-        ChartBuilder::on(area)
-            .margin_left(4)
-            .margin_right(14)
-            .margin_top(4)
-            .margin_bottom(4)
-            .x_label_area_size(24)
-            .y_label_area_size(58)
-            .build_cartesian_2d(x_axis.coord(), y_axis.coord())?
+    // Margins (left, right, top, bottom) and the label areas under and left of the plot.
+    let (l, r, t, b, under, left) = if small {
+        (4, 14, 4, 4, 24, 58)
     } else {
-        ChartBuilder::on(area)
-            .margin_left(10)
-            .margin_right(20)
-            .margin_top(10)
-            .margin_bottom(10)
-            .x_label_area_size(64)
-            .y_label_area_size(100)
-            .build_cartesian_2d(x_axis.coord(), y_axis.coord())?
+        (10, 20, 10, 10, 64, 100)
     };
+    let mut chart = ChartBuilder::on(area)
+        .margin_left(l)
+        .margin_right(r)
+        .margin_top(t)
+        .margin_bottom(b)
+        .x_label_area_size(under)
+        .y_label_area_size(left)
+        .build_cartesian_2d(x_axis.coord(), y_axis.coord())?;
     let x_fmt = |v: &f64| x_axis.label(*v);
     let y_fmt = |v: &f64| y_axis.label(*v);
     let mut mesh = chart.configure_mesh();
