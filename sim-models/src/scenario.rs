@@ -269,9 +269,10 @@ pub struct CallPolicy {
     /// circuit is never retried.
     #[serde(default = "crate::retry::default_retry_on")]
     pub retry_on: Vec<crate::retry::Retryable>,
-    /// Retry budget shared by every attempt on this call site (gRPC retry throttling).
+    /// Retry budget shared by every call on this call site: gRPC retry throttling
+    /// `(max_tokens: .., token_ratio: ..)` or Finagle's `Finagle(ttl: .., ..)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::retry::BudgetSpec>,
+    pub budget: Option<crate::budget::BudgetSpec>,
     /// Timeout from observed latencies instead of `timeout`: a percentile of recent
     /// successful attempts times a multiplier, clamped.
     #[serde(default, skip_serializing_if = "Option::is_none")]

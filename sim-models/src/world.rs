@@ -225,7 +225,7 @@ pub(crate) struct Edge {
     outstanding: u32,
     jitter: crate::retry::Jitter,
     retry_on: Vec<crate::retry::Retryable>,
-    budget: Option<crate::retry::RetryBudget>,
+    budget: Option<crate::budget::RetryBudget>,
     adaptive_timeout: Option<crate::limits::AdaptiveTimeout>,
     hedge: Option<crate::scenario::HedgeSpec>,
     breaker: Option<crate::breaker::Breaker>,

@@ -15,9 +15,9 @@ use super::{
 };
 use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
 use crate::breaker::Breaker;
+use crate::budget::RetryBudget;
 use crate::limits::{Adaptive, AdaptiveTimeout, RateLimiter};
 use crate::policy::{RateSchedule, ThinnedPoisson};
-use crate::retry::RetryBudget;
 use crate::scenario::{self, CallSpec, Discipline, FaultKind, Load, QueueSpec, Scenario};
 use crate::topology::{endpoint_index, expected_visits};
 

@@ -80,6 +80,9 @@ impl World {
         deadline: Option<SimTime>,
         now: SimTime,
     ) -> CallKey {
+        if let Some(b) = &mut self.edges[edge as usize].budget {
+            b.on_call(now);
+        }
         self.calls.insert(Call {
             parent,
             edge,
@@ -368,7 +371,8 @@ impl World {
         let retry = call.attempts < edge.max_attempts
             && !expired
             && edge.retries_on(failure)
-            && edge.budget.as_ref().is_none_or(|b| b.can_retry());
+            // Last: a Finagle budget pays for the retry when it says yes.
+            && edge.budget.as_mut().is_none_or(|b| b.try_retry(now));
         if retry {
             let delay = crate::retry::retry_delay(
                 &edge.backoff,
@@ -551,11 +555,7 @@ impl super::Edge {
             b.on_result(now, success, took);
         }
         if let Some(b) = &mut self.budget {
-            if success {
-                b.on_success()
-            } else {
-                b.on_failure()
-            }
+            b.on_result(success);
         }
     }
 

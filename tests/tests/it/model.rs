@@ -453,6 +453,52 @@ fn backoff_delays_show_in_the_cycle_of_a_closed_loop_user() {
     }
 }
 
+/// The two retry budget kinds under total failure (Errors p = 1 all run, 4 attempts per call,
+/// retries at once). gRPC throttling debits every failed attempt: after the first calls
+/// drain it, no retry passes and the load is exactly 1. Finagle's budget credits each call
+/// and debits each retry: the long-run load is 1 + percent_can_retry + min_retries_per_sec
+/// / rate (REFERENCES 3.2: 1.3 at 100 calls/s, 2.2 at 10).
+///
+/// Tolerance: given the arrivals the budget is deterministic, so with N calls in the
+/// counted T = 600 s the retries are 0.2 N + 10 T up to the window's edges: at most one
+/// window's allowance, (0.2 rate + 10) x 10 s, at each end of the counted span.
+#[test]
+fn finagle_budget_keeps_retrying_at_its_percentage_where_grpc_stops() {
+    for rate in [100.0, 10.0] {
+        let scenario = |budget: &str| {
+            format!(
+                r#"Scenario(
+                name: "budget", seed: 1, horizon: "660s", warmup: "60s",
+                clients: [Client(name: "c", target: "a", load: Open(rate_rps: {rate}),
+                    policy: (max_attempts: 4, budget: {budget}))],
+                services: [Service(name: "a", workers: 64, service_time: Constant("1ms"))],
+                faults: [Fault(start: "0s", end: "660s", kind: Errors(service: "a", p: 1.0))],
+            )"#
+            )
+        };
+        let load = |r: &RunResult| service(r, "a").attempts as f64 / r.totals.offered as f64;
+        let grpc = run(
+            "grpc.ron",
+            &scenario("(max_tokens: 10, token_ratio: 0.1)"),
+            1,
+        );
+        assert_eq!(load(&grpc), 1.0, "gRPC at {rate}/s");
+        let finagle = run("finagle.ron", &scenario("Finagle"), 1);
+        let n = finagle.totals.offered as f64;
+        let expected = 1.0 + 0.2 + 10.0 * 600.0 / n;
+        let edges = 2.0 * (0.2 * rate + 10.0) * 10.0 / n;
+        assert_near("Finagle load", load(&finagle), expected, edges);
+        // N is Poisson(600 rate): 10 T / N is 10 / rate within 5 sd of N's relative error.
+        let sd = 10.0 / rate / (600.0 * rate).sqrt();
+        assert_near(
+            "Finagle load, the formula",
+            expected,
+            1.2 + 10.0 / rate,
+            5.0 * sd,
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Timeouts, wasted work, deadlines
 // ---------------------------------------------------------------------------------------------
