@@ -88,6 +88,7 @@ fn one_service(
             admission: Default::default(),
             honor_deadline: false,
             side_effect: false,
+            error_rate: 0.0,
             replicas: 1,
             balance: Default::default(),
             ejection: None,

@@ -176,6 +176,11 @@ pub struct Service {
     /// payment charge): doing it again for the same request is a duplicate side effect.
     #[serde(default)]
     pub side_effect: bool,
+    /// Baseline probability that an attempt's work ends in an error answer (a 5xx), for
+    /// every endpoint, all run long. Independent of an endpoint's own `error_rate` and of
+    /// Errors faults: the chances of no error multiply.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_rate: f64,
     /// Identical instances of this service, each with its own workers and queue, named
     /// `NAME#0` .. `NAME#N-1` in results and fault targets (`NAME` alone means all of them).
     /// Each caller spreads its attempts over them with `balance`.
@@ -221,6 +226,10 @@ pub struct Endpoint {
     /// Bulkhead: at most this many of this endpoint's attempts in the service at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulkhead: Option<u32>,
+    /// Baseline error probability of this endpoint's work, on top of the service's
+    /// `error_rate` (independent: the chances of no error multiply).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_rate: f64,
 }
 
 /// One step of an endpoint's downstream work.
@@ -307,6 +316,10 @@ impl Default for CallPolicy {
             fallback: false,
         }
     }
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn one() -> u32 {

@@ -259,6 +259,33 @@ fn retry_budget_mistakes_point_at_the_field() {
     );
 }
 
+/// A baseline `error_rate` is a probability, on a service and on an endpoint.
+#[test]
+fn error_rate_outside_zero_to_one_points_at_the_field() {
+    let text = r#"Scenario(
+    name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
+    services: [Service(name: "s", workers: 1, service_time: Constant("1ms"), error_rate: 1.5,
+                       endpoints: [(name: "e", service_time: Constant("1ms"), error_rate: -0.1)])],
+)"#;
+    let got: Vec<_> = sim_models::load("bad.ron", text)
+        .unwrap_err()
+        .items
+        .into_iter()
+        .map(|d| (d.at.line, d.at.col, d.field, d.message))
+        .collect();
+    let at: Vec<_> = got.iter().map(|x| (x.0, x.1, x.2.as_str())).collect();
+    assert_eq!(
+        at,
+        [
+            (4, 90, "services[0].error_rate"),
+            (5, 91, "services[0].endpoints[0].error_rate"),
+        ],
+        "{got:?}"
+    );
+    assert!(got[0].3.contains("probability"), "{got:?}");
+}
+
 /// No input makes the loader panic: every prefix of the bundled scenarios, and a few
 /// byte-level mutations of them.
 #[test]

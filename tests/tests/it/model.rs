@@ -415,6 +415,69 @@ fn errors_fault_makes_each_failed_request_try_max_attempts_times() {
     );
 }
 
+/// A baseline `error_rate` on a service (every endpoint) and on an endpoint (on top of the
+/// service's), composing with an Errors fault: each independent, the chances of no error
+/// multiply. No retries, so each client's error fraction is a binomial proportion: it must
+/// lie within 4.5 standard errors of p (two-sided, ~7e-6 per check).
+#[test]
+fn baseline_error_rates_compose_with_errors_faults() {
+    let scenario = |fault: &str| {
+        format!(
+            r#"Scenario(
+            name: "error-rate", seed: 1, horizon: "200s",
+            clients: [
+                Client(name: "base", target: "a",
+                    load: Open(rate_rps: 200.0, shape: [Step(at: "198s", rate_rps: 0.0)])),
+                Client(name: "route", target: "a", endpoint: "e",
+                    load: Open(rate_rps: 200.0, shape: [Step(at: "198s", rate_rps: 0.0)])),
+            ],
+            services: [Service(name: "a", workers: 64, service_time: Constant("1ms"),
+                error_rate: 0.01,
+                endpoints: [(name: "e", service_time: Constant("1ms"), error_rate: 0.05)])],
+            faults: [{fault}],
+        )"#
+        )
+    };
+    let cases = [
+        ("", 0.01, 1.0 - 0.99 * 0.95),
+        (
+            r#"Fault(start: "0s", end: "200s", kind: Errors(service: "a", p: 0.5))"#,
+            1.0 - 0.99 * 0.5,
+            1.0 - 0.99 * 0.95 * 0.5,
+        ),
+    ];
+    for (fault, p_base, p_route) in cases {
+        let r = run("error-rate.ron", &scenario(fault), 1);
+        assert_drained(&r);
+        for (name, p) in [("base", p_base), ("route", p_route)] {
+            let t = &client(&r, name).totals;
+            let n = t.offered as f64;
+            assert_eq!(t.failed.total(), t.failed.error, "{name}: only errors");
+            let se = (p * (1.0 - p) / n).sqrt();
+            assert_near(
+                &format!("{name} error fraction ({fault})"),
+                t.failed.error as f64 / n,
+                p,
+                4.5 * se,
+            );
+        }
+        let a = service(&r, "a");
+        assert_eq!(
+            a.errors, r.totals.failed.error,
+            "each error is the service's"
+        );
+    }
+    // `error_rate: 0` is the default: same run, draw for draw.
+    let plain = scenario("").replace("error_rate: 0.01,", "");
+    let plain = plain.replace(", error_rate: 0.05", "");
+    let zero = scenario("").replace("error_rate: 0.01", "error_rate: 0.0");
+    let zero = zero.replace("error_rate: 0.05", "error_rate: 0.0");
+    let (a, b) = (run("plain.ron", &plain, 1), run("zero.ron", &zero, 1));
+    assert_eq!(a.totals.failed.error, 0);
+    assert_eq!(a.scenario_hash, b.scenario_hash);
+    assert_eq!(a.trace_digest, b.trace_digest);
+}
+
 /// Backoff timing, made exact with one closed-loop user: it thinks 1 s, sends, and with
 /// Errors(p = 1) all run long each request takes 3 x 10 ms of work plus the two backoff
 /// delays before it fails. Requests are issued at 1 s + k x cycle while before the 100 s

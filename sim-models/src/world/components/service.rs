@@ -39,6 +39,10 @@ pub(crate) struct Endpoint {
     /// Bulkhead: attempts of this endpoint admitted at most at once, and admitted now.
     bulkhead: u32,
     present: u32,
+    /// Chance of no error from the baseline rates (the service's and the endpoint's).
+    base_ok: f64,
+    /// Chance that work ends in an error now: the baseline with the active Errors effects.
+    error_p: f64,
 }
 
 pub(crate) struct ServiceState {
@@ -64,7 +68,6 @@ pub(crate) struct ServiceState {
     /// Events for this service's calls that came during a pause: handled when it ends.
     pub(crate) deferred: Vec<Event>,
     slowdown: f64,
-    error_p: f64,
     rng: SimRng,
     error_rng: SimRng,
     pub stats: ServiceStats,
@@ -80,12 +83,15 @@ impl ServiceState {
         start: SimTime,
         mut compile_steps: impl FnMut(&[scenario::Step]) -> Vec<Step>,
     ) -> ServiceState {
+        let base_ok = |endpoint_rate: f64| (1.0 - spec.error_rate) * (1.0 - endpoint_rate);
         let mut endpoints = vec![Endpoint {
             work: spec.service_time.compile().expect("validated service time"),
             steps: compile_steps(&spec.calls),
             side_effect: spec.side_effect,
             bulkhead: spec.bulkhead.unwrap_or(u32::MAX),
             present: 0,
+            base_ok: base_ok(0.0),
+            error_p: 1.0 - base_ok(0.0),
         }];
         for ep in &spec.endpoints {
             endpoints.push(Endpoint {
@@ -94,6 +100,8 @@ impl ServiceState {
                 side_effect: ep.side_effect,
                 bulkhead: ep.bulkhead.unwrap_or(u32::MAX),
                 present: 0,
+                base_ok: base_ok(ep.error_rate),
+                error_p: 1.0 - base_ok(ep.error_rate),
             });
         }
         ServiceState {
@@ -121,7 +129,6 @@ impl ServiceState {
             paused_since: None,
             deferred: Vec::new(),
             slowdown: 1.0,
-            error_p: 0.0,
             rng: rng::stream(seed, &format!("service/{name}/service_time")),
             error_rng: rng::stream(seed, &format!("service/{name}/errors")),
             stats: ServiceStats::new(start),
@@ -319,7 +326,9 @@ impl World {
                 store.end(key, q.now(), true);
             }
         }
-        if svc.error_p > 0.0 && svc.error_rng.random::<f64>() < svc.error_p {
+        // Drawn only where an error can happen, so a scenario without errors keeps its stream.
+        let error_p = svc.endpoints[att.endpoint as usize].error_p;
+        if error_p > 0.0 && svc.error_rng.random::<f64>() < error_p {
             svc.stats.errors += u64::from(att.counted);
             return self.finish_attempt(a, Outcome::Failed(Failure::Error), q);
         }
@@ -554,7 +563,9 @@ impl World {
         let was_paused = svc.paused_since.is_some();
         svc.down = down;
         svc.slowdown = slowdown;
-        svc.error_p = 1.0 - ok_p;
+        for ep in &mut svc.endpoints {
+            ep.error_p = 1.0 - ok_p * ep.base_ok;
+        }
         svc.capacity = capacity;
         if crashing {
             self.crash(s, now, q);
