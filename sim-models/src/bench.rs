@@ -87,6 +87,8 @@ fn one_service(
             endpoints: Vec::new(),
             admission: Default::default(),
             honor_deadline: false,
+            honor_cancellation: false,
+            cancel_cost: SimDuration::ZERO,
             side_effect: false,
             error_rate: 0.0,
             replicas: 1,

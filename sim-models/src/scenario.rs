@@ -172,6 +172,17 @@ pub struct Service {
     /// downstream call) instead of working on them for nobody.
     #[serde(default)]
     pub honor_deadline: bool,
+    /// Stop working for a caller that gave up. A caller that abandons an attempt (a lost
+    /// hedge, a timeout, a deadline) sends a cancel over the link; when it arrives, a service
+    /// that honours it drops the attempt from its queue, or stops its work in progress and
+    /// cancels that attempt's downstream calls in turn (gRPC's RST_STREAM, Finagle's
+    /// interrupts). Without it only the caller stops waiting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub honor_cancellation: bool,
+    /// How long a worker takes to stop work in progress once the cancel arrives (unwinding,
+    /// cleanup): it stays busy that long, for nobody.
+    #[serde(default, skip_serializing_if = "is_zero_duration")]
+    pub cancel_cost: SimDuration,
     /// The default endpoint's work has a side effect that must happen once per request (a
     /// payment charge): doing it again for the same request is a duplicate side effect.
     #[serde(default)]
@@ -287,8 +298,9 @@ pub struct CallPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive_timeout: Option<crate::limits::AdaptiveTimeoutSpec>,
     /// Hedged requests: after `delay` without an answer, send another attempt racing the
-    /// first (up to `max_hedges` per call); the first success wins and the others are
-    /// cancelled (gRPC A6 hedging, Polly's hedging strategy).
+    /// first (up to `max_hedges` per call); the first success wins and the caller stops
+    /// waiting for the others, which their service stops only if it `honor_cancellation`
+    /// (gRPC A6 hedging, Polly's hedging strategy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hedge: Option<HedgeSpec>,
     /// Circuit breaker on this call site (resilience4j semantics).
@@ -316,6 +328,10 @@ impl Default for CallPolicy {
             fallback: false,
         }
     }
+}
+
+fn is_zero_duration(d: &SimDuration) -> bool {
+    d.is_zero()
 }
 
 fn is_zero(x: &f64) -> bool {

@@ -268,6 +268,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     }
     errors.extend(crate::topology::problems(s));
     overload_warnings(s, &root, &mut warnings);
+    for (i, svc) in s.services.iter().enumerate() {
+        if !svc.cancel_cost.is_zero() && !svc.honor_cancellation {
+            warnings.push(Problem::new(
+                root.field("services").index(i).field("cancel_cost"),
+                "has no effect without `honor_cancellation: true` (the service never stops work)",
+            ));
+        }
+    }
     (errors, warnings)
 }
 

@@ -286,6 +286,24 @@ fn error_rate_outside_zero_to_one_points_at_the_field() {
     assert!(got[0].3.contains("probability"), "{got:?}");
 }
 
+/// `cancel_cost` without `honor_cancellation` loads, with a warning at the field.
+#[test]
+fn cancel_cost_without_honouring_cancellation_is_warned_about() {
+    let text = r#"Scenario(
+    name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
+    services: [Service(name: "s", workers: 1, service_time: Constant("1ms"), cancel_cost: "1ms")],
+)"#;
+    let warnings = sim_models::load("w.ron", text).unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = &warnings[0];
+    assert_eq!(
+        (w.at.line, w.at.col, w.field.as_str()),
+        (4, 91, "services[0].cancel_cost")
+    );
+    assert!(w.message.contains("honor_cancellation"), "{}", w.message);
+}
+
 /// No input makes the loader panic: every prefix of the bundled scenarios, and a few
 /// byte-level mutations of them.
 #[test]
