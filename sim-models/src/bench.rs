@@ -92,6 +92,7 @@ fn one_service(
             side_effect: false,
             error_rate: 0.0,
             replicas: 1,
+            max_replicas: None,
             balance: Default::default(),
             ejection: None,
             health_check: None,
@@ -102,5 +103,6 @@ fn one_service(
         default_link: Default::default(),
         faults: Vec::new(),
         slo: None,
+        rules: Vec::new(),
     }
 }

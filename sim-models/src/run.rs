@@ -49,7 +49,7 @@ fn finish(
     let last_closed = world.metrics.series.t_s.last().copied().unwrap_or(0.0);
     if end.as_secs_f64() > last_closed {
         let width = end.saturating_since(SimTime::ZERO + SimDuration::from_secs_f64(last_closed));
-        world.close_window(end, width);
+        world.close_window(end, width, None);
     }
     let counted_s = end.saturating_since(world.warmup).as_secs_f64();
 
@@ -136,40 +136,16 @@ fn finish(
         RecoveryParams::default(),
     );
 
-    // Degraded answers are not what the user asked for, nor are successes slower than the
-    // SLO's latency: they burn the error budget too.
-    let good: Vec<u64> = series
-        .succeeded
-        .iter()
-        .zip(&series.slow)
-        .map(|(s, slow)| s - slow)
-        .collect();
-    let bad: Vec<u64> = series
-        .failed
-        .iter()
-        .zip(&series.degraded)
-        .zip(&series.slow)
-        .map(|((f, d), slow)| f + d + slow)
-        .collect();
-    let horizon_s = end.as_secs_f64();
-    let alerts = s
-        .slo
-        .as_ref()
-        .map(|slo| crate::slo::evaluate(slo, &series.t_s, &good, &bad, series.window_s, horizon_s));
+    // The SLOs' alerts as the world evaluated them window by window during the run (the
+    // same evaluator rules read): what an alerting system would have shown at the time.
+    let alerts = world.metrics.alerts.as_ref().map(|a| a.report());
     let detections = alerts
         .as_ref()
         .map(|a| crate::slo::time_to_detect(a, &faults))
         .unwrap_or_default();
-    for ((client, spec), cs) in clients.iter_mut().zip(&s.clients).zip(&series.clients) {
-        if let Some(slo) = &spec.slo {
-            let a = crate::slo::evaluate(
-                slo,
-                &series.t_s,
-                &cs.good,
-                &cs.bad,
-                series.window_s,
-                horizon_s,
-            );
+    for (client, online) in clients.iter_mut().zip(&world.metrics.client_alerts) {
+        if let Some(online) = online {
+            let a = online.report();
             client.detections = crate::slo::time_to_detect(&a, &faults);
             client.alerts = Some(a);
         }
@@ -202,6 +178,7 @@ fn finish(
         hedges: world.metrics.hedges,
         retry_amplification_peak,
         faults,
+        actions: std::mem::take(&mut world.actions),
         breakers: world.breaker_reports(),
         alerts,
         detections,

@@ -47,6 +47,10 @@ pub struct Scenario {
     /// detect each fault are reported when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::slo::SloSpec>,
+    /// Rules that act during the run (scale, restart, drain, limit, fallback, spike) when a
+    /// condition holds: see [`crate::rules`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::rules::Rule>,
 }
 
 fn default_window() -> SimDuration {
@@ -197,6 +201,12 @@ pub struct Service {
     /// Each caller spreads its attempts over them with `balance`.
     #[serde(default = "one")]
     pub replicas: u32,
+    /// The most instances rules may scale it to. Instances, their random streams and links
+    /// are built for this maximum up front (those beyond `replicas` start out of service),
+    /// so scaling during a run leaves every other component's draws unchanged. With it,
+    /// instances are named `NAME#i` even when `replicas` is 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
     /// How callers choose a replica.
     #[serde(default)]
     pub balance: crate::balancer::Balance,
@@ -384,15 +394,8 @@ pub struct Admission {
     pub adaptive: Option<crate::limits::AdaptiveSpec>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    pub rate_rps: f64,
-    pub burst: u32,
-    /// Token bucket (default), leaky bucket (GCRA: the same decisions) or sliding window.
-    #[serde(default)]
-    pub kind: crate::limits::RateLimitKind,
-}
+/// Defined beside the rate limiters it configures.
+pub use crate::limits::RateLimit;
 
 /// The network between two endpoints (a client or service, and a service).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -488,6 +491,13 @@ pub enum Discipline {
     Lifo,
 }
 
+impl Service {
+    /// Instances built for it: its replicas, or its `max_replicas` when more.
+    pub fn instances(&self) -> u32 {
+        self.replicas.max(self.max_replicas.unwrap_or(0)).max(1)
+    }
+}
+
 impl Scenario {
     /// A stable fingerprint of what the scenario means (not of its whitespace or comments):
     /// FNV-1a 64 of its canonical RON form, as 16 hex digits.
@@ -509,7 +519,8 @@ impl Scenario {
         let (base, index) = name.rsplit_once('#')?;
         let j = self.service_index(base)?;
         let i: u32 = index.parse().ok()?;
-        (i < self.services[j].replicas && self.services[j].replicas > 1).then_some((j, Some(i)))
+        let n = self.services[j].instances();
+        (i < n && n > 1).then_some((j, Some(i)))
     }
 }
 

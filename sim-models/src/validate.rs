@@ -175,6 +175,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         if svc.replicas == 0 {
             err(at.field("replicas"), "must be at least 1".into());
         }
+        if let Some(max) = svc.max_replicas
+            && max < svc.replicas
+        {
+            err(
+                at.field("max_replicas"),
+                format!("must be at least `replicas` ({}), got {max}", svc.replicas),
+            );
+        }
         if let Some(h) = &svc.health_check {
             for p in h.problems() {
                 err(at.field("health_check").join(&p.path), p.message);
@@ -258,6 +266,18 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
 
     for (i, f) in s.faults.iter().enumerate() {
         fault_problems(s, &root.field("faults").index(i), f, &node_names, &mut err);
+    }
+    let rule_names: Vec<&str> = s.rules.iter().map(|r| r.name.as_str()).collect();
+    for (i, name) in rule_names.iter().enumerate() {
+        if let Some(first) = rule_names[..i].iter().position(|n| n == name) {
+            err(
+                root.field("rules").index(i).field("name"),
+                format!("rule name `{name}` is already used by rules[{first}]"),
+            );
+        }
+    }
+    for (i, r) in s.rules.iter().enumerate() {
+        rule_problems(s, &root.field("rules").index(i), r, &mut err);
     }
     if let Some(slo) = &s.slo {
         errors.extend(
@@ -518,6 +538,187 @@ fn fault_problems(
                 );
             }
         }
+    }
+}
+
+/// What a rule names must exist and suit what the rule does with it.
+fn rule_problems(
+    s: &Scenario,
+    at: &FieldPath,
+    rule: &crate::rules::Rule,
+    err: &mut impl FnMut(FieldPath, String),
+) {
+    use crate::rules::{Action, Condition};
+    for p in rule.problems() {
+        err(at.join(&p.path), p.message);
+    }
+    let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
+    let clients: Vec<&str> = s.clients.iter().map(|x| x.name.as_str()).collect();
+    let nodes: Vec<&str> = clients.iter().chain(&services).copied().collect();
+    let when = at.field("when");
+    match &rule.when {
+        Condition::Above { metric, of, .. } | Condition::Below { metric, of, .. } => {
+            let field = when.field("of");
+            if services.contains(&of.as_str()) {
+                if !metric.of_service() {
+                    err(
+                        when.field("metric"),
+                        format!(
+                            "{} is a metric of a client (route), and `{of}` is a service; a service has QueueDepth, Utilization, InFlight and ErrorRate",
+                            metric.name()
+                        ),
+                    );
+                }
+            } else if clients.contains(&of.as_str()) {
+                if !metric.of_client() {
+                    err(
+                        when.field("metric"),
+                        format!(
+                            "{} is a metric of a service, and `{of}` is a client; a client has ErrorRate, P99 and Goodput",
+                            metric.name()
+                        ),
+                    );
+                }
+            } else if s.replica_target(of).is_some() {
+                err(
+                    field,
+                    format!(
+                        "a condition watches a whole service: name `{}` rather than one instance",
+                        of.rsplit_once('#').map_or(of.as_str(), |(b, _)| b)
+                    ),
+                );
+            } else {
+                err(field, unknown_node(of, &nodes));
+            }
+        }
+        Condition::AlertFiring { slo, alert } | Condition::AlertResolved { slo, alert } => {
+            match slo {
+                None if s.slo.is_none() => err(
+                    when.field("slo"),
+                    "names no client, and the scenario has no `slo`: name a client with its own `slo`, or add one to the scenario".into(),
+                ),
+                Some(c) => match s.clients.iter().find(|x| &x.name == c) {
+                    None => err(when.field("slo"), unknown_node(c, &clients)),
+                    Some(x) if x.slo.is_none() => err(
+                        when.field("slo"),
+                        format!("client `{c}` has no `slo`, so it raises no alerts"),
+                    ),
+                    Some(_) => {}
+                },
+                None => {}
+            }
+            let alerts: Vec<&str> = crate::slo::STANDARD_RULES.iter().map(|r| r.name).collect();
+            if !alerts.contains(&alert.as_str()) {
+                err(
+                    when.field("alert"),
+                    format!(
+                        "no alert `{alert}`: the burn-rate alerts are {}",
+                        alerts.join(", ")
+                    ),
+                );
+            }
+        }
+        Condition::At(t) => {
+            if *t >= s.horizon {
+                err(
+                    when.clone(),
+                    format!(
+                        "is at or after the horizon ({}): the rule would never act",
+                        s.horizon
+                    ),
+                );
+            }
+        }
+    }
+    let act = at.field("do");
+    // A target that must be a service (or one of its instances when `instance` allows).
+    let mut service = |field: &'static str, name: &str, instance: bool| -> Option<usize> {
+        match s.replica_target(name) {
+            Some((j, None)) => Some(j),
+            Some((j, Some(_))) if instance => Some(j),
+            Some((j, Some(_))) => {
+                err(
+                    act.field(field),
+                    format!(
+                        "acts on a whole service: name `{}` rather than one instance",
+                        s.services[j].name
+                    ),
+                );
+                None
+            }
+            None if clients.contains(&name) => {
+                err(
+                    act.field(field),
+                    format!(
+                        "`{name}` is a client; this action acts on a service, and a client has only the Spike action"
+                    ),
+                );
+                None
+            }
+            None => {
+                err(
+                    act.field(field),
+                    crate::topology::unknown_service("names", name, &services),
+                );
+                None
+            }
+        }
+    };
+    match &rule.action {
+        Action::ScaleTo {
+            service: x,
+            replicas,
+            ..
+        } => {
+            if let Some(j) = service("service", x, false) {
+                let svc = &s.services[j];
+                let max = svc.instances();
+                if *replicas > max {
+                    err(
+                        act.field("replicas"),
+                        format!(
+                            "would scale `{x}` to {replicas}, past the {max} instances it is built for: set its `max_replicas` to at least {replicas}"
+                        ),
+                    );
+                }
+            }
+        }
+        Action::Restart { service: x, .. }
+        | Action::Drain { service: x }
+        | Action::Limit { service: x, .. } => {
+            service("service", x, true);
+        }
+        Action::Fallback { caller, callee } => {
+            let known_caller = nodes.contains(&caller.as_str());
+            if !known_caller {
+                err(act.field("caller"), unknown_node(caller, &nodes));
+            }
+            match s.service_index(callee) {
+                None => err(
+                    act.field("callee"),
+                    crate::topology::unknown_service("names", callee, &services),
+                ),
+                Some(_) if known_caller && !crate::topology::calls(s, caller, callee) => err(
+                    act.field("callee"),
+                    format!("`{caller}` never calls `{callee}`: there is no call to fall back on"),
+                ),
+                Some(_) => {}
+            }
+        }
+        Action::Spike { client, .. } => match s.clients.iter().find(|c| &c.name == client) {
+            None if services.contains(&client.as_str()) => err(
+                act.field("client"),
+                format!("`{client}` is a service; a spike multiplies a client's arrival rate"),
+            ),
+            None => err(act.field("client"), unknown_node(client, &clients)),
+            Some(c) if !matches!(c.load, Load::Open { .. }) => err(
+                act.field("client"),
+                format!(
+                    "`{client}` is a closed loop: its rate follows its users, so a spike cannot multiply it"
+                ),
+            ),
+            Some(_) => {}
+        },
     }
 }
 

@@ -5,6 +5,7 @@
     reason = "tests read the bundled scenario files"
 )]
 mod bad_input;
+mod control;
 mod determinism;
 mod ladder;
 mod model;
