@@ -14,7 +14,8 @@
 //! caller with little traffic keeps some retries. Brooker's token bucket (REFERENCES, top)
 //! behaves like Finagle's without the expiry and the reserve.
 //!
-//! Both gate retries only; hedges are limited by their own `max_hedges`. Everything here is a
+//! Both gate retries only; hedges are limited by their own `max_hedges` (A6 also throttles
+//! hedges; simctl does not). Everything here is a
 //! function of its inputs and of the virtual time passed in: no clock, no randomness.
 
 use serde::de::Error as _;
@@ -471,7 +472,7 @@ impl GrpcBudgetSpec {
 /// - [`on_failure`](Self::on_failure): every failed attempt of a kind the policy retries on
 ///   (first tries included, and the last attempt of a call too) takes 1 token.
 /// - [`on_success`](Self::on_success): every successful attempt adds `token_ratio`.
-/// - [`can_retry`](Self::can_retry): a retry (or hedge) may be sent only while the count is
+/// - [`can_retry`](Self::can_retry): a retry may be sent only while the count is
 ///   strictly above `max_tokens / 2`; the check follows the failure's debit.
 ///
 /// With 10 / 0.1 under 100 % failure and 4 attempts per call: the first call makes 4 attempts
