@@ -63,6 +63,13 @@ pub struct RunLimits {
     /// Requests in flight (queued or in service anywhere) at most.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u64,
+    /// Clients + service instances (each replica one) at most; more is refused by validation.
+    #[serde(default = "default_max_nodes")]
+    pub max_nodes: u64,
+    /// Memory a run may need at start-up, in MiB, as estimated by [`crate::budget`]; a
+    /// scenario estimated above it is refused by validation before anything is allocated.
+    #[serde(default = "default_max_memory_mb")]
+    pub max_memory_mb: u64,
 }
 
 impl Default for RunLimits {
@@ -70,6 +77,8 @@ impl Default for RunLimits {
         RunLimits {
             max_events: default_max_events(),
             max_in_flight: default_max_in_flight(),
+            max_nodes: default_max_nodes(),
+            max_memory_mb: default_max_memory_mb(),
         }
     }
 }
@@ -79,6 +88,12 @@ fn default_max_events() -> u64 {
 }
 fn default_max_in_flight() -> u64 {
     1_000_000
+}
+fn default_max_nodes() -> u64 {
+    crate::budget::NODE_CEILING
+}
+fn default_max_memory_mb() -> u64 {
+    4096
 }
 
 /// A group of users sending one kind of request to one entry service.

@@ -242,6 +242,7 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         );
     }
     errors.extend(crate::topology::problems(s));
+    errors.extend(crate::budget::problems(s));
     overload_warnings(s, &root, &mut warnings);
     (errors, warnings)
 }
