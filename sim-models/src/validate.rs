@@ -9,7 +9,7 @@ use sim_core::SimDuration;
 use sim_core::path::{FieldPath, Problem};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::locate::locate;
+use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
 /// A scenario that passed validation, with the warnings found on the way.
@@ -28,8 +28,9 @@ pub fn load(file: &str, text: &str) -> Result<Validated, Diagnostics> {
 /// Checks a parsed scenario. `text` is its source, used to point at fields.
 pub fn validate(file: &str, text: &str, scenario: Scenario) -> Result<Validated, Diagnostics> {
     let (errors, warnings) = problems(&scenario);
+    let locator = Locator::new(text);
     let at = |p: Problem, error: bool| {
-        let pos = locate(text, &p.path);
+        let pos = locator.locate(&p.path);
         let field = p.path.to_string();
         if error {
             Diagnostic::error(pos, field, p.message)
