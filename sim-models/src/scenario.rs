@@ -64,11 +64,19 @@ pub struct RunLimits {
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u64,
     /// Clients + service instances (each replica one) at most; more is refused by validation.
-    #[serde(default = "default_max_nodes")]
+    // Left out of the canonical form at their defaults, so that adding them changed no
+    // scenario's hash.
+    #[serde(
+        default = "default_max_nodes",
+        skip_serializing_if = "is_default_max_nodes"
+    )]
     pub max_nodes: u64,
     /// Memory a run may need at start-up, in MiB, as estimated by [`crate::budget`]; a
     /// scenario estimated above it is refused by validation before anything is allocated.
-    #[serde(default = "default_max_memory_mb")]
+    #[serde(
+        default = "default_max_memory_mb",
+        skip_serializing_if = "is_default_max_memory_mb"
+    )]
     pub max_memory_mb: u64,
 }
 
@@ -94,6 +102,12 @@ fn default_max_nodes() -> u64 {
 }
 fn default_max_memory_mb() -> u64 {
     4096
+}
+fn is_default_max_nodes(n: &u64) -> bool {
+    *n == default_max_nodes()
+}
+fn is_default_max_memory_mb(n: &u64) -> bool {
+    *n == default_max_memory_mb()
 }
 
 /// A group of users sending one kind of request to one entry service.
