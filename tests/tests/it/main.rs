@@ -9,5 +9,6 @@ mod determinism;
 mod ladder;
 mod model;
 mod readme;
+mod scale;
 mod support;
 mod theory;
