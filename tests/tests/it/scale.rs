@@ -259,3 +259,90 @@ fn retries_refused_at_the_caller_are_events_the_budget_sees() {
         t.succeeded + t.degraded + t.failed.total() + t.in_flight_at_end
     );
 }
+
+/// (requests, attempts) in flight when the in-flight guard stopped `r`.
+fn stopped_in_flight(r: &sim_models::RunResult) -> (u64, u64) {
+    let rest = r
+        .stopped
+        .strip_prefix("in_flight_limit: ")
+        .unwrap_or_else(|| panic!("not stopped by the in-flight guard: {}", r.stopped));
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| words[i].parse::<u64>().expect("a count");
+    assert_eq!((words[1], words[4]), ("requests", "attempts"), "{rest}");
+    (n(0), n(3))
+}
+
+/// A one-service scenario with `max_in_flight: 10`, client `client` and service `service`.
+fn guarded(client: &str, service: &str) -> sim_models::RunResult {
+    let text = format!(
+        r#"Scenario(name: "x", seed: 1, horizon: "60s", limits: (max_in_flight: 10),
+        clients: [Client(name: "c", target: "s", {client})],
+        services: [Service(name: "s", {service}), Service(name: "leaf", workers: 1, service_time: Constant("1s"))])"#
+    );
+    let text = if text.contains("\"leaf\")") {
+        text
+    } else {
+        // `leaf` must be reachable: a service that never calls it leaves it out.
+        text.replace(
+            r#", Service(name: "leaf", workers: 1, service_time: Constant("1s"))"#,
+            "",
+        )
+    };
+    let r = sim_models::run(&crate::support::load("x.ron", &text), 1, "x.ron");
+    assert!(r.simulated_s < 60.0, "ran to the horizon: {}", r.stopped);
+    r
+}
+
+/// The guard holds for every way a request or attempt is made, not only open-loop
+/// arrivals (issue "Hardening": `--max-in-flight 10` with 1,000 closed-loop users ran to
+/// the horizon; hedges reached 5 M attempts against a 1 M limit). It is checked after
+/// every event, so it stops within one event's worth of new attempts.
+#[test]
+fn the_in_flight_guard_holds_for_every_way_an_attempt_is_made() {
+    let slow = r#"workers: 1, service_time: Constant("1s")"#;
+    // Closed-loop users: 1,000 requests at once against a limit of 10.
+    let r = guarded(
+        r#"load: Closed(users: 1000, think_time: Constant("1ms"))"#,
+        slow,
+    );
+    let (requests, attempts) = stopped_in_flight(&r);
+    assert_eq!((requests, attempts), (11, 11), "{}", r.stopped);
+
+    // Retries: 5 users, but each timed-out attempt stays queued at the slow service while
+    // its retry joins it.
+    let r = guarded(
+        r#"load: Closed(users: 5, think_time: Constant("1ms")),
+           policy: (timeout: "10ms", max_attempts: 1000)"#,
+        slow,
+    );
+    let (requests, attempts) = stopped_in_flight(&r);
+    assert!(requests <= 5 && attempts == 11, "{}", r.stopped);
+
+    // Hedges with no delay: all of a request's hedges at one instant, one event each.
+    let r = guarded(
+        r#"load: Closed(users: 1, think_time: Constant("1ms")),
+           policy: (hedge: (delay: "0ms", max_hedges: 1000))"#,
+        slow,
+    );
+    let (requests, attempts) = stopped_in_flight(&r);
+    assert_eq!((requests, attempts), (1, 11), "{}", r.stopped);
+    assert_eq!(
+        r.simulated_s, 0.001,
+        "stopped at the instant it was crossed"
+    );
+
+    // Open-loop arrivals, as before.
+    let r = guarded(r#"load: Open(rate_rps: 100.0)"#, slow);
+    assert_eq!(stopped_in_flight(&r), (11, 11), "{}", r.stopped);
+
+    // Fan-out: one request's work makes 12 calls in one event; the guard stops right after
+    // that event, with the calls it made.
+    let r = guarded(
+        r#"load: Open(rate_rps: 1.0)"#,
+        r#"workers: 1, service_time: Constant("1ms"), calls: [Parallel([
+            (to: "leaf"), (to: "leaf"), (to: "leaf"), (to: "leaf"), (to: "leaf"), (to: "leaf"),
+            (to: "leaf"), (to: "leaf"), (to: "leaf"), (to: "leaf"), (to: "leaf"), (to: "leaf")])]"#,
+    );
+    let (requests, attempts) = stopped_in_flight(&r);
+    assert_eq!((requests, attempts), (1, 13), "{}", r.stopped);
+}
