@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`scenario`] | the RON schema (serde types) and `parse`, with positioned syntax/type errors |
 //! | [`validate`] | semantic checks collecting every problem with its line:column; `load` = parse + validate |
+//! | [`footprint`] | count bounds and the start-up memory estimate, checked by validation |
 //! | [`locate`] | finds the line:column of a field path in RON source |
 //! | [`diagnostic`] | errors and warnings as `file:line:col: error: field `path`: message` |
 //! | [`world`] | the model: clients, services, requests; the event handler |
@@ -18,7 +19,7 @@
 pub mod balancer;
 pub mod bench;
 pub mod breaker;
-pub mod budget;
+pub mod footprint;
 pub mod diagnostic;
 pub mod limits;
 pub mod locate;
@@ -26,6 +27,7 @@ pub mod policy;
 pub mod recovery;
 pub mod result;
 pub mod retry;
+pub mod retry_budget;
 pub mod rules;
 pub mod run;
 pub mod scenario;

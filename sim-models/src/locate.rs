@@ -28,8 +28,30 @@ pub struct Position {
 /// panics on any input, including invalid RON (then it returns the best position it
 /// reached, or line 1 col 1 if there is no value at all).
 pub fn locate(src: &str, path: &FieldPath) -> Position {
-    let tokens = tokenize(src);
-    let walk = Walk { tokens: &tokens };
+    Locator::new(src).locate(path)
+}
+
+/// [`locate`] for many paths in one source: the source is tokenized once, not once per
+/// path (a file with thousands of problems would otherwise be tokenized thousands of times).
+pub struct Locator<'a> {
+    tokens: Vec<Token<'a>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(src: &'a str) -> Self {
+        Locator {
+            tokens: tokenize(src),
+        }
+    }
+
+    /// Where the value at `path` starts, as [`locate`] says.
+    pub fn locate(&self, path: &FieldPath) -> Position {
+        locate_in(&self.tokens, path)
+    }
+}
+
+fn locate_in(tokens: &[Token<'_>], path: &FieldPath) -> Position {
+    let walk = Walk { tokens };
     let mut at = walk.skip_extensions(0);
     if !walk.starts_value(at) {
         return if walk.kind(at) == Kind::Eof {

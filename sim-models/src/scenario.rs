@@ -71,13 +71,28 @@ pub struct RunLimits {
     /// by at most this many nanoseconds (one event per ns or more): time that stands still
     /// (a closed loop with zero think time against a service that rejects at once) or
     /// crawls (a 1 ns health-check interval).
-    /// Left out of the canonical form (the scenario hash) at its default, so that adding
-    /// this guard changed no existing scenario's hash.
+    // Left out of the canonical form (the scenario hash) at its default, like the two
+    // limits below, so that adding it changed no existing scenario's hash.
     #[serde(
         default = "default_max_events_without_progress",
         skip_serializing_if = "is_default_max_events_without_progress"
     )]
     pub max_events_without_progress: u64,
+    /// Clients + service instances (each replica one) at most; more is refused by validation.
+    // Left out of the canonical form at their defaults, so that adding them changed no
+    // scenario's hash.
+    #[serde(
+        default = "default_max_nodes",
+        skip_serializing_if = "is_default_max_nodes"
+    )]
+    pub max_nodes: u64,
+    /// Memory a run may need at start-up, in MiB, as estimated by [`crate::footprint`]; a
+    /// scenario estimated above it is refused by validation before anything is allocated.
+    #[serde(
+        default = "default_max_memory_mb",
+        skip_serializing_if = "is_default_max_memory_mb"
+    )]
+    pub max_memory_mb: u64,
 }
 
 fn is_default_max_events_without_progress(n: &u64) -> bool {
@@ -90,6 +105,8 @@ impl Default for RunLimits {
             max_events: default_max_events(),
             max_in_flight: default_max_in_flight(),
             max_events_without_progress: default_max_events_without_progress(),
+            max_nodes: default_max_nodes(),
+            max_memory_mb: default_max_memory_mb(),
         }
     }
 }
@@ -104,6 +121,18 @@ fn default_max_in_flight() -> u64 {
 /// no bundled scenario comes near it, and it stops a spinning run in seconds of wall time.
 fn default_max_events_without_progress() -> u64 {
     10_000_000
+}
+fn default_max_nodes() -> u64 {
+    crate::footprint::NODE_CEILING
+}
+fn default_max_memory_mb() -> u64 {
+    4096
+}
+fn is_default_max_nodes(n: &u64) -> bool {
+    *n == default_max_nodes()
+}
+fn is_default_max_memory_mb(n: &u64) -> bool {
+    *n == default_max_memory_mb()
 }
 
 /// A group of users sending one kind of request to one entry service.
@@ -323,7 +352,7 @@ pub struct CallPolicy {
     /// Retry budget shared by every call on this call site: gRPC retry throttling
     /// `(max_tokens: .., token_ratio: ..)` or Finagle's `Finagle(ttl: .., ..)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::budget::BudgetSpec>,
+    pub budget: Option<crate::retry_budget::BudgetSpec>,
     /// Timeout from observed latencies instead of `timeout`: a percentile of recent
     /// successful attempts times a multiplier, clamped.
     #[serde(default, skip_serializing_if = "Option::is_none")]

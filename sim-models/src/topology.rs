@@ -14,9 +14,10 @@
 //! per logical request of a client when nothing fails and nobody retries. Dividing observed
 //! attempts by it separates retry amplification from the call graph's own multiplication.
 //!
-//! Everything iterates in file order over `Vec`s, so results and messages are deterministic.
+//! Everything iterates in file order over `Vec`s, so results and messages are deterministic;
+//! names are looked up in sorted maps, so the checks take O(n log n) in the scenario's size.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sim_core::path::{FieldPath, Problem};
 
@@ -41,10 +42,28 @@ pub fn endpoint_index(service: &Service, name: Option<&str>) -> Option<usize> {
     }
 }
 
+/// Each service's index by name; with duplicate names (a validation error) the first wins.
+pub(crate) fn service_map(s: &Scenario) -> BTreeMap<&str, usize> {
+    let mut map = BTreeMap::new();
+    for (i, svc) in s.services.iter().enumerate() {
+        map.entry(svc.name.as_str()).or_insert(i);
+    }
+    map
+}
+
+/// Each endpoint's node number within `service` by name ([`endpoint_index`], first wins).
+fn endpoint_map(service: &Service) -> BTreeMap<&str, usize> {
+    let mut map = BTreeMap::new();
+    for (e, ep) in service.endpoints.iter().enumerate() {
+        map.entry(ep.name.as_str()).or_insert(e + 1);
+    }
+    map
+}
+
 /// Every call-graph problem of `s`, in file order within each kind of check.
 pub fn problems(s: &Scenario) -> Vec<Problem> {
     let graph = Graph::build(s);
-    let mut out = name_problems(s);
+    let mut out = name_problems(s, &graph.index);
     out.extend(graph.problems.iter().cloned());
     out.extend(cycles(s, &graph));
     // A reference that does not resolve already explains what looks unreachable behind it:
@@ -89,7 +108,11 @@ struct Edge {
 }
 
 /// The resolved call graph. References that do not resolve become problems, not edges.
-struct Graph {
+struct Graph<'a> {
+    /// Service index by name.
+    index: BTreeMap<&'a str, usize>,
+    /// Per service, endpoint node number (within the service) by name.
+    endpoints: Vec<BTreeMap<&'a str, usize>>,
     /// Node number of each service's default endpoint; its endpoint e is `first[i] + 1 + e`.
     first: Vec<usize>,
     /// The service each node belongs to.
@@ -102,8 +125,8 @@ struct Graph {
     problems: Vec<Problem>,
 }
 
-impl Graph {
-    fn build(s: &Scenario) -> Graph {
+impl<'a> Graph<'a> {
+    fn build(s: &'a Scenario) -> Graph<'a> {
         let mut first = Vec::with_capacity(s.services.len());
         let mut service_of = Vec::new();
         for (i, svc) in s.services.iter().enumerate() {
@@ -111,6 +134,8 @@ impl Graph {
             service_of.extend(std::iter::repeat_n(i, 1 + svc.endpoints.len()));
         }
         let mut graph = Graph {
+            index: service_map(s),
+            endpoints: s.services.iter().map(endpoint_map).collect(),
             first,
             calls: vec![Vec::new(); service_of.len()],
             service_of,
@@ -167,7 +192,7 @@ impl Graph {
         at: &FieldPath,
         field: &'static str,
     ) -> Option<usize> {
-        let Some(i) = s.service_index(service) else {
+        let Some(&i) = self.index.get(service) else {
             let verb = if field == "target" {
                 "targets"
             } else {
@@ -178,7 +203,11 @@ impl Graph {
             return None;
         };
         let svc = &s.services[i];
-        match endpoint_index(svc, endpoint) {
+        let e = match endpoint {
+            None => Some(0),
+            Some(name) => self.endpoints[i].get(name).copied(),
+        };
+        match e {
             Some(e) => Some(self.first[i] + e),
             None => {
                 let wanted = endpoint.unwrap_or_default();
@@ -302,10 +331,25 @@ pub(crate) fn unknown_service(verb: &str, name: &str, known: &[&str]) -> String 
     if known.is_empty() {
         msg.push_str("; the scenario defines no services");
     } else {
-        msg.push_str(&format!("; services are: {}", known.join(", ")));
+        msg.push_str(&format!("; services are: {}", listing(known)));
     }
     msg
 }
+
+/// Names listed in a message: all of a few, the first [`LISTED`] of many.
+pub(crate) fn listing(names: &[&str]) -> String {
+    if names.len() <= LISTED {
+        return names.join(", ");
+    }
+    format!(
+        "{}, ... ({} more)",
+        names[..LISTED].join(", "),
+        names.len() - LISTED
+    )
+}
+
+/// Names a message lists at most: a list of 100,000 services helps nobody.
+const LISTED: usize = 20;
 
 fn unknown_endpoint(svc: &Service, name: &str) -> String {
     let mut msg = format!("service `{}` has no endpoint `{name}`", svc.name);
@@ -326,13 +370,13 @@ fn unknown_endpoint(svc: &Service, name: &str) -> String {
 }
 
 /// Duplicate endpoint names within a service, and names shared by a client and a service.
-fn name_problems(s: &Scenario) -> Vec<Problem> {
+fn name_problems(s: &Scenario, index: &BTreeMap<&str, usize>) -> Vec<Problem> {
     let mut out = Vec::new();
     let clients = FieldPath::root().field("clients");
     // Links and faults name a client or a service by the same string, so a name used by
     // both would be ambiguous there.
     for (i, c) in s.clients.iter().enumerate() {
-        if let Some(j) = s.service_index(&c.name) {
+        if let Some(&j) = index.get(c.name.as_str()) {
             out.push(Problem::new(
                 clients.index(i).field("name"),
                 format!(
@@ -345,8 +389,9 @@ fn name_problems(s: &Scenario) -> Vec<Problem> {
     }
     let services = FieldPath::root().field("services");
     for (i, svc) in s.services.iter().enumerate() {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (e, ep) in svc.endpoints.iter().enumerate() {
-            if let Some(first) = svc.endpoints[..e].iter().position(|x| x.name == ep.name) {
+            if let Some(&first) = seen.get(ep.name.as_str()) {
                 out.push(Problem::new(
                     services.index(i).field("endpoints").index(e).field("name"),
                     format!(
@@ -354,6 +399,8 @@ fn name_problems(s: &Scenario) -> Vec<Problem> {
                         ep.name, svc.name
                     ),
                 ));
+            } else {
+                seen.insert(&ep.name, e);
             }
         }
     }
@@ -449,7 +496,7 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
         .enumerate()
         // A second service with an existing name is a duplicate (reported by validation);
         // names resolve to the first, so the duplicate is unreachable by construction.
-        .filter(|&(i, svc)| !reached.contains(&i) && s.service_index(&svc.name) == Some(i))
+        .filter(|&(i, svc)| !reached.contains(&i) && graph.index.get(svc.name.as_str()) == Some(&i))
         .map(|(i, svc)| {
             Problem::new(
                 services.index(i).field("name"),

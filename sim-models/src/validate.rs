@@ -3,11 +3,13 @@
 //! Every problem is collected (not just the first), with the field path and its
 //! line:column in the source, so a user fixes a file in one round.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use sim_core::SimDuration;
 use sim_core::path::{FieldPath, Problem};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::locate::locate;
+use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
 /// A scenario that passed validation, with the warnings found on the way.
@@ -26,8 +28,9 @@ pub fn load(file: &str, text: &str) -> Result<Validated, Diagnostics> {
 /// Checks a parsed scenario. `text` is its source, used to point at fields.
 pub fn validate(file: &str, text: &str, scenario: Scenario) -> Result<Validated, Diagnostics> {
     let (errors, warnings) = problems(&scenario);
+    let locator = Locator::new(text);
     let at = |p: Problem, error: bool| {
-        let pos = locate(text, &p.path);
+        let pos = locator.locate(&p.path);
         let field = p.path.to_string();
         if error {
             Diagnostic::error(pos, field, p.message)
@@ -226,42 +229,17 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     }
 
     let node_names: Vec<&str> = client_names.iter().chain(&service_names).copied().collect();
+    let nodes = Nodes::new(s, &node_names);
     link_problems(
         &root.field("default_link"),
         &s.default_link.latency,
         s.default_link.loss,
         &mut err,
     );
-    for (i, l) in s.links.iter().enumerate() {
-        let at = root.field("links").index(i);
-        for (field, name) in [("from", &l.from), ("to", &l.to)] {
-            if !node_names.contains(&name.as_str()) {
-                err(at.field(field), unknown_node(name, &node_names));
-            }
-        }
-        if l.from == l.to {
-            err(
-                at.field("to"),
-                format!("a link joins two different nodes, got `{}` twice", l.to),
-            );
-        }
-        let same = |o: &crate::scenario::Link| {
-            (o.from == l.from && o.to == l.to) || (o.from == l.to && o.to == l.from)
-        };
-        if let Some(first) = s.links[..i].iter().position(same) {
-            err(
-                at.clone(),
-                format!(
-                    "link `{}` <-> `{}` is already defined by links[{first}]",
-                    l.from, l.to
-                ),
-            );
-        }
-        link_problems(&at, &l.latency, l.loss, &mut err);
-    }
+    links_problems(s, &root, &nodes, &mut err);
 
     for (i, f) in s.faults.iter().enumerate() {
-        fault_problems(s, &root.field("faults").index(i), f, &node_names, &mut err);
+        fault_problems(s, &root.field("faults").index(i), f, &nodes, &mut err);
     }
     let rule_names: Vec<&str> = s.rules.iter().map(|r| r.name.as_str()).collect();
     for (i, name) in rule_names.iter().enumerate() {
@@ -284,6 +262,7 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     }
     errors.extend(crate::topology::problems(s));
     errors.extend(name_character_problems(s));
+    errors.extend(crate::footprint::problems(s));
     overload_warnings(s, &root, &mut warnings);
     warnings.extend(mixture_warnings(s));
     for (i, svc) in s.services.iter().enumerate() {
@@ -495,6 +474,83 @@ fn error_rate_problems(at: &FieldPath, p: f64, err: &mut impl FnMut(FieldPath, S
     }
 }
 
+/// Names of clients and services, looked up in sorted maps (validation stays O(n log n)).
+struct Nodes<'a> {
+    /// In file order, clients then services: for messages.
+    names: &'a [&'a str],
+    known: BTreeSet<&'a str>,
+    services: BTreeMap<&'a str, usize>,
+    clients: BTreeMap<&'a str, usize>,
+}
+
+impl<'a> Nodes<'a> {
+    fn new(s: &'a Scenario, names: &'a [&'a str]) -> Self {
+        let mut clients = BTreeMap::new();
+        for (i, c) in s.clients.iter().enumerate() {
+            clients.entry(c.name.as_str()).or_insert(i);
+        }
+        Nodes {
+            names,
+            known: names.iter().copied().collect(),
+            services: crate::topology::service_map(s),
+            clients,
+        }
+    }
+
+    /// [`Scenario::replica_target`], by map.
+    fn replica_target(&self, s: &Scenario, name: &str) -> Option<(usize, Option<u32>)> {
+        if let Some(&j) = self.services.get(name) {
+            return Some((j, None));
+        }
+        let (base, index) = name.rsplit_once('#')?;
+        let j = *self.services.get(base)?;
+        let i: u32 = index.parse().ok()?;
+        let n = s.services[j].instances();
+        (i < n && n > 1).then_some((j, Some(i)))
+    }
+}
+
+/// Each link joins two known, different nodes, at most once per pair.
+fn links_problems(
+    s: &Scenario,
+    root: &FieldPath,
+    nodes: &Nodes,
+    err: &mut impl FnMut(FieldPath, String),
+) {
+    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, l) in s.links.iter().enumerate() {
+        let at = root.field("links").index(i);
+        for (field, name) in [("from", &l.from), ("to", &l.to)] {
+            if !nodes.known.contains(name.as_str()) {
+                err(at.field(field), unknown_node(name, nodes.names));
+            }
+        }
+        if l.from == l.to {
+            err(
+                at.field("to"),
+                format!("a link joins two different nodes, got `{}` twice", l.to),
+            );
+        }
+        let pair = if l.from <= l.to {
+            (l.from.as_str(), l.to.as_str())
+        } else {
+            (l.to.as_str(), l.from.as_str())
+        };
+        if let Some(first) = seen.get(&pair) {
+            err(
+                at.clone(),
+                format!(
+                    "link `{}` <-> `{}` is already defined by links[{first}]",
+                    l.from, l.to
+                ),
+            );
+        } else {
+            seen.insert(pair, i);
+        }
+        link_problems(&at, &l.latency, l.loss, err);
+    }
+}
+
 fn link_problems(
     at: &FieldPath,
     latency: &sim_core::dist::Dist<SimDuration>,
@@ -516,7 +572,7 @@ fn fault_problems(
     s: &Scenario,
     at: &FieldPath,
     f: &crate::scenario::Fault,
-    nodes: &[&str],
+    nodes: &Nodes,
     err: &mut impl FnMut(FieldPath, String),
 ) {
     if f.end <= f.start {
@@ -535,12 +591,12 @@ fn fault_problems(
         );
     }
     let kind = at.field("kind");
-    let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
-        if s.replica_target(name).is_none() {
+        if nodes.replica_target(s, name).is_none() {
+            let services = &nodes.names[s.clients.len()..];
             err(
                 kind.field("service"),
-                crate::topology::unknown_service("names", name, &services),
+                crate::topology::unknown_service("names", name, services),
             );
         }
     };
@@ -572,7 +628,7 @@ fn fault_problems(
             workers,
         } => {
             service(x, err);
-            if let Some(svc) = s.replica_target(x).map(|(j, _)| &s.services[j])
+            if let Some(svc) = nodes.replica_target(s, x).map(|(j, _)| &s.services[j])
                 && *workers >= svc.workers
             {
                 err(
@@ -586,8 +642,8 @@ fn fault_problems(
         }
         FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => {
             for (field, name) in [("a", a), ("b", b)] {
-                if !nodes.contains(&name.as_str()) && s.replica_target(name).is_none() {
-                    err(kind.field(field), unknown_node(name, nodes));
+                if !nodes.known.contains(name.as_str()) && nodes.replica_target(s, name).is_none() {
+                    err(kind.field(field), unknown_node(name, nodes.names));
                 }
             }
             if let FaultKind::Loss { p, .. } = &f.kind {
@@ -595,19 +651,20 @@ fn fault_problems(
             }
         }
         FaultKind::Spike { client, factor } => {
-            if !s.clients.iter().any(|c| c.name == *client) {
-                let clients: Vec<&str> = s.clients.iter().map(|c| c.name.as_str()).collect();
+            if !nodes.clients.contains_key(client.as_str()) {
+                let clients = &nodes.names[..s.clients.len()];
                 err(
                     kind.field("client"),
                     format!(
                         "client `{client}` does not exist; clients are: {}",
-                        clients.join(", ")
+                        crate::topology::listing(clients)
                     ),
                 );
             } else if !s
                 .clients
                 .iter()
-                .any(|c| c.name == *client && matches!(c.load, Load::Open { .. }))
+                .filter(|c| c.name == *client)
+                .any(|c| matches!(c.load, Load::Open { .. }))
             {
                 err(
                     kind.field("client"),
@@ -864,14 +921,17 @@ fn check_names(
     kind: &str,
     err: &mut impl FnMut(FieldPath, String),
 ) {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, name) in names.iter().enumerate() {
         if name.trim().is_empty() {
             err(at.index(i).field("name"), format!("a {kind} needs a name"));
-        } else if let Some(first) = names[..i].iter().position(|n| n == name) {
+        } else if let Some(first) = seen.get(name) {
             err(
                 at.index(i).field("name"),
                 format!("{kind} name `{name}` is already used by {kind} #{first}"),
             );
+        } else {
+            seen.insert(name, i);
         }
     }
 }
@@ -906,11 +966,17 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 /// Offered load at or above capacity with an unbounded queue and nobody giving up: legal
 /// (it is how naive systems fail) but the queue grows for the whole run.
 fn overload_warnings(s: &Scenario, root: &FieldPath, warnings: &mut Vec<Problem>) {
+    let mut by_target: BTreeMap<&str, Vec<&crate::scenario::Client>> = BTreeMap::new();
+    for c in &s.clients {
+        by_target.entry(c.target.as_str()).or_default().push(c);
+    }
     for (i, svc) in s.services.iter().enumerate() {
         let Ok(sampler) = svc.service_time.compile() else {
             continue;
         };
-        let clients: Vec<_> = s.clients.iter().filter(|c| c.target == svc.name).collect();
+        let clients = by_target
+            .get(svc.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
         let rate: f64 = clients
             .iter()
             .map(|c| match c.load {

@@ -15,7 +15,7 @@ use super::network::Network;
 use super::{ClientState, Edge, Event, Group, LoadGen, World, control};
 use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
 use crate::breaker::Breaker;
-use crate::budget::RetryBudget;
+use crate::retry_budget::RetryBudget;
 use crate::limits::AdaptiveTimeout;
 use crate::policy::{RateSchedule, ThinnedPoisson};
 use crate::scenario::{self, CallSpec, FaultKind, Load, Scenario};

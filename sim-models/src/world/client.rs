@@ -148,16 +148,16 @@ impl World {
         let edge = &mut self.edges[edge_id as usize];
         if edge.breaker.as_mut().is_some_and(|b| !b.try_acquire(now)) {
             // An open circuit: fail fast, never retried.
-            return self.attempt_failed(key, Failure::CircuitOpen, q);
+            return self.attempt_failed(key, Failure::CircuitOpen, true, q);
         }
         if edge.outstanding >= edge.max_outstanding {
             // Backpressure: fail fast here rather than pile onto a slow callee.
             self.metrics.local_rejections += 1;
-            return self.attempt_failed(key, Failure::Rejected, q);
+            return self.attempt_failed(key, Failure::Rejected, true, q);
         }
         let Some(replica) = self.pick_replica(edge_id, now) else {
             // Every replica is ejected: no healthy upstream (a fast 503, as Envoy answers).
-            return self.attempt_failed(key, Failure::Rejected, q);
+            return self.attempt_failed(key, Failure::Rejected, true, q);
         };
         let edge = &mut self.edges[edge_id as usize];
         edge.outstanding += 1;
@@ -290,7 +290,7 @@ impl World {
             self.cancel_racing(key, now, q);
         }
         match outcome {
-            Outcome::Failed(f) => self.attempt_failed(key, f, q),
+            Outcome::Failed(f) => self.attempt_failed(key, f, false, q),
             ok => self.finish_call(key, ok, q),
         }
     }
@@ -366,7 +366,7 @@ impl World {
         }
         call.timer = None;
         self.cancel_racing(key, q.now(), q);
-        self.attempt_failed(key, Failure::Timeout, q);
+        self.attempt_failed(key, Failure::Timeout, false, q);
     }
 
     /// No answer yet to attempt `number` of `key`: send a hedge racing it, if the policy
@@ -414,7 +414,17 @@ impl World {
 
     /// The current attempt of `key` failed: retry if the policy allows, else fail the call
     /// (or answer with the fallback).
-    fn attempt_failed(&mut self, key: CallKey, failure: Failure, q: &mut EventQueue<Event>) {
+    /// `local`: refused at the caller, in [`World::start_attempt`] (open circuit,
+    /// backpressure, no healthy replica). Its retry always waits for an event, even with no
+    /// backoff: retrying in place would loop within one event, up to `max_attempts` times
+    /// (billions, or a stack overflow), unseen by the event budget.
+    fn attempt_failed(
+        &mut self,
+        key: CallKey,
+        failure: Failure,
+        local: bool,
+        q: &mut EventQueue<Event>,
+    ) {
         let now = q.now();
         let call = &self.calls[key];
         let edge = &mut self.edges[call.edge as usize];
@@ -433,7 +443,7 @@ impl World {
                 &mut edge.rng,
             );
             self.calls[key].last_delay = delay;
-            if delay.is_zero() {
+            if delay.is_zero() && !local {
                 return self.start_attempt(key, q);
             }
             let timer = q.schedule(now + delay, Event::RetryDue(key));

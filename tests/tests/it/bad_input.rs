@@ -131,10 +131,186 @@ const CASES: &[(&str, &str)] = &[
     ),
 ];
 
+/// A scenario around `clients` and `services` (RON list contents), one entry a line.
+fn scenario(extra: &str, clients: &[String], services: &[String]) -> String {
+    format!(
+        "Scenario(\n    name: \"x\", seed: 1, horizon: \"10s\",{extra}\n    clients: [\n{}\n    ],\n    services: [\n{}\n    ],\n)",
+        clients.join(",\n"),
+        services.join(",\n")
+    )
+}
+
+fn client(name: &str, target: &str, load: &str) -> String {
+    format!(r#"        Client(name: "{name}", target: "{target}", load: {load})"#)
+}
+
+fn service(name: &str, extra: &str) -> String {
+    format!(r#"        Service(name: "{name}", workers: 1, service_time: Constant("1ms"){extra})"#)
+}
+
+/// One service `s` with `extra` fields (and `leaf`, if it calls it), one open-loop client.
+fn one_service(extra: &str) -> String {
+    let open = "Open(rate_rps: 10.0)";
+    let mut services = vec![service("s", extra)];
+    if extra.contains("leaf") {
+        services.push(service("leaf", ""));
+    }
+    scenario("", &[client("c", "s", open)], &services)
+}
+
+/// Counts past what the model holds or what memory allows (issue "Hardening"): each was a
+/// panic, an abort on a huge allocation, minutes of building, or a silently wrong run.
+fn large_cases() -> Vec<(&'static str, String)> {
+    let open = "Open(rate_rps: 10.0)";
+    let calls = |n: usize, one: &str, sep: &str| vec![one; n].join(sep);
+    vec![
+        (
+            "70,000 replicas: more nodes than limits.max_nodes (was an overflow panic)",
+            one_service(", replicas: 70000"),
+        ),
+        (
+            "4294967295 replicas (was an overflow panic)",
+            one_service(", replicas: 4294967295"),
+        ),
+        (
+            "10,000,000 replicas (was an abort on a multi-GB allocation)",
+            one_service(", replicas: 10000000"),
+        ),
+        (
+            "30,000 replicas: over the memory budget (was 14.7 GB)",
+            one_service(", replicas: 30000"),
+        ),
+        (
+            "100,000,000 closed-loop users (was an abort on a multi-GB allocation)",
+            scenario(
+                "",
+                &[client(
+                    "c",
+                    "s",
+                    r#"Closed(users: 100000000, think_time: Constant("1s"))"#,
+                )],
+                &[service("s", "")],
+            ),
+        ),
+        (
+            "10,000 services and 10,000 clients: over the memory budget (was 8.9 GB)",
+            scenario(
+                "",
+                &(0..10_000)
+                    .map(|i| client(&format!("c{i}"), &format!("s{i}"), open))
+                    .collect::<Vec<_>>(),
+                &(0..10_000)
+                    .map(|i| service(&format!("s{i}"), ""))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "a call chain 20,000 deep: over the memory budget (was 9 GB)",
+            scenario(
+                "",
+                &[client("c", "s0", open)],
+                &(0..20_000)
+                    .map(|i| {
+                        let calls = if i + 1 < 20_000 {
+                            format!(r#", calls: [Call(to: "s{}")]"#, i + 1)
+                        } else {
+                            String::new()
+                        };
+                        service(&format!("s{i}"), &calls)
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "a Parallel of 65,536 calls (was a subtract-overflow panic)",
+            one_service(&format!(
+                ", calls: [Parallel([{}])]",
+                calls(65_536, r#"(to: "leaf")"#, ",")
+            )),
+        ),
+        (
+            "a Parallel of 65,537 calls (silently succeeded with calls still queued)",
+            one_service(&format!(
+                ", calls: [Parallel([{}])]",
+                calls(65_537, r#"(to: "leaf")"#, ",")
+            )),
+        ),
+        (
+            "65,536 sequential calls (was an overflow panic)",
+            one_service(&format!(
+                ", calls: [{}]",
+                calls(65_536, r#"Call(to: "leaf")"#, ",")
+            )),
+        ),
+        (
+            "a client targeting the 65,536th endpoint (silently got endpoint 0)",
+            scenario(
+                "",
+                &[format!(
+                    r#"        Client(name: "c", target: "s", endpoint: "e65535", load: {open})"#
+                )],
+                &[service(
+                    "s",
+                    &format!(
+                        ", endpoints: [{}]",
+                        (0..65_536)
+                            .map(|e| format!(r#"(name: "e{e}", service_time: Constant("1ms"))"#))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                )],
+            ),
+        ),
+        (
+            "a huge max_hedges (reached 5 M attempts against the 1 M limit)",
+            scenario(
+                "",
+                &[client(
+                    "c",
+                    "s",
+                    r#"Open(rate_rps: 10.0), policy: (hedge: (delay: "0ms", max_hedges: 4294967295))"#,
+                )],
+                &[service("s", "")],
+            ),
+        ),
+        (
+            "rates above one per nanosecond",
+            scenario(
+                "",
+                &[
+                    client("c", "s", "Open(rate_rps: 1e12)"),
+                    client(
+                        "d",
+                        "s",
+                        r#"Open(rate_rps: 1e6, shape: [Spike(start: "1s", end: "2s", factor: 1e6)])"#,
+                    ),
+                ],
+                &[service(
+                    "s",
+                    ", admission: (rate_limit: (rate_rps: 1e300, burst: 1))",
+                )],
+            ),
+        ),
+        (
+            "limits out of range",
+            scenario(
+                "\n    limits: (max_nodes: 0, max_memory_mb: 0),",
+                &[client("c", "s", open)],
+                &[service("s", "")],
+            ),
+        ),
+    ]
+}
+
 #[test]
 fn each_bad_scenario_gets_a_positioned_error() {
     let mut all = String::new();
-    for (case, text) in CASES {
+    let large = large_cases();
+    let cases = CASES
+        .iter()
+        .map(|&(case, text)| (case, text))
+        .chain(large.iter().map(|(case, text)| (*case, text.as_str())));
+    for (case, text) in cases {
         let file = "bad.ron";
         let err = match sim_models::load(file, text) {
             Ok(_) => panic!("case `{case}` loaded but should not"),

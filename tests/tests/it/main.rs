@@ -11,5 +11,6 @@ mod ladder;
 mod model;
 mod progress;
 mod readme;
+mod scale;
 mod support;
 mod theory;
