@@ -19,8 +19,8 @@
 pub mod balancer;
 pub mod bench;
 pub mod breaker;
-pub mod footprint;
 pub mod diagnostic;
+pub mod footprint;
 pub mod limits;
 pub mod locate;
 pub mod policy;

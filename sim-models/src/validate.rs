@@ -262,7 +262,13 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     }
     errors.extend(crate::topology::problems(s));
     errors.extend(name_character_problems(s));
-    errors.extend(crate::footprint::problems(s));
+    // The memory estimate is the last resort: a field already refused for a clearer
+    // reason (too many windows, say) is not blamed again for the memory it would take.
+    let footprint: Vec<Problem> = crate::footprint::problems(s)
+        .into_iter()
+        .filter(|p| !errors.iter().any(|e| e.path == p.path))
+        .collect();
+    errors.extend(footprint);
     overload_warnings(s, &root, &mut warnings);
     warnings.extend(mixture_warnings(s));
     for (i, svc) in s.services.iter().enumerate() {
@@ -879,12 +885,8 @@ pub const MAX_SERIES_VALUES: u64 = 50_000_000;
 /// Values a run's time series holds per window: 13 for the system, 4 per client, 6 per
 /// service replica (see `result::Series`).
 pub fn series_values_per_window(s: &Scenario) -> u64 {
-    let replicas: u64 = s
-        .services
-        .iter()
-        .map(|x| u64::from(x.replicas.max(1)))
-        .sum();
-    13 + 4 * s.clients.len() as u64 + 6 * replicas
+    let instances: u64 = s.services.iter().map(|x| u64::from(x.instances())).sum();
+    13 + 4 * s.clients.len() as u64 + 6 * instances
 }
 
 /// The window must be positive, and the series it makes (horizon / window rows) must fit
@@ -896,7 +898,14 @@ fn window_problems(s: &Scenario) -> Vec<Problem> {
     }
     let windows = s.horizon.as_nanos().div_ceil(s.window.as_nanos());
     let per_window = series_values_per_window(s);
-    let most = MAX_WINDOWS.min((MAX_SERIES_VALUES / per_window).max(1));
+    // More nodes than a run may have is refused on its own field (`footprint`): the window
+    // is then judged by the window count alone, not blamed for the nodes' series.
+    let nodes = s.clients.len() as u64 + (per_window - 13 - 4 * s.clients.len() as u64) / 6;
+    let most = if nodes > s.limits.max_nodes {
+        MAX_WINDOWS
+    } else {
+        MAX_WINDOWS.min((MAX_SERIES_VALUES / per_window).max(1))
+    };
     if windows <= most {
         return Vec::new();
     }
