@@ -48,17 +48,30 @@ pub struct RunResult {
     /// For each fault, when a page alert first fired for it (needs an SLO).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub detections: Vec<crate::slo::Detection>,
-    /// Goodput before the first fault (after warm-up); null without faults.
+    /// The level goodput is judged against (see `recovery_verdict`): mean goodput before the
+    /// first fault (after warm-up), or without faults its early level; null when there is
+    /// none.
     pub baseline_goodput_rps: Option<f64>,
     /// Seconds from the end of the last fault until goodput stays within 5% of the baseline
-    /// (moving average over `recovery_smoothing_s`); null if that never happens within the
-    /// horizon, or without faults.
+    /// (moving average over `recovery_smoothing_s`); null unless `recovery_verdict` is
+    /// `recovered`.
     pub recovery_s: Option<f64>,
-    /// The moving-average span used for `recovery_s`: at least 10 s, longer at low rates so
+    /// The moving-average span used for the verdict: at least 10 s, longer at low rates so
     /// that Poisson noise stays under a fifth of the 5% band.
     pub recovery_smoothing_s: Option<f64>,
-    /// The system never recovered within the horizon after its faults ended.
+    /// The run did not recover after its faults, with the evidence the rule asks for:
+    /// `recovery_verdict` is `metastable`.
     pub metastable: bool,
+    /// What the goodput series shows: `recovered` or `metastable` after faults, `steady` or
+    /// `collapsed_without_fault` without, `undetermined` when it cannot tell
+    /// (`sim_models::recovery` states the rule).
+    pub recovery_verdict: crate::recovery::Verdict,
+    /// The evidence for the verdict in words; for `undetermined`, what is missing and the
+    /// horizon that would settle it.
+    pub recovery_reason: String,
+    /// When goodput left the band of its early level for good (only when collapsed without
+    /// a fault).
+    pub collapsed_at_s: Option<f64>,
     pub clients: Vec<ClientResult>,
     pub services: Vec<ServiceResult>,
     pub series: Series,

@@ -154,9 +154,22 @@ fn finish(
         .fold(0.0, f64::max);
     let faults: Vec<FaultWindow> = s.faults.iter().map(fault_window).collect();
     let fault_spans: Vec<(f64, f64)> = faults.iter().map(|f| (f.start_s, f.end_s)).collect();
+    // The load offered by open-loop clients (it does not depend on the answers), per second:
+    // the verdict checks that a lower goodput is not just less load.
+    let open: Vec<&crate::result::ClientSeries> = series
+        .clients
+        .iter()
+        .zip(&s.clients)
+        .filter(|(_, spec)| matches!(spec.load, crate::scenario::Load::Open { .. }))
+        .map(|(c, _)| c)
+        .collect();
+    let demand_rps: Vec<f64> = (0..series.t_s.len())
+        .map(|i| open.iter().map(|c| c.offered[i] as f64).sum::<f64>() / series.window_s)
+        .collect();
     let rec = recovery(
         &series.t_s,
         &series.goodput_rps,
+        &demand_rps,
         series.window_s,
         s.warmup.as_secs_f64(),
         &fault_spans,
@@ -232,10 +245,13 @@ fn finish(
         breakers: world.breaker_reports(),
         alerts,
         detections,
-        baseline_goodput_rps: rec.map(|r| r.baseline_rps),
-        recovery_s: rec.and_then(|r| r.recovery_s),
-        recovery_smoothing_s: rec.map(|r| r.smoothing_s),
-        metastable: rec.is_some_and(|r| r.metastable),
+        baseline_goodput_rps: rec.baseline_rps,
+        recovery_s: rec.recovery_s,
+        recovery_smoothing_s: rec.smoothing_s,
+        metastable: rec.metastable(),
+        recovery_verdict: rec.verdict,
+        recovery_reason: rec.reason,
+        collapsed_at_s: rec.collapsed_at_s,
         clients,
         services,
         series,

@@ -11,3 +11,4 @@ mod model;
 mod readme;
 mod support;
 mod theory;
+mod verdicts;
