@@ -146,6 +146,24 @@ pub struct Latency {
     pub max: f64,
 }
 
+impl Latency {
+    /// A latency recorder and exact mean, in milliseconds.
+    pub fn of(
+        hist: &sim_core::stats::LatencyRecorder,
+        exact: &sim_core::stats::Welford,
+    ) -> Latency {
+        Latency {
+            count: hist.count(),
+            mean: exact.mean() / 1e6,
+            p50: hist.quantile(0.5).as_millis_f64(),
+            p90: hist.quantile(0.9).as_millis_f64(),
+            p99: hist.quantile(0.99).as_millis_f64(),
+            p999: hist.quantile(0.999).as_millis_f64(),
+            max: hist.max().as_millis_f64(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClientResult {
     pub name: String,

@@ -59,7 +59,7 @@ fn finish(
         .zip(&s.clients)
         .map(|(c, spec)| {
             let o = &c.outcome;
-            let latency = latency(&o.latency, &o.latency_exact);
+            let latency = Latency::of(&o.latency, &o.latency_exact);
             ClientResult {
                 name: c.name.clone(),
                 target: spec.target.clone(),
@@ -96,7 +96,7 @@ fn finish(
         sum(|c| c.totals.degraded),
         failed,
         counted_s,
-        latency(&all_latency, &all_exact),
+        Latency::of(&all_latency, &all_exact),
     );
 
     let visits = &world.metrics.visits;
@@ -111,34 +111,7 @@ fn finish(
         .services
         .iter()
         .enumerate()
-        .map(|(j, svc)| {
-            let st = &svc.stats;
-            ServiceResult {
-                name: svc.name.clone(),
-                workers: svc.workers,
-                attempts: st.attempts,
-                rejected: st.rejected,
-                refused: st.refused,
-                dropped: st.dropped,
-                errors: st.errors,
-                completed: st.completed,
-                failed: st.failed,
-                retry_amplification: ratio(st.attempts as f64, expected_at(j)),
-                wasted_work_s: st.wasted_work.as_secs_f64(),
-                duplicate_side_effects: st.duplicate_side_effects,
-                deduplicated: st.deduplicated,
-                waited_fraction: ratio(st.waited as f64, st.admitted as f64),
-                in_flight_at_end: svc.present(),
-                wait_mean_ms: st.wait_exact.mean() / 1e6,
-                latency_ms: latency(&st.latency, &st.latency_exact),
-                utilization: st.busy_level.overall_mean(end) / f64::from(svc.workers),
-                queue_depth_mean: st.queue_level.overall_mean(end),
-                queue_depth_max: st.queue_level.overall_max(),
-                in_flight_mean: st.busy_level.overall_mean(end) + st.queue_level.overall_mean(end),
-                in_flight_max: st.in_flight_max,
-                arrival_rps: st.attempts as f64 / counted_s.max(1e-12),
-            }
-        })
+        .map(|(j, svc)| svc.result(expected_at(j), end, counted_s))
         .collect();
     let attempts: u64 = services.iter().map(|x| x.attempts).sum();
     let expected: f64 = (0..services.len()).map(expected_at).sum();
@@ -302,17 +275,4 @@ fn totals(
 
 fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { 0.0 }
-}
-
-/// A latency recorder and exact mean as the result's `Latency`.
-fn latency(hist: &LatencyRecorder, exact: &Welford) -> Latency {
-    Latency {
-        count: hist.count(),
-        mean: exact.mean() / 1e6,
-        p50: hist.quantile(0.5).as_millis_f64(),
-        p90: hist.quantile(0.9).as_millis_f64(),
-        p99: hist.quantile(0.99).as_millis_f64(),
-        p999: hist.quantile(0.999).as_millis_f64(),
-        max: hist.max().as_millis_f64(),
-    }
 }

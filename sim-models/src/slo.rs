@@ -1,10 +1,12 @@
-//! SLO burn-rate alerts over a finished run's time series: which alerts the standard
-//! multiwindow, multi-burn-rate policy (Google SRE Workbook, "Alerting on SLOs") would have
-//! raised, when they fired and resolved, and how long after each fault the first page came.
+//! SLO burn-rate alerts over a run's time series: which alerts the standard multiwindow,
+//! multi-burn-rate policy (Google SRE Workbook, "Alerting on SLOs") raises, when they fire
+//! and resolve, and how long after each fault the first page came.
 //!
-//! Pure post-processing: numbers in, numbers out, no simulation state. Like [`recovery`]
-//! it works on the columns of a [`Series`]; the only other type it uses is the run's
-//! [`FaultWindow`].
+//! One evaluator, [`BurnRateAlerts`], is fed each series window as it closes, so alerts are
+//! known *during* a run (a rule can ask whether `page-fast` is firing now); the post-run
+//! report is that evaluator's [`report`](BurnRateAlerts::report), and [`evaluate`] feeds it
+//! a whole series. Numbers in, numbers out, no simulation state. Like [`recovery`] it works
+//! on the columns of a [`Series`]; the only other type it uses is the run's [`FaultWindow`].
 //!
 //! # The SLO
 //!
@@ -67,6 +69,13 @@
 //! 10-minute run above evaluates page-fast on 12 s / 1 s (raised from 8.33 s), page-slow on
 //! 50 s / 4 s and ticket on 10 m / 50 s.
 //!
+//! **The planned horizon.** The horizon is the one the scenario plans (its `horizon`), the
+//! only one known when the run starts and the windows must be set. A run that reaches it
+//! (or drains before it) ends there, so its report is the same as one scaled to its actual
+//! end. A run stopped early (a guard, the event budget) keeps the planned horizon's windows:
+//! its report holds the evaluations up to the last window it closed, as they were made
+//! during the run, and [`AlertReport::horizon_s`] is the planned horizon, not the stop.
+//!
 //! **Said in the output.** Each [`RuleReport`] carries both the windows as evaluated and the
 //! standard ones they stand for, [`AlertReport::scale`] the factor, and
 //! [`AlertReport::note`] a sentence saying how and why the windows differ from the table
@@ -74,7 +83,8 @@
 //!
 //! # Evaluation
 //!
-//! Rules are evaluated at the end of every series window `i` (time `t_end_s[i]`). The long
+//! Rules are evaluated at the end of every series window `i` (time `t_end_s[i]`), in the
+//! order the windows close, each evaluation using only the windows up to `i`. The long
 //! window is series windows `[i - L + 1, i]` and the short one `[i - S + 1, i]`, cut at the
 //! start of the series: early in a run a window holds only the windows that exist (as a
 //! range query over a young time series does). A rule *fires* at the first evaluation
@@ -97,10 +107,21 @@
 //! An alert already firing when a fault starts (from an earlier fault or a standing burn)
 //! does not detect it: only a new firing does.
 //!
-//! Cost: O(n) time and memory per rule in the number of series windows.
+//! # Cost
+//!
+//! Per series window, O(1) per rule: each rule keeps running sums of events and bad events
+//! over its long and short windows, adding the window that enters and subtracting the one
+//! that leaves. What leaves is read from one ring of the last `L` windows' counts (16 bytes
+//! each), `L` the longest long window as evaluated (the ticket's), which grows with the
+//! windows pushed and stops at `L`. Memory is therefore bounded by the longest window, not by
+//! the run: at most `max(12, horizon / window_s)` (rounded) series windows, the planned
+//! run's own length (600 entries for a 10-minute run in 1 s windows; 259 200, 4 MiB, for
+//! the standard 3-day ticket window in 1 s windows), plus one [`Firing`] per alert raised.
 //!
 //! [`recovery`]: crate::recovery
 //! [`Series`]: crate::result::Series
+
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
@@ -236,7 +257,8 @@ pub struct AlertReport {
     pub availability: f64,
     /// The SLO period, seconds.
     pub period_s: f64,
-    /// The run's horizon, seconds, which set the scale.
+    /// The run's planned horizon, seconds, which set the scale (also for a run stopped
+    /// before it: see the module doc).
     pub horizon_s: f64,
     /// Width of one series window, seconds: the resolution of every window below.
     pub window_s: f64,
@@ -301,11 +323,281 @@ pub struct Detection {
     pub time_to_detect_s: Option<f64>,
 }
 
-/// The alerts the standard rules raise for `spec` over a series: window `i` ends at
-/// `t_end_s[i]` and saw `succeeded[i]` good and `failed[i]` bad outcomes; windows are
-/// `window_s` wide (the last may be cut short); `horizon_s` is the length of the run, which
-/// scales the windows (see the module doc; a negative or NaN horizon reads as 0, which gives
-/// the shortest windows).
+/// What happened to a rule at one evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transition {
+    /// Both burn rates now exceed the threshold; they did not at the previous evaluation.
+    Fired,
+    /// Either burn rate is now at or under the threshold; both exceeded it before.
+    Resolved,
+}
+
+/// A rule that fired or resolved at the end of a series window, as [`BurnRateAlerts::push`]
+/// reports it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AlertChange {
+    /// `page-fast`, `page-slow` or `ticket`.
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub transition: Transition,
+    /// End of the series window just evaluated: [`Firing::fired_s`] or
+    /// [`Firing::resolved_s`] in the report.
+    pub t_s: f64,
+    /// Burn rate over the rule's long window at this evaluation.
+    pub long_burn_rate: f64,
+    /// Burn rate over the rule's short window at this evaluation.
+    pub short_burn_rate: f64,
+}
+
+/// The burn-rate alerts of one SLO, evaluated at the end of each series window as a run
+/// goes (see the module doc): [`push`](Self::push) each window's counts as it closes, ask
+/// [`firing`](Self::firing) at any time, take the [`report`](Self::report) at the end.
+/// [`evaluate`] is this, fed a whole series.
+#[derive(Clone, Debug)]
+pub struct BurnRateAlerts {
+    availability: f64,
+    /// `1 - availability`: a burn rate is the bad fraction over this.
+    budget: f64,
+    period_s: f64,
+    horizon_s: f64,
+    window_s: f64,
+    scale: f64,
+    /// Counts of the last `longest` series windows pushed, oldest first: what each rule's
+    /// running sums subtract when a window leaves them.
+    recent: VecDeque<Count>,
+    /// The longest long window of any rule, in series windows.
+    longest: usize,
+    rules: [RuleState; STANDARD_RULES.len()],
+}
+
+/// Events and bad events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Count {
+    events: u64,
+    bad: u64,
+}
+
+/// The counts of the last `n` series windows (fewer early in a run: the windows that exist).
+#[derive(Clone, Copy, Debug)]
+struct WindowSum {
+    n: usize,
+    sum: Count,
+}
+
+impl WindowSum {
+    fn new(n: usize) -> Self {
+        WindowSum {
+            n,
+            sum: Count::default(),
+        }
+    }
+
+    /// Moves the window on by one series window: `new` enters, and the oldest of `recent`
+    /// (the windows before `new`) leaves if the window was full.
+    fn push(&mut self, new: Count, recent: &VecDeque<Count>) {
+        self.sum.events += new.events;
+        self.sum.bad += new.bad;
+        if recent.len() >= self.n {
+            let gone = recent[recent.len() - self.n];
+            self.sum.events -= gone.events;
+            self.sum.bad -= gone.bad;
+        }
+    }
+
+    /// `(bad / events) / budget`; 0 with no events.
+    fn burn_rate(&self, budget: f64) -> f64 {
+        if self.sum.events == 0 {
+            0.0
+        } else {
+            self.sum.bad as f64 / self.sum.events as f64 / budget
+        }
+    }
+}
+
+/// One rule as evaluated so far.
+#[derive(Clone, Debug)]
+struct RuleState {
+    rule: StandardRule,
+    long: WindowSum,
+    short: WindowSum,
+    /// Burn rates at the last evaluation (0 before the first).
+    long_burn_rate: f64,
+    short_burn_rate: f64,
+    peak_burn_rate: f64,
+    firings: Vec<Firing>,
+}
+
+impl RuleState {
+    fn firing(&self) -> bool {
+        self.firings.last().is_some_and(|f| f.resolved_s.is_none())
+    }
+}
+
+impl BurnRateAlerts {
+    /// An evaluator for `spec` over series windows `window_s` wide, for a run planned to
+    /// last `horizon_s` seconds (the scenario's horizon, known before the run starts), which
+    /// scales the windows (see the module doc; a negative or NaN horizon reads as 0, which
+    /// gives the shortest windows).
+    ///
+    /// # Panics
+    ///
+    /// If `window_s` is not a positive finite number.
+    pub fn new(spec: &SloSpec, window_s: f64, horizon_s: f64) -> Self {
+        assert!(
+            window_s.is_finite() && window_s > 0.0,
+            "window_s must be a positive finite number, got {window_s}"
+        );
+        let horizon_s = horizon_s.max(0.0);
+        let period_s = spec.period.as_secs_f64();
+        let effective_period_s = period_s.min(LONGEST_PER_PERIOD * horizon_s);
+        let scale = if period_s > 0.0 {
+            effective_period_s / period_s
+        } else {
+            1.0
+        };
+        let rules = STANDARD_RULES.map(|rule| {
+            let long_s = effective_period_s / rule.long_per_period;
+            let long_n = round_index(long_s / window_s).max(SHORT_PER_LONG);
+            let short_n = round_index(long_n as f64 / SHORT_PER_LONG as f64).max(1);
+            RuleState {
+                rule,
+                long: WindowSum::new(long_n),
+                short: WindowSum::new(short_n),
+                long_burn_rate: 0.0,
+                short_burn_rate: 0.0,
+                peak_burn_rate: 0.0,
+                firings: Vec::new(),
+            }
+        });
+        BurnRateAlerts {
+            availability: spec.availability,
+            budget: spec.error_budget(),
+            period_s,
+            horizon_s,
+            window_s,
+            scale,
+            recent: VecDeque::new(),
+            longest: rules.iter().map(|r| r.long.n).max().unwrap_or(1),
+            rules,
+        }
+    }
+
+    /// Evaluates every rule at the end of a series window, which ended at `t_end_s` and saw
+    /// `good` good and `bad` bad outcomes (windows in order, one call each, the last possibly
+    /// cut short). Returns the rules that fired or resolved here, in table order.
+    pub fn push(
+        &mut self,
+        t_end_s: f64,
+        good: u64,
+        bad: u64,
+    ) -> impl Iterator<Item = AlertChange> + use<> {
+        let new = Count {
+            events: good + bad,
+            bad,
+        };
+        let mut changes = [None; STANDARD_RULES.len()];
+        for (state, change) in self.rules.iter_mut().zip(&mut changes) {
+            state.long.push(new, &self.recent);
+            state.short.push(new, &self.recent);
+            let long = state.long.burn_rate(self.budget);
+            let short = state.short.burn_rate(self.budget);
+            (state.long_burn_rate, state.short_burn_rate) = (long, short);
+            state.peak_burn_rate = state.peak_burn_rate.max(long.min(short));
+            let threshold = state.rule.burn_rate_threshold;
+            let on = long > threshold && short > threshold;
+            let transition = match (state.firing(), on) {
+                (false, true) => {
+                    state.firings.push(Firing {
+                        fired_s: t_end_s,
+                        resolved_s: None,
+                    });
+                    Transition::Fired
+                }
+                (true, false) => {
+                    if let Some(last) = state.firings.last_mut() {
+                        last.resolved_s = Some(t_end_s);
+                    }
+                    Transition::Resolved
+                }
+                _ => continue,
+            };
+            *change = Some(AlertChange {
+                rule: state.rule.name,
+                severity: state.rule.severity,
+                transition,
+                t_s: t_end_s,
+                long_burn_rate: long,
+                short_burn_rate: short,
+            });
+        }
+        self.recent.push_back(new);
+        if self.recent.len() > self.longest {
+            self.recent.pop_front();
+        }
+        changes.into_iter().flatten()
+    }
+
+    /// Whether the rule called `rule` (`page-fast`, `page-slow`, `ticket`) fired at an
+    /// evaluation so far and has not resolved since; false for any other name.
+    pub fn firing(&self, rule: &str) -> bool {
+        self.state(rule).is_some_and(RuleState::firing)
+    }
+
+    /// The (long, short) burn rates of the rule called `rule` at the last evaluation
+    /// ((0, 0) before the first); `None` for an unknown name.
+    pub fn burn_rates(&self, rule: &str) -> Option<(f64, f64)> {
+        self.state(rule)
+            .map(|s| (s.long_burn_rate, s.short_burn_rate))
+    }
+
+    fn state(&self, rule: &str) -> Option<&RuleState> {
+        self.rules.iter().find(|s| s.rule.name == rule)
+    }
+
+    /// The alerts of the windows pushed so far; a rule firing now has no resolution yet.
+    pub fn report(&self) -> AlertReport {
+        let rules: Vec<RuleReport> = self
+            .rules
+            .iter()
+            .map(|s| {
+                let standard_long_window_s = self.period_s / s.rule.long_per_period;
+                RuleReport {
+                    name: s.rule.name.to_string(),
+                    severity: s.rule.severity,
+                    burn_rate_threshold: s.rule.burn_rate_threshold,
+                    long_window_s: s.long.n as f64 * self.window_s,
+                    short_window_s: s.short.n as f64 * self.window_s,
+                    standard_long_window_s,
+                    standard_short_window_s: standard_long_window_s / SHORT_PER_LONG as f64,
+                    peak_burn_rate: s.peak_burn_rate,
+                    firings: s.firings.clone(),
+                }
+            })
+            .collect();
+        let note = note(
+            &rules,
+            self.scale,
+            self.period_s,
+            self.horizon_s,
+            self.window_s,
+        );
+        AlertReport {
+            availability: self.availability,
+            period_s: self.period_s,
+            horizon_s: self.horizon_s,
+            window_s: self.window_s,
+            scale: self.scale,
+            note,
+            rules,
+        }
+    }
+}
+
+/// The alerts the standard rules raise for `spec` over a whole series: window `i` ends at
+/// `t_end_s[i]` and saw `succeeded[i]` good and `failed[i]` bad outcomes. The same as
+/// pushing each window into a [`BurnRateAlerts::new`]`(spec, window_s, horizon_s)` and
+/// taking its report.
 ///
 /// # Panics
 ///
@@ -320,92 +612,12 @@ pub fn evaluate(
 ) -> AlertReport {
     assert_eq!(t_end_s.len(), succeeded.len(), "one window end per count");
     assert_eq!(t_end_s.len(), failed.len(), "one window end per count");
-    assert!(
-        window_s.is_finite() && window_s > 0.0,
-        "window_s must be a positive finite number, got {window_s}"
-    );
-    let horizon_s = horizon_s.max(0.0);
-    let period_s = spec.period.as_secs_f64();
-    let effective_period_s = period_s.min(LONGEST_PER_PERIOD * horizon_s);
-    let scale = if period_s > 0.0 {
-        effective_period_s / period_s
-    } else {
-        1.0
-    };
-
-    // Prefix sums: bad[i] and total[i] count windows [0, i).
-    let n = t_end_s.len();
-    let mut bad = Vec::with_capacity(n + 1);
-    let mut total = Vec::with_capacity(n + 1);
-    bad.push(0_u64);
-    total.push(0_u64);
-    for (&good, &b) in succeeded.iter().zip(failed) {
-        bad.push(bad[bad.len() - 1] + b);
-        total.push(total[total.len() - 1] + good + b);
+    let mut alerts = BurnRateAlerts::new(spec, window_s, horizon_s);
+    for ((&t, &good), &bad) in t_end_s.iter().zip(succeeded).zip(failed) {
+        // The changes are in the report too.
+        let _ = alerts.push(t, good, bad);
     }
-    let budget = spec.error_budget();
-    // Burn rate over the `k` windows ending at window `i` (cut at the start of the series).
-    let burn = |k: usize, i: usize| {
-        let lo = (i + 1).saturating_sub(k);
-        let events = total[i + 1] - total[lo];
-        if events == 0 {
-            0.0
-        } else {
-            (bad[i + 1] - bad[lo]) as f64 / events as f64 / budget
-        }
-    };
-
-    let rules: Vec<RuleReport> = STANDARD_RULES
-        .iter()
-        .map(|rule| {
-            let long_s = effective_period_s / rule.long_per_period;
-            let long_n = round_index(long_s / window_s).max(SHORT_PER_LONG);
-            let short_n = round_index(long_n as f64 / SHORT_PER_LONG as f64).max(1);
-            let standard_long_window_s = period_s / rule.long_per_period;
-
-            let threshold = rule.burn_rate_threshold;
-            let mut peak: f64 = 0.0;
-            let mut firings: Vec<Firing> = Vec::new();
-            let mut firing = false;
-            for (i, &t) in t_end_s.iter().enumerate() {
-                let (long, short) = (burn(long_n, i), burn(short_n, i));
-                peak = peak.max(long.min(short));
-                let on = long > threshold && short > threshold;
-                if on && !firing {
-                    firings.push(Firing {
-                        fired_s: t,
-                        resolved_s: None,
-                    });
-                } else if !on && firing {
-                    let last = firings.len() - 1;
-                    firings[last].resolved_s = Some(t);
-                }
-                firing = on;
-            }
-            RuleReport {
-                name: rule.name.to_string(),
-                severity: rule.severity,
-                burn_rate_threshold: threshold,
-                long_window_s: long_n as f64 * window_s,
-                short_window_s: short_n as f64 * window_s,
-                standard_long_window_s,
-                standard_short_window_s: standard_long_window_s / SHORT_PER_LONG as f64,
-                peak_burn_rate: peak,
-                firings,
-            }
-        })
-        .collect();
-
-    let note = note(&rules, scale, period_s, horizon_s, window_s);
-    AlertReport {
-        availability: spec.availability,
-        period_s,
-        horizon_s,
-        window_s,
-        scale,
-        note,
-        rules,
-    }
+    alerts.report()
 }
 
 /// When each fault was first paged for (see the module doc), one entry per fault, in order.
@@ -940,5 +1152,306 @@ mod tests {
         let slow = eval(&SloSpec::new(0.999), &series(60.0, |_| (297, 3)));
         let json = serde_json::to_string(&slow.rules[1].firings).unwrap();
         assert_eq!(json, r#"[{"fired_s":1.0,"resolved_s":null}]"#);
+    }
+
+    /// Feeds `run` window by window and checks every change against the post-run report:
+    /// each firing and resolution is reported at the window whose end the report gives, and
+    /// `firing` says so from that window on. Returns the changes.
+    fn check_online(spec: &SloSpec, run: &Run) -> Vec<AlertChange> {
+        let report = eval(spec, run);
+        let mut alerts = BurnRateAlerts::new(spec, 1.0, run.horizon);
+        let mut all = Vec::new();
+        for ((&t, &ok), &bad) in run.t.iter().zip(&run.ok).zip(&run.bad) {
+            let changes: Vec<AlertChange> = alerts.push(t, ok, bad).collect();
+            for rule in &report.rules {
+                let on = rule
+                    .firings
+                    .iter()
+                    .any(|f| f.fired_s <= t && f.resolved_s.is_none_or(|r| t < r));
+                assert_eq!(alerts.firing(&rule.name), on, "{} at {t}", rule.name);
+                let fired = rule.firings.iter().any(|f| f.fired_s == t);
+                let resolved = rule.firings.iter().any(|f| f.resolved_s == Some(t));
+                let change = changes.iter().find(|c| c.rule == rule.name);
+                let expected = match (fired, resolved) {
+                    (true, _) => Some(Transition::Fired),
+                    (false, true) => Some(Transition::Resolved),
+                    (false, false) => None,
+                };
+                assert_eq!(
+                    change.map(|c| c.transition),
+                    expected,
+                    "{} at {t}",
+                    rule.name
+                );
+                if let Some(c) = change {
+                    assert_eq!((c.t_s, c.severity), (t, rule.severity));
+                    let (long, short) = alerts.burn_rates(&rule.name).unwrap();
+                    assert_eq!((c.long_burn_rate, c.short_burn_rate), (long, short));
+                    let over = long > rule.burn_rate_threshold && short > rule.burn_rate_threshold;
+                    assert_eq!(over, c.transition == Transition::Fired, "{c:?}");
+                }
+            }
+            all.extend(changes);
+        }
+        assert_eq!(alerts.report(), report);
+        all
+    }
+
+    #[test]
+    fn online_changes_come_at_the_windows_of_the_report() {
+        let spec = SloSpec::new(0.999);
+        let changes = check_online(&spec, &outage(600.0, 200.0, 230.0));
+        let seen: Vec<(&str, Transition, f64)> = changes
+            .iter()
+            .map(|c| (c.rule, c.transition, c.t_s))
+            .collect();
+        use Transition::{Fired, Resolved};
+        assert_eq!(
+            seen,
+            vec![
+                ("page-fast", Fired, 201.0),
+                ("page-slow", Fired, 201.0),
+                ("ticket", Fired, 201.0),
+                ("page-fast", Resolved, 231.0),
+                ("page-slow", Resolved, 234.0),
+                ("ticket", Resolved, 280.0),
+            ]
+        );
+        // At the firing, [200, 201) alone fills the 1 s window (1000x); the 12 s window
+        // holds 300 failures in 3600 requests.
+        assert!((changes[0].short_burn_rate - 1000.0).abs() < 1e-9);
+        assert!((changes[0].long_burn_rate - 300.0 / 3600.0 / 0.001).abs() < 1e-9);
+        // The other series of these tests: flapping, a slow burn never resolved, idle
+        // windows, a partial last window.
+        check_online(
+            &spec,
+            &series(600.0, |s| {
+                if (100.0..105.0).contains(&s) || (300.0..305.0).contains(&s) {
+                    (0, 300)
+                } else {
+                    (300, 0)
+                }
+            }),
+        );
+        let slow = check_online(&spec, &series(600.0, |_| (297, 3)));
+        assert_eq!(slow.len(), 2, "{slow:?}");
+        check_online(
+            &spec,
+            &series(600.0, |s| match s {
+                s if s < 100.0 => (300, 0),
+                s if s < 110.0 => (0, 300),
+                _ => (0, 0),
+            }),
+        );
+        check_online(
+            &spec,
+            &series(600.5, |s| if s >= 600.0 { (0, 150) } else { (300, 0) }),
+        );
+    }
+
+    #[test]
+    fn asking_about_an_unknown_rule() {
+        let mut alerts = BurnRateAlerts::new(&SloSpec::new(0.999), 1.0, 600.0);
+        assert_eq!(alerts.burn_rates("page-fast"), Some((0.0, 0.0)));
+        assert_eq!(alerts.push(1.0, 0, 10).count(), 3);
+        assert!(alerts.firing("page-fast") && alerts.firing("ticket"));
+        assert!(!alerts.firing("page_fast"));
+        assert_eq!(alerts.burn_rates("availability"), None);
+    }
+
+    #[test]
+    fn a_run_stopped_early_keeps_the_planned_windows() {
+        // Planned for 10 minutes, stopped after 100 s: the windows of the 10-minute run, and
+        // the evaluations of the 100 windows that closed.
+        let spec = SloSpec::new(0.999);
+        let run = outage(600.0, 50.0, 60.0);
+        let mut alerts = BurnRateAlerts::new(&spec, 1.0, 600.0);
+        for i in 0..100 {
+            let _ = alerts.push(run.t[i], run.ok[i], run.bad[i]);
+        }
+        let r = alerts.report();
+        assert_eq!(r.horizon_s, 600.0);
+        assert_eq!(windows(&r), vec![(12.0, 1.0), (50.0, 4.0), (600.0, 50.0)]);
+        assert_eq!(firings(&r, "page-fast"), vec![(51.0, Some(61.0))]);
+        assert_eq!(
+            firings(&r, "ticket"),
+            vec![(51.0, None)],
+            "still firing at the stop"
+        );
+        let t = &run.t[..100];
+        assert_eq!(
+            r,
+            evaluate(&spec, t, &run.ok[..100], &run.bad[..100], 1.0, 600.0)
+        );
+        // Scaled to the stop instead, every window would be 6 times shorter (this is what
+        // the post-run report did before the evaluator ran during the run).
+        let at_stop = evaluate(&spec, t, &run.ok[..100], &run.bad[..100], 1.0, 100.0);
+        assert_eq!(
+            windows(&at_stop),
+            vec![(12.0, 1.0), (12.0, 1.0), (100.0, 8.0)]
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_longest_window() {
+        let spec = SloSpec::new(0.999);
+        // 10 minutes in 1 s windows: the ticket's 600 windows, however long the run goes on.
+        let mut alerts = BurnRateAlerts::new(&spec, 1.0, 600.0);
+        for i in 1..=5000 {
+            let _ = alerts.push(i as f64, 100, u64::from(i % 7 == 0));
+            assert_eq!(alerts.recent.len(), i.min(600));
+        }
+        // Standard windows in 1 ms series windows: the ticket's long window is 2.6e8 series
+        // windows; the ring holds only those pushed.
+        let mut alerts = BurnRateAlerts::new(&spec, 0.001, 90.0 * DAY);
+        assert_eq!(alerts.longest, 259_200_000);
+        for i in 1..=1000 {
+            let _ = alerts.push(i as f64 / 1000.0, 1, 0);
+        }
+        assert_eq!(alerts.recent.len(), 1000);
+    }
+
+    /// The module doc, evaluated the slow way: each burn rate summed from the slice of
+    /// windows it covers, at every window. Returns, per rule in table order, the (long,
+    /// short) windows in series windows, the peak burn rate, the firings and, per window,
+    /// whether the rule was firing after it.
+    #[allow(clippy::type_complexity)]
+    fn reference(
+        spec: &SloSpec,
+        ok: &[u64],
+        bad: &[u64],
+        t: &[f64],
+        window_s: f64,
+        horizon_s: f64,
+    ) -> Vec<((usize, usize), f64, Vec<Firing>, Vec<bool>)> {
+        let period = spec.period.as_secs_f64();
+        let scale = (horizon_s / (period / 10.0)).min(1.0);
+        let burn = |k: usize, i: usize| {
+            let from = (i + 1).saturating_sub(k);
+            let b: u64 = bad[from..=i].iter().sum();
+            let total: u64 = ok[from..=i].iter().sum::<u64>() + b;
+            if total == 0 {
+                0.0
+            } else {
+                b as f64 / total as f64 / (1.0 - spec.availability)
+            }
+        };
+        [(720.0, 14.4), (120.0, 6.0), (10.0, 1.0)]
+            .iter()
+            .map(|&(per, threshold)| {
+                let long = ((period * scale / per / window_s).round() as usize).max(12);
+                let short = ((long as f64 / 12.0).round() as usize).max(1);
+                let (mut peak, mut firings, mut on_after) = (0.0_f64, Vec::new(), Vec::new());
+                for (i, &end) in t.iter().enumerate() {
+                    let (l, s) = (burn(long, i), burn(short, i));
+                    peak = peak.max(l.min(s));
+                    let on = l > threshold && s > threshold;
+                    let was = on_after.last().copied().unwrap_or(false);
+                    if on && !was {
+                        firings.push(Firing {
+                            fired_s: end,
+                            resolved_s: None,
+                        });
+                    }
+                    if !on && was {
+                        firings.last_mut().unwrap().resolved_s = Some(end);
+                    }
+                    on_after.push(on);
+                }
+                ((long, short), peak, firings, on_after)
+            })
+            .collect()
+    }
+
+    /// Random series of clean, failing, partly failing, slow-burning and idle stretches,
+    /// with random objectives, periods, series windows and horizons (shorter and longer
+    /// than the series): the evaluator fed window by window agrees with the reference at
+    /// every window.
+    #[test]
+    fn agrees_with_a_reference_on_random_series() {
+        use rand::RngExt;
+        // (firings, resolutions) per rule over all seeds: the series must exercise both.
+        let mut exercised = [(0, 0); 3];
+        for seed in 0..60 {
+            let mut rng = sim_core::rng::stream(seed, "slo-property");
+            let availability = [0.9, 0.99, 0.999, 0.9999][rng.random_range(0..4)];
+            let period = [30 * 86_400, 28 * 86_400, 3600, 60][rng.random_range(0..4)];
+            let spec = SloSpec {
+                availability,
+                period: SimDuration::from_secs(period),
+                latency: None,
+            };
+            let window_s = [1.0, 0.5, 2.0, 10.0][rng.random_range(0..4)];
+            let n = rng.random_range(1..1500);
+            let (mut ok, mut bad) = (Vec::new(), Vec::new());
+            while ok.len() < n {
+                let len = rng.random_range(1..200);
+                let rate = rng.random_range(0..500_u64);
+                let kind = rng.random_range(0..5);
+                for _ in 0..len {
+                    let failing = match kind {
+                        0 => 0,
+                        1 => rate,
+                        2 => rng.random_range(0..=rate),
+                        3 => u64::from(rng.random_range(0..100) == 0) * rate / 10,
+                        _ => 0,
+                    };
+                    let total = if kind == 4 { 0 } else { rate };
+                    ok.push(total - failing.min(total));
+                    bad.push(failing.min(total));
+                }
+            }
+            ok.truncate(n);
+            bad.truncate(n);
+            let t: Vec<f64> = (1..=n).map(|i| i as f64 * window_s).collect();
+            let run_s = n as f64 * window_s;
+            let horizon_s = run_s * [1.0, 0.3, 3.0, 1e4][rng.random_range(0..4)];
+            let replay =
+                format!("seed {seed}: {spec:?}, {n} windows of {window_s}s, horizon {horizon_s}");
+
+            let expected = reference(&spec, &ok, &bad, &t, window_s, horizon_s);
+            let mut alerts = BurnRateAlerts::new(&spec, window_s, horizon_s);
+            let mut changes = vec![Vec::new(); 3];
+            for i in 0..n {
+                for c in alerts.push(t[i], ok[i], bad[i]) {
+                    let j = STANDARD_RULES
+                        .iter()
+                        .position(|r| r.name == c.rule)
+                        .unwrap();
+                    changes[j].push((c.transition, c.t_s));
+                }
+                for (rule, (_, _, _, on)) in STANDARD_RULES.iter().zip(&expected) {
+                    assert_eq!(alerts.firing(rule.name), on[i], "{replay}, window {i}");
+                }
+            }
+            let report = alerts.report();
+            assert_eq!(report, evaluate(&spec, &t, &ok, &bad, window_s, horizon_s));
+            for (((rule, ((long, short), peak, firings, _)), seen), count) in report
+                .rules
+                .iter()
+                .zip(&expected)
+                .zip(&changes)
+                .zip(&mut exercised)
+            {
+                count.0 += firings.len();
+                count.1 += firings.iter().filter(|f| f.resolved_s.is_some()).count();
+                assert_eq!(rule.long_window_s, *long as f64 * window_s, "{replay}");
+                assert_eq!(rule.short_window_s, *short as f64 * window_s, "{replay}");
+                assert_eq!(rule.peak_burn_rate, *peak, "{replay}: {}", rule.name);
+                assert_eq!(&rule.firings, firings, "{replay}: {}", rule.name);
+                let from_report: Vec<(Transition, f64)> = firings
+                    .iter()
+                    .flat_map(|f| {
+                        std::iter::once((Transition::Fired, f.fired_s))
+                            .chain(f.resolved_s.map(|r| (Transition::Resolved, r)))
+                    })
+                    .collect();
+                assert_eq!(seen, &from_report, "{replay}: {}", rule.name);
+            }
+        }
+        assert!(
+            exercised.iter().all(|&(f, r)| f >= 10 && r >= 5),
+            "{exercised:?}"
+        );
     }
 }

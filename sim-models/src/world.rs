@@ -14,8 +14,11 @@
 //! Memory is bounded by what is in flight plus one small row per window.
 //!
 //! Submodules: [`build`] compiles a scenario into the tables below, [`client`] is the caller
-//! side (requests, calls, retries, timeouts), [`server`] the callee side (admission, queue,
-//! work, steps), [`faults`] applies the fault schedule, [`metrics`] keeps the counters.
+//! side (requests, calls, retries, timeouts), [`components`] the registry of component
+//! kinds and one module per kind (the callee side: for a service, admission, queue, work,
+//! steps), [`network`] the links every message crosses, [`effects`] the faults and actions
+//! on targets over windows, [`side_effects`] the side-effect ledger and idempotency
+//! records, [`metrics`] the counters.
 
 use std::ops::ControlFlow;
 
@@ -30,10 +33,15 @@ use crate::scenario::Backoff;
 
 pub(crate) mod build;
 mod client;
+pub(crate) mod components;
 mod effects;
-mod faults;
 pub(crate) mod metrics;
-mod server;
+mod network;
+mod side_effects;
+
+use components::Instance;
+pub use components::service::ServiceEvent;
+use components::service::ServiceState;
 
 new_key_type! {
     /// A logical request of a client.
@@ -58,8 +66,8 @@ pub enum Event {
     },
     /// An attempt reaches its service.
     AttemptArrives(AttemptKey),
-    /// An attempt's local work is done.
-    WorkDone(AttemptKey),
+    /// A service's own event.
+    Service(ServiceEvent),
     /// An answer reaches the caller of attempt `number` of `call`.
     Response {
         call: CallKey,
@@ -80,8 +88,9 @@ pub enum Event {
     },
     /// The client's overall deadline for a request passed.
     DeadlineExpired(ReqKey),
-    FaultStart(u32),
-    FaultEnd(u32),
+    /// Effect `n` (a fault or an action) starts or ends.
+    EffectStart(u32),
+    EffectEnd(u32),
     /// Call site `edge` probes its callee's replicas.
     HealthCheck {
         edge: u32,
@@ -185,7 +194,9 @@ pub(crate) struct Attempt {
     edge: u32,
     /// A downstream call of this attempt was answered by a fallback.
     degraded: bool,
-    service: u32,
+    /// The instance it was sent to, and its index in its kind's table.
+    target: u32,
+    local: u32,
     endpoint: u16,
     step: u16,
     pending: u16,
@@ -234,22 +245,6 @@ pub(crate) struct Edge {
     rng: SimRng,
 }
 
-/// One step of an endpoint's downstream work; edges of a `Parallel` step are consecutive.
-pub(crate) enum Step {
-    Call(u32),
-    Parallel { first: u32, count: u32 },
-    Async(u32),
-}
-
-pub(crate) struct Endpoint {
-    work: Sampler,
-    steps: Vec<Step>,
-    side_effect: bool,
-    /// Bulkhead: attempts of this endpoint admitted at most at once, and admitted now.
-    bulkhead: u32,
-    present: u32,
-}
-
 pub(crate) enum LoadGen {
     Open { schedule: RateSchedule },
     Closed { think: Sampler },
@@ -266,98 +261,38 @@ pub(crate) struct ClientState {
     pub outcome: metrics::ClientTally,
 }
 
-pub(crate) struct ServiceState {
-    pub name: String,
-    pub workers: u32,
-    node: u32,
-    /// Workers usable now (fewer during a capacity-loss fault).
-    capacity: u32,
-    busy: u32,
-    queue: std::collections::VecDeque<AttemptKey>,
-    queue_capacity: u64,
-    lifo: bool,
-    endpoints: Vec<Endpoint>,
-    rate_limit: Option<crate::limits::RateLimiter>,
-    adaptive: Option<crate::limits::Adaptive>,
-    max_concurrency: u32,
-    honor_deadline: bool,
-    idempotency: Option<effects::IdempotencyStore>,
-    /// Attempts holding a worker.
-    active: Vec<AttemptKey>,
-    // Fault state.
-    down: Option<crate::scenario::CrashMode>,
-    paused_since: Option<SimTime>,
-    /// Events for this service's calls that came during a pause: handled when it ends.
-    deferred: Vec<Event>,
-    slowdown: f64,
-    error_p: f64,
-    rng: SimRng,
-    error_rng: SimRng,
-    pub stats: metrics::ServiceStats,
-}
-
-/// Link state between two nodes (both directions share it).
-#[derive(Clone)]
-pub(crate) struct Pair {
-    link: u32,
-    partitioned: u32,
-    /// The link's loss combined with loss faults' (set when either changes, not per message).
-    loss: f64,
-}
-
-pub(crate) struct LinkDef {
-    latency: Sampler,
-    loss: f64,
-}
-
-impl LinkDef {
-    /// Probability a message is lost on this link with `extra_loss` from faults on top.
-    fn loss_with(&self, extra_loss: f64) -> f64 {
-        1.0 - (1.0 - self.loss) * (1.0 - extra_loss)
-    }
-}
-
 /// The simulated world: every client, service and link of a scenario.
 pub struct World {
     pub(crate) clients: Vec<ClientState>,
+    /// Every component instance, in file order: its kind and its index in its kind's table.
+    instances: Vec<Instance>,
     pub(crate) services: Vec<ServiceState>,
     edges: Vec<Edge>,
-    links: Vec<LinkDef>,
-    /// `pairs[from * nodes + to]`.
-    pairs: Vec<Pair>,
-    nodes: u32,
-    /// Each node's own stream for network draws (latency, loss).
-    net_rng: Vec<SimRng>,
+    net: network::Network,
     requests: SlotMap<ReqKey, Request>,
     next_request_id: u64,
     /// Side effects done, to count duplicates.
-    ledger: effects::Ledger,
+    ledger: side_effects::Ledger,
     calls: SlotMap<CallKey, Call>,
     attempts: SlotMap<AttemptKey, Attempt>,
     /// Live attempts whose caller stopped waiting: while there are none, no worker works for
     /// nobody and releasing one skips the walk up its chain of callers. Exact because attempts
     /// are marked abandoned only in `cancel_racing` and removed only in `remove_attempt`.
     abandoned: u32,
-    fault_defs: Vec<faults::FaultDef>,
+    /// Every effect so far (scheduled faults first), and whether each is active now.
+    effects: Vec<effects::EffectDef>,
+    effect_active: Vec<bool>,
     /// Services paused now (so that the common case skips the per-event pause check).
     paused: u32,
     /// Reused by replica picking, so that balancing allocates nothing per attempt.
     scratch_outstanding: Vec<u32>,
     scratch_healthy: Vec<bool>,
-    fault_active: Vec<bool>,
     max_in_flight: u64,
     pub(crate) warmup: SimTime,
     /// Successes slower than this are bad events for the scenario's SLO.
     slo_latency: Option<SimDuration>,
     window: SimDuration,
     pub(crate) metrics: metrics::Metrics,
-}
-
-impl ServiceState {
-    /// Attempts queued or holding a worker now.
-    pub(crate) fn present(&self) -> u64 {
-        u64::from(self.busy) + self.queue.len() as u64
-    }
 }
 
 impl World {
@@ -423,16 +358,17 @@ impl World {
         let Some(c) = self.calls.get(call) else {
             return false;
         };
-        let caller = self.edges[c.edge as usize].from as usize;
-        let Some(s) = caller.checked_sub(self.clients.len()) else {
+        let caller = self.edges[c.edge as usize].from;
+        let Some(i) = caller.checked_sub(self.clients.len() as u32) else {
             return false;
         };
-        let svc = &mut self.services[s];
-        if svc.paused_since.is_none() {
-            return false;
+        match self.paused_instance(i) {
+            Some(deferred) => {
+                deferred.push(event);
+                true
+            }
+            None => false,
         }
-        svc.deferred.push(event);
-        true
     }
 
     fn check_in_flight(&self, now: SimTime) -> ControlFlow<String> {
@@ -444,7 +380,7 @@ impl World {
         let worst = self
             .services
             .iter()
-            .max_by_key(|s| s.queue.len())
+            .max_by_key(|s| s.queued())
             .expect("attempts are at services");
         ControlFlow::Break(format!(
             "in_flight_limit: {} requests and {} attempts in flight at t={:.3}s (limit {}), largest queue: service={} queue={}",
@@ -453,7 +389,7 @@ impl World {
             now.as_secs_f64(),
             self.max_in_flight,
             worst.name,
-            worst.queue.len()
+            worst.queued()
         ))
     }
 }
@@ -469,8 +405,8 @@ impl sim_core::engine::Model for World {
                 return self.check_in_flight(q.now());
             }
             Event::UserReady { client, user } => self.issue(client, user, q),
-            Event::AttemptArrives(a) => self.on_attempt_arrives(a, q),
-            Event::WorkDone(a) => self.on_work_done(a, q),
+            Event::AttemptArrives(a) => self.deliver(a, q),
+            Event::Service(ServiceEvent::WorkDone(a)) => self.on_work_done(a, q),
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)
@@ -486,8 +422,8 @@ impl sim_core::engine::Model for World {
             Event::HedgeDue { call, number } => self.on_hedge_due(call, number, q),
             Event::DeadlineExpired(r) => self.on_deadline(r, q),
             Event::HealthCheck { edge } => self.on_health_check(edge, q),
-            Event::FaultStart(f) => self.on_fault(f, true, q),
-            Event::FaultEnd(f) => self.on_fault(f, false, q),
+            Event::EffectStart(f) => self.on_effect(f, true, q),
+            Event::EffectEnd(f) => self.on_effect(f, false, q),
             Event::WindowEnd => {
                 let now = q.now();
                 self.close_window(now, self.window);

@@ -1,24 +1,24 @@
-//! Compiles a validated scenario into the world's tables: nodes (clients, then services),
-//! edges (call sites: each client's route, then each endpoint's calls in file order),
-//! links, random streams, faults; and schedules the first events.
+//! Compiles a validated scenario into the world's tables: nodes (clients, then component
+//! instances), edges (call sites: each client's route, then each endpoint's calls in file
+//! order), the network, random streams, effects; and schedules the first events.
 
 use sim_core::queue::EventQueue;
 use sim_core::rng;
 use sim_core::{SimDuration, SimTime};
 use slotmap::SlotMap;
 
-use super::effects::IdempotencyStore;
-use super::faults::{FaultDef, FaultTarget};
-use super::metrics::{Metrics, ServiceStats, empty_series};
-use super::{
-    ClientState, Edge, Endpoint, Event, LinkDef, LoadGen, Pair, ServiceState, Step, World,
-};
+use super::components::service::{ServiceState, Step};
+use super::components::{Instance, Kind};
+use super::effects::{EffectDef, EffectKind};
+use super::metrics::{Metrics, empty_series};
+use super::network::Network;
+use super::{ClientState, Edge, Event, LoadGen, World};
 use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
 use crate::breaker::Breaker;
-use crate::limits::{Adaptive, AdaptiveTimeout, RateLimiter};
+use crate::limits::AdaptiveTimeout;
 use crate::policy::{RateSchedule, ThinnedPoisson};
 use crate::retry::RetryBudget;
-use crate::scenario::{self, CallSpec, Discipline, FaultKind, Load, QueueSpec, Scenario};
+use crate::scenario::{self, CallSpec, FaultKind, Load, Scenario};
 use crate::topology::{endpoint_index, expected_visits};
 
 impl World {
@@ -28,12 +28,11 @@ impl World {
         let n_clients = s.clients.len() as u32;
         // Replicas expand into service instances: service j's are first[j] .. first[j] + replicas.
         let mut first = Vec::with_capacity(s.services.len());
-        let mut instances = 0u32;
+        let mut n_instances = 0u32;
         for svc in &s.services {
-            first.push(instances);
-            instances += svc.replicas.max(1);
+            first.push(n_instances);
+            n_instances += svc.replicas.max(1);
         }
-        let nodes = n_clients + instances;
         let all_of = |j: usize| first[j]..first[j] + s.services[j].replicas.max(1);
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
@@ -54,25 +53,28 @@ impl World {
         let to_time = |d: SimDuration| start.saturating_add(d);
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
-        let mut fault_defs: Vec<FaultDef> = Vec::new();
+        let mut effects: Vec<EffectDef> = Vec::new();
         for f in &s.faults {
             let (start, end) = (to_time(f.start), to_time(f.end));
-            let targets: Vec<FaultTarget> = match &f.kind {
+            let targets: Vec<EffectKind> = match &f.kind {
                 FaultKind::Crash { service: x, mode } => instances_of(x)
                     .into_iter()
-                    .map(|service| FaultTarget::Crash {
-                        service,
+                    .map(|service| EffectKind::Crash {
+                        instance: service,
                         mode: *mode,
                     })
                     .collect(),
                 FaultKind::Errors { service: x, p } => instances_of(x)
                     .into_iter()
-                    .map(|service| FaultTarget::Errors { service, p: *p })
+                    .map(|service| EffectKind::Errors {
+                        instance: service,
+                        p: *p,
+                    })
                     .collect(),
                 FaultKind::Slowdown { service: x, factor } => instances_of(x)
                     .into_iter()
-                    .map(|service| FaultTarget::Slowdown {
-                        service,
+                    .map(|service| EffectKind::Slowdown {
+                        instance: service,
                         factor: *factor,
                     })
                     .collect(),
@@ -81,21 +83,21 @@ impl World {
                     workers,
                 } => instances_of(x)
                     .into_iter()
-                    .map(|service| FaultTarget::CapacityLoss {
-                        service,
+                    .map(|service| EffectKind::CapacityLoss {
+                        instance: service,
                         workers: *workers,
                     })
                     .collect(),
                 FaultKind::Pause { service: x } => instances_of(x)
                     .into_iter()
-                    .map(|service| FaultTarget::Pause { service })
+                    .map(|instance| EffectKind::Pause { instance })
                     .collect(),
                 FaultKind::Partition { a, b } => nodes_of(a)
                     .into_iter()
                     .flat_map(|a| {
                         nodes_of(b)
                             .into_iter()
-                            .map(move |b| FaultTarget::Partition { a, b })
+                            .map(move |b| EffectKind::Partition { a, b })
                     })
                     .collect(),
                 FaultKind::Loss { a, b, p } => nodes_of(a)
@@ -103,15 +105,15 @@ impl World {
                     .flat_map(|a| {
                         nodes_of(b)
                             .into_iter()
-                            .map(move |b| FaultTarget::Loss { a, b, p: *p })
+                            .map(move |b| EffectKind::Loss { a, b, p: *p })
                     })
                     .collect(),
-                FaultKind::Spike { .. } => vec![FaultTarget::Spike],
+                FaultKind::Spike { .. } => vec![EffectKind::Spike],
             };
-            fault_defs.extend(
+            effects.extend(
                 targets
                     .into_iter()
-                    .map(|kind| FaultDef { start, end, kind }),
+                    .map(|kind| EffectDef { start, end, kind }),
             );
         }
 
@@ -228,8 +230,7 @@ impl World {
             .flat_map(|(j, svc)| all_of(j).map(move |k| (svc, k)))
             .map(|(svc, k)| {
                 let me = n_clients + k;
-                let name = &instance_names[k as usize];
-                let mut compile_steps = |steps: &[scenario::Step]| -> Vec<Step> {
+                ServiceState::new(svc, &instance_names[k as usize], seed, start, |steps| {
                     let mut edge_of =
                         |c: &CallSpec| new_edge(me, &c.to, c.endpoint.as_deref(), &c.policy);
                     steps
@@ -246,95 +247,26 @@ impl World {
                             }
                         })
                         .collect()
-                };
-                let mut endpoints = vec![Endpoint {
-                    work: svc.service_time.compile().expect("validated service time"),
-                    steps: compile_steps(&svc.calls),
-                    side_effect: svc.side_effect,
-                    bulkhead: svc.bulkhead.unwrap_or(u32::MAX),
-                    present: 0,
-                }];
-                for ep in &svc.endpoints {
-                    endpoints.push(Endpoint {
-                        work: ep.service_time.compile().expect("validated service time"),
-                        steps: compile_steps(&ep.calls),
-                        side_effect: ep.side_effect,
-                        bulkhead: ep.bulkhead.unwrap_or(u32::MAX),
-                        present: 0,
-                    });
-                }
-                ServiceState {
-                    name: name.clone(),
-                    workers: svc.workers,
-                    node: me,
-                    capacity: svc.workers,
-                    busy: 0,
-                    queue: Default::default(),
-                    queue_capacity: match svc.queue {
-                        QueueSpec::Unbounded => u64::MAX,
-                        QueueSpec::Bounded(n) => n,
-                    },
-                    lifo: svc.discipline == Discipline::Lifo,
-                    endpoints,
-                    rate_limit: svc
-                        .admission
-                        .rate_limit
-                        .map(|r| RateLimiter::new(r.kind, &r, start)),
-                    adaptive: svc.admission.adaptive.as_ref().map(Adaptive::new),
-                    max_concurrency: svc.admission.max_concurrency.unwrap_or(u32::MAX),
-                    honor_deadline: svc.honor_deadline,
-                    idempotency: svc.idempotency.map(|i| IdempotencyStore::new(i.ttl)),
-                    active: Vec::new(),
-                    down: None,
-                    paused_since: None,
-                    deferred: Vec::new(),
-                    slowdown: 1.0,
-                    error_p: 0.0,
-                    rng: rng::stream(seed, &format!("service/{name}/service_time")),
-                    error_rng: rng::stream(seed, &format!("service/{name}/errors")),
-                    stats: ServiceStats::new(start),
-                }
+                })
+            })
+            .collect();
+        let instances: Vec<Instance> = (0..n_instances)
+            .map(|index| Instance {
+                kind: Kind::Service,
+                index,
             })
             .collect();
 
         for e in &mut edges {
-            if let Some(s) = e.from.checked_sub(n_clients) {
-                e.caller_honors_deadline = services[s as usize].honor_deadline;
+            if let Some(i) = e.from.checked_sub(n_clients) {
+                let inst = instances[i as usize];
+                e.caller_honors_deadline = match inst.kind {
+                    Kind::Service => services[inst.index as usize].honor_deadline,
+                };
             }
         }
 
-        let mut links = vec![LinkDef {
-            latency: s.default_link.latency.compile().expect("validated link"),
-            loss: s.default_link.loss,
-        }];
-        let mut pairs = vec![
-            Pair {
-                link: 0,
-                partitioned: 0,
-                loss: 0.0
-            };
-            (nodes * nodes) as usize
-        ];
-        for l in &s.links {
-            links.push(LinkDef {
-                latency: l.latency.compile().expect("validated link"),
-                loss: l.loss,
-            });
-            let id = (links.len() - 1) as u32;
-            for a in nodes_of(&l.from) {
-                for b in nodes_of(&l.to) {
-                    pairs[(a * nodes + b) as usize].link = id;
-                    pairs[(b * nodes + a) as usize].link = id;
-                }
-            }
-        }
-        for pair in &mut pairs {
-            pair.loss = links[pair.link as usize].loss_with(0.0);
-        }
-        let net_rng = node_names
-            .iter()
-            .map(|n| rng::stream(seed, &format!("net/{n}")))
-            .collect();
+        let net = Network::new(s, seed, &node_names, nodes_of);
         // Expected attempts per request, per instance: its service's share, split evenly.
         let visits: Vec<Vec<f64>> = expected_visits(s)
             .into_iter()
@@ -350,23 +282,21 @@ impl World {
 
         let mut world = World {
             clients,
+            instances,
             services,
             edges,
-            links,
-            pairs,
-            nodes,
-            net_rng,
+            net,
             requests: SlotMap::with_key(),
             next_request_id: 0,
             ledger: Default::default(),
             calls: SlotMap::with_key(),
             attempts: SlotMap::with_key(),
             abandoned: 0,
-            fault_active: vec![false; fault_defs.len()],
+            effect_active: vec![false; effects.len()],
             paused: 0,
             scratch_outstanding: Vec::new(),
             scratch_healthy: Vec::new(),
-            fault_defs,
+            effects,
             max_in_flight: s.limits.max_in_flight,
             warmup: start.saturating_add(s.warmup),
             slo_latency: s.slo.as_ref().and_then(|slo| slo.latency),
@@ -424,10 +354,10 @@ impl World {
         if !s.warmup.is_zero() {
             q.schedule(self.warmup, Event::WarmupEnd);
         }
-        for (f, def) in self.fault_defs.iter().enumerate() {
-            q.schedule(def.start, Event::FaultStart(f as u32));
+        for (f, def) in self.effects.iter().enumerate() {
+            q.schedule(def.start, Event::EffectStart(f as u32));
             if def.end < SimTime::MAX {
-                q.schedule(def.end, Event::FaultEnd(f as u32));
+                q.schedule(def.end, Event::EffectEnd(f as u32));
             }
         }
     }

@@ -2,7 +2,6 @@
 //! the client's overall deadline. A service's worker calling downstream uses the same code
 //! as a client: both are callers of an [`Edge`](super::Edge).
 
-use rand::RngExt;
 use sim_core::queue::EventQueue;
 use sim_core::{SimDuration, SimTime};
 
@@ -180,7 +179,8 @@ impl World {
             request_id,
             edge: edge_id,
             degraded: false,
-            service: target,
+            target,
+            local: self.instances[target as usize].index,
             endpoint,
             step: 0,
             pending: 0,
@@ -195,7 +195,7 @@ impl World {
             active_idx: 0,
             counted: false,
         });
-        let to = self.services[target as usize].node;
+        let to = self.node_of(target);
         match self.transmit(from, to) {
             Some(delay) => {
                 q.schedule(now + delay, Event::AttemptArrives(attempt));
@@ -206,23 +206,6 @@ impl World {
             }
         }
         attempt
-    }
-
-    /// One message from node `from` to node `to`: its latency, or `None` if it is lost.
-    /// Draws come from the sender's own stream, and loss is drawn only where it can happen.
-    /// Always inlined: twice per attempt, and a plain `#[inline]` was not taken (measured).
-    #[inline(always)]
-    pub(super) fn transmit(&mut self, from: u32, to: u32) -> Option<SimDuration> {
-        let pair = &self.pairs[(from * self.nodes + to) as usize];
-        if pair.partitioned > 0 {
-            return None;
-        }
-        let link = &self.links[pair.link as usize];
-        let rng = &mut self.net_rng[from as usize];
-        if pair.loss > 0.0 && rng.random::<f64>() < pair.loss {
-            return None;
-        }
-        Some(link.latency.sample_duration(rng))
     }
 
     /// An answer for attempt `number` of `key` arrives (the current attempt or a hedge).
@@ -490,14 +473,13 @@ impl World {
     /// the single-target check inlines into its callers.
     #[inline(never)]
     fn balance(&mut self, edge: u32, now: SimTime) -> Option<u32> {
-        let e = &mut self.edges[edge as usize];
-        let outstanding = &mut self.scratch_outstanding;
+        // Taken out and put back, so that the loads can be read through `self`.
+        let mut outstanding = std::mem::take(&mut self.scratch_outstanding);
         outstanding.clear();
-        outstanding.extend(
-            e.targets
-                .iter()
-                .map(|&k| self.services[k as usize].present() as u32),
-        );
+        for &k in &self.edges[edge as usize].targets {
+            outstanding.push(self.load_of(k) as u32);
+        }
+        let e = &mut self.edges[edge as usize];
         // A replica is usable unless ejected for failing calls or failing its health probes.
         let healthy = &mut self.scratch_healthy;
         healthy.clear();
@@ -514,9 +496,12 @@ impl World {
                 .zip(checker.healthy())
                 .for_each(|(h, ok)| *h &= *ok);
         }
-        e.balancer
-            .pick(outstanding, healthy, &mut e.lb_rng)
-            .map(|i| i as u32)
+        let picked = e
+            .balancer
+            .pick(&outstanding, healthy, &mut e.lb_rng)
+            .map(|i| i as u32);
+        self.scratch_outstanding = outstanding;
+        picked
     }
 
     /// Call site `edge` probes every replica of its callee: a probe passes if the replica is
@@ -527,8 +512,7 @@ impl World {
         let e = &self.edges[edge as usize];
         let (from, targets) = (e.from, e.targets.clone());
         for (i, &k) in targets.iter().enumerate() {
-            let svc = &self.services[k as usize];
-            let (up, to) = (svc.down.is_none() && svc.paused_since.is_none(), svc.node);
+            let (up, to) = (self.answers_probes(k), self.node_of(k));
             let ok = up && self.transmit(from, to).is_some() && self.transmit(to, from).is_some();
             if let Some(checker) = &mut self.edges[edge as usize].health {
                 checker.on_probe(i, ok);

@@ -193,7 +193,7 @@ impl ServiceStats {
 impl World {
     /// Closes the time-series window ending at `now`, `width` long.
     pub(crate) fn close_window(&mut self, now: SimTime, width: SimDuration) {
-        let faults_active = self.faults_active();
+        let faults_active = self.effects_active();
         let m = &mut self.metrics;
         let w = std::mem::replace(&mut m.window, WindowCounts::new(self.clients.len()));
         let expected: f64 = w

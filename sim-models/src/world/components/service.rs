@@ -1,22 +1,193 @@
-//! The callee side: admission, the queue, workers, local work, the endpoint's downstream
-//! steps, and the answer. A worker is held from dequeue until the answer leaves.
+//! The `Service` component kind: a request/response server with workers, a queue and
+//! admission control, whose endpoints do local work and then call downstream in steps. It
+//! follows a thread-per-request server (a worker is held from dequeue until the answer
+//! leaves, across its downstream calls). This module owns the kind's state, its build, how
+//! an attempt arrives at it, its own events, how it reacts to effects, and its result.
 
 use rand::RngExt;
+use sim_core::dist::Sampler;
 use sim_core::queue::EventQueue;
+use sim_core::rng::{self, SimRng};
 use sim_core::{SimDuration, SimTime};
 
-use super::effects::{self, Seen};
-use super::{AttemptKey, Event, Failure, Outcome, Parent, Phase, Step, World};
-use crate::scenario::CrashMode;
+use super::super::effects::EffectKind;
+use super::super::metrics::ServiceStats;
+use super::super::side_effects::{self, IdempotencyStore, Seen};
+use super::super::{AttemptKey, CallKey, Event, Failure, Outcome, Parent, Phase, World};
+use crate::limits::{Adaptive, RateLimiter};
+use crate::result::{Latency, ServiceResult};
+use crate::scenario::{self, CrashMode, Discipline, QueueSpec};
+
+/// The service's own events.
+#[derive(Clone, Copy, Debug)]
+pub enum ServiceEvent {
+    /// An attempt's local work is done.
+    WorkDone(AttemptKey),
+}
+
+/// One step of an endpoint's downstream work; edges of a `Parallel` step are consecutive.
+pub(crate) enum Step {
+    Call(u32),
+    Parallel { first: u32, count: u32 },
+    Async(u32),
+}
+
+pub(crate) struct Endpoint {
+    work: Sampler,
+    steps: Vec<Step>,
+    side_effect: bool,
+    /// Bulkhead: attempts of this endpoint admitted at most at once, and admitted now.
+    bulkhead: u32,
+    present: u32,
+}
+
+pub(crate) struct ServiceState {
+    pub name: String,
+    pub workers: u32,
+    /// Workers usable now (fewer during a capacity-loss effect).
+    capacity: u32,
+    busy: u32,
+    queue: std::collections::VecDeque<AttemptKey>,
+    queue_capacity: u64,
+    lifo: bool,
+    endpoints: Vec<Endpoint>,
+    rate_limit: Option<RateLimiter>,
+    adaptive: Option<Adaptive>,
+    max_concurrency: u32,
+    pub(crate) honor_deadline: bool,
+    idempotency: Option<IdempotencyStore>,
+    /// Attempts holding a worker.
+    active: Vec<AttemptKey>,
+    // Effect state.
+    pub(crate) down: Option<CrashMode>,
+    pub(crate) paused_since: Option<SimTime>,
+    /// Events for this service's calls that came during a pause: handled when it ends.
+    pub(crate) deferred: Vec<Event>,
+    slowdown: f64,
+    error_p: f64,
+    rng: SimRng,
+    error_rng: SimRng,
+    pub stats: ServiceStats,
+}
+
+impl ServiceState {
+    /// Instance `name` of service `spec`; `compile_steps` turns an endpoint's steps into
+    /// call sites (the caller side's business).
+    pub(crate) fn new(
+        spec: &scenario::Service,
+        name: &str,
+        seed: u64,
+        start: SimTime,
+        mut compile_steps: impl FnMut(&[scenario::Step]) -> Vec<Step>,
+    ) -> ServiceState {
+        let mut endpoints = vec![Endpoint {
+            work: spec.service_time.compile().expect("validated service time"),
+            steps: compile_steps(&spec.calls),
+            side_effect: spec.side_effect,
+            bulkhead: spec.bulkhead.unwrap_or(u32::MAX),
+            present: 0,
+        }];
+        for ep in &spec.endpoints {
+            endpoints.push(Endpoint {
+                work: ep.service_time.compile().expect("validated service time"),
+                steps: compile_steps(&ep.calls),
+                side_effect: ep.side_effect,
+                bulkhead: ep.bulkhead.unwrap_or(u32::MAX),
+                present: 0,
+            });
+        }
+        ServiceState {
+            name: name.to_string(),
+            workers: spec.workers,
+            capacity: spec.workers,
+            busy: 0,
+            queue: Default::default(),
+            queue_capacity: match spec.queue {
+                QueueSpec::Unbounded => u64::MAX,
+                QueueSpec::Bounded(n) => n,
+            },
+            lifo: spec.discipline == Discipline::Lifo,
+            endpoints,
+            rate_limit: spec
+                .admission
+                .rate_limit
+                .map(|r| RateLimiter::new(r.kind, &r, start)),
+            adaptive: spec.admission.adaptive.as_ref().map(Adaptive::new),
+            max_concurrency: spec.admission.max_concurrency.unwrap_or(u32::MAX),
+            honor_deadline: spec.honor_deadline,
+            idempotency: spec.idempotency.map(|i| IdempotencyStore::new(i.ttl)),
+            active: Vec::new(),
+            down: None,
+            paused_since: None,
+            deferred: Vec::new(),
+            slowdown: 1.0,
+            error_p: 0.0,
+            rng: rng::stream(seed, &format!("service/{name}/service_time")),
+            error_rng: rng::stream(seed, &format!("service/{name}/errors")),
+            stats: ServiceStats::new(start),
+        }
+    }
+
+    /// Attempts queued or holding a worker now.
+    pub(crate) fn present(&self) -> u64 {
+        u64::from(self.busy) + self.queue.len() as u64
+    }
+
+    /// Attempts waiting in the queue now.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether it would answer a health probe now (up and not paused).
+    pub(crate) fn answers_probes(&self) -> bool {
+        self.down.is_none() && self.paused_since.is_none()
+    }
+
+    /// The result of a finished run: `expected` attempts it would have had if nothing
+    /// failed and nobody retried, `end` the end of the run, `counted_s` the counted time.
+    pub(crate) fn result(&self, expected: f64, end: SimTime, counted_s: f64) -> ServiceResult {
+        let st = &self.stats;
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        ServiceResult {
+            name: self.name.clone(),
+            workers: self.workers,
+            attempts: st.attempts,
+            rejected: st.rejected,
+            refused: st.refused,
+            dropped: st.dropped,
+            errors: st.errors,
+            completed: st.completed,
+            failed: st.failed,
+            retry_amplification: ratio(st.attempts as f64, expected),
+            wasted_work_s: st.wasted_work.as_secs_f64(),
+            duplicate_side_effects: st.duplicate_side_effects,
+            deduplicated: st.deduplicated,
+            waited_fraction: ratio(st.waited as f64, st.admitted as f64),
+            in_flight_at_end: self.present(),
+            wait_mean_ms: st.wait_exact.mean() / 1e6,
+            latency_ms: Latency::of(&st.latency, &st.latency_exact),
+            utilization: st.busy_level.overall_mean(end) / f64::from(self.workers),
+            queue_depth_mean: st.queue_level.overall_mean(end),
+            queue_depth_max: st.queue_level.overall_max(),
+            in_flight_mean: st.busy_level.overall_mean(end) + st.queue_level.overall_mean(end),
+            in_flight_max: st.in_flight_max,
+            arrival_rps: st.attempts as f64 / counted_s.max(1e-12),
+        }
+    }
+}
 
 impl World {
-    pub(super) fn on_attempt_arrives(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+    pub(in crate::world) fn on_attempt_arrives(
+        &mut self,
+        a: AttemptKey,
+        q: &mut EventQueue<Event>,
+    ) {
         let now = q.now();
         let counted = now >= self.warmup;
         let att = &mut self.attempts[a];
         att.arrived = now;
         att.counted = counted;
-        let s = att.service as usize;
+        let s = att.local as usize;
         let svc = &mut self.services[s];
         svc.stats.attempts += u64::from(counted);
         svc.stats.window.attempts += 1;
@@ -128,18 +299,18 @@ impl World {
             SimDuration::from_nanos_f64(work.as_nanos() as f64 * svc.slowdown)
         };
         att.done_at = now + work;
-        att.done_key = Some(q.schedule(att.done_at, Event::WorkDone(a)));
+        att.done_key = Some(q.schedule(att.done_at, Event::Service(ServiceEvent::WorkDone(a))));
         true
     }
 
-    pub(super) fn on_work_done(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+    pub(in crate::world) fn on_work_done(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
         let att = &mut self.attempts[a];
         att.done_key = None;
         att.phase = Phase::Calling;
-        let svc = &mut self.services[att.service as usize];
+        let svc = &mut self.services[att.local as usize];
         if svc.endpoints[att.endpoint as usize].side_effect {
             let key = (att.request_id, att.edge);
-            if self.ledger.complete(key, q.now(), effects::LEDGER_TTL) {
+            if self.ledger.complete(key, q.now(), side_effects::LEDGER_TTL) {
                 svc.stats.duplicate_side_effects += u64::from(att.counted);
             }
             // The side effect is committed: from now on a repeat is answered from the record,
@@ -163,7 +334,7 @@ impl World {
         let now = q.now();
         loop {
             let att = &mut self.attempts[a];
-            let svc = &mut self.services[att.service as usize];
+            let svc = &mut self.services[att.local as usize];
             let steps = &svc.endpoints[att.endpoint as usize].steps;
             let Some(step) = steps.get(att.step as usize) else {
                 return self.finish_attempt(a, Outcome::Ok, q);
@@ -196,7 +367,7 @@ impl World {
     }
 
     /// One of the current step's calls of `a` is over.
-    pub(super) fn on_child_done(
+    pub(in crate::world) fn on_child_done(
         &mut self,
         a: AttemptKey,
         outcome: Outcome,
@@ -234,7 +405,7 @@ impl World {
         };
         self.end_operation(a, now, !matches!(outcome, Outcome::Failed(_)));
         let att = &self.attempts[a];
-        let s = att.service as usize;
+        let s = att.local as usize;
         let stats = &mut self.services[s].stats;
         if att.counted {
             match outcome {
@@ -264,46 +435,20 @@ impl World {
 
     /// Drops `a` while it holds a worker (no answer) and takes the next attempt.
     fn drop_active(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
-        let s = self.attempts[a].service as usize;
+        let s = self.attempts[a].local as usize;
         self.end_operation(a, q.now(), false);
         self.release_worker(a, q.now());
         self.remove_attempt(a);
         self.next_from_queue(s, q);
     }
 
-    /// Sends the answer for `a` back over the link and forgets the attempt.
-    #[inline(always)]
-    pub(super) fn reply(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
-        let att = self.remove_attempt(a).expect("answering a live attempt");
-        // Nobody listens if the call is over or has moved on to another attempt.
-        let Some(call) = self.calls.get(att.call) else {
-            return;
-        };
-        let current = call.attempts == att.number && call.current == Some(a);
-        if !current && !call.hedges.iter().any(|h| h.attempt == a) {
-            return;
-        }
-        let caller = self.edges[call.edge as usize].from;
-        let from = self.services[att.service as usize].node;
-        if let Some(delay) = self.transmit(from, caller) {
-            q.schedule(
-                q.now() + delay,
-                Event::Response {
-                    call: att.call,
-                    number: att.number,
-                    outcome,
-                },
-            );
-        }
-    }
-
     /// Frees the worker held by `a`, counting the time it worked for nobody. Always inlined
     /// (once per answered attempt; a plain `#[inline]` was not taken), like `next_from_queue`.
     #[inline(always)]
-    pub(super) fn release_worker(&mut self, a: AttemptKey, now: SimTime) {
+    pub(in crate::world) fn release_worker(&mut self, a: AttemptKey, now: SimTime) {
         let orphaned = self.orphaned_at(a);
         let att = &self.attempts[a];
-        let svc = &mut self.services[att.service as usize];
+        let svc = &mut self.services[att.local as usize];
         svc.busy -= 1;
         svc.stats.busy_level.add(now, -1);
         let idx = att.active_idx as usize;
@@ -346,7 +491,7 @@ impl World {
 
     /// Free workers of service `s` take queued attempts.
     #[inline(always)]
-    pub(super) fn next_from_queue(&mut self, s: usize, q: &mut EventQueue<Event>) {
+    pub(in crate::world) fn next_from_queue(&mut self, s: usize, q: &mut EventQueue<Event>) {
         let now = q.now();
         loop {
             let svc = &mut self.services[s];
@@ -367,13 +512,130 @@ impl World {
     /// The one exit of an admitted attempt (answered, dropped or lost): it leaves its
     /// endpoint's bulkhead, and its idempotency record, if any, is completed or forgotten.
     #[inline]
-    pub(super) fn end_operation(&mut self, a: AttemptKey, now: SimTime, succeeded: bool) {
+    pub(in crate::world) fn end_operation(&mut self, a: AttemptKey, now: SimTime, succeeded: bool) {
         let att = &self.attempts[a];
         let key = (att.request_id, att.edge);
-        let svc = &mut self.services[att.service as usize];
+        let svc = &mut self.services[att.local as usize];
         svc.endpoints[att.endpoint as usize].present -= 1;
         if let Some(store) = &mut svc.idempotency {
             store.end(key, now, succeeded);
+        }
+    }
+}
+
+/// How a service reacts to effects: crashes lose the queue and the work in progress,
+/// pauses freeze work and defer its callers' events.
+impl World {
+    /// Recomputes service `s` (instance `i`) from the effects active on it now.
+    pub(in crate::world) fn refresh_service(
+        &mut self,
+        s: usize,
+        i: u32,
+        q: &mut EventQueue<Event>,
+    ) {
+        let now = q.now();
+        let svc = &self.services[s];
+        let (mut down, mut slowdown, mut ok_p, mut capacity, mut paused) =
+            (None, 1.0, 1.0, svc.workers, false);
+        for def in self.active_effects() {
+            match def.kind {
+                EffectKind::Crash { instance, mode } if instance == i => down = down.or(Some(mode)),
+                EffectKind::Errors { instance, p } if instance == i => ok_p *= 1.0 - p,
+                EffectKind::Slowdown { instance, factor } if instance == i => slowdown *= factor,
+                EffectKind::CapacityLoss { instance, workers } if instance == i => {
+                    capacity = capacity.min(workers)
+                }
+                EffectKind::Pause { instance } if instance == i => paused = true,
+                _ => {}
+            }
+        }
+        let svc = &mut self.services[s];
+        let crashing = svc.down.is_none() && down.is_some();
+        let was_paused = svc.paused_since.is_some();
+        svc.down = down;
+        svc.slowdown = slowdown;
+        svc.error_p = 1.0 - ok_p;
+        svc.capacity = capacity;
+        if crashing {
+            self.crash(s, now, q);
+        }
+        if paused && !was_paused {
+            self.freeze(s, now, q);
+        } else if !paused && was_paused {
+            self.thaw(s, now, q);
+        }
+        self.next_from_queue(s, q);
+    }
+
+    /// Service `s` goes down: its queue and the work in progress are lost. In `Refuse` mode
+    /// the host is up and resets the connections, so each caller gets an error at once; in
+    /// `BlackHole` mode nothing comes back and callers wait for their timeouts.
+    fn crash(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
+        let reset = self.services[s].down == Some(CrashMode::Refuse);
+        let svc = &mut self.services[s];
+        let queued: Vec<AttemptKey> = svc.queue.drain(..).collect();
+        svc.stats.queue_level.set(now, 0);
+        let active = std::mem::take(&mut svc.active);
+        // Calls the lost attempts were waiting on now wait for nobody.
+        let orphans: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| matches!(c.parent, Parent::Attempt(p) if active.contains(&p)))
+            .map(|(k, _)| k)
+            .collect();
+        for call in orphans {
+            self.abandon_call(call, now, q);
+        }
+        for &a in &active {
+            if let Some(k) = self.attempts[a].done_key.take() {
+                q.cancel(k);
+            }
+            let svc = &mut self.services[s];
+            svc.busy -= 1;
+            svc.stats.busy_level.add(now, -1);
+        }
+        for a in queued.into_iter().chain(active) {
+            self.end_operation(a, now, false);
+            let svc = &mut self.services[s];
+            svc.stats.dropped += u64::from(self.attempts[a].counted);
+            svc.stats.window.dropped += 1;
+            if reset {
+                self.reply(a, Outcome::Failed(Failure::Error), q);
+            } else {
+                self.remove_attempt(a);
+            }
+        }
+    }
+
+    /// Stop the world: local work in progress freezes where it is.
+    fn freeze(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
+        self.services[s].paused_since = Some(now);
+        self.paused += 1;
+        for &a in &self.services[s].active {
+            let att = &mut self.attempts[a];
+            if att.phase == Phase::Working
+                && let Some(k) = att.done_key.take()
+            {
+                q.cancel(k);
+            }
+        }
+    }
+
+    /// The pause is over: frozen work resumes with the time it had left, and what came in
+    /// for its calls meanwhile is handled now, in the order it came.
+    fn thaw(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
+        let since = self.services[s].paused_since.take().expect("was paused");
+        self.paused -= 1;
+        for event in std::mem::take(&mut self.services[s].deferred) {
+            q.schedule(now, event);
+        }
+        for &a in &self.services[s].active {
+            let att = &mut self.attempts[a];
+            if att.phase == Phase::Working && att.done_key.is_none() {
+                att.done_at = now + att.done_at.saturating_since(since);
+                att.done_key =
+                    Some(q.schedule(att.done_at, Event::Service(ServiceEvent::WorkDone(a))));
+            }
         }
     }
 }

@@ -1,0 +1,108 @@
+//! The component registry: the closed set of component kinds a scenario can hold, and the
+//! single points where the kind-agnostic rest of the world (callers, the network, effects,
+//! metrics) meets a kind.
+//!
+//! Instances are numbered in file order, each replica one instance; node `n_clients + i` is
+//! instance `i`. Each kind keeps its own table (`World::services`, ...), and an instance
+//! records its kind and its index in that table. Dispatch is a `match` on [`Kind`]: static,
+//! no trait objects on the hot path.
+//!
+//! Adding a kind (see ARCHITECTURE.md "Adding a component kind"): a variant of [`Kind`], its
+//! module beside [`service`] (state, build, arrival, own events, effect reactions, result),
+//! its table in `World`, one arm in each `match` of this file, and its schema entry. The
+//! caller side (timeouts, retries, budgets, breakers, hedges, deadlines) is untouched: it
+//! only ever sends attempts to instances.
+
+pub(crate) mod service;
+
+use sim_core::queue::EventQueue;
+
+use super::{AttemptKey, Event, Outcome, World};
+
+/// The kinds of component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A request/response server ([`service`]).
+    Service,
+}
+
+/// One instance of a component: its kind and its index in that kind's table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Instance {
+    pub kind: Kind,
+    pub index: u32,
+}
+
+impl World {
+    /// The node of instance `i` (clients come first).
+    #[inline(always)]
+    pub(super) fn node_of(&self, i: u32) -> u32 {
+        self.clients.len() as u32 + i
+    }
+
+    /// The one place an attempt reaches the instance it was sent to.
+    #[inline(always)]
+    pub(super) fn deliver(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let att = &self.attempts[a];
+        match self.instances[att.target as usize].kind {
+            Kind::Service => self.on_attempt_arrives(a, q),
+        }
+    }
+
+    /// Attempts at instance `i` now (waiting or being handled): what balancers weigh.
+    #[inline]
+    pub(super) fn load_of(&self, i: u32) -> u64 {
+        let inst = self.instances[i as usize];
+        match inst.kind {
+            Kind::Service => self.services[inst.index as usize].present(),
+        }
+    }
+
+    /// Whether instance `i` answers a health probe now.
+    pub(super) fn answers_probes(&self, i: u32) -> bool {
+        let inst = self.instances[i as usize];
+        match inst.kind {
+            Kind::Service => self.services[inst.index as usize].answers_probes(),
+        }
+    }
+
+    /// The instance a paused-process check applies to, if it is paused now: events for
+    /// its calls wait until the pause ends.
+    #[inline]
+    pub(super) fn paused_instance(&mut self, i: u32) -> Option<&mut Vec<Event>> {
+        let inst = self.instances[i as usize];
+        match inst.kind {
+            Kind::Service => {
+                let svc = &mut self.services[inst.index as usize];
+                svc.paused_since.is_some().then_some(&mut svc.deferred)
+            }
+        }
+    }
+
+    /// Sends the answer for `a` back over the link and forgets the attempt: how every kind
+    /// answers.
+    #[inline(always)]
+    pub(super) fn reply(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
+        let att = self.remove_attempt(a).expect("answering a live attempt");
+        // Nobody listens if the call is over or has moved on to another attempt.
+        let Some(call) = self.calls.get(att.call) else {
+            return;
+        };
+        let current = call.attempts == att.number && call.current == Some(a);
+        if !current && !call.hedges.iter().any(|h| h.attempt == a) {
+            return;
+        }
+        let caller = self.edges[call.edge as usize].from;
+        let from = self.node_of(att.target);
+        if let Some(delay) = self.transmit(from, caller) {
+            q.schedule(
+                q.now() + delay,
+                Event::Response {
+                    call: att.call,
+                    number: att.number,
+                    outcome,
+                },
+            );
+        }
+    }
+}
