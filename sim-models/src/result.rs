@@ -30,11 +30,14 @@ pub struct RunResult {
     pub wasted_work_s: f64,
     /// Non-idempotent operations done more than once for one request.
     pub duplicate_side_effects: u64,
-    /// Retries made by every caller (clients and services).
+    /// Retries made by every caller (clients and services), from the end of the warm-up on
+    /// (like `offered` and each service's `attempts`).
     pub retries: u64,
-    /// Hedged attempts sent (extra attempts racing a slow one).
+    /// Hedged attempts sent (extra attempts racing a slow one), from the end of the warm-up
+    /// on.
     pub hedges: u64,
-    /// Attempts failed at the caller by a `max_outstanding` limit, never sent.
+    /// Attempts failed at the caller by a `max_outstanding` limit, never sent (from the end
+    /// of the warm-up on).
     pub backpressure_rejections: u64,
     /// Highest per-window retry amplification (windows with traffic).
     pub retry_amplification_peak: f64,
@@ -77,7 +80,10 @@ pub struct RunResult {
     pub series: Series,
 }
 
-/// Request outcomes at the clients, for the whole system or one client.
+/// Request outcomes at the clients, for the whole system or one client: requests issued
+/// after the warm-up. Exactly `offered = succeeded + degraded + failed.total() +
+/// in_flight_at_end`: every counted request has one final outcome, or is still unanswered
+/// when the run ends (counted as such, not inferred).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Logical requests issued.
@@ -86,7 +92,7 @@ pub struct Totals {
     /// Answered by a fallback: the user got something, but not what they asked for.
     pub degraded: u64,
     pub failed: Failed,
-    /// Requests still unanswered when the run ended.
+    /// Counted requests still unanswered when the run ended.
     pub in_flight_at_end: u64,
     /// succeeded / offered.
     pub availability: f64,
@@ -177,7 +183,10 @@ pub struct ClientResult {
     pub detections: Vec<crate::slo::Detection>,
 }
 
-/// One service, counting attempts that arrived after warm-up.
+/// One service, counting attempts that arrived after warm-up. Each counted attempt has
+/// exactly one fate, so
+/// `attempts = completed + failed + rejected + refused + dropped + deduplicated +
+/// in_flight_at_end` exactly (`errors` are among `failed`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceResult {
     pub name: String,
@@ -190,7 +199,7 @@ pub struct ServiceResult {
     pub refused: u64,
     /// Attempts dropped without an answer: expired deadline, black hole, lost in a crash.
     pub dropped: u64,
-    /// Attempts answered with an injected error.
+    /// Attempts answered with an injected error (a part of `failed`).
     pub errors: u64,
     /// Attempts answered successfully.
     pub completed: u64,
@@ -215,7 +224,7 @@ pub struct ServiceResult {
     /// Time-averaged number waiting in the queue, and its maximum.
     pub queue_depth_mean: f64,
     pub queue_depth_max: u64,
-    /// Attempts queued or in service when the run ended.
+    /// Counted attempts queued or in service when the run ended.
     pub in_flight_at_end: u64,
     /// Time-averaged number in the service (queued + in service), and its maximum.
     pub in_flight_mean: f64,

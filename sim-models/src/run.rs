@@ -53,11 +53,13 @@ fn finish(
     }
     let counted_s = end.saturating_since(world.warmup).as_secs_f64();
 
+    let in_flight = world.requests_in_flight();
     let mut clients: Vec<ClientResult> = world
         .clients
         .iter()
         .zip(&s.clients)
-        .map(|(c, spec)| {
+        .enumerate()
+        .map(|(i, (c, spec))| {
             let o = &c.outcome;
             let latency = Latency::of(&o.latency, &o.latency_exact);
             ClientResult {
@@ -70,6 +72,7 @@ fn finish(
                     o.succeeded,
                     o.degraded,
                     o.failed.clone(),
+                    in_flight[i],
                     counted_s,
                     latency,
                 ),
@@ -95,6 +98,7 @@ fn finish(
         sum(|c| c.totals.succeeded),
         sum(|c| c.totals.degraded),
         failed,
+        sum(|c| c.totals.in_flight_at_end),
         counted_s,
         Latency::of(&all_latency, &all_exact),
     );
@@ -111,7 +115,7 @@ fn finish(
         .services
         .iter()
         .enumerate()
-        .map(|(j, svc)| svc.result(expected_at(j), end, counted_s))
+        .map(|(j, svc)| svc.result(expected_at(j), end, counted_s, world.attempts_in_flight(j)))
         .collect();
     let attempts: u64 = services.iter().map(|x| x.attempts).sum();
     let expected: f64 = (0..services.len()).map(expected_at).sum();
@@ -258,12 +262,13 @@ fn totals(
     succeeded: u64,
     degraded: u64,
     failed: Failed,
+    in_flight_at_end: u64,
     counted_s: f64,
     latency_ms: Latency,
 ) -> Totals {
     Totals {
         offered,
-        in_flight_at_end: offered.saturating_sub(succeeded + degraded + failed.total()),
+        in_flight_at_end,
         succeeded,
         degraded,
         failed,

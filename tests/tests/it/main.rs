@@ -4,6 +4,7 @@
     clippy::disallowed_methods,
     reason = "tests read the bundled scenario files"
 )]
+mod accounting;
 mod bad_input;
 mod determinism;
 mod ladder;
