@@ -279,3 +279,60 @@ fn describe(s: &SweepResult, values: &[String]) -> String {
         .collect();
     parts.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_models::sweep::{METRICS, Param, Row};
+
+    /// A run at `point` whose verdict metrics are `metastable` / `undetermined`.
+    fn row(point: usize, replicate: u32, metastable: Option<f64>, undetermined: f64) -> Row {
+        Row {
+            point,
+            replicate,
+            seed: 1,
+            values: vec![point.to_string()],
+            scenario_hash: "h".into(),
+            stopped: "horizon".into(),
+            metrics: METRICS
+                .iter()
+                .map(|m| match *m {
+                    "metastable" => metastable,
+                    "collapsed" => metastable.map(|_| 0.0),
+                    "undetermined" => Some(undetermined),
+                    "recovery_s" => None,
+                    _ => Some(1.0),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn undetermined_runs_are_neither_metastable_nor_healthy() {
+        let rows = vec![
+            row(0, 0, Some(0.0), 0.0),
+            row(0, 1, Some(0.0), 0.0),
+            row(1, 0, Some(1.0), 0.0),
+            row(1, 1, None, 1.0),
+        ];
+        let params = vec![Param::parse("x=0,1").unwrap()];
+        let s = SweepResult::new("f", "h", 42, 2, params, rows);
+        let table = sweep_table(&s);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].ends_with("metastable  undetermined"), "{table}");
+        assert!(!lines[0].contains("collapsed"), "{table}");
+        // Point 1: its one run with a verdict is metastable (1.00, not 0.50), and half of
+        // its runs are undetermined.
+        assert!(lines[2].ends_with("1.00   0.50 ± 6.35"), "{table}");
+        assert!(lines[1].ends_with("0.00          0.00"), "{table}");
+        let md = sweep_report_md(&s, &[]);
+        assert!(
+            md.contains("The first point with a metastable run is `x=1`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("left out of the metastable column, at `x=1`."),
+            "{md}"
+        );
+    }
+}
