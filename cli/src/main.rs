@@ -19,6 +19,7 @@ use sim_models::diagnostic::Diagnostics;
 
 mod bench;
 mod output;
+mod series;
 mod sweep;
 
 /// A deterministic discrete-event simulator for the resilience of distributed systems.
@@ -38,8 +39,8 @@ enum Command {
     Run {
         /// The scenario file (RON).
         file: PathBuf,
-        /// Seed of the run; defaults to the scenario's own `seed`.
-        #[arg(long)]
+        /// Seed of the run (0 to 18446744073709551615); defaults to the scenario's own `seed`.
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
         seed: Option<u64>,
         /// Summary format on stdout.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -56,9 +57,15 @@ enum Command {
         #[arg(long)]
         max_in_flight: Option<u64>,
         /// Set a field before running, by its path: `--set services.db.workers=4`
-        /// (repeatable; paths as in `simctl sweep --param`).
+        /// (repeatable; paths as in `simctl sweep --param`; values in RON, so
+        /// `--set services.db.queue=Bounded(5)` and `--set 'clients.c.policy.retry_on=[Timeout]'`).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Time series written with --format json and into summary.json: `full` (every
+        /// window), `none`, or a coarser window such as `60s` (a whole multiple of the
+        /// scenario's window). Charts and verdicts always use every window.
+        #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
+        series: series::SeriesOut,
     },
     /// Run a scenario over a grid of parameter values x seeds, in parallel; or, with
     /// --find, search for the smallest value at which the run turns metastable.
@@ -73,7 +80,8 @@ enum Command {
         file: Option<PathBuf>,
         /// A field to vary and its values, `PATH=VALUES` (repeatable: the grid is the
         /// cartesian product, the first parameter varying slowest).
-        #[arg(long = "param", value_name = "PATH=VALUES", required_unless_present_any = ["resume", "find"])]
+        /// Without any --param, the sweep is --seeds replicates of the scenario as it is.
+        #[arg(long = "param", value_name = "PATH=VALUES")]
         params: Vec<String>,
         /// Set a field for every run first: `--set faults.1.kind.factor=1` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -82,11 +90,18 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         seeds: u32,
         /// Base seed; defaults to the scenario's own `seed`.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
         seed: Option<u64>,
-        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        /// Worker threads (default: the machine's cores; never more than the runs to do).
+        /// Output does not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
+        /// Start a sweep of more than 1000 runs (the count is stated before anything runs).
+        #[arg(long)]
+        yes: bool,
+        /// Refuse to start a sweep of more than this many runs (and allow one up to it).
+        #[arg(long, value_name = "N", conflicts_with = "yes")]
+        max_runs: Option<u64>,
         /// Write runs.csv, points.csv, sweep.json, charts and report.md here; finished runs
         /// are saved as they finish, so an interrupted sweep can be resumed.
         #[arg(long)]
@@ -115,7 +130,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Seed for every run; defaults to each scenario's own `seed`.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
         seed: Option<u64>,
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
@@ -123,6 +138,10 @@ enum Command {
         /// Write the results (results.json), overlaid charts and report.md here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Time series written into results.json: `full`, `none` or a coarser window
+        /// such as `60s` (as for `simctl run`).
+        #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
+        series: series::SeriesOut,
     },
     /// Redraw the charts and report.md of saved results without running anything: a run's
     /// summary.json, a comparison's results.json or a sweep's sweep.json.
@@ -133,10 +152,16 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Check a scenario file without running it.
+    /// Check scenario files without running them (every file is checked; exit code 2 if
+    /// any is invalid).
     Validate {
-        /// The scenario file (RON).
-        file: PathBuf,
+        /// The scenario files (RON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Report format on stdout: a line per file, or a JSON array with each file's
+        /// diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Measure the engine on this machine: a built-in M/M/1 at utilization 0.9 through the
     /// real service model, or many requests in flight with armed timeouts. Prints JSON.
@@ -183,10 +208,34 @@ enum CompareFormat {
     Json,
 }
 
+/// Set when the command prints JSON: then warnings, guard stops and errors on stderr are
+/// JSON lines too, so a script reads one format.
+static JSON_MESSAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn json_messages() -> bool {
+    JSON_MESSAGES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `--seed`: clap would call `-1` an unexpected argument; say what a seed is instead.
+fn seed_arg(text: &str) -> Result<u64, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "the seed must be a non-negative integer, 0 to {}; got `{text}`",
+            u64::MAX
+        )
+    })
+}
+
 /// A failure that is the input's fault (exit code 2), as opposed to ours (exit code 1);
 /// with the scenario's diagnostics when there are any.
 #[derive(Debug)]
-struct InputError(String, Option<Diagnostics>);
+struct InputError(String, Vec<Diagnostics>);
+
+impl InputError {
+    fn msg(text: String) -> Self {
+        InputError(text, Vec::new())
+    }
+}
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -209,37 +258,45 @@ fn main() -> ExitCode {
         } | Command::Sweep {
             format: SweepFormat::Json,
             ..
+        } | Command::Validate {
+            format: Format::Json,
+            ..
         }
     );
+    JSON_MESSAGES.store(json, std::sync::atomic::Ordering::Relaxed);
     let (code, kind, message, diagnostics) = match dispatch(cli.command) {
         Ok(code) => return code,
         Err(err) => match err.downcast_ref::<InputError>() {
             Some(InputError(text, d)) => (2, "input", text.clone(), d.clone()),
-            None => (1, "internal", format!("simctl: {err:#}"), None),
+            None => (1, "internal", format!("simctl: {err:#}"), Vec::new()),
         },
     };
     if json {
-        let items: Vec<serde_json::Value> = diagnostics
-            .iter()
-            .flat_map(|d| {
-                d.items.iter().map(move |i| {
-                    serde_json::json!({
-                        "file": d.file,
-                        "line": i.at.line,
-                        "col": i.at.col,
-                        "severity": format!("{:?}", i.severity).to_lowercase(),
-                        "field": i.field,
-                        "message": i.message,
-                    })
-                })
-            })
-            .collect();
+        let items = diagnostics_json(&diagnostics);
         let error = serde_json::json!({ "error": kind, "message": message, "diagnostics": items });
         eprintln!("{error}");
     } else {
         eprintln!("{message}");
     }
     ExitCode::from(code)
+}
+
+/// Diagnostics as JSON objects, one per problem.
+fn diagnostics_json(all: &[Diagnostics]) -> Vec<serde_json::Value> {
+    all.iter()
+        .flat_map(|d| {
+            d.items.iter().map(move |i| {
+                serde_json::json!({
+                    "file": d.file,
+                    "line": i.at.line,
+                    "col": i.at.col,
+                    "severity": format!("{:?}", i.severity).to_lowercase(),
+                    "field": i.field,
+                    "message": i.message,
+                })
+            })
+        })
+        .collect()
 }
 
 fn dispatch(command: Command) -> Result<ExitCode> {
@@ -252,12 +309,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             max_events,
             max_in_flight,
             sets,
+            series,
         } => {
             let limits = Limits {
                 max_events,
                 max_in_flight,
             };
-            run(&file, seed, format, out.as_deref(), limits, &sets)
+            let output = RunOutput {
+                format,
+                out: out.as_deref(),
+                series,
+            };
+            run(&file, seed, output, limits, &sets)
         }
         Command::Sweep {
             file,
@@ -266,6 +329,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             seeds,
             seed,
             jobs,
+            yes,
+            max_runs,
             out,
             resume,
             find,
@@ -275,7 +340,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         } => {
             let jobs = match jobs {
                 Some(0) => {
-                    return Err(InputError("simctl: --jobs must be at least 1".into(), None).into());
+                    return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
                 }
                 Some(n) => n,
                 None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -287,7 +352,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                     tolerance,
                     seeds,
                     seed,
-                    jobs,
+                    jobs: jobs.min(seeds as usize),
                 };
                 return sweep_find(&file, &sets, search, format);
             }
@@ -307,25 +372,17 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                     (spec, out, false)
                 }
             };
-            sweep_grid(spec, resuming, jobs, out.as_deref(), format)
+            let size = sweep::SizeLimit { yes, max_runs };
+            sweep_grid(spec, resuming, jobs, size, out.as_deref(), format)
         }
-        Command::Validate { file } => {
-            let v = load(&file)?;
-            print_warnings(&file, &v);
-            println!(
-                "{}: ok ({} clients, {} services)",
-                file.display(),
-                v.scenario.clients.len(),
-                v.scenario.services.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Validate { files, format } => validate(&files, format),
         Command::Compare {
             files,
             seed,
             format,
             out,
-        } => compare(&files, seed, format, out.as_deref()),
+            series,
+        } => compare(&files, seed, format, out.as_deref(), series),
         Command::Chart { results, out } => chart(&results, &out),
         Command::Bench {
             requests,
@@ -339,7 +396,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                     if let Some(h) = horizon {
                         v.scenario.horizon = h
                             .parse()
-                            .map_err(|e| InputError(format!("simctl: --horizon: {e}"), None))?;
+                            .map_err(|e| InputError::msg(format!("simctl: --horizon: {e}")))?;
                     }
                     bench::Case::Scenario(Box::new(v.scenario))
                 }
@@ -358,23 +415,40 @@ struct Limits {
     max_in_flight: Option<u64>,
 }
 
+/// Where and how `simctl run` writes its result.
+struct RunOutput<'a> {
+    format: Format,
+    out: Option<&'a Path>,
+    series: series::SeriesOut,
+}
+
 fn run(
     file: &Path,
     seed: Option<u64>,
-    format: Format,
-    out: Option<&Path>,
+    output: RunOutput,
     limits: Limits,
     sets: &[String],
 ) -> Result<ExitCode> {
+    let RunOutput {
+        format,
+        out,
+        series,
+    } = output;
     let mut v = load(file)?;
     print_warnings(file, &v);
     v.scenario = with_sets(v.scenario, sets)?;
+    series
+        .check(v.scenario.window)
+        .map_err(|e| InputError::msg(format!("simctl: {e}")))?;
+    if let Some(dir) = out {
+        output::check_out_dir(dir)?;
+    }
     for (flag, value) in [
         ("--max-events", limits.max_events),
         ("--max-in-flight", limits.max_in_flight),
     ] {
         if value == Some(0) {
-            return Err(InputError(format!("simctl: {flag} must be at least 1"), None).into());
+            return Err(InputError::msg(format!("simctl: {flag} must be at least 1")).into());
         }
     }
     let l = &mut v.scenario.limits;
@@ -383,24 +457,83 @@ fn run(
     let seed = seed.unwrap_or(v.scenario.seed);
     // The replay line names the scenario as this command did: the file and its --set flags.
     let source = format!("{}{}", file.display(), set_args(sets));
-    let result = sim_models::run(&v.scenario, seed, &source);
-    let json = reports::json(&result);
-    match format {
-        Format::Json => print!("{json}"),
-        Format::Table => print!("{}", reports::table(&result)),
+    let mut result = sim_models::run(&v.scenario, seed, &source);
+    // The JSON (with its series at the chosen resolution) only when something writes it.
+    let json = (matches!(format, Format::Json) || out.is_some())
+        .then(|| series.with(&mut result, v.scenario.window, reports::json));
+    match (format, &json) {
+        (Format::Json, Some(json)) => print!("{json}"),
+        _ => print!("{}", reports::table(&result)),
     }
-    if let Some(dir) = out {
+    if let (Some(dir), Some(json)) = (out, &json) {
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
         write_report(dir, std::slice::from_ref(&result))?;
     }
     if result.stopped != "horizon" && result.stopped != "drained" {
-        eprintln!(
-            "simctl: the run stopped early: {}\nreplay: {}",
-            result.stopped, result.replay
-        );
+        if json_messages() {
+            let stop = serde_json::json!({
+                "stopped": result.stopped,
+                "message": format!("the run stopped early: {}", result.stopped),
+                "replay": result.replay,
+            });
+            eprintln!("{stop}");
+        } else {
+            eprintln!(
+                "simctl: the run stopped early: {}\nreplay: {}",
+                result.stopped, result.replay
+            );
+        }
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `simctl validate`: checks every file, reports each, and fails if any is invalid.
+fn validate(files: &[PathBuf], format: Format) -> Result<ExitCode> {
+    let mut bad = 0;
+    let mut report = Vec::new();
+    for file in files {
+        let name = file.display().to_string();
+        match load(file) {
+            Ok(v) => {
+                let (clients, services) = (v.scenario.clients.len(), v.scenario.services.len());
+                if matches!(format, Format::Json) {
+                    let warnings = Diagnostics::new(&name, v.warnings);
+                    report.push(serde_json::json!({
+                        "file": name, "ok": true, "clients": clients, "services": services,
+                        "diagnostics": diagnostics_json(std::slice::from_ref(&warnings)),
+                    }));
+                } else {
+                    print_warnings(file, &v);
+                    println!("{name}: ok ({clients} clients, {services} services)");
+                }
+            }
+            Err(err) => {
+                bad += 1;
+                let Some(InputError(text, diagnostics)) = err.downcast_ref::<InputError>() else {
+                    return Err(err);
+                };
+                if matches!(format, Format::Json) {
+                    report.push(serde_json::json!({
+                        "file": name, "ok": false, "message": text,
+                        "diagnostics": diagnostics_json(diagnostics),
+                    }));
+                } else {
+                    eprintln!("{text}");
+                }
+            }
+        }
+    }
+    if matches!(format, Format::Json) {
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else if files.len() > 1 {
+        eprintln!(
+            "simctl: {} of {} files valid",
+            files.len() - bad,
+            files.len()
+        );
+    }
+    Ok(ExitCode::from(if bad > 0 { 2 } else { 0 }))
 }
 
 /// Charts and report.md of one run (or several compared) into `dir`.
@@ -419,8 +552,10 @@ fn write_report(dir: &Path, runs: &[sim_models::RunResult]) -> Result<()> {
 
 /// `simctl chart`: redraws saved results, whichever command saved them.
 fn chart(results: &Path, out: &Path) -> Result<ExitCode> {
-    let bad = |e: String| InputError(format!("simctl: {}: {e}", results.display()), None);
-    let text = std::fs::read_to_string(results).map_err(|e| bad(e.to_string()))?;
+    let bad = |e: String| InputError::msg(format!("simctl: {}: {e}", results.display()));
+    let text =
+        output::read_limited(results, output::MAX_RESULTS_BYTES).map_err(|e| bad(e.to_string()))?;
+    output::check_out_dir(out)?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let what = "not saved results: expected a run's summary.json, a comparison's results.json or a sweep's sweep.json";
     if value.get("points").is_some() {
@@ -455,17 +590,40 @@ fn compare(
     seed: Option<u64>,
     format: CompareFormat,
     out: Option<&Path>,
+    series: series::SeriesOut,
 ) -> Result<ExitCode> {
-    let loaded: Vec<(String, Validated)> = files
-        .iter()
-        .map(|f| Ok((f.display().to_string(), load(f)?)))
-        .collect::<Result<_>>()?;
+    // Every file is read and checked first, and every bad one reported, not just the first.
+    let mut loaded: Vec<(String, Validated)> = Vec::new();
+    let (mut messages, mut diagnostics) = (Vec::new(), Vec::new());
+    for f in files {
+        match load(f) {
+            Ok(v) => loaded.push((f.display().to_string(), v)),
+            Err(err) => match err.downcast::<InputError>() {
+                Ok(InputError(text, d)) => {
+                    messages.push(text);
+                    diagnostics.extend(d);
+                }
+                Err(other) => return Err(other),
+            },
+        }
+    }
+    if !messages.is_empty() {
+        return Err(InputError(messages.join("\n"), diagnostics).into());
+    }
+    for (_, v) in &loaded {
+        series
+            .check(v.scenario.window)
+            .map_err(|e| InputError::msg(format!("simctl: {e}")))?;
+    }
+    if let Some(dir) = out {
+        output::check_out_dir(dir)?;
+    }
     for (f, v) in files.iter().zip(&loaded) {
         print_warnings(f, &v.1);
     }
     // Independent single-threaded runs; joined in input order, so the output is the same
     // whatever finishes first.
-    let results: Vec<sim_models::RunResult> = std::thread::scope(|scope| {
+    let mut results: Vec<sim_models::RunResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = loaded
             .iter()
             .map(|(name, v)| {
@@ -498,7 +656,19 @@ fn compare(
         }
     }
     if let Some(dir) = out {
+        // Each run's series swapped for its saved resolution while writing, then back.
+        let full: Vec<sim_models::result::Series> = results
+            .iter_mut()
+            .zip(&loaded)
+            .map(|(r, (_, v))| {
+                let saved = series.apply(&r.series, v.scenario.window);
+                std::mem::replace(&mut r.series, saved)
+            })
+            .collect();
         let all = serde_json::to_string_pretty(&results).expect("results serialise") + "\n";
+        for (r, s) in results.iter_mut().zip(full) {
+            r.series = s;
+        }
         output::write_atomic(&dir.join("results.json"), all.as_bytes())?;
         write_report(dir, &results)?;
     }
@@ -518,14 +688,13 @@ fn with_sets(scenario: sim_models::Scenario, sets: &[String]) -> Result<sim_mode
     let pairs: Vec<(&str, &str)> = sets
         .iter()
         .map(|s| {
-            s.split_once('=').ok_or_else(|| {
-                InputError(format!("simctl: --set `{s}`: expected PATH=VALUE"), None)
-            })
+            s.split_once('=')
+                .ok_or_else(|| InputError::msg(format!("simctl: --set `{s}`: expected PATH=VALUE")))
         })
         .collect::<Result<_, _>>()?;
     let scenario = sim_models::sweep::Overrides::new(&scenario)
         .apply(&pairs)
-        .map_err(|e| InputError(format!("simctl: --set {e}"), None))?;
+        .map_err(|e| InputError::msg(format!("simctl: --set {e}")))?;
     Ok(scenario)
 }
 
@@ -537,9 +706,9 @@ fn set_args(sets: &[String]) -> String {
 /// [`load`], also giving the file's text.
 fn load_text(file: &Path) -> Result<(String, Validated)> {
     let name = file.display().to_string();
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| InputError(format!("simctl: cannot read scenario {name}: {e}"), None))?;
-    let v = sim_models::load(&name, &text).map_err(|d| InputError(d.to_string(), Some(d)))?;
+    let text = output::read_limited(file, output::MAX_SCENARIO_BYTES)
+        .map_err(|e| InputError::msg(format!("simctl: cannot read scenario {name}: {e}")))?;
+    let v = sim_models::load(&name, &text).map_err(|d| InputError(d.to_string(), vec![d]))?;
     Ok((text, v))
 }
 
@@ -548,12 +717,21 @@ fn sweep_grid(
     mut spec: sweep::Spec,
     resuming: bool,
     jobs: usize,
+    size: sweep::SizeLimit,
     out: Option<&Path>,
     format: SweepFormat,
 ) -> Result<ExitCode> {
     let (text, mut v) = load_text(&spec.file)?;
     print_warnings(&spec.file, &v);
     v.scenario = with_sets(v.scenario, &spec.sets)?;
+    // Held until the sweep's outputs are written: a second sweep into DIR is refused.
+    let _lock = match out {
+        Some(dir) => {
+            output::check_out_dir(dir)?;
+            Some(sweep::Lock::take(dir)?)
+        }
+        None => None,
+    };
     let hash = sweep::file_hash(&text);
     if !resuming {
         spec.file_hash = hash;
@@ -565,17 +743,18 @@ fn sweep_grid(
                 "simctl: {} holds a different sweep; use a new directory, or --resume it",
                 dir.display()
             );
-            return Err(InputError(msg, None).into());
+            return Err(InputError::msg(msg).into());
         }
     } else if spec.file_hash != hash {
         let msg = format!(
             "simctl: {} changed since this sweep started; start a new sweep in a new directory",
             spec.file.display()
         );
-        return Err(InputError(msg, None).into());
+        return Err(InputError::msg(msg).into());
     }
     sweep::on_interrupt();
-    let result = match sweep::run(&spec, &v.scenario, jobs, out)? {
+    let size = (!resuming).then_some(&size);
+    let result = match sweep::run(&spec, &v.scenario, jobs, size, out)? {
         sweep::Ending::Done(result) => result,
         sweep::Ending::Interrupted { done, total } => {
             match out {
@@ -636,7 +815,7 @@ fn sweep_find(
     use rayon::prelude::*;
     use sim_models::sweep::{FieldKind, Overrides, Tally, bisect, replicate_seed, show_number};
 
-    let input = |m: String| anyhow::Error::from(InputError(format!("simctl: --find {m}"), None));
+    let input = |m: String| anyhow::Error::from(InputError::msg(format!("simctl: --find {m}")));
     let mut v = load(file)?;
     print_warnings(file, &v);
     v.scenario = with_sets(v.scenario, sets)?;
@@ -744,13 +923,17 @@ fn sweep_find(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A scenario's warnings on stderr: lines `file:line:col: warning: ...`, or with JSON output
+/// one line `{"warnings": [...]}`.
 fn print_warnings(file: &Path, v: &Validated) {
     if !v.warnings.is_empty() {
-        let d = sim_models::diagnostic::Diagnostics::new(
-            &file.display().to_string(),
-            v.warnings.clone(),
-        );
-        eprintln!("{d}");
+        let d = Diagnostics::new(&file.display().to_string(), v.warnings.clone());
+        if json_messages() {
+            let items = diagnostics_json(std::slice::from_ref(&d));
+            eprintln!("{}", serde_json::json!({ "warnings": items }));
+        } else {
+            eprintln!("{d}");
+        }
     }
 }
 

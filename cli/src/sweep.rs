@@ -4,6 +4,10 @@
 //! interrupted sweep (Ctrl-C, a kill) keeps every finished run and `--resume DIR` runs only
 //! the missing ones. The outputs are built from the saved rows in (point, replicate) order,
 //! so they are the same bytes whatever the thread count or the interruptions.
+//!
+//! Before anything runs, the run count is stated, and a sweep of more than
+//! [`CONFIRM_ABOVE`] runs needs `--yes` (or `--max-runs N`). A sweep writing into a
+//! directory holds `DIR/.sweep.lock` (its PID) so that two sweeps never share one.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -44,6 +48,83 @@ pub enum Ending {
     },
 }
 
+/// A sweep of more runs than this is stated and needs `--yes` or `--max-runs` to start.
+pub const CONFIRM_ABOVE: u64 = 1_000;
+/// No sweep may have more runs than this, even with `--yes`.
+pub const MOST_RUNS: u64 = 10_000_000;
+
+/// The user's consent to a large sweep.
+pub struct SizeLimit {
+    pub yes: bool,
+    pub max_runs: Option<u64>,
+}
+
+/// Checks the run count against the limits; the message says what to do.
+fn check_size(points: u64, seeds: u32, size: &SizeLimit) -> Result<u64> {
+    let total = points.saturating_mul(u64::from(seeds));
+    let what = format!("{total} runs ({points} points x {seeds} replicates)");
+    let refuse =
+        |why: String| Err(InputError::msg(format!("simctl: this sweep is {what}: {why}")).into());
+    if total > MOST_RUNS {
+        return refuse(format!("at most {MOST_RUNS} runs may be asked for"));
+    }
+    match size.max_runs {
+        Some(most) if total > most => refuse(format!("more than --max-runs {most}")),
+        None if !size.yes && total > CONFIRM_ABOVE => refuse(format!(
+            "more than {CONFIRM_ABOVE} runs starts only with --yes (or --max-runs {total})"
+        )),
+        _ => Ok(total),
+    }
+}
+
+/// `DIR/.sweep.lock`, holding the PID of the sweep writing into DIR; removed when dropped.
+/// A lock whose process is gone (a killed sweep) is taken over.
+pub struct Lock(PathBuf);
+
+impl Lock {
+    pub fn take(dir: &Path) -> Result<Lock> {
+        let path = dir.join(".sweep.lock");
+        for _ in 0..3 {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path);
+            match created {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    writeln!(f, "{}", std::process::id())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    return Ok(Lock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
+                    if let Some(pid) = holder.filter(|&p| crate::output::pid_alive(p)) {
+                        return Err(InputError::msg(format!(
+                            "simctl: another sweep (process {pid}) is writing into {}; wait for it to finish, or use another directory",
+                            dir.display()
+                        ))
+                        .into());
+                    }
+                    // Stale (its process is gone) or half-written: take it over.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()));
+                }
+            }
+        }
+        anyhow::bail!("cannot take the lock {}", path.display())
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// One run to do.
 struct Job {
     point: usize,
@@ -55,29 +136,56 @@ pub fn file_hash(text: &str) -> String {
     format!("{:016x}", sim_core::rng::fnv1a64(text.as_bytes()))
 }
 
-/// Runs (or resumes) the sweep `spec` with `jobs` threads, saving runs under `dir`.
-pub fn run(spec: &Spec, base: &Scenario, jobs: usize, dir: Option<&Path>) -> Result<Ending> {
+/// Runs (or resumes) the sweep `spec` with at most `jobs` threads, saving runs under `dir`.
+/// `size` is checked for a new sweep (`None` when resuming: it was checked at the start).
+pub fn run(
+    spec: &Spec,
+    base: &Scenario,
+    jobs: usize,
+    size: Option<&SizeLimit>,
+    dir: Option<&Path>,
+) -> Result<Ending> {
+    let bad_param = |e: String| InputError::msg(format!("simctl: --param {e}"));
     let params: Vec<Param> = spec
         .params
         .iter()
-        .map(|p| Param::parse(p).map_err(|e| InputError(format!("simctl: --param {e}"), None)))
+        .map(|p| Param::parse(p).map_err(bad_param))
         .collect::<Result<_, _>>()?;
-    let overrides = Overrides::new(base);
-    let points = grid(&params);
-    // Every point is built and checked before anything runs: a bad value fails in a second.
-    let scenarios: Vec<Scenario> = points
+    for (i, p) in params.iter().enumerate() {
+        if params[..i].iter().any(|q| q.path == p.path) {
+            return Err(bad_param(format!(
+                "`{}` is given twice: list all its values in one --param",
+                p.path
+            ))
+            .into());
+        }
+    }
+    let count = params
         .iter()
-        .map(|values| {
-            let sets: Vec<(&str, &str)> = params
-                .iter()
-                .zip(values)
-                .map(|(p, v)| (p.path.as_str(), v.as_str()))
-                .collect();
+        .fold(1u64, |n, p| n.saturating_mul(p.values.len() as u64));
+    let total = match size {
+        Some(size) => check_size(count, spec.seeds, size)?,
+        None => count * u64::from(spec.seeds),
+    };
+    let overrides = Overrides::new(base);
+    // Each value is checked on its own before anything runs, so a bad value fails in a
+    // second (the points themselves are built as they run: a grid can be large).
+    for p in &params {
+        for v in &p.values {
             overrides
-                .apply(&sets)
-                .map_err(|e| InputError(format!("simctl: --param {e}"), None))
-        })
-        .collect::<Result<_, _>>()?;
+                .apply(&[(p.path.as_str(), v.as_str())])
+                .map_err(bad_param)?;
+        }
+    }
+    let points = grid(&params);
+    let scenario = |point: usize| -> Result<Scenario> {
+        let sets: Vec<(&str, &str)> = params
+            .iter()
+            .zip(&points[point])
+            .map(|(p, v)| (p.path.as_str(), v.as_str()))
+            .collect();
+        Ok(overrides.apply(&sets).map_err(bad_param)?)
+    };
     let base_seed = spec.seed.unwrap_or(base.seed);
     let file = spec.file.display().to_string();
 
@@ -96,7 +204,14 @@ pub fn run(spec: &Spec, base: &Scenario, jobs: usize, dir: Option<&Path>) -> Res
             }
         }
     }
-    let total = points.len() * spec.seeds as usize;
+    let total = total as usize;
+    let jobs = jobs.clamp(1, todo.len().max(1));
+    eprintln!(
+        "sweep: {total} runs ({} points x {} replicates); {} to do on {jobs} threads",
+        points.len(),
+        spec.seeds,
+        todo.len()
+    );
     if let Some(d) = dir {
         std::fs::create_dir_all(d.join("runs"))
             .with_context(|| format!("cannot create {}", d.join("runs").display()))?;
@@ -115,7 +230,7 @@ pub fn run(spec: &Spec, base: &Scenario, jobs: usize, dir: Option<&Path>) -> Res
                 if INTERRUPTED.load(Ordering::SeqCst) {
                     return Ok(None);
                 }
-                let result = sim_models::run(&scenarios[job.point], job.seed, &file);
+                let result = sim_models::run(&scenario(job.point)?, job.seed, &file);
                 let row = Row::new(job.point, job.replicate, points[job.point].clone(), &result);
                 if let Some(d) = dir {
                     let text = serde_json::to_string(&row).expect("a row serialises");
@@ -169,20 +284,13 @@ fn read_row(path: &Path) -> Result<Row> {
 pub fn read_spec(dir: &Path) -> Result<Spec> {
     let path = dir.join("sweep.spec.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        InputError(
-            format!(
-                "simctl: --resume {}: no sweep to resume here ({e})",
-                dir.display()
-            ),
-            None,
-        )
+        InputError::msg(format!(
+            "simctl: --resume {}: no sweep to resume here ({e})",
+            dir.display()
+        ))
     })?;
     serde_json::from_str(&text).map_err(|e| {
-        InputError(
-            format!("simctl: {}: not a sweep spec: {e}", path.display()),
-            None,
-        )
-        .into()
+        InputError::msg(format!("simctl: {}: not a sweep spec: {e}", path.display())).into()
     })
 }
 

@@ -602,3 +602,348 @@ fn find_stops_at_an_undetermined_value_and_says_why() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A small scenario file in `dir`, with a service `s` and a client `c`.
+fn small_scenario(dir: &Path, name: &str, rate: f64, extra: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "Scenario(name: \"x\", seed: 1, horizon: \"2s\",{extra}\n clients: [Client(name: \"c\", target: \"s\", load: Open(rate_rps: {rate:?}))],\n services: [Service(name: \"s\", workers: 1, service_time: Constant(\"1ms\"))])"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn sweep_with_seeds_alone_replicates_the_scenario_as_it_is() {
+    let dir = scratch("replicates");
+    let file = small_scenario(&dir, "s.ron", 100.0, "");
+    let out = simctl(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "3",
+        "--jobs",
+        "100000",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    // The run count is stated up front, and the threads are clamped to the runs.
+    assert!(
+        err.contains("sweep: 3 runs (1 points x 3 replicates); 3 to do on 3 threads"),
+        "{err}"
+    );
+    let csv = text(&out.stdout);
+    assert_eq!(csv.lines().count(), 2, "a header and one point: {csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("0,3,"), "{csv}");
+}
+
+#[test]
+fn large_or_ambiguous_sweeps_are_refused_before_anything_runs() {
+    let dir = scratch("large");
+    let file = small_scenario(&dir, "s.ron", 100.0, "");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", file.to_str().unwrap()];
+        args.extend(extra);
+        simctl(&args)
+    };
+    let out = sweep(&[
+        "--param",
+        "services.s.workers=1,2",
+        "--param",
+        "services.s.workers=3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`services.s.workers` is given twice"));
+
+    // A 20,000-value list: refused at once with the count, not built first.
+    let values: Vec<String> = (1..=20_000).map(|i| i.to_string()).collect();
+    let param = format!("services.s.workers={}", values.join(","));
+    let out = sweep(&["--param", &param]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("this sweep is 20000 runs (20000 points x 1 replicates)")
+            && err.contains("--yes"),
+        "{err}"
+    );
+    let out = sweep(&[
+        "--param",
+        "services.s.workers=1..2000:1",
+        "--seeds",
+        "2",
+        "--max-runs",
+        "3000",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("more than --max-runs 3000"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn out_is_checked_before_the_run() {
+    let dir = scratch("out-check");
+    let not_a_dir = dir.join("file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    for cmd in [
+        vec!["run", "scenarios/mm1.ron"],
+        vec!["compare", "scenarios/mm1.ron", "scenarios/mmc.ron"],
+        vec!["sweep", "scenarios/mm1.ron", "--seeds", "2"],
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--out", not_a_dir.to_str().unwrap()]);
+        let out = simctl(&args);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        assert!(out.stdout.is_empty(), "{cmd:?}: nothing ran");
+        assert!(
+            text(&out.stderr).contains("exists and is not a directory"),
+            "{cmd:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn temporaries_of_a_killed_run_are_cleaned_up_by_the_next_write() {
+    let dir = scratch("stale-tmp");
+    // A PID above the kernel's maximum is never alive: a killed writer's leftovers.
+    let stale = dir.join(".summary.json.tmp.4999999");
+    std::fs::write(&stale, b"half").unwrap();
+    let file = small_scenario(&dir, "s.ron", 50.0, "");
+    let out = simctl(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.join("summary.json").exists());
+    assert!(!stale.exists(), "the stale temporary is gone");
+}
+
+#[test]
+fn a_sweep_directory_is_locked_while_a_sweep_writes_into_it() {
+    let dir = scratch("lock");
+    let file = small_scenario(&dir, "s.ron", 50.0, "");
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let lock = out_dir.join(".sweep.lock");
+    let sweep = || {
+        simctl(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--seeds",
+            "2",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+    };
+    // A live holder (this test process) keeps it.
+    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    let out = sweep();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("another sweep (process {})", std::process::id())),
+        "{err}"
+    );
+    assert!(!out_dir.join("runs").exists(), "nothing ran");
+    // A dead holder's lock is taken over, and released at the end.
+    std::fs::write(&lock, "4999999\n").unwrap();
+    let out = sweep();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out_dir.join("points.csv").exists());
+    assert!(!lock.exists(), "released");
+}
+
+#[test]
+fn with_json_output_warnings_and_guard_stops_are_json_too() {
+    let dir = scratch("json-messages");
+    // Offered utilization 2 with an unbounded queue: a warning, then an in-flight stop.
+    let file = small_scenario(&dir, "hot.ron", 2000.0, " limits: (max_in_flight: 100),");
+    let out = simctl(&["run", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?} ({e})")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["warnings"][0]["severity"], "warning");
+    assert_eq!(lines[0]["warnings"][0]["field"], "services[0]");
+    assert!(
+        lines[1]["stopped"].as_str().unwrap().contains("in flight"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1]["replay"]
+            .as_str()
+            .unwrap()
+            .starts_with("simctl run ")
+    );
+}
+
+#[test]
+fn validate_checks_every_file_and_speaks_json() {
+    let dir = scratch("validate-many");
+    let good = small_scenario(&dir, "good.ron", 10.0, "");
+    let bad = small_scenario(&dir, "bad.ron", -1.0, "");
+    let files = [
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "scenarios/mm1.ron",
+    ];
+    let mut args = vec!["validate"];
+    args.extend(files);
+    let out = simctl(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("good.ron: ok") && stdout.contains("mm1.ron: ok"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("bad.ron:2:"),
+        "{}",
+        text(&out.stderr)
+    );
+    args.extend(["--format", "json"]);
+    let out = simctl(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ok: Vec<bool> = (0..3).map(|i| v[i]["ok"].as_bool().unwrap()).collect();
+    assert_eq!(ok, [true, false, true]);
+    assert_eq!(v[1]["diagnostics"][0]["field"], "clients[0].load.rate_rps");
+    let out = simctl(&["validate", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn compare_reports_every_bad_file() {
+    let dir = scratch("compare-bad");
+    let a = small_scenario(&dir, "a.ron", -1.0, "");
+    let b = dir.join("b.ron");
+    std::fs::write(&b, "Scenario(").unwrap();
+    let out = simctl(&[
+        "compare",
+        a.to_str().unwrap(),
+        "scenarios/mm1.ron",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("a.ron:2:") && err.contains("b.ron:1:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wording_of_bad_seeds_and_unbounded_inputs() {
+    let out = simctl(&["run", "scenarios/mm1.ron", "--seed", "-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the seed must be a non-negative integer"),
+        "{err}"
+    );
+    assert!(!err.contains("unexpected argument"), "{err}");
+    if Path::new("/dev/zero").exists() {
+        let out = simctl(&["run", "/dev/zero"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("64 MiB limit"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn series_resolution_of_the_output_is_chosen_and_totals_stay() {
+    let dir = scratch("series");
+    let file = small_scenario(&dir, "s.ron", 100.0, " window: \"100ms\",");
+    let run = |series: &str| {
+        let out = simctl(&[
+            "run",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+            "--series",
+            series,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{series}: {}",
+            text(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (full, coarse, none) = (run("full"), run("500ms"), run("none"));
+    let windows = |v: &serde_json::Value| v["series"]["t_s"].as_array().unwrap().len();
+    assert_eq!(
+        (windows(&full), windows(&coarse), windows(&none)),
+        (20, 4, 0)
+    );
+    let offered = |v: &serde_json::Value| -> u64 {
+        v["series"]["offered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(offered(&full), offered(&coarse));
+    assert_eq!(
+        full["offered"], none["offered"],
+        "the summary does not change"
+    );
+    let out = simctl(&["run", file.to_str().unwrap(), "--series", "150ms"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("whole multiple"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn set_takes_ron_values_for_variants_and_lists() {
+    let dir = scratch("set-ron");
+    let file = small_scenario(&dir, "s.ron", 3000.0, "");
+    let run = |sets: &[&str]| {
+        let mut args = vec!["run", file.to_str().unwrap(), "--format", "json"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        simctl(&args)
+    };
+    // Overloaded 3x with a queue of 5: most requests are rejected, none waits long.
+    let out = run(&[
+        "services.s.queue=Bounded(5)",
+        "clients.c.policy.retry_on=[Timeout]",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rejected = v["failed"]["rejected"].as_u64().unwrap();
+    let offered = v["offered"].as_u64().unwrap();
+    assert!(rejected * 2 > offered, "{rejected} of {offered} rejected");
+    assert!(
+        v["latency_ms"]["p99"].as_f64().unwrap() <= 7.0,
+        "{}",
+        v["latency_ms"]
+    );
+    let out = run(&["services.s.queue=Bounded(five)"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("services.s.queue=Bounded(five)"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -105,6 +105,16 @@ pub fn table(r: &RunResult) -> String {
             );
         }
     }
+    if !r.actions.is_empty() {
+        let _ = writeln!(w, "actions   {} taken by rules", r.actions.len());
+        for a in &r.actions {
+            let _ = writeln!(
+                w,
+                "          {:>8.1}s .. {:>8.1}s  {} on {} (rule {}, decided at {:.1}s: {})",
+                a.start_s, a.end_s, a.kind, a.target, a.rule, a.decided_s, a.cause
+            );
+        }
+    }
     for b in &r.breakers {
         let opened = b.transitions.iter().filter(|t| t.2 == "Open").count();
         let _ = writeln!(

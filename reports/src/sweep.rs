@@ -78,8 +78,8 @@ fn cell(st: &Stat, digits: usize) -> String {
     }
 }
 
-/// Charts of a sweep against its first parameter, one line per combination of the others,
-/// with 95% bands when replicated: p99 and goodput (the hockey stick when the parameter is
+/// Charts of a sweep against its first parameter, one line per combination of the others
+/// with a marker on each point, and 95% bands when replicated: p99 and goodput (the hockey stick when the parameter is
 /// the load), peak retry amplification, availability.
 pub fn sweep_charts(s: &SweepResult) -> Vec<Chart> {
     let Some(first) = s.params.first() else {
@@ -149,6 +149,7 @@ pub fn sweep_charts(s: &SweepResult) -> Vec<Chart> {
                 lines: lines(s, metric, &x_of),
                 log_y,
                 y_from_zero: from_zero,
+                markers: true,
                 ..Default::default()
             })
         })

@@ -115,6 +115,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
             start_s: f0,
             end_s: f1,
         }],
+        actions: Vec::new(),
         breakers: Vec::new(),
         alerts: None,
         detections: Vec::new(),

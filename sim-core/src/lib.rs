@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`time`] | `SimTime`/`SimDuration`: integer nanoseconds; `"250ms"` parsing and display |
 //! | [`queue`] | `EventQueue`: pending events ordered by (time, insertion sequence), O(1) cancel |
-//! | [`engine`] | `Model` trait and `Engine`: pop, dispatch, repeat, within a horizon and an event budget |
+//! | [`engine`] | `Model` trait and `Engine`: pop, dispatch, repeat, within a horizon, an event budget and a progress guard |
 //! | [`rng`] | one ChaCha8 stream per component, derived from (run seed, component key) |
 //! | [`dist`] | serde-friendly distributions, validated once and compiled into samplers |
 //! | [`stats`] | HDR latency recorder, Welford, time-weighted levels, t confidence intervals |
@@ -73,7 +73,11 @@
 //! };
 //! let mut queue = EventQueue::new();
 //! queue.schedule(SimTime::ZERO, Ev::Arrive);
-//! let limits = Limits { horizon: SimTime::ZERO + SimDuration::from_secs(300), max_events: u64::MAX };
+//! let limits = Limits {
+//!     horizon: SimTime::ZERO + SimDuration::from_secs(300),
+//!     max_events: u64::MAX,
+//!     max_events_without_progress: 10_000_000,
+//! };
 //! let mut engine = Engine::new(model, queue, limits);
 //! assert_eq!(engine.run(), StopReason::Horizon);
 //!

@@ -163,9 +163,14 @@ impl FromStr for SimDuration {
         if s.is_empty() {
             return Err(DurationError::Empty);
         }
+        // The unit is the trailing run of letters, so an exponent (`1e400s`) stays part of
+        // the number and is judged as one.
         let split = s
-            .find(|c: char| c.is_ascii_alphabetic())
-            .ok_or_else(|| DurationError::NoUnit(text.to_string()))?;
+            .rfind(|c: char| !c.is_ascii_alphabetic())
+            .map_or(0, |i| i + 1);
+        if split == s.len() {
+            return Err(DurationError::NoUnit(text.to_string()));
+        }
         let (number, unit) = (s[..split].trim(), s[split..].trim());
         let scale = UNITS
             .iter()
@@ -184,7 +189,7 @@ impl FromStr for SimDuration {
                 .ok_or_else(|| DurationError::Overflow(text.to_string()));
         }
         let x: f64 = number.parse().map_err(|_| bad())?;
-        if !x.is_finite() || x < 0.0 {
+        if x.is_nan() || x < 0.0 {
             return Err(bad());
         }
         let ns = x * scale as f64;
@@ -290,6 +295,28 @@ mod tests {
             "999999999999d".parse::<SimDuration>(),
             Err(DurationError::Overflow(_))
         ));
+        // The unit is fine here; the number is out of range (it said "unknown unit").
+        for huge in ["1e400s", "1e30ms", "1E20d"] {
+            assert!(
+                matches!(huge.parse::<SimDuration>(), Err(DurationError::Overflow(_))),
+                "{huge}: {:?}",
+                huge.parse::<SimDuration>()
+            );
+        }
+        assert_eq!(
+            "2.5e3ms".parse::<SimDuration>(),
+            Ok(SimDuration::from_millis(2500))
+        );
+        for bad in ["1e5", "1.5.s", "1 2s", "nan s"] {
+            assert!(
+                !matches!(
+                    bad.parse::<SimDuration>(),
+                    Err(DurationError::UnknownUnit(_)) | Ok(_)
+                ),
+                "{bad}: {:?}",
+                bad.parse::<SimDuration>()
+            );
+        }
     }
 
     #[test]

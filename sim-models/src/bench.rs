@@ -89,6 +89,7 @@ fn one_service(
             honor_deadline: false,
             side_effect: false,
             replicas: 1,
+            max_replicas: None,
             balance: Default::default(),
             ejection: None,
             health_check: None,
@@ -99,5 +100,6 @@ fn one_service(
         default_link: Default::default(),
         faults: Vec::new(),
         slo: None,
+        rules: Vec::new(),
     }
 }

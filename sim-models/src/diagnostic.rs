@@ -76,14 +76,61 @@ impl fmt::Display for Diagnostics {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            write!(f, "{}:{}:{}: {kind}: ", self.file, d.at.line, d.at.col)?;
+            write!(
+                f,
+                "{}:{}:{}: {kind}: ",
+                escape(&self.file),
+                d.at.line,
+                d.at.col
+            )?;
             if !d.field.is_empty() {
-                write!(f, "field `{}`: ", d.field)?;
+                write!(f, "field `{}`: ", escape(&d.field))?;
             }
-            write!(f, "{}", d.message)?;
+            write!(f, "{}", escape(&d.message))?;
         }
         Ok(())
     }
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// `text` with control characters written as escapes (`\u{1b}`, `\n`): a diagnostic
+/// quotes the input, and the input must not be able to drive the terminal or forge lines.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(escape("db"), "db");
+        assert_eq!(escape("a\u{1b}[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
+        let d = Diagnostics::new(
+            "f\r.ron",
+            vec![Diagnostic::error(
+                Position { line: 1, col: 2 },
+                "services[0].name",
+                "name `\u{7}x` is bad",
+            )],
+        );
+        assert_eq!(
+            d.to_string(),
+            "f\\r.ron:1:2: error: field `services[0].name`: name `\\u{7}x` is bad"
+        );
+    }
+}

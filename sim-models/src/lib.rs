@@ -7,6 +7,7 @@
 //! | [`locate`] | finds the line:column of a field path in RON source |
 //! | [`diagnostic`] | errors and warnings as `file:line:col: error: field `path`: message` |
 //! | [`world`] | the model: clients, services, requests; the event handler |
+//! | [`rules`] | rules that act during a run: conditions, actions, their state machine |
 //! | [`run`] | scenario + seed -> [`RunResult`] |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
@@ -24,6 +25,7 @@ pub mod policy;
 pub mod recovery;
 pub mod result;
 pub mod retry;
+pub mod rules;
 pub mod run;
 pub mod scenario;
 pub mod slo;

@@ -43,6 +43,9 @@ pub struct RunResult {
     pub retry_amplification_peak: f64,
     /// The fault schedule, as run.
     pub faults: Vec<FaultWindow>,
+    /// The actions rules took, in the order they started (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionWindow>,
     /// Circuit breaker transitions, per call site that has a breaker.
     pub breakers: Vec<BreakerReport>,
     /// Burn-rate alerts of the scenario's SLO (windows scaled to the horizon, as `note` says).
@@ -135,6 +138,22 @@ pub struct BreakerReport {
 pub struct FaultWindow {
     pub kind: String,
     pub target: String,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// An action a rule took: an effect started during the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionWindow {
+    /// The rule that took it.
+    pub rule: String,
+    pub kind: String,
+    pub target: String,
+    /// What the rule saw when it decided (e.g. `queue_depth of api was 31.2 > 20 for 10s`).
+    pub cause: String,
+    /// When the rule decided, and when its effect started and ended (the end of the run if
+    /// it lasts that long).
+    pub decided_s: f64,
     pub start_s: f64,
     pub end_s: f64,
 }

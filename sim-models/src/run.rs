@@ -25,6 +25,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Engine<World> {
     let limits = Limits {
         horizon: SimTime::ZERO + scenario.horizon,
         max_events: scenario.limits.max_events,
+        max_events_without_progress: scenario.limits.max_events_without_progress,
     };
     Engine::new(world, queue, limits)
 }
@@ -49,7 +50,7 @@ fn finish(
     let last_closed = world.metrics.series.t_s.last().copied().unwrap_or(0.0);
     if end.as_secs_f64() > last_closed {
         let width = end.saturating_since(SimTime::ZERO + SimDuration::from_secs_f64(last_closed));
-        world.close_window(end, width);
+        world.close_window(end, width, None);
     }
     let counted_s = end.saturating_since(world.warmup).as_secs_f64();
 
@@ -153,40 +154,16 @@ fn finish(
         RecoveryParams::default(),
     );
 
-    // Degraded answers are not what the user asked for, nor are successes slower than the
-    // SLO's latency: they burn the error budget too.
-    let good: Vec<u64> = series
-        .succeeded
-        .iter()
-        .zip(&series.slow)
-        .map(|(s, slow)| s - slow)
-        .collect();
-    let bad: Vec<u64> = series
-        .failed
-        .iter()
-        .zip(&series.degraded)
-        .zip(&series.slow)
-        .map(|((f, d), slow)| f + d + slow)
-        .collect();
-    let horizon_s = end.as_secs_f64();
-    let alerts = s
-        .slo
-        .as_ref()
-        .map(|slo| crate::slo::evaluate(slo, &series.t_s, &good, &bad, series.window_s, horizon_s));
+    // The SLOs' alerts as the world evaluated them window by window during the run (the
+    // same evaluator rules read): what an alerting system would have shown at the time.
+    let alerts = world.metrics.alerts.as_ref().map(|a| a.report());
     let detections = alerts
         .as_ref()
         .map(|a| crate::slo::time_to_detect(a, &faults))
         .unwrap_or_default();
-    for ((client, spec), cs) in clients.iter_mut().zip(&s.clients).zip(&series.clients) {
-        if let Some(slo) = &spec.slo {
-            let a = crate::slo::evaluate(
-                slo,
-                &series.t_s,
-                &cs.good,
-                &cs.bad,
-                series.window_s,
-                horizon_s,
-            );
+    for (client, online) in clients.iter_mut().zip(&world.metrics.client_alerts) {
+        if let Some(online) = online {
+            let a = online.report();
             client.detections = crate::slo::time_to_detect(&a, &faults);
             client.alerts = Some(a);
         }
@@ -202,6 +179,15 @@ fn finish(
             StopReason::EventBudget => format!(
                 "event_budget: {events} events at t={:.3}s",
                 end.as_secs_f64()
+            ),
+            StopReason::NoProgress { events, from, to } if from == to => format!(
+                "no_progress: {events} events at t={:.3}s without virtual time advancing (limits.max_events_without_progress)",
+                from.as_secs_f64()
+            ),
+            StopReason::NoProgress { events, from, to } => format!(
+                "no_progress: {events} events from t={:.9}s to t={:.9}s, virtual time advancing at most 1ns per event (limits.max_events_without_progress)",
+                from.as_secs_f64(),
+                to.as_secs_f64()
             ),
             StopReason::Guard(why) => why,
         },
@@ -219,6 +205,7 @@ fn finish(
         hedges: world.metrics.hedges,
         retry_amplification_peak,
         faults,
+        actions: std::mem::take(&mut world.actions),
         breakers: world.breaker_reports(),
         alerts,
         detections,

@@ -47,6 +47,10 @@ pub struct Scenario {
     /// detect each fault are reported when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::slo::SloSpec>,
+    /// Rules that act during the run (scale, restart, drain, limit, fallback, spike) when a
+    /// condition holds: see [`crate::rules`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::rules::Rule>,
 }
 
 fn default_window() -> SimDuration {
@@ -63,6 +67,21 @@ pub struct RunLimits {
     /// Requests in flight (queued or in service anywhere) at most.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u64,
+    /// The run stops (`no_progress`) when this many consecutive events advance virtual time
+    /// by at most this many nanoseconds (one event per ns or more): time that stands still
+    /// (a closed loop with zero think time against a service that rejects at once) or
+    /// crawls (a 1 ns health-check interval).
+    /// Left out of the canonical form (the scenario hash) at its default, so that adding
+    /// this guard changed no existing scenario's hash.
+    #[serde(
+        default = "default_max_events_without_progress",
+        skip_serializing_if = "is_default_max_events_without_progress"
+    )]
+    pub max_events_without_progress: u64,
+}
+
+fn is_default_max_events_without_progress(n: &u64) -> bool {
+    *n == default_max_events_without_progress()
 }
 
 impl Default for RunLimits {
@@ -70,6 +89,7 @@ impl Default for RunLimits {
         RunLimits {
             max_events: default_max_events(),
             max_in_flight: default_max_in_flight(),
+            max_events_without_progress: default_max_events_without_progress(),
         }
     }
 }
@@ -79,6 +99,11 @@ fn default_max_events() -> u64 {
 }
 fn default_max_in_flight() -> u64 {
     1_000_000
+}
+/// Ten times the events of a million requests in flight at one instant, each a few events:
+/// no bundled scenario comes near it, and it stops a spinning run in seconds of wall time.
+fn default_max_events_without_progress() -> u64 {
+    10_000_000
 }
 
 /// A group of users sending one kind of request to one entry service.
@@ -181,6 +206,12 @@ pub struct Service {
     /// Each caller spreads its attempts over them with `balance`.
     #[serde(default = "one")]
     pub replicas: u32,
+    /// The most instances rules may scale it to. Instances, their random streams and links
+    /// are built for this maximum up front (those beyond `replicas` start out of service),
+    /// so scaling during a run leaves every other component's draws unchanged. With it,
+    /// instances are named `NAME#i` even when `replicas` is 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
     /// How callers choose a replica.
     #[serde(default)]
     pub balance: crate::balancer::Balance,
@@ -354,15 +385,8 @@ pub struct Admission {
     pub adaptive: Option<crate::limits::AdaptiveSpec>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    pub rate_rps: f64,
-    pub burst: u32,
-    /// Token bucket (default), leaky bucket (GCRA: the same decisions) or sliding window.
-    #[serde(default)]
-    pub kind: crate::limits::RateLimitKind,
-}
+/// Defined beside the rate limiters it configures.
+pub use crate::limits::RateLimit;
 
 /// The network between two endpoints (a client or service, and a service).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -458,6 +482,13 @@ pub enum Discipline {
     Lifo,
 }
 
+impl Service {
+    /// Instances built for it: its replicas, or its `max_replicas` when more.
+    pub fn instances(&self) -> u32 {
+        self.replicas.max(self.max_replicas.unwrap_or(0)).max(1)
+    }
+}
+
 impl Scenario {
     /// A stable fingerprint of what the scenario means (not of its whitespace or comments):
     /// FNV-1a 64 of its canonical RON form, as 16 hex digits.
@@ -479,7 +510,8 @@ impl Scenario {
         let (base, index) = name.rsplit_once('#')?;
         let j = self.service_index(base)?;
         let i: u32 = index.parse().ok()?;
-        (i < self.services[j].replicas && self.services[j].replicas > 1).then_some((j, Some(i)))
+        let n = self.services[j].instances();
+        (i < n && n > 1).then_some((j, Some(i)))
     }
 }
 
@@ -528,6 +560,11 @@ fn syntax_message(code: &ron::Error) -> String {
     match code {
         ron::Error::TrailingCharacters => {
             "unexpected text after the scenario: a file holds exactly one Scenario(...)".into()
+        }
+        // ron's own text tells a Rust programmer to raise `ron::Options::recursion_limit`.
+        ron::Error::ExceededRecursionLimit => {
+            "the file nests too deeply here (more than 128 levels): no scenario needs that many"
+                .into()
         }
         other => other.to_string(),
     }

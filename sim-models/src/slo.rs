@@ -485,7 +485,8 @@ impl BurnRateAlerts {
 
     /// Evaluates every rule at the end of a series window, which ended at `t_end_s` and saw
     /// `good` good and `bad` bad outcomes (windows in order, one call each, the last possibly
-    /// cut short). Returns the rules that fired or resolved here, in table order.
+    /// cut short). Returns the rules that fired or resolved here, in table order. The
+    /// evaluation is done by the call: dropping the changes unread loses nothing else.
     pub fn push(
         &mut self,
         t_end_s: f64,

@@ -7,6 +7,12 @@
 //! `clients.shoppers.load.rate_rps`, `faults.0.kind.factor`. List elements are picked by
 //! their `name` (or a call's `to`) or by index, and enum variants are stepped through
 //! (`load.rate_rps` reaches into `Open(rate_rps: ..)`).
+//!
+//! A value is typed by the field it replaces (`4`, `2.5`, `250ms`, `Refuse`), or written in
+//! RON for anything with structure: an enum variant with its content (`Bounded(5)`,
+//! `Exponential(mean: "2ms")`), a list (`[Timeout, Error]`), a struct (`(delay: "10ms",
+//! max_hedges: 1)`). RON values are read by [`ron_value`] into the JSON tree in serde's
+//! form, then the whole scenario is deserialised and validated as a file would be.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -223,8 +229,14 @@ impl Overrides {
     pub fn apply(&self, sets: &[(&str, &str)]) -> Result<Scenario, String> {
         let mut root = self.base.clone();
         for &(path, raw) in sets {
-            let leaf = walk(&mut root, path)?;
-            *leaf = typed(leaf, raw).map_err(|e| format!("{path}={raw}: {e}"))?;
+            if looks_structured(raw) {
+                let node = walk_node(&mut root, path)?;
+                let value = ron_value(raw).map_err(|e| format!("{path}={raw}: {e}"))?;
+                *node = fit(value, node);
+            } else {
+                let leaf = walk(&mut root, path)?;
+                *leaf = typed(leaf, raw).map_err(|e| format!("{path}={raw}: {e}"))?;
+            }
         }
         let scenario: Scenario = serde_path_to_error::deserialize(root).map_err(|e| {
             let at = e.path().to_string();
@@ -276,13 +288,39 @@ fn typed(old: &Value, raw: &str) -> Result<Value, String> {
             }
         }
         Value::Object(_) | Value::Array(_) => {
-            return Err("this field holds a structure: set one of its fields instead".into());
+            return Err(
+                "this field holds a structure: write it in RON (e.g. `Bounded(5)`, `[Timeout]`, `(delay: \"10ms\")`) or set one of its fields".into(),
+            );
         }
     })
 }
 
-/// The node at `path`, stepping through enum variants and picking list elements by name.
+/// A value written in RON rather than as a plain number, duration or name: a list, a
+/// tuple or struct, or a variant with content (`Bounded(5)`). A quoted string never is.
+fn looks_structured(raw: &str) -> bool {
+    let raw = raw.trim();
+    raw.starts_with(['[', '(', '{'])
+        || (raw.starts_with(|c: char| c.is_ascii_uppercase())
+            && raw.ends_with(')')
+            && raw.contains('('))
+}
+
+/// The node at `path`, stepping through enum variants and picking list elements by name;
+/// a path ending at a variant that wraps one value (`queue` of `Bounded(64)`) gives that
+/// value.
 fn walk<'a>(root: &'a mut Value, path: &str) -> Result<&'a mut Value, String> {
+    let node = walk_node(root, path)?;
+    let wraps_value = matches!(&*node, Value::Object(map)
+        if is_variant(map) && !map.values().next().is_some_and(is_structured));
+    Ok(if wraps_value {
+        variant_content(node)
+    } else {
+        node
+    })
+}
+
+/// The node at `path` itself (a variant stays whole, to be replaced by another).
+fn walk_node<'a>(root: &'a mut Value, path: &str) -> Result<&'a mut Value, String> {
     let all = leaf_paths(root);
     // Suggestions: paths under the part that resolved, those containing the unknown part
     // first, then by edit distance.
@@ -347,13 +385,224 @@ fn walk<'a>(root: &'a mut Value, path: &str) -> Result<&'a mut Value, String> {
         }
         done.push_str(seg);
     }
-    // A path may end at a variant holding one value: `queue` of `Bounded(64)`.
-    let wraps_value = matches!(&*node, Value::Object(map)
-        if is_variant(map) && !map.values().next().is_some_and(is_structured));
-    if wraps_value {
-        node = variant_content(node);
-    }
     Ok(node)
+}
+
+/// `new` shaped like `old` where RON and serde's JSON differ: RON may name a struct
+/// (`Client(name: ..)`), which JSON does not; a named struct is unwrapped where the field
+/// it replaces holds a plain struct.
+fn fit(new: Value, old: &Value) -> Value {
+    match (new, old) {
+        (Value::Object(map), Value::Object(old_map))
+            if is_variant(&map)
+                && !is_variant(old_map)
+                && map.values().next().is_some_and(Value::is_object) =>
+        {
+            let (_, inner) = map.into_iter().next().expect("a variant has one entry");
+            fit(inner, old)
+        }
+        (Value::Object(map), Value::Object(old_map)) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match old_map.get(&k) {
+                        Some(o) => fit(v, o),
+                        None => v,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        (Value::Array(items), Value::Array(old_items)) => match old_items.first() {
+            Some(o) => Value::Array(items.into_iter().map(|v| fit(v, o)).collect()),
+            None => Value::Array(items),
+        },
+        (new, _) => new,
+    }
+}
+
+/// A RON value as serde's JSON form of the same thing (externally tagged enums):
+/// `Bounded(5)` -> `{"Bounded": 5}`, `Call(to: "db")` -> `{"Call": {"to": "db"}}`,
+/// `Timeout` -> `"Timeout"`, `(a: 1)` -> `{"a": 1}`, `(1, "x")` and `[1, 2]` -> arrays,
+/// `Some(x)` -> `x`, `None` -> `null`.
+pub fn ron_value(text: &str) -> Result<Value, String> {
+    let mut p = RonReader {
+        s: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
+    let v = p.value()?;
+    p.space();
+    if p.i < p.s.len() {
+        return Err(format!("unexpected `{}` after the value", &text[p.i..]));
+    }
+    Ok(v)
+}
+
+struct RonReader<'a> {
+    s: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+impl RonReader<'_> {
+    fn space(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+    fn peek(&mut self) -> Option<u8> {
+        self.space();
+        self.s.get(self.i).copied()
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn text(&self, a: usize) -> &str {
+        std::str::from_utf8(&self.s[a..self.i]).unwrap_or("")
+    }
+    fn value(&mut self) -> Result<Value, String> {
+        self.depth += 1;
+        if self.depth > 64 {
+            return Err("the value nests too deeply".into());
+        }
+        let v = match self.peek() {
+            None => Err("a value is missing".into()),
+            Some(b'"') => self.string(),
+            Some(b'[') => {
+                self.i += 1;
+                self.items(b']').map(Value::Array)
+            }
+            Some(b'(') => {
+                self.i += 1;
+                self.group()
+            }
+            Some(c) if c.is_ascii_alphabetic() || c == b'_' => self.named(),
+            Some(_) => self.number(),
+        };
+        self.depth -= 1;
+        v
+    }
+    fn string(&mut self) -> Result<Value, String> {
+        let a = self.i;
+        self.i += 1;
+        while self.i < self.s.len() && self.s[self.i] != b'"' {
+            self.i += if self.s[self.i] == b'\\' { 2 } else { 1 };
+        }
+        self.i += 1;
+        if self.i > self.s.len() {
+            return Err("a string is not closed".into());
+        }
+        serde_json::from_str(self.text(a)).map_err(|e| format!("a bad string ({e})"))
+    }
+    fn number(&mut self) -> Result<Value, String> {
+        let a = self.i;
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || b"+-._".contains(&self.s[self.i]))
+        {
+            self.i += 1;
+        }
+        let t = self.text(a).replace('_', "");
+        if let Ok(n) = t.parse::<u64>() {
+            return Ok(Value::from(n));
+        }
+        if let Ok(n) = t.parse::<i64>() {
+            return Ok(Value::from(n));
+        }
+        match t.parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(Value::from(x)),
+            _ => Err(format!("`{t}` is not a value")),
+        }
+    }
+    /// Items up to `close`, separated by commas (a trailing comma allowed).
+    fn items(&mut self, close: u8) -> Result<Vec<Value>, String> {
+        let mut out = Vec::new();
+        while !self.eat(close) {
+            out.push(self.value()?);
+            if !self.eat(b',') {
+                if self.eat(close) {
+                    break;
+                }
+                return Err(format!("expected `,` or `{}`", close as char));
+            }
+        }
+        Ok(out)
+    }
+    /// After `(`: named fields (a struct) or values (a tuple).
+    fn group(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        if let Some(c) = self.peek()
+            && (c.is_ascii_alphabetic() || c == b'_')
+        {
+            let a = self.i;
+            while self.i < self.s.len()
+                && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+            {
+                self.i += 1;
+            }
+            let key = self.text(a).to_string();
+            if self.eat(b':') {
+                let mut map = serde_json::Map::new();
+                map.insert(key, self.value()?);
+                while self.eat(b',') {
+                    if self.peek() == Some(b')') {
+                        break;
+                    }
+                    let a = self.i;
+                    while self.i < self.s.len()
+                        && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+                    {
+                        self.i += 1;
+                    }
+                    let key = self.text(a).to_string();
+                    if key.is_empty() || !self.eat(b':') {
+                        return Err("expected `name: value` in a struct".into());
+                    }
+                    map.insert(key, self.value()?);
+                }
+                if !self.eat(b')') {
+                    return Err("expected `,` or `)`".into());
+                }
+                return Ok(Value::Object(map));
+            }
+            self.i = start;
+        }
+        self.items(b')').map(Value::Array)
+    }
+    /// `true`, `None`, `Some(x)`, a unit variant `Timeout`, or `Name(..)`.
+    fn named(&mut self) -> Result<Value, String> {
+        let a = self.i;
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
+            self.i += 1;
+        }
+        let name = self.text(a).to_string();
+        if self.peek() != Some(b'(') {
+            return Ok(match name.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                "None" => Value::Null,
+                _ => Value::String(name),
+            });
+        }
+        self.i += 1;
+        let content = match self.group()? {
+            // One value in parentheses is the variant's content, not a 1-tuple.
+            Value::Array(mut items) if items.len() == 1 => items.pop().expect("one item"),
+            other => other,
+        };
+        if name == "Some" {
+            return Ok(content);
+        }
+        let mut map = serde_json::Map::new();
+        map.insert(name, content);
+        Ok(Value::Object(map))
+    }
 }
 
 /// Steps into `{"Variant": content}` unless `seg` names the variant itself.
@@ -914,6 +1163,67 @@ mod tests {
             o.kind("clients.shoppers.load.rate_rps").unwrap(),
             FieldKind::Number
         );
+    }
+
+    #[test]
+    fn ron_values_set_variants_lists_and_structs() {
+        let o = Overrides::new(&v06());
+        let s = o.apply(&[("services.db.queue", "Bounded(5)")]).unwrap();
+        let db = s.services.iter().find(|x| x.name == "db").unwrap();
+        assert_eq!(db.queue, crate::scenario::QueueSpec::Bounded(5));
+        let s = o
+            .apply(&[("clients.shoppers.policy.retry_on", "[Timeout]")])
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&s.clients[0].policy.retry_on).unwrap(),
+            serde_json::json!(["Timeout"])
+        );
+        let s = o
+            .apply(&[("services.db.service_time", "Exponential(mean: \"2ms\")")])
+            .unwrap();
+        let db = s.services.iter().find(|x| x.name == "db").unwrap();
+        assert_eq!(
+            serde_json::to_value(&db.service_time).unwrap(),
+            serde_json::json!({"Exponential": {"mean": "2ms"}})
+        );
+        // A plain value still goes into the variant it replaces.
+        let s = o.apply(&[("services.db.queue", "7")]).unwrap();
+        let db = s.services.iter().find(|x| x.name == "db").unwrap();
+        assert_eq!(db.queue, crate::scenario::QueueSpec::Bounded(7));
+        // Wrong RON is an error naming the field, not a silent change.
+        let e = o
+            .apply(&[("services.db.queue", "Bounded(x: 1")])
+            .unwrap_err();
+        assert!(e.contains("services.db.queue=Bounded(x: 1"), "{e}");
+        let e = o
+            .apply(&[("services.db.queue", "Boundless(5)")])
+            .unwrap_err();
+        assert!(e.contains("Boundless"), "{e}");
+    }
+
+    #[test]
+    fn ron_values_read_as_serde_json() {
+        let cases = [
+            ("Bounded(5)", serde_json::json!({"Bounded": 5})),
+            ("[Timeout, Error]", serde_json::json!(["Timeout", "Error"])),
+            (
+                "(delay: \"10ms\", max_hedges: 2,)",
+                serde_json::json!({"delay": "10ms", "max_hedges": 2}),
+            ),
+            (
+                "Mixture([(0.5, Constant(\"1ms\"))])",
+                serde_json::json!({"Mixture": [[0.5, {"Constant": "1ms"}]]}),
+            ),
+            ("Some(3)", serde_json::json!(3)),
+            ("None", serde_json::Value::Null),
+            ("-2.5", serde_json::json!(-2.5)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(ron_value(text), Ok(want), "{text}");
+        }
+        for bad in ["[1, 2", "(a: )", "Bounded(5) x", "\"open"] {
+            assert!(ron_value(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -264,6 +264,19 @@ impl Graph {
     }
 }
 
+/// Whether `caller` (a client or a service) calls service `callee` directly.
+pub fn calls(s: &Scenario, caller: &str, callee: &str) -> bool {
+    if let Some(c) = s.clients.iter().find(|c| c.name == caller) {
+        return c.target == callee;
+    }
+    let root = FieldPath::root();
+    s.services.iter().filter(|x| x.name == caller).any(|svc| {
+        std::iter::once(&svc.calls)
+            .chain(svc.endpoints.iter().map(|e| &e.calls))
+            .any(|steps| calls_of(steps, &root).iter().any(|(c, _)| c.to == callee))
+    })
+}
+
 /// The calls of `steps` (at `at`) in file order, each with the path of its `CallSpec`:
 /// `at[j]` for a `Call` or `Async` step, `at[j][k]` for the k-th call of a `Parallel`.
 fn calls_of<'a>(steps: &'a [Step], at: &FieldPath) -> Vec<(&'a CallSpec, FieldPath)> {

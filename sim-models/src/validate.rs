@@ -78,18 +78,8 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
             ),
         );
     }
-    if s.window.is_zero() {
-        err(root.field("window"), "must be longer than 0s".into());
-    } else if s.horizon.as_nanos() / s.window.as_nanos() > MAX_WINDOWS {
-        err(
-            root.field("window"),
-            format!(
-                "{} windows of {} over a {} horizon is more than the {MAX_WINDOWS} a time series may hold: use a wider window",
-                s.horizon.as_nanos() / s.window.as_nanos(),
-                s.window,
-                s.horizon
-            ),
-        );
+    for p in window_problems(s) {
+        err(p.path, p.message);
     }
     if s.limits.max_events == 0 {
         err(
@@ -100,6 +90,12 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     if s.limits.max_in_flight == 0 {
         err(
             root.field("limits").field("max_in_flight"),
+            "must be at least 1".into(),
+        );
+    }
+    if s.limits.max_events_without_progress == 0 {
+        err(
+            root.field("limits").field("max_events_without_progress"),
             "must be at least 1".into(),
         );
     }
@@ -172,6 +168,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         }
         if svc.replicas == 0 {
             err(at.field("replicas"), "must be at least 1".into());
+        }
+        if let Some(max) = svc.max_replicas
+            && max < svc.replicas
+        {
+            err(
+                at.field("max_replicas"),
+                format!("must be at least `replicas` ({}), got {max}", svc.replicas),
+            );
         }
         if let Some(h) = &svc.health_check {
             for p in h.problems() {
@@ -257,6 +261,18 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     for (i, f) in s.faults.iter().enumerate() {
         fault_problems(s, &root.field("faults").index(i), f, &node_names, &mut err);
     }
+    let rule_names: Vec<&str> = s.rules.iter().map(|r| r.name.as_str()).collect();
+    for (i, name) in rule_names.iter().enumerate() {
+        if let Some(first) = rule_names[..i].iter().position(|n| n == name) {
+            err(
+                root.field("rules").index(i).field("name"),
+                format!("rule name `{name}` is already used by rules[{first}]"),
+            );
+        }
+    }
+    for (i, r) in s.rules.iter().enumerate() {
+        rule_problems(s, &root.field("rules").index(i), r, &mut err);
+    }
     if let Some(slo) = &s.slo {
         errors.extend(
             slo.problems()
@@ -265,8 +281,95 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         );
     }
     errors.extend(crate::topology::problems(s));
+    errors.extend(name_character_problems(s));
     overload_warnings(s, &root, &mut warnings);
+    warnings.extend(mixture_warnings(s));
     (errors, warnings)
+}
+
+/// Names end up in tables, charts and terminals: a control character there (an escape
+/// sequence, a newline) would garble or forge output, so it is refused at the door.
+fn name_character_problems(s: &Scenario) -> Vec<Problem> {
+    let root = FieldPath::root();
+    let mut named: Vec<(FieldPath, &str)> = vec![(root.field("name"), &s.name)];
+    for (i, c) in s.clients.iter().enumerate() {
+        named.push((root.field("clients").index(i).field("name"), &c.name));
+    }
+    for (i, svc) in s.services.iter().enumerate() {
+        let at = root.field("services").index(i);
+        named.push((at.field("name"), &svc.name));
+        for (e, ep) in svc.endpoints.iter().enumerate() {
+            named.push((at.field("endpoints").index(e).field("name"), &ep.name));
+        }
+    }
+    named
+        .into_iter()
+        .filter_map(|(at, name)| {
+            let c = name.chars().find(|c| c.is_control())?;
+            Some(Problem::new(
+                at,
+                format!(
+                    "contains the control character U+{:04X}: names are printed in tables and terminals, use visible characters",
+                    c as u32
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Mixture weights are relative (documented: `(3, 1)` is 75% / 25%), so any positive
+/// weights are valid. But weights that look like probabilities and do not add up to 1 are
+/// usually a typo (`0.99` and `0.1`; every weight below 1): say what the mixture will really draw, and run it.
+/// A warning rather than an error, so files that use relative weights keep working.
+fn mixture_warnings(s: &Scenario) -> Vec<Problem> {
+    let root = FieldPath::root();
+    let mut dists: Vec<(FieldPath, &sim_core::dist::Dist<SimDuration>)> = Vec::new();
+    for (i, c) in s.clients.iter().enumerate() {
+        if let Load::Closed { think_time, .. } = &c.load {
+            let at = root.field("clients").index(i).field("load");
+            dists.push((at.field("think_time"), think_time));
+        }
+    }
+    for (i, svc) in s.services.iter().enumerate() {
+        let at = root.field("services").index(i);
+        dists.push((at.field("service_time"), &svc.service_time));
+        for (e, ep) in svc.endpoints.iter().enumerate() {
+            let at = at.field("endpoints").index(e);
+            dists.push((at.field("service_time"), &ep.service_time));
+        }
+    }
+    dists.push((
+        root.field("default_link").field("latency"),
+        &s.default_link.latency,
+    ));
+    for (i, l) in s.links.iter().enumerate() {
+        dists.push((root.field("links").index(i).field("latency"), &l.latency));
+    }
+    let mut out = Vec::new();
+    while let Some((at, dist)) = dists.pop() {
+        let sim_core::dist::Dist::Mixture(parts) = dist else {
+            continue;
+        };
+        for (i, (_, inner)) in parts.iter().enumerate() {
+            dists.push((at.index(i).index(1), inner));
+        }
+        let total: f64 = parts.iter().map(|(w, _)| *w).sum();
+        let probabilities = parts.iter().all(|(w, _)| (0.0..1.0).contains(w));
+        if probabilities && total.is_finite() && total > 0.0 && (total - 1.0).abs() > 1e-9 {
+            let shares: Vec<String> = parts
+                .iter()
+                .map(|(w, _)| format!("{:.4}", w / total))
+                .collect();
+            out.push(Problem::new(
+                at,
+                format!(
+                    "mixture weights add up to {total}, not 1: they are taken as relative weights, so the components are drawn with probabilities {}",
+                    shares.join(", ")
+                ),
+            ));
+        }
+    }
+    out
 }
 
 fn policy_problems(p: &CallPolicy) -> Vec<Problem> {
@@ -501,6 +604,187 @@ fn fault_problems(
     }
 }
 
+/// What a rule names must exist and suit what the rule does with it.
+fn rule_problems(
+    s: &Scenario,
+    at: &FieldPath,
+    rule: &crate::rules::Rule,
+    err: &mut impl FnMut(FieldPath, String),
+) {
+    use crate::rules::{Action, Condition};
+    for p in rule.problems() {
+        err(at.join(&p.path), p.message);
+    }
+    let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
+    let clients: Vec<&str> = s.clients.iter().map(|x| x.name.as_str()).collect();
+    let nodes: Vec<&str> = clients.iter().chain(&services).copied().collect();
+    let when = at.field("when");
+    match &rule.when {
+        Condition::Above { metric, of, .. } | Condition::Below { metric, of, .. } => {
+            let field = when.field("of");
+            if services.contains(&of.as_str()) {
+                if !metric.of_service() {
+                    err(
+                        when.field("metric"),
+                        format!(
+                            "{} is a metric of a client (route), and `{of}` is a service; a service has QueueDepth, Utilization, InFlight and ErrorRate",
+                            metric.name()
+                        ),
+                    );
+                }
+            } else if clients.contains(&of.as_str()) {
+                if !metric.of_client() {
+                    err(
+                        when.field("metric"),
+                        format!(
+                            "{} is a metric of a service, and `{of}` is a client; a client has ErrorRate, P99 and Goodput",
+                            metric.name()
+                        ),
+                    );
+                }
+            } else if s.replica_target(of).is_some() {
+                err(
+                    field,
+                    format!(
+                        "a condition watches a whole service: name `{}` rather than one instance",
+                        of.rsplit_once('#').map_or(of.as_str(), |(b, _)| b)
+                    ),
+                );
+            } else {
+                err(field, unknown_node(of, &nodes));
+            }
+        }
+        Condition::AlertFiring { slo, alert } | Condition::AlertResolved { slo, alert } => {
+            match slo {
+                None if s.slo.is_none() => err(
+                    when.field("slo"),
+                    "names no client, and the scenario has no `slo`: name a client with its own `slo`, or add one to the scenario".into(),
+                ),
+                Some(c) => match s.clients.iter().find(|x| &x.name == c) {
+                    None => err(when.field("slo"), unknown_node(c, &clients)),
+                    Some(x) if x.slo.is_none() => err(
+                        when.field("slo"),
+                        format!("client `{c}` has no `slo`, so it raises no alerts"),
+                    ),
+                    Some(_) => {}
+                },
+                None => {}
+            }
+            let alerts: Vec<&str> = crate::slo::STANDARD_RULES.iter().map(|r| r.name).collect();
+            if !alerts.contains(&alert.as_str()) {
+                err(
+                    when.field("alert"),
+                    format!(
+                        "no alert `{alert}`: the burn-rate alerts are {}",
+                        alerts.join(", ")
+                    ),
+                );
+            }
+        }
+        Condition::At(t) => {
+            if *t >= s.horizon {
+                err(
+                    when.clone(),
+                    format!(
+                        "is at or after the horizon ({}): the rule would never act",
+                        s.horizon
+                    ),
+                );
+            }
+        }
+    }
+    let act = at.field("do");
+    // A target that must be a service (or one of its instances when `instance` allows).
+    let mut service = |field: &'static str, name: &str, instance: bool| -> Option<usize> {
+        match s.replica_target(name) {
+            Some((j, None)) => Some(j),
+            Some((j, Some(_))) if instance => Some(j),
+            Some((j, Some(_))) => {
+                err(
+                    act.field(field),
+                    format!(
+                        "acts on a whole service: name `{}` rather than one instance",
+                        s.services[j].name
+                    ),
+                );
+                None
+            }
+            None if clients.contains(&name) => {
+                err(
+                    act.field(field),
+                    format!(
+                        "`{name}` is a client; this action acts on a service, and a client has only the Spike action"
+                    ),
+                );
+                None
+            }
+            None => {
+                err(
+                    act.field(field),
+                    crate::topology::unknown_service("names", name, &services),
+                );
+                None
+            }
+        }
+    };
+    match &rule.action {
+        Action::ScaleTo {
+            service: x,
+            replicas,
+            ..
+        } => {
+            if let Some(j) = service("service", x, false) {
+                let svc = &s.services[j];
+                let max = svc.instances();
+                if *replicas > max {
+                    err(
+                        act.field("replicas"),
+                        format!(
+                            "would scale `{x}` to {replicas}, past the {max} instances it is built for: set its `max_replicas` to at least {replicas}"
+                        ),
+                    );
+                }
+            }
+        }
+        Action::Restart { service: x, .. }
+        | Action::Drain { service: x }
+        | Action::Limit { service: x, .. } => {
+            service("service", x, true);
+        }
+        Action::Fallback { caller, callee } => {
+            let known_caller = nodes.contains(&caller.as_str());
+            if !known_caller {
+                err(act.field("caller"), unknown_node(caller, &nodes));
+            }
+            match s.service_index(callee) {
+                None => err(
+                    act.field("callee"),
+                    crate::topology::unknown_service("names", callee, &services),
+                ),
+                Some(_) if known_caller && !crate::topology::calls(s, caller, callee) => err(
+                    act.field("callee"),
+                    format!("`{caller}` never calls `{callee}`: there is no call to fall back on"),
+                ),
+                Some(_) => {}
+            }
+        }
+        Action::Spike { client, .. } => match s.clients.iter().find(|c| &c.name == client) {
+            None if services.contains(&client.as_str()) => err(
+                act.field("client"),
+                format!("`{client}` is a service; a spike multiplies a client's arrival rate"),
+            ),
+            None => err(act.field("client"), unknown_node(client, &clients)),
+            Some(c) if !matches!(c.load, Load::Open { .. }) => err(
+                act.field("client"),
+                format!(
+                    "`{client}` is a closed loop: its rate follows its users, so a spike cannot multiply it"
+                ),
+            ),
+            Some(_) => {}
+        },
+    }
+}
+
 fn unknown_node(name: &str, known: &[&str]) -> String {
     let mut msg = format!("`{name}` is neither a client nor a service");
     if let Some(close) = nearest(name, known) {
@@ -509,8 +793,50 @@ fn unknown_node(name: &str, known: &[&str]) -> String {
     msg
 }
 
-/// A time series holds at most this many windows (bounds memory whatever the input).
-pub const MAX_WINDOWS: u64 = 10_000_000;
+/// A time series holds at most this many windows, and at most [`MAX_SERIES_VALUES`] values
+/// in all: memory stays bounded whatever the input. 1,000,000 windows is 11.5 days at 1 s.
+pub const MAX_WINDOWS: u64 = 1_000_000;
+/// At most this many values in a run's time series (8 bytes each in memory: 400 MB).
+pub const MAX_SERIES_VALUES: u64 = 50_000_000;
+
+/// Values a run's time series holds per window: 13 for the system, 4 per client, 6 per
+/// service replica (see `result::Series`).
+pub fn series_values_per_window(s: &Scenario) -> u64 {
+    let replicas: u64 = s
+        .services
+        .iter()
+        .map(|x| u64::from(x.replicas.max(1)))
+        .sum();
+    13 + 4 * s.clients.len() as u64 + 6 * replicas
+}
+
+/// The window must be positive, and the series it makes (horizon / window rows) must fit
+/// the bounds above. Checked before the run: a 1 us window once needed 4.4 GB.
+fn window_problems(s: &Scenario) -> Vec<Problem> {
+    let at = FieldPath::root().field("window");
+    if s.window.is_zero() {
+        return vec![Problem::new(at, "must be longer than 0s")];
+    }
+    let windows = s.horizon.as_nanos().div_ceil(s.window.as_nanos());
+    let per_window = series_values_per_window(s);
+    let most = MAX_WINDOWS.min((MAX_SERIES_VALUES / per_window).max(1));
+    if windows <= most {
+        return Vec::new();
+    }
+    let widest = SimDuration::from_nanos(s.horizon.as_nanos().div_ceil(most));
+    vec![Problem::new(
+        at,
+        format!(
+            "{windows} windows of {} over a {} horizon: a run may keep at most {most} windows here \
+             ({per_window} values each, for {} clients and {} services; at most {MAX_WINDOWS} windows \
+             and {MAX_SERIES_VALUES} values in all): use a window of at least {widest}",
+            s.window,
+            s.horizon,
+            s.clients.len(),
+            s.services.len(),
+        ),
+    )]
+}
 
 fn check_names(
     at: &FieldPath,

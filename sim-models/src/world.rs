@@ -34,6 +34,7 @@ use crate::scenario::Backoff;
 pub(crate) mod build;
 mod client;
 pub(crate) mod components;
+mod control;
 mod effects;
 pub(crate) mod metrics;
 mod network;
@@ -58,6 +59,14 @@ pub enum Event {
     /// Open-loop client `client` issues its next request.
     Arrival {
         client: u32,
+    },
+    /// Rule `rule` acts (its delay after deciding is over).
+    RuleActs {
+        rule: u32,
+    },
+    /// A provisioned instance may enter service.
+    InService {
+        instance: u32,
     },
     /// Closed-loop user `user` of `client` is done thinking.
     UserReady {
@@ -240,14 +249,26 @@ pub(crate) struct Edge {
     adaptive_timeout: Option<crate::limits::AdaptiveTimeout>,
     hedge: Option<crate::scenario::HedgeSpec>,
     breaker: Option<crate::breaker::Breaker>,
+    /// Answers with a fallback on final failure: its policy's `fallback`, or an effect.
     fallback: bool,
+    fallback_spec: bool,
     /// Jitter draws of this call site.
     rng: SimRng,
 }
 
 pub(crate) enum LoadGen {
-    Open { schedule: RateSchedule },
-    Closed { think: Sampler },
+    Open {
+        schedule: RateSchedule,
+        /// The pending arrival, so that a live spike can draw it again.
+        next: Option<EventKey>,
+        /// What the schedule is built from, to build it again with a live spike.
+        base_rps: f64,
+        shape: Vec<crate::scenario::RateChange>,
+        spikes: Vec<(SimTime, SimTime, f64)>,
+    },
+    Closed {
+        think: Sampler,
+    },
 }
 
 pub(crate) struct ClientState {
@@ -261,11 +282,28 @@ pub(crate) struct ClientState {
     pub outcome: metrics::ClientTally,
 }
 
+/// A service of the scenario: its instances (`NAME#i` for a replicated one) and how many
+/// of them should be in service now.
+pub(crate) struct Group {
+    name: String,
+    instances: std::ops::Range<u32>,
+    /// Its own `replicas`, and the count wanted now (changed by scaling effects).
+    replicas: u32,
+    wanted: u32,
+}
+
 /// The simulated world: every client, service and link of a scenario.
 pub struct World {
     pub(crate) clients: Vec<ClientState>,
     /// Every component instance, in file order: its kind and its index in its kind's table.
     instances: Vec<Instance>,
+    /// Each service of the scenario (file order): its instances and how many should run.
+    groups: Vec<Group>,
+    /// Per instance: in service (scaled in), and accepting new attempts (in service and not
+    /// drained); how many instances are not accepting (0 keeps balancing's fast path).
+    in_service: Vec<bool>,
+    accepting: Vec<bool>,
+    not_accepting: u32,
     pub(crate) services: Vec<ServiceState>,
     edges: Vec<Edge>,
     net: network::Network,
@@ -288,6 +326,10 @@ pub struct World {
     scratch_outstanding: Vec<u32>,
     scratch_healthy: Vec<bool>,
     max_in_flight: u64,
+    /// The scenario's rules (empty: no control runs) and the actions they took.
+    rules: Vec<control::CompiledRule>,
+    pub(crate) actions: Vec<crate::result::ActionWindow>,
+    horizon: SimTime,
     pub(crate) warmup: SimTime,
     /// Successes slower than this are bad events for the scenario's SLO.
     slo_latency: Option<SimDuration>,
@@ -422,11 +464,13 @@ impl sim_core::engine::Model for World {
             Event::HedgeDue { call, number } => self.on_hedge_due(call, number, q),
             Event::DeadlineExpired(r) => self.on_deadline(r, q),
             Event::HealthCheck { edge } => self.on_health_check(edge, q),
+            Event::RuleActs { rule } => self.on_rule_acts(rule, q),
+            Event::InService { instance } => self.on_in_service(instance),
             Event::EffectStart(f) => self.on_effect(f, true, q),
             Event::EffectEnd(f) => self.on_effect(f, false, q),
             Event::WindowEnd => {
                 let now = q.now();
-                self.close_window(now, self.window);
+                self.close_window(now, self.window, Some(q));
                 q.schedule(now + self.window, Event::WindowEnd);
             }
             Event::WarmupEnd => self.on_warmup_end(q.now()),

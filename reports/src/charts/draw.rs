@@ -9,7 +9,9 @@ use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::FontTransform;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Chart, Line, XyChart};
@@ -38,6 +40,8 @@ const SHADE: RGBAColor = RGBAColor(220, 60, 60, 0.13);
 const SHADE_TEXT: RGBColor = RGBColor(150, 40, 40);
 const GRID: RGBColor = RGBColor(225, 225, 225);
 const MUTED: RGBColor = RGBColor(110, 110, 110);
+/// The other lines behind the highlighted one in a panel.
+const CONTEXT: RGBColor = RGBColor(200, 200, 200);
 
 /// The bundled DejaVu Sans, so text renders on machines without system fonts (and the
 /// same glyphs everywhere: part of "same input, same bytes").
@@ -82,6 +86,7 @@ impl Scale {
 }
 
 /// One axis: its range and ticks in transformed space, and how to label a tick.
+#[derive(Clone)]
 struct Axis {
     scale: Scale,
     lo: f64,
@@ -208,6 +213,19 @@ impl Axis {
         }
     }
 
+    /// The same axis with at most `max` labelled ticks (every k-th), for a small panel;
+    /// percentile ticks stay (every one is a percentile a reader looks for).
+    fn thinned(&self, max: usize) -> Axis {
+        let every = match self.scale {
+            Scale::Quantile => 1,
+            _ => self.ticks.len().div_ceil(max.max(1)).max(1),
+        };
+        Axis {
+            ticks: self.ticks.iter().step_by(every).copied().collect(),
+            ..self.clone()
+        }
+    }
+
     fn label(&self, t: f64) -> String {
         match self.scale {
             Scale::Linear => number(t, self.decimals),
@@ -325,19 +343,163 @@ fn segments<P, T>(points: &[P], map: impl Fn(&P) -> Option<T>) -> Vec<Vec<T>> {
 
 type Segs = (Vec<Vec<(f64, f64)>>, Vec<Vec<(f64, f64, f64)>>);
 
+/// Lines after the fourth are told apart by their stroke too, not by colour alone:
+/// dashed, then dotted (dash, gap in pixels).
+fn dash(i: usize) -> Option<(u32, u32)> {
+    match i / 4 {
+        0 => None,
+        1 => Some((12, 6)),
+        _ => Some((3, 4)),
+    }
+}
+
+/// The point marker of line `i`: circle, square, triangle, diamond, cross, then again;
+/// each a polygon in pixels around the point (one element type for every shape).
+fn marker(i: usize) -> Vec<(i32, i32)> {
+    match i % 5 {
+        0 => (0..12)
+            .map(|k| {
+                let a = f64::from(k) * std::f64::consts::PI / 6.0;
+                (
+                    (4.5 * a.cos()).round() as i32,
+                    (4.5 * a.sin()).round() as i32,
+                )
+            })
+            .collect(),
+        1 => vec![(-4, -4), (4, -4), (4, 4), (-4, 4)],
+        2 => vec![(0, -5), (5, 4), (-5, 4)],
+        3 => vec![(0, -5), (5, 0), (0, 5), (-5, 0)],
+        _ => vec![
+            (-5, -3),
+            (-3, -5),
+            (0, -2),
+            (3, -5),
+            (5, -3),
+            (2, 0),
+            (5, 3),
+            (3, 5),
+            (0, 2),
+            (-3, 5),
+            (-5, 3),
+            (-2, 0),
+        ],
+    }
+}
+
+/// What every panel of a chart shares: the scales, the lines transformed and split at
+/// gaps, where each line has gaps, and the axes.
+struct Frame {
+    xs: Scale,
+    segs: Vec<Segs>,
+    /// Per line, the x ranges (transformed) its gaps leave empty: from the last point
+    /// drawn before a gap to the first one after it. Only when the chart says what a gap
+    /// means (`gap_note`).
+    gaps: Vec<Vec<(f64, f64)>>,
+    x_axis: Axis,
+    y_axis: Axis,
+    empty: bool,
+}
+
+impl Frame {
+    fn new(spec: &XyChart) -> Frame {
+        let xs = if spec.log_x {
+            Scale::Log
+        } else {
+            Scale::Linear
+        };
+        let ys = if spec.quantile_y {
+            Scale::Quantile
+        } else if spec.log_y {
+            Scale::Log
+        } else {
+            Scale::Linear
+        };
+        let segs: Vec<Segs> = spec
+            .lines
+            .iter()
+            .map(|l: &Line| {
+                let line = segments(&l.points, |&(x, y)| Some((xs.fwd(x)?, ys.fwd(y)?)));
+                let band = l.band.as_deref().map_or_else(Vec::new, |b| {
+                    segments(b, |&(x, lo, hi)| {
+                        Some((xs.fwd(x)?, ys.fwd(lo)?, ys.fwd(hi)?))
+                    })
+                });
+                (line, band)
+            })
+            .collect();
+        let gaps = spec
+            .lines
+            .iter()
+            .map(|l| match spec.gap_note {
+                Some(_) => gap_ranges(&l.points, xs, ys),
+                None => Vec::new(),
+            })
+            .collect();
+        let all_x: Vec<f64> = segs
+            .iter()
+            .flat_map(|(l, b)| {
+                let lx = l.iter().flatten().map(|p| p.0);
+                lx.chain(b.iter().flatten().map(|p| p.0))
+            })
+            .collect();
+        let all_y: Vec<f64> = segs
+            .iter()
+            .flat_map(|(l, b)| {
+                let ly = l.iter().flatten().map(|p| p.1);
+                ly.chain(b.iter().flatten().flat_map(|p| [p.1, p.2]))
+            })
+            .collect();
+        let span = spec
+            .x_span
+            .iter()
+            .flat_map(|&(a, b)| [xs.fwd(a), xs.fwd(b)]);
+        let x_values: Vec<f64> = all_x.iter().copied().chain(span.flatten()).collect();
+        Frame {
+            xs,
+            segs,
+            gaps,
+            x_axis: Axis::fit(xs, &x_values, false, false),
+            y_axis: Axis::fit(ys, &all_y, spec.y_from_zero, true),
+            empty: all_y.is_empty(),
+        }
+    }
+}
+
+/// The x ranges a line leaves empty where its points cannot be drawn (see [`Frame::gaps`]).
+fn gap_ranges(points: &[(f64, f64)], xs: Scale, ys: Scale) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut last_drawn: Option<f64> = None;
+    let mut open: Option<(f64, f64)> = None; // (start, last gap x so far)
+    for &(x, y) in points {
+        let Some(tx) = xs.fwd(x) else { continue };
+        if ys.fwd(y).is_some() {
+            if let Some((start, _)) = open.take() {
+                out.push((start, tx));
+            }
+            last_drawn = Some(tx);
+        } else {
+            let start = open.map_or(last_drawn.unwrap_or(tx), |o| o.0);
+            open = Some((start, tx));
+        }
+    }
+    out.extend(open);
+    out
+}
+
 /// Render a chart to PNG bytes and SVG text.
 pub(crate) fn render(spec: &XyChart) -> Chart {
     register_font();
+    let frame = Frame::new(spec);
     let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        let drawn = draw(&root, spec).and_then(|()| root.present());
+        let drawn = draw(&root, spec, &frame).and_then(|()| root.present());
         check_drawn(spec, &drawn);
     }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        let drawn = draw(&root, spec).and_then(|()| root.present());
+        let drawn = draw(&root, spec, &frame).and_then(|()| root.present());
         check_drawn(spec, &drawn);
     }
     Chart {
@@ -357,88 +519,122 @@ fn check_drawn<E: std::fmt::Debug>(spec: &XyChart, drawn: &Result<(), E>) {
     }
 }
 
+type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     spec: &XyChart,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let xs = if spec.log_x {
-        Scale::Log
-    } else {
-        Scale::Linear
-    };
-    let ys = if spec.quantile_y {
-        Scale::Quantile
-    } else if spec.log_y {
-        Scale::Log
-    } else {
-        Scale::Linear
-    };
-    // Every line and band, transformed and split at gaps.
-    let segs: Vec<Segs> = spec
-        .lines
-        .iter()
-        .map(|l: &Line| {
-            let line = segments(&l.points, |&(x, y)| Some((xs.fwd(x)?, ys.fwd(y)?)));
-            let band = l.band.as_deref().map_or_else(Vec::new, |b| {
-                segments(b, |&(x, lo, hi)| {
-                    Some((xs.fwd(x)?, ys.fwd(lo)?, ys.fwd(hi)?))
-                })
-            });
-            (line, band)
-        })
-        .collect();
-    let all_x: Vec<f64> = segs
-        .iter()
-        .flat_map(|(l, b)| {
-            let lx = l.iter().flatten().map(|p| p.0);
-            lx.chain(b.iter().flatten().map(|p| p.0))
-        })
-        .collect();
-    let all_y: Vec<f64> = segs
-        .iter()
-        .flat_map(|(l, b)| {
-            let ly = l.iter().flatten().map(|p| p.1);
-            ly.chain(b.iter().flatten().flat_map(|p| [p.1, p.2]))
-        })
-        .collect();
-    let span = spec
-        .x_span
-        .iter()
-        .flat_map(|&(a, b)| [xs.fwd(a), xs.fwd(b)]);
-    let x_values: Vec<f64> = all_x.iter().copied().chain(span.flatten()).collect();
-    let x_axis = Axis::fit(xs, &x_values, false, false);
-    let y_axis = Axis::fit(ys, &all_y, spec.y_from_zero, true);
-
+    frame: &Frame,
+) -> Drawn<DB> {
     root.fill(&WHITE)?;
     let body = root
         .margin(12, 4, 4, 4)
         .titled(spec.title, (FONT, 28).into_font().color(&BLACK))?;
     let (plot, legend) = body.split_horizontally(WIDTH - LEGEND_W);
+    let panels = spec.panels && spec.lines.len() > 1;
+    let faults = if panels {
+        draw_panels(&plot, spec, frame)?
+    } else {
+        draw_plot(&plot, spec, frame, None)?
+    };
+    if frame.empty {
+        let (w, h) = plot.dim_in_pixel();
+        let style = (FONT, 32)
+            .into_font()
+            .color(&MUTED)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        plot.draw_text("no data", &style, (w as i32 / 2, h as i32 / 2))?;
+    }
+    draw_legend(&legend, spec, frame, faults, panels)
+}
 
-    let mut chart = ChartBuilder::on(&plot)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(10)
-        .margin_bottom(10)
-        .x_label_area_size(64)
-        .y_label_area_size(100)
+/// Small multiples: one panel per line on the same axes, that line in colour over the
+/// others in grey, so no line hides another. Returns whether fault windows were shaded.
+fn draw_panels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &XyChart,
+    frame: &Frame,
+) -> Result<bool, DrawingAreaErrorKind<DB::ErrorType>> {
+    let n = spec.lines.len();
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let (w, h) = area.dim_in_pixel();
+    // The axis descriptions once, for all panels.
+    let (left, rest) = area.split_horizontally(30);
+    let (grid, bottom) = rest.split_vertically(h.saturating_sub(36));
+    let desc = (FONT, 20).into_font().color(&BLACK);
+    let y_desc = desc
+        .transform(FontTransform::Rotate270)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    left.draw_text(spec.y_label, &y_desc, (0, (h as i32 - 36) / 2))?;
+    let x_desc = desc.pos(Pos::new(HPos::Center, VPos::Center));
+    bottom.draw_text(spec.x_label, &x_desc, ((w as i32 - 30) / 2, 18))?;
+    let title = (FONT, 16)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let mut faults = false;
+    for (i, cell) in grid.split_evenly((rows, cols)).iter().enumerate().take(n) {
+        let (head, body) = cell.split_vertically(24);
+        let (cw, _) = head.dim_in_pixel();
+        head.draw(&PathElement::new(
+            vec![(62, 13), (84, 13)],
+            palette(i).stroke_width(3),
+        ))?;
+        let label = fit_text(&head, &spec.lines[i].label, &title, cw as i32 - 100)?;
+        head.draw_text(&label, &title, (90, 13))?;
+        faults |= draw_plot(&body, spec, frame, Some(i))?;
+    }
+    Ok(faults)
+}
+
+/// One plot: mesh, fault windows, bands, lines, markers and gap strips. With `highlight`,
+/// a small panel in which that line is drawn over the others in grey. Returns whether
+/// fault windows were shaded.
+fn draw_plot<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &XyChart,
+    frame: &Frame,
+    highlight: Option<usize>,
+) -> Result<bool, DrawingAreaErrorKind<DB::ErrorType>> {
+    let small = highlight.is_some();
+    let (x_axis, y_axis) = if small {
+        (frame.x_axis.thinned(5), frame.y_axis.thinned(6))
+    } else {
+        (frame.x_axis.clone(), frame.y_axis.clone())
+    };
+    // Margins (left, right, top, bottom) and the label areas under and left of the plot.
+    let (l, r, t, b, under, left) = if small {
+        (4, 14, 4, 4, 24, 58)
+    } else {
+        (10, 20, 10, 10, 64, 100)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .margin_left(l)
+        .margin_right(r)
+        .margin_top(t)
+        .margin_bottom(b)
+        .x_label_area_size(under)
+        .y_label_area_size(left)
         .build_cartesian_2d(x_axis.coord(), y_axis.coord())?;
     let x_fmt = |v: &f64| x_axis.label(*v);
     let y_fmt = |v: &f64| y_axis.label(*v);
-    chart
-        .configure_mesh()
-        .x_desc(spec.x_label)
-        .y_desc(spec.y_label)
-        .axis_desc_style((FONT, 20))
-        .label_style((FONT, 16))
+    let mut mesh = chart.configure_mesh();
+    mesh.label_style((FONT, if small { 12 } else { 16 }))
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .bold_line_style(GRID)
         .light_line_style(RGBColor(242, 242, 242))
-        .axis_style(MUTED)
-        .draw()?;
+        .axis_style(MUTED);
+    if !small {
+        mesh.x_desc(spec.x_label)
+            .y_desc(spec.y_label)
+            .axis_desc_style((FONT, 20));
+    }
+    mesh.draw()?;
 
     // Fault windows first, under the data, clipped to the x range.
+    let xs = frame.xs;
     let (y0, y1) = (y_axis.lo, y_axis.hi);
     let shades: Vec<(f64, f64, &str)> = spec
         .shades
@@ -455,7 +651,9 @@ fn draw<DB: DrawingBackend>(
             .map(|&(a, b, _)| Rectangle::new([(a, y0), (b, y1)], SHADE.filled())),
     )?;
     // Each fault's label at the top of its window, unless it would run into the next one.
-    let label_style = (FONT, 14).into_font().color(&SHADE_TEXT);
+    let label_style = (FONT, if small { 12 } else { 14 })
+        .into_font()
+        .color(&SHADE_TEXT);
     let right_edge = chart.backend_coord(&(x_axis.hi, y1)).0;
     for (i, &(a, _, label)) in shades.iter().enumerate() {
         let left = chart.backend_coord(&(a, y1)).0;
@@ -463,7 +661,7 @@ fn draw<DB: DrawingBackend>(
             .get(i + 1)
             .map_or(right_edge, |n| chart.backend_coord(&(n.0, y1)).0)
             - left;
-        let (w, _) = plot.estimate_text_size(label, &label_style)?;
+        let (w, _) = area.estimate_text_size(label, &label_style)?;
         if !label.is_empty() && (w as i32) + 8 < room {
             chart.draw_series(std::iter::once(
                 EmptyElement::at((a, y1)) + Text::new(label.to_string(), (4, 4), &label_style),
@@ -471,7 +669,25 @@ fn draw<DB: DrawingBackend>(
         }
     }
 
-    for (i, (lines, bands)) in segs.iter().enumerate() {
+    // The highlighted line last, over the others.
+    let order: Vec<usize> = match highlight {
+        Some(h) => (0..frame.segs.len())
+            .filter(|&i| i != h)
+            .chain([h])
+            .collect(),
+        None => (0..frame.segs.len()).collect(),
+    };
+    for i in order {
+        let (lines, bands) = &frame.segs[i];
+        if highlight.is_some_and(|h| h != i) {
+            for seg in lines {
+                chart.draw_series(LineSeries::new(
+                    seg.iter().copied(),
+                    CONTEXT.stroke_width(1),
+                ))?;
+            }
+            continue;
+        }
         let color = palette(i);
         for band in bands {
             let polygon: Vec<(f64, f64)> = band
@@ -481,34 +697,100 @@ fn draw<DB: DrawingBackend>(
                 .collect();
             chart.draw_series(std::iter::once(Polygon::new(polygon, color.mix(0.18))))?;
         }
+        // One pixel in a small panel: plotters joins wide polylines with mitres, which
+        // shoot far out of the plot where a noisy line doubles back within a pixel.
+        let stroke = color.stroke_width(if small { 1 } else { 2 });
         for seg in lines {
-            if let [p] = seg.as_slice() {
+            match (seg.as_slice(), dash(i).filter(|_| !small)) {
                 // A lone point would be invisible as a line.
-                chart.draw_series(std::iter::once(Circle::new(*p, 3, color.filled())))?;
-            } else {
-                chart.draw_series(LineSeries::new(seg.iter().copied(), color.stroke_width(2)))?;
+                ([p], _) if !spec.markers => {
+                    chart.draw_series(std::iter::once(Circle::new(*p, 3, color.filled())))?;
+                }
+                ([_], _) => {}
+                (_, None) => {
+                    chart.draw_series(LineSeries::new(seg.iter().copied(), stroke))?;
+                }
+                (_, Some((d, g))) => {
+                    chart.draw_series(DashedLineSeries::new(seg.iter().copied(), d, g, stroke))?;
+                }
+            }
+            if spec.markers {
+                chart.draw_series(
+                    seg.iter()
+                        .map(|&p| EmptyElement::at(p) + Polygon::new(marker(i), color.filled())),
+                )?;
             }
         }
     }
 
-    if all_y.is_empty() {
-        let (w, h) = plot.dim_in_pixel();
-        let style = (FONT, 32)
+    // Gaps: a thin strip along the bottom where a line has no value, one row per distinct
+    // set of gaps (in the line's colour, grey when several lines share it), and the note
+    // once over the widest strip if it fits.
+    if let Some(note) = spec.gap_note {
+        let (_, ph) = chart.plotting_area().dim_in_pixel();
+        let px = (y1 - y0) / f64::from(ph.max(1));
+        let mut rows: Vec<(&[(f64, f64)], RGBColor)> = Vec::new();
+        for (i, gaps) in frame.gaps.iter().enumerate() {
+            if gaps.is_empty() || highlight.is_some_and(|h| h != i) {
+                continue;
+            }
+            match rows.iter_mut().find(|r| r.0 == gaps.as_slice()) {
+                Some(shared) => shared.1 = MUTED,
+                None => rows.push((gaps, palette(i))),
+            }
+        }
+        let mut widest: Option<(i32, f64)> = None; // (pixels, x)
+        let top = y0 + px * (6.0 * rows.len() as f64);
+        for (row, (gaps, color)) in rows.iter().enumerate() {
+            let lo = y0 + px * (1.0 + 6.0 * row as f64);
+            let hi = lo + 4.0 * px;
+            for &(a, b) in *gaps {
+                let (a, b) = (a.max(x_axis.lo), b.min(x_axis.hi));
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(a, lo), (b, hi)],
+                    color.filled(),
+                )))?;
+                let w = chart.backend_coord(&(b, y0)).0 - chart.backend_coord(&(a, y0)).0;
+                if widest.is_none_or(|(best, _)| w > best) {
+                    widest = Some((w, a));
+                }
+            }
+        }
+        let style = (FONT, if small { 12 } else { 14 })
             .into_font()
-            .color(&MUTED)
-            .pos(Pos::new(HPos::Center, VPos::Center));
-        plot.draw_text("no data", &style, (w as i32 / 2, h as i32 / 2))?;
+            .color(&MUTED);
+        if let Some((w, x)) = widest {
+            let (tw, th) = area.estimate_text_size(note, &style)?;
+            if (tw as i32) + 8 < w {
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((x, top))
+                        + Text::new(note.to_string(), (4, -(th as i32) - 3), &style),
+                ))?;
+            }
+        }
     }
-
-    draw_legend(&legend, spec, !shades.is_empty())
+    Ok(!shades.is_empty())
 }
 
-/// The legend column: a swatch and a label per line, then the fault-window swatch.
+/// What a legend row shows.
+enum Key {
+    Line(usize),
+    /// The grey of the other lines in a panel.
+    Others,
+    Fault,
+    Gap,
+    Text,
+}
+
+/// The legend column: a swatch and a label per line (in panels: the grey of the others),
+/// then the fault-window and gap swatches.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     spec: &XyChart,
+    frame: &Frame,
     faults: bool,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    panels: bool,
+) -> Drawn<DB> {
     let style = (FONT, 17)
         .into_font()
         .color(&BLACK)
@@ -517,27 +799,51 @@ fn draw_legend<DB: DrawingBackend>(
     let (_, height) = area.dim_in_pixel();
     let fits = ((height as i32 - 60) / row).max(1) as usize;
     let mut y = 30;
-    let mut entries: Vec<(Option<RGBColor>, String)> = spec
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (Some(palette(i)), l.label.clone()))
-        .collect();
-    if entries.len() + usize::from(faults) > fits {
-        let more = entries.len() + usize::from(faults) - fits + 1;
-        entries.truncate(fits.saturating_sub(1 + usize::from(faults)));
-        entries.push((None, format!("(+{more} more)")));
+    let mut entries: Vec<(Key, String)> = if panels {
+        vec![(Key::Others, "other panels".to_string())]
+    } else {
+        spec.lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (Key::Line(i), l.label.clone()))
+            .collect()
+    };
+    let gaps = spec
+        .gap_note
+        .filter(|_| frame.gaps.iter().any(|g| !g.is_empty()));
+    let tail = usize::from(faults) + usize::from(gaps.is_some());
+    if entries.len() + tail > fits {
+        let more = entries.len() + tail - fits + 1;
+        entries.truncate(fits.saturating_sub(1 + tail));
+        entries.push((Key::Text, format!("(+{more} more)")));
     }
     if faults {
-        entries.push((None, "fault window".to_string()));
+        entries.push((Key::Fault, "fault window".to_string()));
     }
-    for (color, label) in entries {
-        match color {
-            Some(c) => area.draw(&PathElement::new(vec![(8, y), (40, y)], c.stroke_width(3)))?,
-            None if label == "fault window" => {
-                area.draw(&Rectangle::new([(8, y - 9), (40, y + 9)], SHADE.filled()))?
+    if let Some(note) = gaps {
+        entries.push((Key::Gap, note.to_string()));
+    }
+    for (key, label) in entries {
+        match key {
+            Key::Line(i) => {
+                let stroke = palette(i).stroke_width(3);
+                let ends = vec![(8, y), (40, y)];
+                match dash(i) {
+                    None => area.draw(&PathElement::new(ends, stroke))?,
+                    Some((d, g)) => area.draw(&DashedPathElement::new(ends, d, g, stroke))?,
+                }
+                if spec.markers {
+                    let shape = Polygon::new(marker(i), palette(i).filled());
+                    area.draw(&(EmptyElement::at((24, y)) + shape))?;
+                }
             }
-            None => {}
+            Key::Others => area.draw(&PathElement::new(
+                vec![(8, y), (40, y)],
+                CONTEXT.stroke_width(2),
+            ))?,
+            Key::Fault => area.draw(&Rectangle::new([(8, y - 9), (40, y + 9)], SHADE.filled()))?,
+            Key::Gap => area.draw(&Rectangle::new([(8, y - 2), (40, y + 2)], MUTED.filled()))?,
+            Key::Text => {}
         }
         let text = fit_text(area, &label, &style, LEGEND_W as i32 - 60)?;
         area.draw_text(&text, &style, (48, y))?;
@@ -573,6 +879,25 @@ mod tests {
         assert_eq!(Scale::Linear.fwd(f64::INFINITY), None);
         assert_eq!(Scale::Quantile.fwd(1.0), None);
         assert!((Scale::Quantile.fwd(0.99).unwrap() - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gaps_span_from_the_last_point_drawn_to_the_next() {
+        let nan = f64::NAN;
+        let points = [
+            (1.0, nan),
+            (2.0, 5.0),
+            (3.0, nan),
+            (4.0, 0.0),
+            (5.0, 6.0),
+            (6.0, nan),
+        ];
+        // On a log axis 0 cannot be drawn either; a leading gap starts at its own point.
+        let log = gap_ranges(&points, Scale::Linear, Scale::Log);
+        assert_eq!(log, [(1.0, 2.0), (2.0, 5.0), (5.0, 6.0)]);
+        let linear = gap_ranges(&points, Scale::Linear, Scale::Linear);
+        assert_eq!(linear, [(1.0, 2.0), (2.0, 4.0), (5.0, 6.0)]);
+        assert!(gap_ranges(&[(1.0, 1.0)], Scale::Linear, Scale::Linear).is_empty());
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub struct Shade {
 }
 
 /// What [`xy_chart`] draws. Lines take the palette's colours in order (ten hues, then
-/// repeated); the legend sits in a column right of the plot.
+/// repeated), and after the fourth line a dashed, then dotted stroke as well; the legend
+/// sits in a column right of the plot.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct XyChart<'a> {
     pub name: &'a str,
@@ -63,6 +64,16 @@ pub struct XyChart<'a> {
     pub y_from_zero: bool,
     /// x ranges shaded under the data (fault windows), clipped to the data's x range.
     pub shades: Vec<Shade>,
+    /// A marker on every point, its shape different for each line: for lines of a few
+    /// measured points (sweeps), where a straight segment between two is not data.
+    pub markers: bool,
+    /// Small multiples: one panel per line on shared axes, that line in colour over the
+    /// others in grey. For many lines, which overlaid would hide one another.
+    pub panels: bool,
+    /// What a gap in a line means (e.g. "no successes"): each line's gaps get a strip in
+    /// its colour along the bottom, and the note goes in the legend and over the widest
+    /// strip, so a missing window does not read as a line that merely stops.
+    pub gap_note: Option<&'a str>,
 }
 
 /// Draw a chart (never panics on empty, NaN or infinite data: "no data" is written
@@ -139,10 +150,19 @@ fn line(label: impl Into<String>, points: Vec<(f64, f64)>) -> Line {
     }
 }
 
-/// Latency where the window had successes (0 means none).
-fn latency(v: &[f64]) -> impl Iterator<Item = Option<f64>> + '_ {
-    v.iter().map(|&ms| (ms > 0.0).then_some(ms))
+/// Latency where the window had successes: elsewhere a gap, never a zero.
+fn latency<'a>(r: &'a RunResult, v: &'a [f64]) -> impl Iterator<Item = Option<f64>> + 'a {
+    let succeeded = &r.series.succeeded;
+    v.iter()
+        .enumerate()
+        .map(|(i, &ms)| (ms > 0.0 && succeeded.get(i).is_none_or(|&n| n > 0)).then_some(ms))
 }
+
+/// The gap note of latency charts: a window without successes has no latency.
+const NO_SUCCESSES: &str = "no successes";
+
+/// More runs than this are drawn as small multiples rather than overlaid.
+const OVERLAID_RUNS: usize = 4;
 
 /// Counts per window as per-second rates.
 fn rate<'a>(r: &RunResult, counts: &'a [u64]) -> impl Iterator<Item = Option<f64>> + 'a {
@@ -178,6 +198,7 @@ fn queue_chart(
     mut lines: Vec<Line>,
     shades: Vec<Shade>,
     x_span: (f64, f64),
+    panels: bool,
 ) -> Chart {
     let max = lines
         .iter()
@@ -209,6 +230,7 @@ fn queue_chart(
         log_y: log,
         y_from_zero: true,
         shades,
+        panels,
         ..XyChart::default()
     })
 }
@@ -225,17 +247,18 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         x_span: Some(span(std::slice::from_ref(r))),
         y_label: "latency per window, ms (log scale)",
         lines: vec![
-            line("p50", over_time(r, latency(&s.latency_p50_ms))),
-            line("p99", over_time(r, latency(&s.latency_p99_ms))),
-            line("p99.9", over_time(r, latency(&s.latency_p999_ms))),
+            line("p50", over_time(r, latency(r, &s.latency_p50_ms))),
+            line("p99", over_time(r, latency(r, &s.latency_p99_ms))),
+            line("p99.9", over_time(r, latency(r, &s.latency_p999_ms))),
         ],
         log_y: true,
+        gap_note: Some(NO_SUCCESSES),
         shades: faults.clone(),
         ..XyChart::default()
     });
     let load = xy_chart(&XyChart {
         name: "load",
-        title: &format!("{who}: offered load, goodput and failures"),
+        title: &format!("{who}: offered load, goodput, degraded answers and failures"),
         x_label: TIME,
         x_span: Some(span(std::slice::from_ref(r))),
         y_label: "requests/s",
@@ -245,6 +268,7 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
                 "goodput",
                 over_time(r, s.goodput_rps.iter().map(|&g| Some(g))),
             ),
+            line("degraded", over_time(r, rate(r, &s.degraded))),
             line("failed", over_time(r, rate(r, &s.failed))),
         ],
         y_from_zero: true,
@@ -286,15 +310,17 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         queues,
         faults,
         span(std::slice::from_ref(r)),
+        false,
     );
     vec![latency_chart, load, amplification_chart, cdf_chart, queue]
 }
 
 /// The same five charts for several runs, one line per run (p99 latency, goodput, retry
-/// amplification, latency distribution, queue depth summed over all services). Fault
-/// windows are the first run's.
+/// amplification, latency distribution, queue depth summed over all services); more than
+/// four runs go into small multiples, one panel per run. Fault windows are the first run's.
 pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
     let labels = run_labels(runs);
+    let panels = runs.len() > OVERLAID_RUNS;
     let faults = runs.first().map(shades).unwrap_or_default();
     let per_run = |f: &dyn Fn(&RunResult) -> Vec<(f64, f64)>| -> Vec<Line> {
         runs.iter()
@@ -302,7 +328,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             .map(|(r, l)| line(l.clone(), f(r)))
             .collect()
     };
-    let over_time_chart = |name, title, y_label, lines, log_y| {
+    let over_time_chart = |name, title, y_label, lines, log_y, gap_note| {
         xy_chart(&XyChart {
             name,
             title,
@@ -313,6 +339,8 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             log_y,
             y_from_zero: true,
             shades: faults.clone(),
+            panels,
+            gap_note,
             ..XyChart::default()
         })
     };
@@ -332,8 +360,9 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             "latency",
             "p99 latency of successful requests, by run",
             "p99 latency per window, ms (log scale)",
-            per_run(&|r| over_time(r, latency(&r.series.latency_p99_ms))),
+            per_run(&|r| over_time(r, latency(r, &r.series.latency_p99_ms))),
             true,
+            Some(NO_SUCCESSES),
         ),
         over_time_chart(
             "load",
@@ -341,6 +370,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             "successful requests/s",
             per_run(&|r| over_time(r, r.series.goodput_rps.iter().map(|&g| Some(g)))),
             false,
+            None,
         ),
         over_time_chart(
             "amplification",
@@ -348,6 +378,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             "attempts / attempts without retries",
             per_run(&|r| over_time(r, amplification(r))),
             false,
+            None,
         ),
         xy_chart(&XyChart {
             name: "latency_cdf",
@@ -357,6 +388,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             lines: runs.iter().zip(&labels).map(|(r, l)| cdf(r, l)).collect(),
             log_x: true,
             quantile_y: true,
+            panels,
             ..XyChart::default()
         }),
         queue_chart(
@@ -365,6 +397,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             per_run(&queue_sum),
             faults.clone(),
             span(runs),
+            panels,
         ),
     ]
 }

@@ -126,39 +126,103 @@ fn labels_are_file_stems() {
     assert_eq!(run_labels(&twice), ["v0.6 seed 42", "v0.6 seed 7"]);
 }
 
-/// Writes the charts of saved runs to /tmp/charts for a person to look at:
-/// `CHARTS_FROM=/tmp/v01.json,/tmp/v06.json cargo test -p reports --release -- --ignored`
+/// Pixels of exactly `color` in a chart's PNG.
+fn pixels_of(png_bytes: &[u8], color: plotters::style::RGBColor) -> usize {
+    let mut reader = png::Decoder::new(png_bytes).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf[..info.buffer_size()]
+        .chunks_exact(3)
+        .filter(|p| *p == [color.0, color.1, color.2])
+        .count()
+}
+
 #[test]
-#[ignore = "writes files; run by hand to look at the charts"]
-#[allow(clippy::disallowed_methods)] // test-only IO, outside the library
-fn write_charts_for_viewing() {
-    let out = std::path::Path::new("/tmp/charts");
-    std::fs::create_dir_all(out).unwrap();
-    let runs: Vec<sim_models::RunResult> = match std::env::var("CHARTS_FROM") {
-        Ok(files) => files
-            .split(',')
-            .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
-            .collect(),
-        Err(_) => vec![
-            testing::run("v0.1", 600, true),
-            testing::run("v0.6", 600, false),
-        ],
+fn many_runs_go_into_panels_where_none_hides_another() {
+    // Nine runs, the seventh and eighth identical (as the ladder's v0.7 and v0.8 are):
+    // overlaid, the eighth is drawn exactly over the seventh.
+    let mut runs: Vec<_> = (1..=9)
+        .map(|i| testing::run(&format!("v0.{i}"), 300, i % 2 == 1))
+        .collect();
+    runs[7] = sim_models::RunResult {
+        replay: runs[7].replay.clone(),
+        ..runs[6].clone()
     };
-    let mut all: Vec<(String, Chart)> = Vec::new();
-    for r in &runs {
-        all.extend(run_charts(r).into_iter().map(|c| (run_label(r), c)));
+    let seventh = draw::palette(6);
+    for c in compare_charts(&runs) {
+        // Its swatch is under 100 pixels (all that is left of it overlaid); its line
+        // across a panel is over 200.
+        let seen = pixels_of(&c.png, seventh);
+        assert!(seen > 200, "{}: v0.7 shows {seen} pixels", c.name);
+        assert!(c.svg.contains("other panels"), "{}", c.name);
     }
-    all.extend(
-        compare_charts(&runs)
-            .into_iter()
-            .map(|c| ("compare".into(), c)),
-    );
-    let empty = testing::run("v0.1", 0, false);
-    all.extend(run_charts(&empty).into_iter().map(|c| ("empty".into(), c)));
-    for (prefix, c) in all {
-        std::fs::write(out.join(format!("{prefix}_{}.png", c.name)), &c.png).unwrap();
-        std::fs::write(out.join(format!("{prefix}_{}.svg", c.name)), &c.svg).unwrap();
+    // Four runs stay overlaid, one legend entry each.
+    for c in compare_charts(&runs[..4]) {
+        assert!(!c.svg.contains("other panels"), "{}", c.name);
     }
-    let md = crate::report_md(&runs, &compare_charts(&runs));
-    std::fs::write(out.join("report.md"), md).unwrap();
+}
+
+#[test]
+fn the_load_chart_draws_degraded_answers() {
+    let mut r = testing::run("v1.0", 300, false);
+    r.series.degraded = r
+        .series
+        .t_s
+        .iter()
+        .map(|&t| if t > 150.0 { 40 } else { 0 })
+        .collect();
+    let load = &run_charts(&r)[1];
+    assert!(load.svg.contains("\ndegraded\n"), "a legend entry");
+    // Its line: 150 windows at 40/s, well apart from the others.
+    assert!(pixels_of(&load.png, draw::palette(2)) > 400);
+}
+
+#[test]
+fn latency_charts_say_where_no_request_succeeded() {
+    let mut r = testing::run("v0.1", 300, false);
+    let none = 100..160;
+    for i in none.clone() {
+        r.series.succeeded[i] = 0;
+        r.series.goodput_rps[i] = 0.0;
+    }
+    // A window without successes is a gap, not a latency of zero or of whatever was left.
+    let points = over_time(&r, latency(&r, &r.series.latency_p99_ms));
+    assert!(none.clone().all(|i| points[i].1.is_nan()));
+    assert!(points[99].1 > 0.0 && points[160].1 > 0.0);
+    let charts = run_charts(&r);
+    let compared = compare_charts(&[r.clone(), testing::run("v0.2", 300, false)]);
+    for c in [&charts[0], &compared[0]] {
+        assert!(c.svg.contains(NO_SUCCESSES), "{}: the note", c.name);
+    }
+    // No note where every window had successes.
+    let fine = testing::run("v0.2", 300, false);
+    assert!(!run_charts(&fine)[0].svg.contains(NO_SUCCESSES));
+}
+
+#[test]
+fn markers_and_strokes_keep_many_lines_apart() {
+    let lines: Vec<Line> = (0..6)
+        .map(|k| Line {
+            label: format!("line {k}"),
+            points: (0..8).map(|i| (f64::from(i), f64::from(i * k))).collect(),
+            band: None,
+        })
+        .collect();
+    let spec = XyChart {
+        name: "sweep",
+        title: "six lines",
+        lines,
+        ..XyChart::default()
+    };
+    let plain = xy_chart(&spec);
+    let marked = xy_chart(&XyChart {
+        markers: true,
+        ..spec.clone()
+    });
+    // A marker on each of the 48 points and on each of the 6 legend swatches.
+    let polygons = |c: &Chart| c.svg.matches("<polygon").count();
+    assert_eq!(polygons(&marked) - polygons(&plain), 48 + 6);
+    // Lines 5 and 6 are dashed: drawn as many short strokes, not one polyline each.
+    let strokes = plain.svg.matches("<polyline").count();
+    assert!(strokes > 6 + 20, "{strokes} polylines");
 }

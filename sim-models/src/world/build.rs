@@ -12,13 +12,14 @@ use super::components::{Instance, Kind};
 use super::effects::{EffectDef, EffectKind};
 use super::metrics::{Metrics, empty_series};
 use super::network::Network;
-use super::{ClientState, Edge, Event, LoadGen, World};
+use super::{ClientState, Edge, Event, Group, LoadGen, World, control};
 use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
 use crate::breaker::Breaker;
 use crate::limits::AdaptiveTimeout;
 use crate::policy::{RateSchedule, ThinnedPoisson};
 use crate::retry::RetryBudget;
 use crate::scenario::{self, CallSpec, FaultKind, Load, Scenario};
+use crate::slo::BurnRateAlerts;
 use crate::topology::{endpoint_index, expected_visits};
 
 impl World {
@@ -31,9 +32,9 @@ impl World {
         let mut n_instances = 0u32;
         for svc in &s.services {
             first.push(n_instances);
-            n_instances += svc.replicas.max(1);
+            n_instances += svc.instances();
         }
-        let all_of = |j: usize| first[j]..first[j] + s.services[j].replicas.max(1);
+        let all_of = |j: usize| first[j]..first[j] + s.services[j].instances();
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
             match s.replica_target(name).expect("validated scenario") {
@@ -110,18 +111,19 @@ impl World {
                     .collect(),
                 FaultKind::Spike { .. } => vec![EffectKind::Spike],
             };
-            effects.extend(
-                targets
-                    .into_iter()
-                    .map(|kind| EffectDef { start, end, kind }),
-            );
+            effects.extend(targets.into_iter().map(|kind| EffectDef {
+                start,
+                end,
+                kind,
+                by_rule: false,
+            }));
         }
 
         let instance_names: Vec<String> = s
             .services
             .iter()
             .flat_map(|svc| {
-                let n = svc.replicas.max(1);
+                let n = svc.instances();
                 (0..n).map(move |r| {
                     if n == 1 {
                         svc.name.clone()
@@ -180,6 +182,7 @@ impl World {
                     hedge: policy.hedge,
                     breaker: policy.breaker.as_ref().map(Breaker::new),
                     fallback: policy.fallback,
+                    fallback_spec: policy.fallback,
                     rng: rng::stream(seed, &format!("retry/{key}")),
                 });
                 (edges.len() - 1) as u32
@@ -205,6 +208,10 @@ impl World {
                             .collect();
                         LoadGen::Open {
                             schedule: RateSchedule::new(*rate_rps, shape, &spikes),
+                            next: None,
+                            base_rps: *rate_rps,
+                            shape: shape.clone(),
+                            spikes,
                         }
                     }
                     Load::Closed { think_time, .. } => LoadGen::Closed {
@@ -273,16 +280,48 @@ impl World {
             .map(|row| {
                 (0..s.services.len())
                     .flat_map(|j| {
-                        let n = s.services[j].replicas.max(1);
+                        let n = s.services[j].instances();
                         std::iter::repeat_n(row[j] / f64::from(n), n as usize)
                     })
                     .collect()
             })
             .collect();
 
+        let groups: Vec<Group> = s
+            .services
+            .iter()
+            .enumerate()
+            .map(|(j, svc)| Group {
+                name: svc.name.clone(),
+                instances: all_of(j),
+                replicas: svc.replicas,
+                wanted: svc.replicas,
+            })
+            .collect();
+        // Instances beyond a service's `replicas` (up to `max_replicas`) start out of service.
+        let in_service: Vec<bool> = groups
+            .iter()
+            .flat_map(|g| {
+                g.instances
+                    .clone()
+                    .map(move |i| i - g.instances.start < g.replicas)
+            })
+            .collect();
+        let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
+        let rules = control::compile(s);
+        let (window_s, horizon_s) = (s.window.as_secs_f64(), s.horizon.as_secs_f64());
+        let p99_watched = control::p99_watched(&rules, s.clients.len());
+
         let mut world = World {
             clients,
             instances,
+            groups,
+            accepting: in_service.clone(),
+            in_service,
+            not_accepting,
+            rules,
+            actions: Vec::new(),
+            horizon: start.saturating_add(s.horizon),
             services,
             edges,
             net,
@@ -302,13 +341,24 @@ impl World {
             slo_latency: s.slo.as_ref().and_then(|slo| slo.latency),
             window: s.window,
             metrics: Metrics::new(
-                s.clients.len(),
                 empty_series(
                     s.window,
                     &s.clients.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
                     &instance_names,
                 ),
                 visits,
+                p99_watched,
+                s.slo
+                    .as_ref()
+                    .map(|slo| BurnRateAlerts::new(slo, window_s, horizon_s)),
+                s.clients
+                    .iter()
+                    .map(|c| {
+                        c.slo
+                            .as_ref()
+                            .map(|slo| BurnRateAlerts::new(slo, window_s, horizon_s))
+                    })
+                    .collect(),
             ),
         };
         world.schedule_first_events(s, q);
@@ -319,12 +369,12 @@ impl World {
         let start = SimTime::ZERO;
         for (c, spec) in s.clients.iter().enumerate() {
             let client = &mut self.clients[c];
-            match (&client.load, &spec.load) {
-                (LoadGen::Open { schedule }, _) => {
+            match (&mut client.load, &spec.load) {
+                (LoadGen::Open { schedule, next, .. }, _) => {
                     if let Some(first) =
                         ThinnedPoisson.next_arrival(schedule, start, &mut client.rng)
                     {
-                        q.schedule(first, Event::Arrival { client: c as u32 });
+                        *next = Some(q.schedule(first, Event::Arrival { client: c as u32 }));
                     }
                 }
                 (LoadGen::Closed { think }, Load::Closed { users, .. }) => {

@@ -19,12 +19,44 @@ impl World {
     pub(super) fn on_arrival(&mut self, c: u32, q: &mut EventQueue<Event>) {
         let now = q.now();
         let client = &mut self.clients[c as usize];
-        if let LoadGen::Open { schedule } = &client.load
-            && let Some(next) = ThinnedPoisson.next_arrival(schedule, now, &mut client.rng)
-        {
-            q.schedule(next, Event::Arrival { client: c });
+        if let LoadGen::Open { schedule, next, .. } = &mut client.load {
+            *next = ThinnedPoisson
+                .next_arrival(schedule, now, &mut client.rng)
+                .map(|at| q.schedule(at, Event::Arrival { client: c }));
         }
         self.issue(c, NO_USER, q);
+    }
+
+    /// A spike on client `c` over `window` starts during the run: its rate schedule is built
+    /// again with the spike, and its next arrival drawn again from now (Poisson arrivals are
+    /// memoryless, so dropping the pending draw changes no law).
+    pub(super) fn start_live_spike(
+        &mut self,
+        c: u32,
+        factor: f64,
+        window: (SimTime, SimTime),
+        q: &mut EventQueue<Event>,
+    ) {
+        let now = q.now();
+        let client = &mut self.clients[c as usize];
+        let LoadGen::Open {
+            schedule,
+            next,
+            base_rps,
+            shape,
+            spikes,
+        } = &mut client.load
+        else {
+            return; // validated: spikes are on open loops only
+        };
+        spikes.push((window.0, window.1, factor));
+        *schedule = crate::policy::RateSchedule::new(*base_rps, shape, spikes);
+        if let Some(k) = next.take() {
+            q.cancel(k);
+        }
+        *next = ThinnedPoisson
+            .next_arrival(schedule, now, &mut client.rng)
+            .map(|at| q.schedule(at, Event::Arrival { client: c }));
     }
 
     /// Client `c` (user `user` for a closed loop) issues a logical request.
@@ -70,7 +102,9 @@ impl World {
         self.start_attempt(call, q);
     }
 
-    /// A call on `edge` for `parent`, before its first attempt.
+    /// A call on `edge` for `parent`, before its first attempt. Always inlined: once per
+    /// call, and it stopped being inlined when the service moved to its own module.
+    #[inline(always)]
     fn new_call(
         &mut self,
         edge: u32,
@@ -406,9 +440,16 @@ impl World {
         let c = req.client as usize;
         let client = &self.clients[c];
         let window = &mut self.metrics.window;
-        if outcome == Outcome::Ok {
-            window.client_succeeded[c] += 1;
-            window.slow += u64::from(self.slo_latency.is_some_and(|t| latency > t));
+        match outcome {
+            Outcome::Ok => {
+                window.client_succeeded[c] += 1;
+                window.slow += u64::from(self.slo_latency.is_some_and(|t| latency > t));
+                if let Some(rec) = &mut window.client_latency[c] {
+                    rec.record(latency);
+                }
+            }
+            Outcome::Failed(_) => window.client_failed[c] += 1,
+            Outcome::Degraded => {}
         }
         // The route's own SLO: a success within its latency is good; anything else is bad.
         let good = outcome == Outcome::Ok && client.slo_latency.is_none_or(|t| latency <= t);
@@ -466,7 +507,7 @@ impl World {
     /// replica is ejected.
     #[inline]
     fn pick_replica(&mut self, edge: u32, now: SimTime) -> Option<u32> {
-        if self.edges[edge as usize].targets.len() == 1 {
+        if self.edges[edge as usize].targets.len() == 1 && self.not_accepting == 0 {
             return Some(0);
         }
         self.balance(edge, now)
@@ -486,7 +527,8 @@ impl World {
         // A replica is usable unless ejected for failing calls or failing its health probes.
         let healthy = &mut self.scratch_healthy;
         healthy.clear();
-        healthy.resize(outstanding.len(), true);
+        // Instances out of service (scaled in, drained, not yet provisioned) get nothing new.
+        healthy.extend(e.targets.iter().map(|&k| self.accepting[k as usize]));
         if let Some(d) = &mut e.detector {
             healthy
                 .iter_mut()

@@ -6,8 +6,8 @@
 //! overlapping effects compose and ending one never undoes another. Each component kind
 //! says how it reacts (for a service: [`super::components::service`]).
 
-use sim_core::SimTime;
 use sim_core::queue::EventQueue;
+use sim_core::{SimDuration, SimTime};
 
 use super::components::Kind;
 use super::{Event, World};
@@ -19,6 +19,8 @@ pub(crate) struct EffectDef {
     pub start: SimTime,
     pub end: SimTime,
     pub kind: EffectKind,
+    /// Started by a rule (an action), not scheduled (a fault).
+    pub by_rule: bool,
 }
 
 /// What an effect does, to which instance (`instance`), node pair (`a`, `b`) or client.
@@ -52,8 +54,33 @@ pub(crate) enum EffectKind {
         b: u32,
         p: f64,
     },
-    /// Applied through the client's rate schedule.
+    /// A scheduled spike, compiled into the client's rate schedule at build.
     Spike,
+    /// A spike started during the run: the client's schedule is rebuilt with it.
+    LiveSpike {
+        client: u32,
+        factor: f64,
+    },
+    /// Service group `group` (scenario order) runs `replicas` instances; new ones come up
+    /// after `provisioning`.
+    Scale {
+        group: u32,
+        replicas: u32,
+        provisioning: SimDuration,
+    },
+    /// No new attempts go to the instance; it finishes what it holds.
+    Drain {
+        instance: u32,
+    },
+    /// The instance admits at most this many attempts at once.
+    Limit {
+        instance: u32,
+        max_concurrency: u32,
+    },
+    /// Call site `edge` answers with its fallback on final failure.
+    Fallback {
+        edge: u32,
+    },
 }
 
 impl EffectKind {
@@ -64,8 +91,9 @@ impl EffectKind {
             | EffectKind::Errors { instance, .. }
             | EffectKind::Slowdown { instance, .. }
             | EffectKind::CapacityLoss { instance, .. }
+            | EffectKind::Limit { instance, .. }
             | EffectKind::Pause { instance } => Some(instance),
-            EffectKind::Partition { .. } | EffectKind::Loss { .. } | EffectKind::Spike => None,
+            _ => None,
         }
     }
 }
@@ -73,7 +101,7 @@ impl EffectKind {
 impl World {
     pub(super) fn on_effect(&mut self, f: u32, starting: bool, q: &mut EventQueue<Event>) {
         self.effect_active[f as usize] = starting;
-        if starting {
+        if starting && !self.effects[f as usize].by_rule {
             self.metrics.window.faults_started += 1;
         }
         let kind = &self.effects[f as usize].kind;
@@ -82,9 +110,125 @@ impl World {
             match inst.kind {
                 Kind::Service => self.refresh_service(inst.index as usize, i, q),
             }
-        } else if let EffectKind::Partition { a, b } | EffectKind::Loss { a, b, .. } = *kind {
-            self.refresh_pair(a, b)
+            return;
         }
+        match *kind {
+            EffectKind::Partition { a, b } | EffectKind::Loss { a, b, .. } => {
+                self.refresh_pair(a, b)
+            }
+            EffectKind::Spike => {}
+            EffectKind::LiveSpike { client, factor } => {
+                if starting {
+                    let def = &self.effects[f as usize];
+                    let window = (def.start, def.end);
+                    self.start_live_spike(client, factor, window, q);
+                }
+            }
+            EffectKind::Scale { group, .. } => self.refresh_group(group, q),
+            EffectKind::Drain { instance } => self.refresh_accepting(instance),
+            EffectKind::Fallback { edge } => self.refresh_fallback(edge),
+            EffectKind::Crash { .. }
+            | EffectKind::Errors { .. }
+            | EffectKind::Slowdown { .. }
+            | EffectKind::CapacityLoss { .. }
+            | EffectKind::Pause { .. }
+            | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
+        }
+    }
+
+    /// Starts effect `kind` now, for `duration` (to the end of the run if `None`); returns
+    /// its index. How rules act.
+    pub(super) fn start_effect(
+        &mut self,
+        kind: EffectKind,
+        duration: Option<SimDuration>,
+        q: &mut EventQueue<Event>,
+    ) -> u32 {
+        let now = q.now();
+        let end = duration.map_or(SimTime::MAX, |d| now.saturating_add(d));
+        let f = self.effects.len() as u32;
+        self.effects.push(EffectDef {
+            start: now,
+            end,
+            kind,
+            by_rule: true,
+        });
+        self.effect_active.push(false);
+        if end < SimTime::MAX {
+            q.schedule(end, Event::EffectEnd(f));
+        }
+        self.on_effect(f, true, q);
+        f
+    }
+
+    /// Service group `group` runs as many instances as the latest active scaling effect on
+    /// it says (its own `replicas` if none): instances beyond leave service at once (they
+    /// finish what they hold); missing ones come up after the effect's provisioning delay.
+    fn refresh_group(&mut self, group: u32, q: &mut EventQueue<Event>) {
+        let (mut want, mut provisioning) =
+            (self.groups[group as usize].replicas, SimDuration::ZERO);
+        for def in self.active_effects() {
+            if let EffectKind::Scale {
+                group: g,
+                replicas,
+                provisioning: p,
+            } = def.kind
+                && g == group
+            {
+                (want, provisioning) = (replicas, p);
+            }
+        }
+        let range = self.groups[group as usize].instances.clone();
+        self.groups[group as usize].wanted = want;
+        for (r, i) in range.enumerate() {
+            let wanted = (r as u32) < want;
+            if wanted && !self.in_service[i as usize] {
+                // Comes up after provisioning, if still wanted then.
+                q.schedule(q.now() + provisioning, Event::InService { instance: i });
+            } else if !wanted && self.in_service[i as usize] {
+                self.in_service[i as usize] = false;
+                self.refresh_accepting(i);
+            }
+        }
+    }
+
+    /// Instance `i` has been provisioned: it enters service if its group still wants it.
+    pub(super) fn on_in_service(&mut self, i: u32) {
+        let g = self
+            .groups
+            .iter()
+            .position(|g| g.instances.contains(&i))
+            .expect("every instance is in a group");
+        let rank = i - self.groups[g].instances.start;
+        if rank < self.groups[g].wanted && !self.in_service[i as usize] {
+            self.in_service[i as usize] = true;
+            self.refresh_accepting(i);
+        }
+    }
+
+    /// Whether callers may send new attempts to instance `i`: in service and not drained.
+    fn refresh_accepting(&mut self, i: u32) {
+        let drained = self
+            .active_effects()
+            .any(|d| matches!(d.kind, EffectKind::Drain { instance } if instance == i));
+        let accepting = self.in_service[i as usize] && !drained;
+        let was = self.accepting[i as usize];
+        self.accepting[i as usize] = accepting;
+        match (was, accepting) {
+            (true, false) => self.not_accepting += 1,
+            (false, true) => self.not_accepting -= 1,
+            _ => {}
+        }
+    }
+
+    /// Call site `edge` answers with its fallback if its policy says so or an active
+    /// effect does.
+    fn refresh_fallback(&mut self, edge: u32) {
+        let forced = self
+            .active_effects()
+            .any(|d| matches!(d.kind, EffectKind::Fallback { edge: e } if e == edge));
+        let e = &mut self.edges[edge as usize];
+        e.fallback = e.fallback_spec || forced;
     }
 
     /// The effects active now, in the order they were defined.
@@ -96,9 +240,13 @@ impl World {
             .map(|(def, _)| def)
     }
 
-    /// Number of effects active now.
-    pub(super) fn effects_active(&self) -> u32 {
-        self.effect_active.iter().filter(|&&on| on).count() as u32
+    /// Number of scheduled faults active now (actions are reported apart).
+    pub(super) fn faults_active(&self) -> u32 {
+        self.effects
+            .iter()
+            .zip(&self.effect_active)
+            .filter(|(d, on)| **on && !d.by_rule)
+            .count() as u32
     }
 
     fn refresh_pair(&mut self, a: u32, b: u32) {

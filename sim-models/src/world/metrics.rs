@@ -4,8 +4,12 @@
 use sim_core::stats::{LatencyRecorder, TimeWeighted, Welford};
 use sim_core::{SimDuration, SimTime};
 
+use sim_core::queue::EventQueue;
+
+use super::control::{ClientWindow, GroupWindow, p99_ms};
 use super::{Failure, Outcome, World};
 use crate::result::{ClientSeries, Failed, Series, ServiceSeries};
+use crate::slo::BurnRateAlerts;
 
 /// Request outcomes as one client sees them.
 #[derive(Default)]
@@ -52,6 +56,8 @@ pub(crate) struct ServiceWindow {
     pub attempts: u64,
     pub rejected: u64,
     pub dropped: u64,
+    /// Answered with a failure or refused (for rules' error rate; not in the series).
+    pub failed: u64,
 }
 
 /// System counts in the current window.
@@ -59,6 +65,10 @@ pub(crate) struct WindowCounts {
     pub offered: u64,
     pub client_offered: Vec<u64>,
     pub client_succeeded: Vec<u64>,
+    /// Per client: requests that failed (for rules; not in the series).
+    pub client_failed: Vec<u64>,
+    /// Per client whose p99 a rule watches: the window's success latencies.
+    pub client_latency: Vec<Option<LatencyRecorder>>,
     /// Per client: requests that met / missed the client's SLO (success within its latency).
     pub client_good: Vec<u64>,
     pub client_bad: Vec<u64>,
@@ -73,11 +83,16 @@ pub(crate) struct WindowCounts {
 }
 
 impl WindowCounts {
-    fn new(clients: usize) -> Self {
+    fn new(clients: usize, p99_watched: &[bool]) -> Self {
         WindowCounts {
             offered: 0,
             client_offered: vec![0; clients],
             client_succeeded: vec![0; clients],
+            client_failed: vec![0; clients],
+            client_latency: p99_watched
+                .iter()
+                .map(|&w| w.then(|| LatencyRecorder::with_precision(2)))
+                .collect(),
             client_good: vec![0; clients],
             client_bad: vec![0; clients],
             slow: 0,
@@ -99,17 +114,32 @@ pub(crate) struct Metrics {
     /// Attempts each service receives per request of each client when nothing fails and
     /// nobody retries: `[client][service]`. Normalises retry amplification.
     pub visits: Vec<Vec<f64>>,
+    /// Clients whose window p99 a rule watches.
+    pub p99_watched: Vec<bool>,
+    /// Burn-rate alerts of the scenario's SLO and of each client's own, evaluated at each
+    /// window end as the run goes (rules read them; the result reports them).
+    pub alerts: Option<BurnRateAlerts>,
+    pub client_alerts: Vec<Option<BurnRateAlerts>>,
 }
 
 impl Metrics {
-    pub fn new(clients: usize, series: Series, visits: Vec<Vec<f64>>) -> Self {
+    pub fn new(
+        series: Series,
+        visits: Vec<Vec<f64>>,
+        p99_watched: Vec<bool>,
+        alerts: Option<BurnRateAlerts>,
+        client_alerts: Vec<Option<BurnRateAlerts>>,
+    ) -> Self {
         Metrics {
+            alerts,
+            client_alerts,
             retries: 0,
             hedges: 0,
             local_rejections: 0,
-            window: WindowCounts::new(clients),
+            window: WindowCounts::new(p99_watched.len(), &p99_watched),
             series,
             visits,
+            p99_watched,
         }
     }
 
@@ -191,11 +221,34 @@ impl ServiceStats {
 }
 
 impl World {
-    /// Closes the time-series window ending at `now`, `width` long.
-    pub(crate) fn close_window(&mut self, now: SimTime, width: SimDuration) {
-        let faults_active = self.effects_active();
+    /// Closes the time-series window ending at `now`, `width` long. With the queue (every
+    /// window but the last, partial one), rules then look at the window and may act.
+    pub(crate) fn close_window(
+        &mut self,
+        now: SimTime,
+        width: SimDuration,
+        q: Option<&mut EventQueue<super::Event>>,
+    ) {
+        let faults_active = self.faults_active();
+        let control = !self.rules.is_empty() && q.is_some();
+        let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];
         let m = &mut self.metrics;
-        let w = std::mem::replace(&mut m.window, WindowCounts::new(self.clients.len()));
+        let w = std::mem::replace(
+            &mut m.window,
+            WindowCounts::new(self.clients.len(), &m.p99_watched),
+        );
+        let clients: Vec<ClientWindow> = if control {
+            (0..self.clients.len())
+                .map(|c| ClientWindow {
+                    finished: w.client_succeeded[c] + w.client_failed[c],
+                    failed: w.client_failed[c],
+                    succeeded: w.client_succeeded[c],
+                    p99_ms: w.client_latency[c].as_ref().and_then(p99_ms),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let expected: f64 = w
             .client_offered
             .iter()
@@ -230,6 +283,22 @@ impl World {
             .faults_active
             .push(faults_active.max(w.faults_started));
         series.slow.push(w.slow);
+        // The SLOs' alerts, on what the run has seen so far. Degraded answers and successes
+        // slower than the SLO's latency burn the error budget too.
+        let t_end_s = now.as_secs_f64();
+        if let Some(a) = &mut m.alerts {
+            let good = w.succeeded - w.slow;
+            let _ = a.push(t_end_s, good, w.failed + w.degraded + w.slow);
+        }
+        for (a, (good, bad)) in m
+            .client_alerts
+            .iter_mut()
+            .zip(w.client_good.iter().zip(&w.client_bad))
+        {
+            if let Some(a) = a {
+                let _ = a.push(t_end_s, *good, *bad);
+            }
+        }
         for ((out, offered), succeeded) in series
             .clients
             .iter_mut()
@@ -248,7 +317,30 @@ impl World {
             out.good.push(*good);
             out.bad.push(*bad);
         }
-        for (svc, out) in self.services.iter_mut().zip(series.services.iter_mut()) {
+        for (k, (svc, out)) in self
+            .services
+            .iter_mut()
+            .zip(series.services.iter_mut())
+            .enumerate()
+        {
+            if control {
+                // Instances of a group are consecutive; a service's instance k is node k.
+                let g = self
+                    .groups
+                    .iter()
+                    .position(|g| g.instances.contains(&(k as u32)))
+                    .expect("every instance is in a group");
+                let gw = &mut groups[g];
+                let st = &svc.stats;
+                gw.attempts += st.window.attempts;
+                gw.failed += st.window.failed + st.window.rejected + st.window.dropped;
+                gw.queue_depth += st.queue_level.mean_since_reset(now);
+                gw.in_flight += svc.present();
+                if self.in_service[k] {
+                    gw.busy += st.busy_level.mean_since_reset(now);
+                    gw.workers += f64::from(svc.workers);
+                }
+            }
             let st = &mut svc.stats;
             out.attempts.push(st.window.attempts);
             out.queue_depth_mean
@@ -261,6 +353,9 @@ impl World {
             st.window = ServiceWindow::default();
             st.queue_level.reset(now);
             st.busy_level.reset(now);
+        }
+        if let Some(q) = q.filter(|_| control) {
+            self.evaluate_rules(now, width, &groups, &clients, q);
         }
     }
 

@@ -258,3 +258,82 @@ fn durations_past_the_end_of_virtual_time_neither_crash_nor_truncate() {
         "{err}"
     );
 }
+
+/// Hardening (issue 21): inputs whose diagnostics used to mislead (an "unknown unit" for a
+/// number out of range, ron's advice to raise its recursion limit, control characters
+/// echoed raw) or that passed validation and then exhausted memory (a 1 us window).
+/// A list of its own, with its own snapshot.
+fn hardening_cases() -> Vec<(&'static str, String)> {
+    let scenario = |horizon: &str, extra: &str, service_name: &str| {
+        format!(
+            "Scenario(\n    name: \"x\", seed: 1, horizon: \"{horizon}\",{extra}\n    clients: [Client(name: \"c\", target: \"{service_name}\", load: Open(rate_rps: 10.0))],\n    services: [Service(name: \"{service_name}\", workers: 1, service_time: Constant(\"1ms\"))],\n)"
+        )
+    };
+    let deep = format!(
+        "Scenario(\n    name: \"x\", seed: 1, horizon: \"10s\",\n    clients: [Client(name: \"c\", target: \"s\", load: Open(rate_rps: 10.0))],\n    services: [Service(name: \"s\", workers: 1, service_time: {}Constant(\"1ms\"){})],\n)",
+        "Mixture([(1.0, ".repeat(60),
+        ")])".repeat(60)
+    );
+    vec![
+        ("duration out of range", scenario("1e400s", "", "s")),
+        ("nested too deeply", deep),
+        (
+            "control characters in a name",
+            scenario("10s", "", "db\u{1b}[2J\nforged"),
+        ),
+        (
+            "a 1 us window (4.4 GB of series)",
+            scenario("10s", " window: \"1us\",", "s"),
+        ),
+    ]
+}
+
+#[test]
+fn hardening_inputs_get_a_clear_positioned_error() {
+    let mut all = String::new();
+    for (case, text) in hardening_cases() {
+        let err = match sim_models::load("bad.ron", &text) {
+            Ok(_) => panic!("case `{case}` loaded but should not"),
+            Err(d) => d,
+        };
+        let shown = err.to_string();
+        assert!(
+            !shown.contains('\u{1b}') && shown.lines().all(|l| l.starts_with("bad.ron:")),
+            "{case}: a control character reached the output:\n{shown}"
+        );
+        assert!(!shown.contains("recursion_limit"), "{case}: {shown}");
+        assert!(!shown.contains("unknown unit"), "{case}: {shown}");
+        writeln!(all, "== {case}\n{shown}\n").unwrap();
+    }
+    insta::assert_snapshot!("bad_input_hardening", all);
+}
+
+/// Mixture weights are relative (documented), so weights that do not add up to 1 still
+/// run; when every weight is below 1 they look like probabilities with a typo, and a
+/// warning says which probabilities will really be drawn.
+#[test]
+fn mixture_weights_that_look_like_a_typo_get_a_warning() {
+    let text = |weights: (f64, f64)| {
+        format!(
+            r#"Scenario(name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
+    services: [Service(name: "s", workers: 1,
+        service_time: Mixture([({}, Constant("1ms")), ({}, Constant("10ms"))]))])"#,
+            weights.0, weights.1
+        )
+    };
+    let warnings = |w| sim_models::load("m.ron", &text(w)).unwrap().warnings;
+    let typo = warnings((0.99, 0.1));
+    assert_eq!(typo.len(), 1, "{typo:?}");
+    assert_eq!(
+        (typo[0].at.line, typo[0].field.as_str()),
+        (4, "services[0].service_time")
+    );
+    assert!(
+        typo[0].message.contains("add up to 1.09") && typo[0].message.contains("0.9083, 0.0917"),
+        "{}",
+        typo[0].message
+    );
+    assert!(warnings((0.99, 0.01)).is_empty());
+    assert!(warnings((3.0, 1.0)).is_empty(), "relative weights are fine");
+}

@@ -11,7 +11,7 @@ fn json_of(file: &str, seed: u64) -> String {
 
 #[test]
 fn same_file_and_seed_give_identical_bytes() {
-    for file in ["mm1.ron", "mmc.ron"] {
+    for file in ["mm1.ron", "mmc.ron", "autoscale.ron"] {
         let a = json_of(file, 42);
         let b = json_of(file, 42);
         assert!(
@@ -62,6 +62,45 @@ fn an_unrelated_service_leaves_other_draws_unchanged() {
     let series =
         |r: &sim_models::RunResult, i: usize| serde_json::to_string(&r.series.services[i]).unwrap();
     assert_eq!(series(&one, 0), series(&two, 1));
+}
+
+const SCALED: &str = r#"Scenario(
+    name: "crn", seed: 7, horizon: "60s",
+    clients: [
+        Client(name: "other", target: "audit", load: Open(rate_rps: 300.0)),
+        Client(name: "load", target: "server", load: Open(rate_rps: 800.0), policy: (timeout: "20ms")),
+    ],
+    services: [
+        Service(name: "audit", workers: 2, replicas: 2, max_replicas: 4, service_time: LogNormal(median: "2ms", p99: "30ms")),
+        Service(name: "server", workers: 1, queue: Bounded(50), service_time: Exponential(mean: "1ms")),
+    ],
+    rules: [Rule(name: "grow", when: At("20s"), do: ScaleTo(service: "audit", replicas: 4, provisioning: "3s"))],
+)"#;
+
+/// Replica headroom: scaling one service during the run leaves every other component's
+/// draws, hence its numbers, exactly unchanged (instances and streams exist from the start).
+#[test]
+fn scaling_a_service_leaves_other_draws_unchanged() {
+    let scaled = load("scaled.ron", SCALED);
+    let mut fixed = scaled.clone();
+    fixed.rules.clear();
+    let a = sim_models::run(&scaled, 42, "scaled.ron");
+    let b = sim_models::run(&fixed, 42, "fixed.ron");
+    assert_eq!(a.actions.len(), 1);
+    let server = |r: &sim_models::RunResult| {
+        serde_json::to_string(r.services.iter().find(|s| s.name == "server").unwrap()).unwrap()
+    };
+    assert_eq!(server(&a), server(&b));
+    // ... while the scaled service did change: its new replicas took work.
+    let took = |r: &sim_models::RunResult| {
+        r.services
+            .iter()
+            .find(|s| s.name == "audit#3")
+            .unwrap()
+            .attempts
+    };
+    assert_eq!(took(&b), 0);
+    assert!(took(&a) > 1000, "{}", took(&a));
 }
 
 /// The event trace digest tells two runs apart, and agrees for replays.

@@ -6,9 +6,11 @@
 )]
 mod accounting;
 mod bad_input;
+mod control;
 mod determinism;
 mod ladder;
 mod model;
+mod progress;
 mod readme;
 mod support;
 mod theory;

@@ -53,7 +53,9 @@ pub(crate) struct ServiceState {
     endpoints: Vec<Endpoint>,
     rate_limit: Option<RateLimiter>,
     adaptive: Option<Adaptive>,
+    /// Admission's `max_concurrency`, and the limit in force (lower under a Limit effect).
     max_concurrency: u32,
+    concurrency_limit: u32,
     pub(crate) honor_deadline: bool,
     idempotency: Option<IdempotencyStore>,
     /// Attempts holding a worker.
@@ -114,6 +116,7 @@ impl ServiceState {
                 .map(|r| RateLimiter::new(r.kind, &r, start)),
             adaptive: spec.admission.adaptive.as_ref().map(Adaptive::new),
             max_concurrency: spec.admission.max_concurrency.unwrap_or(u32::MAX),
+            concurrency_limit: spec.admission.max_concurrency.unwrap_or(u32::MAX),
             honor_deadline: spec.honor_deadline,
             idempotency: spec.idempotency.map(|i| IdempotencyStore::new(i.ttl)),
             active: Vec::new(),
@@ -207,6 +210,7 @@ impl World {
             match mode {
                 CrashMode::Refuse => {
                     svc.stats.refused += u64::from(counted);
+                    svc.stats.window.failed += 1;
                     self.reply(a, Outcome::Failed(Failure::Error), q);
                 }
                 CrashMode::BlackHole => {
@@ -246,7 +250,7 @@ impl World {
             .adaptive
             .as_ref()
             .map_or(u32::MAX, |l| l.limit())
-            .min(svc.max_concurrency);
+            .min(svc.concurrency_limit);
         let admitted = present < u64::from(limit)
             && has_room
             && in_bulkhead
@@ -430,6 +434,7 @@ impl World {
                 Outcome::Failed(_) => stats.failed += 1,
             }
         }
+        stats.window.failed += u64::from(matches!(outcome, Outcome::Failed(_)));
         let svc = &mut self.services[s];
         let inflight = svc.present() as u32;
         if let Some(limit) = &mut svc.adaptive {
@@ -523,7 +528,7 @@ impl World {
 
     /// The one exit of an admitted attempt (answered, dropped or lost): it leaves its
     /// endpoint's bulkhead, and its idempotency record, if any, is completed or forgotten.
-    #[inline]
+    #[inline(always)]
     pub(in crate::world) fn end_operation(&mut self, a: AttemptKey, now: SimTime, succeeded: bool) {
         let att = &self.attempts[a];
         let key = (att.request_id, att.edge);
@@ -549,6 +554,7 @@ impl World {
         let svc = &self.services[s];
         let (mut down, mut slowdown, mut ok_p, mut capacity, mut paused) =
             (None, 1.0, 1.0, svc.workers, false);
+        let mut limit = svc.max_concurrency;
         for def in self.active_effects() {
             match def.kind {
                 EffectKind::Crash { instance, mode } if instance == i => down = down.or(Some(mode)),
@@ -558,6 +564,10 @@ impl World {
                     capacity = capacity.min(workers)
                 }
                 EffectKind::Pause { instance } if instance == i => paused = true,
+                EffectKind::Limit {
+                    instance,
+                    max_concurrency,
+                } if instance == i => limit = limit.min(max_concurrency),
                 _ => {}
             }
         }
@@ -568,6 +578,7 @@ impl World {
         svc.slowdown = slowdown;
         svc.error_p = 1.0 - ok_p;
         svc.capacity = capacity;
+        svc.concurrency_limit = limit;
         if crashing {
             self.crash(s, now, q);
         }
