@@ -59,6 +59,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         rejected: 0,
         refused: 0,
         dropped: 0,
+        cancelled: 0,
         errors: 0,
         completed: total,
         failed: 0,

@@ -18,6 +18,7 @@
 pub mod balancer;
 pub mod bench;
 pub mod breaker;
+pub mod budget;
 pub mod diagnostic;
 pub mod limits;
 pub mod locate;

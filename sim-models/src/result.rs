@@ -216,8 +216,13 @@ pub struct ServiceResult {
     pub rejected: u64,
     /// Attempts refused while the service was down (connection refused).
     pub refused: u64,
-    /// Attempts dropped without an answer: expired deadline, black hole, lost in a crash.
+    /// Attempts dropped without an answer: expired deadline, black hole, lost in a crash,
+    /// cancelled by their caller.
     pub dropped: u64,
+    /// Of `dropped`: attempts the service stopped because their caller cancelled them
+    /// (`honor_cancellation`), whether queued or in progress.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cancelled: u64,
     /// Attempts answered with an injected error (a part of `failed`).
     pub errors: u64,
     /// Attempts answered successfully.
@@ -303,4 +308,8 @@ pub struct ServiceSeries {
     pub queue_depth_max: Vec<u64>,
     pub utilization: Vec<f64>,
     pub rejected: Vec<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

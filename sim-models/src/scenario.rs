@@ -197,10 +197,26 @@ pub struct Service {
     /// downstream call) instead of working on them for nobody.
     #[serde(default)]
     pub honor_deadline: bool,
+    /// Stop working for a caller that gave up. A caller that abandons an attempt (a lost
+    /// hedge, a timeout, a deadline) sends a cancel over the link; when it arrives, a service
+    /// that honours it drops the attempt from its queue, or stops its work in progress and
+    /// cancels that attempt's downstream calls in turn (gRPC's RST_STREAM, Finagle's
+    /// interrupts). Without it only the caller stops waiting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub honor_cancellation: bool,
+    /// How long a worker takes to stop work in progress once the cancel arrives (unwinding,
+    /// cleanup): it stays busy that long, for nobody.
+    #[serde(default, skip_serializing_if = "is_zero_duration")]
+    pub cancel_cost: SimDuration,
     /// The default endpoint's work has a side effect that must happen once per request (a
     /// payment charge): doing it again for the same request is a duplicate side effect.
     #[serde(default)]
     pub side_effect: bool,
+    /// Baseline probability that an attempt's work ends in an error answer (a 5xx), for
+    /// every endpoint, all run long. Independent of an endpoint's own `error_rate` and of
+    /// Errors faults: the chances of no error multiply.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_rate: f64,
     /// Identical instances of this service, each with its own workers and queue, named
     /// `NAME#0` .. `NAME#N-1` in results and fault targets (`NAME` alone means all of them).
     /// Each caller spreads its attempts over them with `balance`.
@@ -252,6 +268,10 @@ pub struct Endpoint {
     /// Bulkhead: at most this many of this endpoint's attempts in the service at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulkhead: Option<u32>,
+    /// Baseline error probability of this endpoint's work, on top of the service's
+    /// `error_rate` (independent: the chances of no error multiply).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_rate: f64,
 }
 
 /// One step of an endpoint's downstream work.
@@ -300,16 +320,18 @@ pub struct CallPolicy {
     /// circuit is never retried.
     #[serde(default = "crate::retry::default_retry_on")]
     pub retry_on: Vec<crate::retry::Retryable>,
-    /// Retry budget shared by every attempt on this call site (gRPC retry throttling).
+    /// Retry budget shared by every call on this call site: gRPC retry throttling
+    /// `(max_tokens: .., token_ratio: ..)` or Finagle's `Finagle(ttl: .., ..)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::retry::BudgetSpec>,
+    pub budget: Option<crate::budget::BudgetSpec>,
     /// Timeout from observed latencies instead of `timeout`: a percentile of recent
     /// successful attempts times a multiplier, clamped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive_timeout: Option<crate::limits::AdaptiveTimeoutSpec>,
     /// Hedged requests: after `delay` without an answer, send another attempt racing the
-    /// first (up to `max_hedges` per call); the first success wins and the others are
-    /// cancelled (gRPC A6 hedging, Polly's hedging strategy).
+    /// first (up to `max_hedges` per call); the first success wins and the caller stops
+    /// waiting for the others, which their service stops only if it `honor_cancellation`
+    /// (gRPC A6 hedging, Polly's hedging strategy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hedge: Option<HedgeSpec>,
     /// Circuit breaker on this call site (resilience4j semantics).
@@ -337,6 +359,14 @@ impl Default for CallPolicy {
             fallback: false,
         }
     }
+}
+
+fn is_zero_duration(d: &SimDuration) -> bool {
+    d.is_zero()
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn one() -> u32 {

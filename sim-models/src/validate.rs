@@ -144,12 +144,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
             err(at.field("service_time").join(&p.path), p.message);
         }
         steps_problems(&at.field("calls"), &svc.calls, &mut err);
+        error_rate_problems(&at, svc.error_rate, &mut err);
         for (e, ep) in svc.endpoints.iter().enumerate() {
             let at = at.field("endpoints").index(e);
             for p in ep.service_time.problems() {
                 err(at.field("service_time").join(&p.path), p.message);
             }
             steps_problems(&at.field("calls"), &ep.calls, &mut err);
+            error_rate_problems(&at, ep.error_rate, &mut err);
         }
         if let Some(limit) = &svc.admission.rate_limit {
             let at = at.field("admission").field("rate_limit");
@@ -284,6 +286,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     errors.extend(name_character_problems(s));
     overload_warnings(s, &root, &mut warnings);
     warnings.extend(mixture_warnings(s));
+    for (i, svc) in s.services.iter().enumerate() {
+        if !svc.cancel_cost.is_zero() && !svc.honor_cancellation {
+            warnings.push(Problem::new(
+                root.field("services").index(i).field("cancel_cost"),
+                "has no effect without `honor_cancellation: true` (the service never stops work)",
+            ));
+        }
+    }
     (errors, warnings)
 }
 
@@ -472,6 +482,16 @@ fn steps_problems(at: &FieldPath, steps: &[Step], err: &mut impl FnMut(FieldPath
                 err(at.field("policy").join(&p.path), p.message);
             }
         }
+    }
+}
+
+/// A service's or an endpoint's `error_rate` (at `at`) is a probability.
+fn error_rate_problems(at: &FieldPath, p: f64, err: &mut impl FnMut(FieldPath, String)) {
+    if !(0.0..=1.0).contains(&p) {
+        err(
+            at.field("error_rate"),
+            format!("is a probability and must be within [0, 1], got {p}"),
+        );
     }
 }
 

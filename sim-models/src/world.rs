@@ -26,7 +26,7 @@ use sim_core::dist::Sampler;
 use sim_core::queue::{EventKey, EventQueue};
 use sim_core::rng::SimRng;
 use sim_core::{SimDuration, SimTime};
-use slotmap::{SlotMap, new_key_type};
+use slotmap::{SecondaryMap, SlotMap, new_key_type};
 
 use crate::policy::RateSchedule;
 use crate::scenario::Backoff;
@@ -75,6 +75,8 @@ pub enum Event {
     },
     /// An attempt reaches its service.
     AttemptArrives(AttemptKey),
+    /// A caller's cancel of an attempt it abandoned reaches the attempt's service.
+    CancelArrives(AttemptKey),
     /// A service's own event.
     Service(ServiceEvent),
     /// An answer reaches the caller of attempt `number` of `call`.
@@ -194,6 +196,10 @@ enum Phase {
     Working,
     /// Holding a worker, waiting for `pending` downstream calls of step `step`.
     Calling,
+    /// Its cancel arrived first (cancels travel on their own): dropped when it arrives.
+    CancelledInTransit,
+    /// Cancelled while holding a worker: the worker stops it (`cancel_cost`), then is free.
+    Stopping,
 }
 
 pub(crate) struct Attempt {
@@ -245,7 +251,7 @@ pub(crate) struct Edge {
     outstanding: u32,
     jitter: crate::retry::Jitter,
     retry_on: Vec<crate::retry::Retryable>,
-    budget: Option<crate::retry::RetryBudget>,
+    budget: Option<crate::budget::RetryBudget>,
     adaptive_timeout: Option<crate::limits::AdaptiveTimeout>,
     hedge: Option<crate::scenario::HedgeSpec>,
     breaker: Option<crate::breaker::Breaker>,
@@ -317,6 +323,13 @@ pub struct World {
     /// nobody and releasing one skips the walk up its chain of callers. Exact because attempts
     /// are marked abandoned only in `cancel_racing` and removed only in `remove_attempt`.
     abandoned: u32,
+    /// Whether any instance honours cancellation: if none does, callers send no cancels.
+    cancellation: bool,
+    /// The downstream calls of each attempt at a service that honours cancellation, to
+    /// cancel them with it (only such attempts have an entry; stale call keys are harmless).
+    children: SecondaryMap<AttemptKey, Vec<CallKey>>,
+    /// Reused by `cancel_racing` for the attempts whose callees are told.
+    scratch_cancels: Vec<AttemptKey>,
     /// Every effect so far (scheduled faults first), and whether each is active now.
     effects: Vec<effects::EffectDef>,
     effect_active: Vec<bool>,
@@ -376,6 +389,9 @@ impl World {
         let att = self.attempts.remove(a)?;
         if att.abandoned_at.is_some() {
             self.abandoned -= 1;
+        }
+        if !self.children.is_empty() {
+            self.children.remove(a);
         }
         Some(att)
     }
@@ -448,7 +464,9 @@ impl sim_core::engine::Model for World {
             }
             Event::UserReady { client, user } => self.issue(client, user, q),
             Event::AttemptArrives(a) => self.deliver(a, q),
+            Event::CancelArrives(a) => self.deliver_cancel(a, q),
             Event::Service(ServiceEvent::WorkDone(a)) => self.on_work_done(a, q),
+            Event::Service(ServiceEvent::Stopped(a)) => self.on_stopped(a, q),
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)

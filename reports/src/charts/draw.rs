@@ -38,6 +38,9 @@ const PALETTE: [RGBColor; 10] = [
 /// Fault windows: a light translucent red, so lines drawn over it keep their colour.
 const SHADE: RGBAColor = RGBAColor(220, 60, 60, 0.13);
 const SHADE_TEXT: RGBColor = RGBColor(150, 40, 40);
+/// Actions rules took: green, so that what was done reads apart from what went wrong.
+const ACTION_SHADE: RGBAColor = RGBAColor(40, 160, 80, 0.13);
+const ACTION_TEXT: RGBColor = RGBColor(30, 110, 55);
 const GRID: RGBColor = RGBColor(225, 225, 225);
 const MUTED: RGBColor = RGBColor(110, 110, 110);
 /// The other lines behind the highlighted one in a panel.
@@ -636,38 +639,52 @@ fn draw_plot<DB: DrawingBackend>(
     // Fault windows first, under the data, clipped to the x range.
     let xs = frame.xs;
     let (y0, y1) = (y_axis.lo, y_axis.hi);
-    let shades: Vec<(f64, f64, &str)> = spec
-        .shades
-        .iter()
-        .filter_map(|s| {
-            let a = xs.fwd(s.start)?.max(x_axis.lo);
-            let b = xs.fwd(s.end)?.min(x_axis.hi);
-            (b > a).then_some((a, b, s.label.as_str()))
-        })
-        .collect();
+    let clip = |action: bool| -> Vec<(f64, f64, &str)> {
+        spec.shades
+            .iter()
+            .filter(|s| s.action == action)
+            .filter_map(|s| {
+                let a = xs.fwd(s.start)?.max(x_axis.lo);
+                let b = xs.fwd(s.end)?.min(x_axis.hi);
+                (b > a).then_some((a, b, s.label.as_str()))
+            })
+            .collect()
+    };
+    let (faults, actions) = (clip(false), clip(true));
     chart.draw_series(
-        shades
+        faults
             .iter()
             .map(|&(a, b, _)| Rectangle::new([(a, y0), (b, y1)], SHADE.filled())),
     )?;
-    // Each fault's label at the top of its window, unless it would run into the next one.
-    let label_style = (FONT, if small { 12 } else { 14 })
-        .into_font()
-        .color(&SHADE_TEXT);
+    chart.draw_series(
+        actions
+            .iter()
+            .map(|&(a, b, _)| Rectangle::new([(a, y0), (b, y1)], ACTION_SHADE.filled())),
+    )?;
+    // Each fault's label at the top of its window and each action's at the bottom, unless
+    // it would run into the next one of its kind.
+    let size = if small { 12 } else { 14 };
     let right_edge = chart.backend_coord(&(x_axis.hi, y1)).0;
-    for (i, &(a, _, label)) in shades.iter().enumerate() {
-        let left = chart.backend_coord(&(a, y1)).0;
-        let room = shades
-            .get(i + 1)
-            .map_or(right_edge, |n| chart.backend_coord(&(n.0, y1)).0)
-            - left;
-        let (w, _) = area.estimate_text_size(label, &label_style)?;
-        if !label.is_empty() && (w as i32) + 8 < room {
-            chart.draw_series(std::iter::once(
-                EmptyElement::at((a, y1)) + Text::new(label.to_string(), (4, 4), &label_style),
-            ))?;
+    for (spans, y, color, dy) in [
+        (&faults, y1, SHADE_TEXT, 4),
+        (&actions, y0, ACTION_TEXT, -(size + 4)),
+    ] {
+        let label_style = (FONT, size).into_font().color(&color);
+        for (i, &(a, _, label)) in spans.iter().enumerate() {
+            let left = chart.backend_coord(&(a, y)).0;
+            let room = spans
+                .get(i + 1)
+                .map_or(right_edge, |n| chart.backend_coord(&(n.0, y)).0)
+                - left;
+            let (w, _) = area.estimate_text_size(label, &label_style)?;
+            if !label.is_empty() && (w as i32) + 8 < room {
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((a, y)) + Text::new(label.to_string(), (4, dy), &label_style),
+                ))?;
+            }
         }
     }
+    let shades = [faults, actions].concat();
 
     // The highlighted line last, over the others.
     let order: Vec<usize> = match highlight {
@@ -778,6 +795,7 @@ enum Key {
     /// The grey of the other lines in a panel.
     Others,
     Fault,
+    Action,
     Gap,
     Text,
 }
@@ -811,7 +829,9 @@ fn draw_legend<DB: DrawingBackend>(
     let gaps = spec
         .gap_note
         .filter(|_| frame.gaps.iter().any(|g| !g.is_empty()));
-    let tail = usize::from(faults) + usize::from(gaps.is_some());
+    let actions = faults && spec.shades.iter().any(|s| s.action);
+    let faults = faults && spec.shades.iter().any(|s| !s.action);
+    let tail = usize::from(faults) + usize::from(actions) + usize::from(gaps.is_some());
     if entries.len() + tail > fits {
         let more = entries.len() + tail - fits + 1;
         entries.truncate(fits.saturating_sub(1 + tail));
@@ -819,6 +839,9 @@ fn draw_legend<DB: DrawingBackend>(
     }
     if faults {
         entries.push((Key::Fault, "fault window".to_string()));
+    }
+    if actions {
+        entries.push((Key::Action, "action (rule)".to_string()));
     }
     if let Some(note) = gaps {
         entries.push((Key::Gap, note.to_string()));
@@ -842,6 +865,10 @@ fn draw_legend<DB: DrawingBackend>(
                 CONTEXT.stroke_width(2),
             ))?,
             Key::Fault => area.draw(&Rectangle::new([(8, y - 9), (40, y + 9)], SHADE.filled()))?,
+            Key::Action => area.draw(&Rectangle::new(
+                [(8, y - 9), (40, y + 9)],
+                ACTION_SHADE.filled(),
+            ))?,
             Key::Gap => area.draw(&Rectangle::new([(8, y - 2), (40, y + 2)], MUTED.filled()))?,
             Key::Text => {}
         }

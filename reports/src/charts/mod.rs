@@ -38,6 +38,9 @@ pub struct Shade {
     pub start: f64,
     pub end: f64,
     pub label: String,
+    /// An action a rule took (shaded green, its label at the bottom) rather than a fault
+    /// (red, label at the top).
+    pub action: bool,
 }
 
 /// What [`xy_chart`] draws. Lines take the palette's colours in order (ten hues, then
@@ -122,14 +125,19 @@ fn span(runs: &[RunResult]) -> (f64, f64) {
 }
 
 fn shades(r: &RunResult) -> Vec<Shade> {
-    r.faults
-        .iter()
-        .map(|f| Shade {
-            start: f.start_s,
-            end: f.end_s,
-            label: format!("{} {}", f.kind, f.target),
-        })
-        .collect()
+    let faults = r.faults.iter().map(|f| Shade {
+        start: f.start_s,
+        end: f.end_s,
+        label: format!("{} {}", f.kind, f.target),
+        action: false,
+    });
+    let actions = r.actions.iter().map(|a| Shade {
+        start: a.start_s,
+        end: a.end_s,
+        label: format!("{} {}", a.kind, a.target),
+        action: true,
+    });
+    faults.chain(actions).collect()
 }
 
 /// (t, y) points over the run's windows; `None` values are gaps.

@@ -5,7 +5,7 @@
 use sim_core::queue::EventQueue;
 use sim_core::rng;
 use sim_core::{SimDuration, SimTime};
-use slotmap::SlotMap;
+use slotmap::{SecondaryMap, SlotMap};
 
 use super::components::service::{ServiceState, Step};
 use super::components::{Instance, Kind};
@@ -15,9 +15,9 @@ use super::network::Network;
 use super::{ClientState, Edge, Event, Group, LoadGen, World, control};
 use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
 use crate::breaker::Breaker;
+use crate::budget::RetryBudget;
 use crate::limits::AdaptiveTimeout;
 use crate::policy::{RateSchedule, ThinnedPoisson};
-use crate::retry::RetryBudget;
 use crate::scenario::{self, CallSpec, FaultKind, Load, Scenario};
 use crate::slo::BurnRateAlerts;
 use crate::topology::{endpoint_index, expected_visits};
@@ -331,6 +331,9 @@ impl World {
             calls: SlotMap::with_key(),
             attempts: SlotMap::with_key(),
             abandoned: 0,
+            cancellation: s.services.iter().any(|svc| svc.honor_cancellation),
+            children: SecondaryMap::new(),
+            scratch_cancels: Vec::new(),
             effect_active: vec![false; effects.len()],
             paused: 0,
             scratch_outstanding: Vec::new(),

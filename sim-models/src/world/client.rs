@@ -89,7 +89,7 @@ impl World {
     }
 
     /// Starts a call on `edge` for `parent` (serving logical request `request_id`), carrying
-    /// the propagated `deadline`.
+    /// the propagated `deadline`. The call may be over (and removed) when this returns.
     pub(super) fn call(
         &mut self,
         edge: u32,
@@ -97,9 +97,10 @@ impl World {
         request_id: u64,
         deadline: Option<SimTime>,
         q: &mut EventQueue<Event>,
-    ) {
+    ) -> CallKey {
         let call = self.new_call(edge, parent, request_id, deadline, q.now());
         self.start_attempt(call, q);
+        call
     }
 
     /// A call on `edge` for `parent`, before its first attempt. Always inlined: once per
@@ -113,6 +114,9 @@ impl World {
         deadline: Option<SimTime>,
         now: SimTime,
     ) -> CallKey {
+        if let Some(b) = &mut self.edges[edge as usize].budget {
+            b.on_call(now);
+        }
         self.calls.insert(Call {
             parent,
             edge,
@@ -285,7 +289,7 @@ impl World {
             q.cancel(t);
         }
         if waiting {
-            self.cancel_racing(key, now);
+            self.cancel_racing(key, now, q);
         }
         match outcome {
             Outcome::Failed(f) => self.attempt_failed(key, f, q),
@@ -295,14 +299,21 @@ impl World {
 
     /// The caller stops waiting for every attempt of `key` still out (the losers of a race,
     /// or all of them at a timeout): each is abandoned, and counts as a failure for the
-    /// breaker and the budget.
-    fn cancel_racing(&mut self, key: CallKey, now: SimTime) {
+    /// breaker and the budget. A callee that honours cancellation is told. `since`: when
+    /// the work became work for nobody (now, unless a caller further up gave up earlier).
+    fn cancel_racing(&mut self, key: CallKey, since: SimTime, q: &mut EventQueue<Event>) {
+        let now = q.now();
         let call = &mut self.calls[key];
         let edge = &mut self.edges[call.edge as usize];
+        let tell = self.cancellation;
+        let told = &mut self.scratch_cancels;
         let mut abandon = |a: AttemptKey| {
             if let Some(att) = self.attempts.get_mut(a) {
                 self.abandoned += u32::from(att.abandoned_at.is_none());
-                att.abandoned_at = Some(now);
+                att.abandoned_at = Some(since);
+                if tell {
+                    told.push(a);
+                }
             }
         };
         if let Some(a) = call.current.take() {
@@ -314,6 +325,32 @@ impl World {
             edge.outstanding -= 1;
             edge.record(now, false, now - h.sent_at, h.replica);
             abandon(h.attempt);
+        }
+        if tell {
+            let from = edge.from;
+            let mut told = std::mem::take(&mut self.scratch_cancels);
+            for a in told.drain(..) {
+                self.send_cancel(from, a, q);
+            }
+            self.scratch_cancels = told;
+        }
+    }
+
+    /// Tells the callee of abandoned attempt `a`, sent from node `from`, to stop, if it
+    /// honours cancellation (a callee that does not would ignore it, so nothing is sent). The
+    /// cancel is a message like any other: it takes the link's latency and can be lost. A
+    /// crashed caller sends nothing.
+    fn send_cancel(&mut self, from: u32, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let target = self.attempts[a].target;
+        let caller_down = from
+            .checked_sub(self.clients.len() as u32)
+            .is_some_and(|i| self.is_down(i));
+        if caller_down || !self.honors_cancellation(target) {
+            return;
+        }
+        let to = self.node_of(target);
+        if let Some(delay) = self.transmit(from, to) {
+            q.schedule(q.now() + delay, Event::CancelArrives(a));
         }
     }
 
@@ -330,7 +367,7 @@ impl World {
             return;
         }
         call.timer = None;
-        self.cancel_racing(key, q.now());
+        self.cancel_racing(key, q.now(), q);
         self.attempt_failed(key, Failure::Timeout, q);
     }
 
@@ -388,7 +425,8 @@ impl World {
         let retry = call.attempts < edge.max_attempts
             && !expired
             && edge.retries_on(failure)
-            && edge.budget.as_ref().is_none_or(|b| b.can_retry());
+            // Last: a Finagle budget pays for the retry when it says yes.
+            && edge.budget.as_mut().is_none_or(|b| b.try_retry(now));
         if retry {
             let delay = crate::retry::retry_delay(
                 &edge.backoff,
@@ -490,8 +528,9 @@ impl World {
         self.finish_request(r, Outcome::Failed(Failure::Timeout), q);
     }
 
-    /// The caller gives up on `key` entirely (its attempts, if any, become work for nobody).
-    pub(super) fn abandon_call(&mut self, key: CallKey, now: SimTime, q: &mut EventQueue<Event>) {
+    /// The caller gives up on `key` entirely (its attempts, if any, become work for nobody
+    /// from `since` on: now, or earlier when the caller was itself working for nobody).
+    pub(super) fn abandon_call(&mut self, key: CallKey, since: SimTime, q: &mut EventQueue<Event>) {
         if !self.calls.contains_key(key) {
             return;
         }
@@ -499,7 +538,7 @@ impl World {
             q.cancel(t);
         }
         // Given up on: failures, as far as the breaker and the budget can tell.
-        self.cancel_racing(key, now);
+        self.cancel_racing(key, since, q);
         self.calls.remove(key);
     }
 
@@ -580,11 +619,7 @@ impl super::Edge {
             b.on_result(now, success, took);
         }
         if let Some(b) = &mut self.budget {
-            if success {
-                b.on_success()
-            } else {
-                b.on_failure()
-            }
+            b.on_result(success);
         }
     }
 

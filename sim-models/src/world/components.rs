@@ -49,6 +49,33 @@ impl World {
         }
     }
 
+    /// The one place a caller's cancel reaches the instance its attempt was sent to.
+    pub(super) fn deliver_cancel(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        // Gone already: answered, dropped, lost in a crash.
+        let Some(att) = self.attempts.get(a) else {
+            return;
+        };
+        match self.instances[att.target as usize].kind {
+            Kind::Service => self.on_cancel_arrives(a, q),
+        }
+    }
+
+    /// Whether instance `i` acts on cancels (callers send none to one that does not).
+    pub(super) fn honors_cancellation(&self, i: u32) -> bool {
+        let inst = self.instances[i as usize];
+        match inst.kind {
+            Kind::Service => self.services[inst.index as usize].honor_cancellation,
+        }
+    }
+
+    /// Whether instance `i` is down now (a crashed process sends nothing).
+    pub(super) fn is_down(&self, i: u32) -> bool {
+        let inst = self.instances[i as usize];
+        match inst.kind {
+            Kind::Service => self.services[inst.index as usize].down.is_some(),
+        }
+    }
+
     /// Attempts at instance `i` now (waiting or being handled): what balancers weigh.
     #[inline]
     pub(super) fn load_of(&self, i: u32) -> u64 {

@@ -30,6 +30,8 @@ pub(crate) struct ServiceStats {
     pub rejected: u64,
     pub refused: u64,
     pub dropped: u64,
+    /// Of `dropped`: stopped because their caller cancelled them.
+    pub cancelled: u64,
     pub errors: u64,
     pub completed: u64,
     pub failed: u64,
@@ -188,6 +190,7 @@ impl ServiceStats {
             rejected: 0,
             refused: 0,
             dropped: 0,
+            cancelled: 0,
             errors: 0,
             completed: 0,
             failed: 0,
@@ -210,6 +213,13 @@ impl ServiceStats {
     pub fn note_in_flight(&mut self) {
         let present = self.busy_level.level() + self.queue_level.level();
         self.in_flight_max = self.in_flight_max.max(present);
+    }
+
+    /// An attempt dropped because its caller cancelled it (`counted`: after warm-up).
+    pub fn note_cancelled(&mut self, counted: bool) {
+        self.cancelled += u64::from(counted);
+        self.dropped += u64::from(counted);
+        self.window.dropped += 1;
     }
 
     /// Whole-run time averages start over at `now` (end of warm-up), keeping current levels.
@@ -371,11 +381,12 @@ impl World {
     }
 
     /// Counted attempts (arrived after warm-up) queued or holding a worker at service `s`
-    /// now: the last term of the service's identity (result.rs, `ServiceResult`).
+    /// now: the last term of the service's identity (result.rs, `ServiceResult`). Queue
+    /// entries of attempts cancelled while waiting are stale keys: they name no attempt.
     pub(crate) fn attempts_in_flight(&self, s: usize) -> u64 {
         self.services[s]
             .in_service()
-            .filter(|&a| self.attempts[a].counted)
+            .filter(|&a| self.attempts.get(a).is_some_and(|att| att.counted))
             .count() as u64
     }
 

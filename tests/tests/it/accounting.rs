@@ -1,6 +1,7 @@
 //! The accounting identities on generated scenarios: per client and in total, offered =
 //! succeeded + degraded + failed + in flight at the end; per service, attempts = completed +
-//! failed + rejected + refused + dropped + deduplicated + in flight at the end. Each case
+//! failed + rejected + refused + dropped + deduplicated + in flight at the end (cancelled
+//! attempts are among the dropped). Each case
 //! draws a topology, policies, a load, a warm-up and a fault from a seeded generator, and
 //! is cut off at a horizon where work is usually still in flight.
 
@@ -57,6 +58,9 @@ fn service(d: &mut Draw, name: &str, calls: &str) -> String {
         extra.push_str(", honor_deadline: true");
     }
     if d.below(3) == 0 {
+        extra.push_str(", honor_cancellation: true");
+    }
+    if d.below(3) == 0 {
         extra.push_str(", side_effect: true, idempotency: (ttl: \"10s\")");
     }
     if d.below(4) == 0 {
@@ -67,7 +71,7 @@ fn service(d: &mut Draw, name: &str, calls: &str) -> String {
     }
     format!(
         "Service(name: \"{name}\", workers: {}, queue: {queue}, service_time: Exponential(mean: \"{}ms\"){extra}, calls: [{calls}])",
-        1 + d.below(8),
+        2 + d.below(7),
         1 + d.below(30)
     )
 }
@@ -133,7 +137,7 @@ fn scenario(case: u64) -> String {
 
 #[test]
 fn identities_hold_on_generated_scenarios() {
-    let (mut in_flight, mut services_in_flight, mut degraded) = (0, 0, 0);
+    let (mut in_flight, mut services_in_flight, mut degraded, mut cancelled) = (0, 0, 0, 0);
     for case in 0..60 {
         let text = scenario(case);
         let name = format!("case-{case}.ron");
@@ -147,9 +151,10 @@ fn identities_hold_on_generated_scenarios() {
         in_flight += u64::from(r.totals.in_flight_at_end > 0);
         services_in_flight += u64::from(r.services.iter().any(|s| s.in_flight_at_end > 0));
         degraded += u64::from(r.totals.degraded > 0);
+        cancelled += u64::from(r.services.iter().any(|s| s.cancelled > 0));
     }
     // The cases must exercise what the identities are about: work cut off by the horizon,
-    // and degraded answers.
+    // degraded answers, cancelled attempts.
     assert!(
         in_flight >= 10,
         "{in_flight} cases end with requests in flight"
@@ -159,4 +164,5 @@ fn identities_hold_on_generated_scenarios() {
         "{services_in_flight} cases end with attempts in flight"
     );
     assert!(degraded >= 5, "{degraded} cases have degraded answers");
+    assert!(cancelled >= 5, "{cancelled} cases cancel attempts");
 }

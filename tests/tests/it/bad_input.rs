@@ -202,6 +202,108 @@ fn semantic_errors_point_at_the_field() {
     );
 }
 
+/// A retry budget of either kind: a type error inside `Finagle(..)` names the budget and
+/// says what was expected; out-of-range values point at their own field.
+#[test]
+fn retry_budget_mistakes_point_at_the_field() {
+    let scenario = |budget: &str| {
+        format!(
+            r#"Scenario(
+    name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0),
+                     policy: (max_attempts: 3, budget: {budget}))],
+    services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))],
+)"#
+        )
+    };
+    let errors = |budget: &str| -> Vec<(usize, usize, String, String)> {
+        sim_models::load("bad.ron", &scenario(budget))
+            .unwrap_err()
+            .items
+            .into_iter()
+            .map(|d| (d.at.line, d.at.col, d.field, d.message))
+            .collect()
+    };
+    // Parse errors: at the budget (ron stops after reading it whole), naming the kind.
+    let e = errors(r#"Finagle(ttl: 10)"#);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0].0, e[0].2.as_str()), (4, "clients[0].policy.budget"));
+    assert!(
+        e[0].3.contains("Finagle budget") && e[0].3.contains("duration"),
+        "{e:?}"
+    );
+    let e = errors(r#"(ttl: "10s")"#);
+    assert!(e[0].3.contains("Finagle(ttl: .."), "{e:?}");
+    let e = errors(r#"Finagel(ttl: "10s")"#);
+    assert!(
+        e[0].3.contains("unknown retry budget kind `Finagel`"),
+        "{e:?}"
+    );
+    // Validation errors: at the value of the field inside `Finagle(..)`.
+    let e = errors(r#"Finagle(ttl: "90s", min_retries_per_sec: 1, percent_can_retry: 2000)"#);
+    let at: Vec<_> = e.iter().map(|x| (x.0, x.1, x.2.as_str())).collect();
+    assert_eq!(
+        at,
+        [
+            (4, 69, "clients[0].policy.budget.ttl"),
+            (4, 119, "clients[0].policy.budget.percent_can_retry"),
+        ],
+        "{e:?}"
+    );
+    assert!(e[0].3.contains("from 1s to 60s"), "{e:?}");
+    // And the gRPC kind, written as before.
+    let e = errors("(max_tokens: 0, token_ratio: 0.1)");
+    assert_eq!(
+        (e[0].0, e[0].1, e[0].2.as_str()),
+        (4, 69, "clients[0].policy.budget.max_tokens")
+    );
+}
+
+/// A baseline `error_rate` is a probability, on a service and on an endpoint.
+#[test]
+fn error_rate_outside_zero_to_one_points_at_the_field() {
+    let text = r#"Scenario(
+    name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
+    services: [Service(name: "s", workers: 1, service_time: Constant("1ms"), error_rate: 1.5,
+                       endpoints: [(name: "e", service_time: Constant("1ms"), error_rate: -0.1)])],
+)"#;
+    let got: Vec<_> = sim_models::load("bad.ron", text)
+        .unwrap_err()
+        .items
+        .into_iter()
+        .map(|d| (d.at.line, d.at.col, d.field, d.message))
+        .collect();
+    let at: Vec<_> = got.iter().map(|x| (x.0, x.1, x.2.as_str())).collect();
+    assert_eq!(
+        at,
+        [
+            (4, 90, "services[0].error_rate"),
+            (5, 91, "services[0].endpoints[0].error_rate"),
+        ],
+        "{got:?}"
+    );
+    assert!(got[0].3.contains("probability"), "{got:?}");
+}
+
+/// `cancel_cost` without `honor_cancellation` loads, with a warning at the field.
+#[test]
+fn cancel_cost_without_honouring_cancellation_is_warned_about() {
+    let text = r#"Scenario(
+    name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
+    services: [Service(name: "s", workers: 1, service_time: Constant("1ms"), cancel_cost: "1ms")],
+)"#;
+    let warnings = sim_models::load("w.ron", text).unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = &warnings[0];
+    assert_eq!(
+        (w.at.line, w.at.col, w.field.as_str()),
+        (4, 91, "services[0].cancel_cost")
+    );
+    assert!(w.message.contains("honor_cancellation"), "{}", w.message);
+}
+
 /// No input makes the loader panic: every prefix of the bundled scenarios, and a few
 /// byte-level mutations of them.
 #[test]

@@ -208,6 +208,38 @@ fn conservation_holds_through_every_kind_of_fault() {
     }
 }
 
+/// The same with cancellation honoured at gw and db, and hedged calls from gw to db: the
+/// cancels cross the same lossy, partitioned and crashing links and services, and every
+/// attempt is still accounted for exactly once.
+#[test]
+fn conservation_holds_with_cancellation_through_every_kind_of_fault() {
+    let text = EVERYTHING
+        .replace(
+            r#"Service(name: "gw", workers: 8,"#,
+            r#"Service(name: "gw", workers: 8, honor_cancellation: true, cancel_cost: "2ms","#,
+        )
+        .replace(
+            "honor_deadline: true),",
+            r#"honor_deadline: true, honor_cancellation: true, cancel_cost: "1ms"),"#,
+        )
+        .replace(
+            r#"policy: (timeout: "100ms", max_attempts: 2)"#,
+            r#"policy: (timeout: "100ms", max_attempts: 2, hedge: (delay: "15ms"))"#,
+        );
+    assert_ne!(text, EVERYTHING);
+    for seed in [1, 2, 3] {
+        let r = run("everything-cancel.ron", &text, seed);
+        assert_drained(&r);
+        assert!(r.hedges > 0, "seed {seed}: no hedges");
+        for name in ["gw", "db"] {
+            assert!(
+                service(&r, name).cancelled > 0,
+                "seed {seed}: nothing cancelled at {name}"
+            );
+        }
+    }
+}
+
 /// Cut off in overload (capacity 100/s, offered 200/s plus retries), with a warm-up:
 /// requests and attempts are still in flight at the end, and conservation must account for
 /// them rather than lose them.
@@ -417,6 +449,69 @@ fn errors_fault_makes_each_failed_request_try_max_attempts_times() {
     );
 }
 
+/// A baseline `error_rate` on a service (every endpoint) and on an endpoint (on top of the
+/// service's), composing with an Errors fault: each independent, the chances of no error
+/// multiply. No retries, so each client's error fraction is a binomial proportion: it must
+/// lie within 4.5 standard errors of p (two-sided, ~7e-6 per check).
+#[test]
+fn baseline_error_rates_compose_with_errors_faults() {
+    let scenario = |fault: &str| {
+        format!(
+            r#"Scenario(
+            name: "error-rate", seed: 1, horizon: "200s",
+            clients: [
+                Client(name: "base", target: "a",
+                    load: Open(rate_rps: 200.0, shape: [Step(at: "198s", rate_rps: 0.0)])),
+                Client(name: "route", target: "a", endpoint: "e",
+                    load: Open(rate_rps: 200.0, shape: [Step(at: "198s", rate_rps: 0.0)])),
+            ],
+            services: [Service(name: "a", workers: 64, service_time: Constant("1ms"),
+                error_rate: 0.01,
+                endpoints: [(name: "e", service_time: Constant("1ms"), error_rate: 0.05)])],
+            faults: [{fault}],
+        )"#
+        )
+    };
+    let cases = [
+        ("", 0.01, 1.0 - 0.99 * 0.95),
+        (
+            r#"Fault(start: "0s", end: "200s", kind: Errors(service: "a", p: 0.5))"#,
+            1.0 - 0.99 * 0.5,
+            1.0 - 0.99 * 0.95 * 0.5,
+        ),
+    ];
+    for (fault, p_base, p_route) in cases {
+        let r = run("error-rate.ron", &scenario(fault), 1);
+        assert_drained(&r);
+        for (name, p) in [("base", p_base), ("route", p_route)] {
+            let t = &client(&r, name).totals;
+            let n = t.offered as f64;
+            assert_eq!(t.failed.total(), t.failed.error, "{name}: only errors");
+            let se = (p * (1.0 - p) / n).sqrt();
+            assert_near(
+                &format!("{name} error fraction ({fault})"),
+                t.failed.error as f64 / n,
+                p,
+                4.5 * se,
+            );
+        }
+        let a = service(&r, "a");
+        assert_eq!(
+            a.errors, r.totals.failed.error,
+            "each error is the service's"
+        );
+    }
+    // `error_rate: 0` is the default: same run, draw for draw.
+    let plain = scenario("").replace("error_rate: 0.01,", "");
+    let plain = plain.replace(", error_rate: 0.05", "");
+    let zero = scenario("").replace("error_rate: 0.01", "error_rate: 0.0");
+    let zero = zero.replace("error_rate: 0.05", "error_rate: 0.0");
+    let (a, b) = (run("plain.ron", &plain, 1), run("zero.ron", &zero, 1));
+    assert_eq!(a.totals.failed.error, 0);
+    assert_eq!(a.scenario_hash, b.scenario_hash);
+    assert_eq!(a.trace_digest, b.trace_digest);
+}
+
 /// Backoff timing, made exact with one closed-loop user: it thinks 1 s, sends, and with
 /// Errors(p = 1) all run long each request takes 3 x 10 ms of work plus the two backoff
 /// delays before it fails. Requests are issued at 1 s + k x cycle while before the 100 s
@@ -452,6 +547,52 @@ fn backoff_delays_show_in_the_cycle_of_a_closed_loop_user() {
         // The last request ends (fails) before the horizon in every case.
         assert_eq!(r.totals.failed.error, expected, "{backoff}");
         assert_eq!(r.retries, 2 * expected, "{backoff}");
+    }
+}
+
+/// The two retry budget kinds under total failure (Errors p = 1 all run, 4 attempts per call,
+/// retries at once). gRPC throttling debits every failed attempt: after the first calls
+/// drain it, no retry passes and the load is exactly 1. Finagle's budget credits each call
+/// and debits each retry: the long-run load is 1 + percent_can_retry + min_retries_per_sec
+/// / rate (REFERENCES 3.2: 1.3 at 100 calls/s, 2.2 at 10).
+///
+/// Tolerance: given the arrivals the budget is deterministic, so with N calls in the
+/// counted T = 600 s the retries are 0.2 N + 10 T up to the window's edges: at most one
+/// window's allowance, (0.2 rate + 10) x 10 s, at each end of the counted span.
+#[test]
+fn finagle_budget_keeps_retrying_at_its_percentage_where_grpc_stops() {
+    for rate in [100.0, 10.0] {
+        let scenario = |budget: &str| {
+            format!(
+                r#"Scenario(
+                name: "budget", seed: 1, horizon: "660s", warmup: "60s",
+                clients: [Client(name: "c", target: "a", load: Open(rate_rps: {rate}),
+                    policy: (max_attempts: 4, budget: {budget}))],
+                services: [Service(name: "a", workers: 64, service_time: Constant("1ms"))],
+                faults: [Fault(start: "0s", end: "660s", kind: Errors(service: "a", p: 1.0))],
+            )"#
+            )
+        };
+        let load = |r: &RunResult| service(r, "a").attempts as f64 / r.totals.offered as f64;
+        let grpc = run(
+            "grpc.ron",
+            &scenario("(max_tokens: 10, token_ratio: 0.1)"),
+            1,
+        );
+        assert_eq!(load(&grpc), 1.0, "gRPC at {rate}/s");
+        let finagle = run("finagle.ron", &scenario("Finagle"), 1);
+        let n = finagle.totals.offered as f64;
+        let expected = 1.0 + 0.2 + 10.0 * 600.0 / n;
+        let edges = 2.0 * (0.2 * rate + 10.0) * 10.0 / n;
+        assert_near("Finagle load", load(&finagle), expected, edges);
+        // N is Poisson(600 rate): 10 T / N is 10 / rate within 5 sd of N's relative error.
+        let sd = 10.0 / rate / (600.0 * rate).sqrt();
+        assert_near(
+            "Finagle load, the formula",
+            expected,
+            1.2 + 10.0 / rate,
+            5.0 * sd,
+        );
     }
 }
 
@@ -1919,6 +2060,221 @@ fn hedges_and_retries_count_from_the_end_of_the_warm_up() {
             "seed {seed}: attempts = offered + retries + hedges"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cancellation: the caller stops waiting vs the callee stops working
+// ---------------------------------------------------------------------------------------------
+
+/// One request down client -> api -> db, every link 10 ms, api 0 ms of work, db 1 s; the
+/// client gives up after 100 ms (t = 10.100 s). Without cancellation only the client stops
+/// waiting: db works until 11.020 and api holds its worker until db's answer is back at
+/// 11.030, both for nobody since 10.100 (920 and 930 ms wasted). When api honours
+/// cancellation the client's cancel reaches it at 10.110; it cancels its call to db and
+/// stops after its `cancel_cost` of 5 ms (15 ms wasted). db, if it honours too, gets api's
+/// cancel at 10.120 and stops at once (20 ms wasted); if not, it works on (920 ms). A cancel
+/// lost on the way (a partition when it is sent) stops nothing.
+#[test]
+fn cancellation_stops_the_work_down_the_chain() {
+    let scenario = |api: &str, db: &str, faults: &str| {
+        format!(
+            r#"Scenario(
+            name: "cancel-chain", seed: 1, horizon: "15s",
+            clients: [Client(name: "c", target: "api",
+                load: Closed(users: 1, think_time: Constant("10s")), policy: (timeout: "100ms"))],
+            services: [
+                Service(name: "api", workers: 1, service_time: Constant("0ms"),
+                    calls: [Call(to: "db")]{api}),
+                Service(name: "db", workers: 1, service_time: Constant("1s"){db}),
+            ],
+            default_link: (latency: Constant("10ms")),
+            faults: [{faults}],
+        )"#
+        )
+    };
+    let honour = ", honor_cancellation: true, cancel_cost: \"5ms\"";
+    let honour_free = ", honor_cancellation: true";
+    let lost = r#"Fault(start: "10.05s", end: "10.2s", kind: Partition(a: "c", b: "api"))"#;
+    // (case, api, db, faults, [api wasted, db wasted] in ms, [api, db] cancelled)
+    let cases = [
+        ("nobody honours", "", "", "", [930.0, 920.0], [0, 0]),
+        (
+            "api and db honour",
+            honour,
+            honour_free,
+            "",
+            [15.0, 20.0],
+            [1, 1],
+        ),
+        ("only api honours", honour, "", "", [15.0, 920.0], [1, 0]),
+        (
+            "only db honours",
+            "",
+            honour_free,
+            "",
+            [930.0, 920.0],
+            [0, 0],
+        ),
+        (
+            "the cancel is lost",
+            honour,
+            honour_free,
+            lost,
+            [930.0, 920.0],
+            [0, 0],
+        ),
+    ];
+    for (case, api, db, faults, wasted_ms, cancelled) in cases {
+        let r = run("cancel-chain.ron", &scenario(api, db, faults), 1);
+        assert_drained(&r);
+        assert_eq!(
+            (r.totals.offered, r.totals.failed.timeout),
+            (1, 1),
+            "{case}"
+        );
+        for (i, name) in ["api", "db"].into_iter().enumerate() {
+            let s = service(&r, name);
+            assert_near(
+                &format!("{case}: {name} wasted ms"),
+                s.wasted_work_s * 1e3,
+                wasted_ms[i],
+                1e-6,
+            );
+            assert_eq!(s.cancelled, cancelled[i], "{case}: {name} cancelled");
+            assert_eq!(s.dropped, cancelled[i], "{case}: {name} dropped");
+        }
+    }
+}
+
+/// A cancel drops a waiting attempt from the queue: one worker, 1 s of work; a patient
+/// client's attempt takes the worker at 10.010, a hasty one's (100 ms timeout) queues behind
+/// it and its cancel arrives at 10.110. Honouring it, the service never works for nobody
+/// (busy 1 s in all); without, it works the abandoned attempt from 11.010 to 12.010.
+#[test]
+fn cancellation_drops_a_queued_attempt() {
+    let scenario = |honour: &str| {
+        format!(
+            r#"Scenario(
+            name: "cancel-queue", seed: 1, horizon: "15s",
+            clients: [
+                Client(name: "patient", target: "a", load: Closed(users: 1, think_time: Constant("10s"))),
+                Client(name: "hasty", target: "a", load: Closed(users: 1, think_time: Constant("10s")),
+                    policy: (timeout: "100ms")),
+            ],
+            services: [Service(name: "a", workers: 1, service_time: Constant("1s"){honour})],
+            default_link: (latency: Constant("10ms")),
+        )"#
+        )
+    };
+    let naive = run("cancel-queue.ron", &scenario(""), 1);
+    let honours = run(
+        "cancel-queue.ron",
+        &scenario(", honor_cancellation: true, cancel_cost: \"50ms\""),
+        1,
+    );
+    for r in [&naive, &honours] {
+        assert_drained(r);
+        assert_eq!(client(r, "patient").totals.succeeded, 1);
+        assert_eq!(client(r, "hasty").totals.failed.timeout, 1);
+    }
+    let (a, b) = (service(&naive, "a"), service(&honours, "a"));
+    assert_eq!((a.completed, a.cancelled), (2, 0));
+    assert_near("naive wasted s", a.wasted_work_s, 1.0, 1e-9);
+    // Dropped from the queue: no worker time, and the cancel cost is for work in progress.
+    assert_eq!((b.completed, b.cancelled, b.dropped), (1, 1, 1));
+    assert_eq!(b.wasted_work_s, 0.0);
+    // Busy 1 s of the 15 s; the queue held one attempt from 10.010 to 10.110 only.
+    assert_near("utilization", b.utilization, 1.0 / 15.0, 1e-9);
+    assert_near("queue depth", b.queue_depth_mean, 0.1 / 15.0, 1e-9);
+}
+
+/// A cancel can overtake its attempt (each message draws its own latency): then the
+/// attempt is dropped when it arrives, as if the cancel had come right behind it. The link
+/// c <-> a takes 1 ms or 100 ms (even odds, each message); every attempt times out at
+/// 20 ms, a works 1 s, and honours cancellation at no cost. Per attempt, the worker time
+/// spent after the caller gave up is 1 ms or 100 ms if the attempt took 1 ms (it works
+/// until its cancel arrives at 21 or 120 ms), 20 ms if both took 100 ms (it arrives at 100,
+/// the cancel at 120), and 0 if the attempt took 100 ms and its cancel 1 ms: the cancel is
+/// there first (at 21 ms). Mean 30.25 ms, sd 41 ms per attempt.
+#[test]
+fn cancellation_that_overtakes_its_attempt_drops_it_on_arrival() {
+    let text = r#"Scenario(
+        name: "cancel-overtakes", seed: 1, horizon: "60s",
+        clients: [Client(name: "c", target: "a",
+            load: Open(rate_rps: 100.0, shape: [Step(at: "55s", rate_rps: 0.0)]),
+            policy: (timeout: "20ms"))],
+        services: [Service(name: "a", workers: 1000, service_time: Constant("1s"),
+            honor_cancellation: true)],
+        default_link: (latency: Mixture([(0.5, Constant("1ms")), (0.5, Constant("100ms"))])),
+    )"#;
+    let r = run("cancel-overtakes.ron", text, 1);
+    assert_drained(&r);
+    let a = service(&r, "a");
+    assert_eq!(a.cancelled, a.attempts, "every attempt is cancelled");
+    assert_eq!(a.completed, 0);
+    let n = a.attempts as f64;
+    assert_near(
+        "wasted ms per attempt",
+        a.wasted_work_s * 1e3 / n,
+        30.25,
+        5.0 * 41.05 / n.sqrt(),
+    );
+}
+
+/// The hedging overload of issue 21: 2% of requests take 1 s at db (10 workers, 98% take
+/// 10 ms, so 0.745 utilised at 250 rps), one hedge after 20 ms (just above the unhedged
+/// p95 of 12 ms), links 1 ms.
+/// When only the client stops waiting, every losing attempt still runs to its end: the
+/// hedges add load, queueing pushes more requests past 20 ms, those are hedged too, and the
+/// server saturates (~2 attempts per request, seconds of latency). When db honours
+/// cancellation (1 ms to stop), a loser stops ~2 ms after the race is decided: ~2-3% of
+/// requests are hedged, utilisation falls below the unhedged 0.745, and the p50 is the
+/// 10 ms of work plus 2 ms of links.
+#[test]
+fn cancelling_hedge_losers_keeps_hedging_from_overloading_the_server() {
+    let scenario = |honour: &str| {
+        format!(
+            r#"Scenario(
+            name: "hedge-cancel", seed: 1, horizon: "120s", warmup: "20s",
+            clients: [Client(name: "users", target: "db", load: Open(rate_rps: 250.0),
+                policy: (hedge: (delay: "20ms", max_hedges: 1)))],
+            services: [Service(name: "db", workers: 10{honour},
+                service_time: Mixture([(0.98, Constant("10ms")), (0.02, Constant("1s"))]))],
+            default_link: (latency: Constant("1ms")),
+        )"#
+        )
+    };
+    let naive = run("hedge-cancel.ron", &scenario(""), 1);
+    let honours = run(
+        "hedge-cancel.ron",
+        &scenario(", honor_cancellation: true, cancel_cost: \"1ms\""),
+        1,
+    );
+    for r in [&naive, &honours] {
+        assert_conserved(r);
+    }
+    let (a, b) = (service(&naive, "db"), service(&honours, "db"));
+    // Only the client stops waiting: overloaded.
+    assert!(
+        a.retry_amplification >= 1.5,
+        "naive: {}",
+        a.retry_amplification
+    );
+    assert!(a.utilization >= 0.99, "naive: {}", a.utilization);
+    assert!(naive.totals.latency_ms.p50 >= 1000.0);
+    // The server stops working too: attempts fall by at least a third, the p50 recovers to
+    // the work plus the links, and wasted work falls a hundredfold.
+    assert!(
+        b.retry_amplification <= 1.05,
+        "honours: {}",
+        b.retry_amplification
+    );
+    assert!(b.attempts as f64 <= 0.67 * a.attempts as f64);
+    assert!(b.utilization < 0.745, "honours: {}", b.utilization);
+    assert_near("p50 ms", honours.totals.latency_ms.p50, 12.0, 0.1);
+    assert!(b.wasted_work_s <= 0.01 * a.wasted_work_s);
+    // Each hedge's loser is cancelled unless it finished first (fast, before the cancel).
+    assert!(b.cancelled > 0 && b.cancelled <= honours.hedges);
 }
 
 /// An SLO per route, with a latency objective: a slowdown makes every answer slow without

@@ -23,6 +23,8 @@ use crate::scenario::{self, CrashMode, Discipline, QueueSpec};
 pub enum ServiceEvent {
     /// An attempt's local work is done.
     WorkDone(AttemptKey),
+    /// A cancelled attempt's worker has stopped it (after `cancel_cost`).
+    Stopped(AttemptKey),
 }
 
 /// One step of an endpoint's downstream work; edges of a `Parallel` step are consecutive.
@@ -39,6 +41,10 @@ pub(crate) struct Endpoint {
     /// Bulkhead: attempts of this endpoint admitted at most at once, and admitted now.
     bulkhead: u32,
     present: u32,
+    /// Chance of no error from the baseline rates (the service's and the endpoint's).
+    base_ok: f64,
+    /// Chance that work ends in an error now: the baseline with the active Errors effects.
+    error_p: f64,
 }
 
 pub(crate) struct ServiceState {
@@ -57,6 +63,11 @@ pub(crate) struct ServiceState {
     max_concurrency: u32,
     concurrency_limit: u32,
     pub(crate) honor_deadline: bool,
+    pub(crate) honor_cancellation: bool,
+    cancel_cost: SimDuration,
+    /// Queue entries whose attempt was cancelled while waiting: skipped when reached, and
+    /// not counted as queued (an O(1) removal from the middle of the queue).
+    stale: u64,
     idempotency: Option<IdempotencyStore>,
     /// Attempts holding a worker.
     active: Vec<AttemptKey>,
@@ -66,7 +77,6 @@ pub(crate) struct ServiceState {
     /// Events for this service's calls that came during a pause: handled when it ends.
     pub(crate) deferred: Vec<Event>,
     slowdown: f64,
-    error_p: f64,
     rng: SimRng,
     error_rng: SimRng,
     pub stats: ServiceStats,
@@ -82,12 +92,15 @@ impl ServiceState {
         start: SimTime,
         mut compile_steps: impl FnMut(&[scenario::Step]) -> Vec<Step>,
     ) -> ServiceState {
+        let base_ok = |endpoint_rate: f64| (1.0 - spec.error_rate) * (1.0 - endpoint_rate);
         let mut endpoints = vec![Endpoint {
             work: spec.service_time.compile().expect("validated service time"),
             steps: compile_steps(&spec.calls),
             side_effect: spec.side_effect,
             bulkhead: spec.bulkhead.unwrap_or(u32::MAX),
             present: 0,
+            base_ok: base_ok(0.0),
+            error_p: 1.0 - base_ok(0.0),
         }];
         for ep in &spec.endpoints {
             endpoints.push(Endpoint {
@@ -96,6 +109,8 @@ impl ServiceState {
                 side_effect: ep.side_effect,
                 bulkhead: ep.bulkhead.unwrap_or(u32::MAX),
                 present: 0,
+                base_ok: base_ok(ep.error_rate),
+                error_p: 1.0 - base_ok(ep.error_rate),
             });
         }
         ServiceState {
@@ -118,13 +133,15 @@ impl ServiceState {
             max_concurrency: spec.admission.max_concurrency.unwrap_or(u32::MAX),
             concurrency_limit: spec.admission.max_concurrency.unwrap_or(u32::MAX),
             honor_deadline: spec.honor_deadline,
+            honor_cancellation: spec.honor_cancellation,
+            cancel_cost: spec.cancel_cost,
+            stale: 0,
             idempotency: spec.idempotency.map(|i| IdempotencyStore::new(i.ttl)),
             active: Vec::new(),
             down: None,
             paused_since: None,
             deferred: Vec::new(),
             slowdown: 1.0,
-            error_p: 0.0,
             rng: rng::stream(seed, &format!("service/{name}/service_time")),
             error_rng: rng::stream(seed, &format!("service/{name}/errors")),
             stats: ServiceStats::new(start),
@@ -133,7 +150,7 @@ impl ServiceState {
 
     /// Attempts queued or holding a worker now.
     pub(crate) fn present(&self) -> u64 {
-        u64::from(self.busy) + self.queue.len() as u64
+        u64::from(self.busy) + self.queued() as u64
     }
 
     /// Attempts queued or holding a worker now, queue first.
@@ -143,7 +160,7 @@ impl ServiceState {
 
     /// Attempts waiting in the queue now.
     pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
+        self.queue.len() - self.stale as usize
     }
 
     /// Whether it would answer a health probe now (up and not paused).
@@ -170,6 +187,7 @@ impl ServiceState {
             rejected: st.rejected,
             refused: st.refused,
             dropped: st.dropped,
+            cancelled: st.cancelled,
             errors: st.errors,
             completed: st.completed,
             failed: st.failed,
@@ -206,6 +224,12 @@ impl World {
         let svc = &mut self.services[s];
         svc.stats.attempts += u64::from(counted);
         svc.stats.window.attempts += 1;
+        if att.phase == Phase::CancelledInTransit {
+            // Its cancel came first: on one connection it would have come right after it.
+            svc.stats.note_cancelled(counted);
+            self.remove_attempt(a);
+            return;
+        }
         if let Some(mode) = svc.down {
             match mode {
                 CrashMode::Refuse => {
@@ -240,9 +264,9 @@ impl World {
             }
         }
         let present = svc.present();
-        let start_now =
-            svc.busy < svc.capacity && svc.paused_since.is_none() && svc.queue.is_empty();
-        let has_room = start_now || (svc.queue.len() as u64) < svc.queue_capacity;
+        let queued = svc.queued() as u64;
+        let start_now = svc.busy < svc.capacity && svc.paused_since.is_none() && queued == 0;
+        let has_room = start_now || queued < svc.queue_capacity;
         let endpoint = &svc.endpoints[att_endpoint as usize];
         let in_bulkhead = endpoint.present < endpoint.bulkhead;
         // The token is taken last: an attempt refused for lack of room costs no token.
@@ -335,7 +359,9 @@ impl World {
                 store.end(key, q.now(), true);
             }
         }
-        if svc.error_p > 0.0 && svc.error_rng.random::<f64>() < svc.error_p {
+        // Drawn only where an error can happen, so a scenario without errors keeps its stream.
+        let error_p = svc.endpoints[att.endpoint as usize].error_p;
+        if error_p > 0.0 && svc.error_rng.random::<f64>() < error_p {
             svc.stats.errors += u64::from(att.counted);
             return self.finish_attempt(a, Outcome::Failed(Failure::Error), q);
         }
@@ -362,15 +388,23 @@ impl World {
                 return self.drop_active(a, q);
             }
             let (deadline, request_id) = (att.deadline, att.request_id);
+            let track = svc.honor_cancellation;
             match *step {
                 Step::Call(edge) => {
                     att.pending = 1;
-                    return self.call(edge, Parent::Attempt(a), request_id, deadline, q);
+                    let call = self.call(edge, Parent::Attempt(a), request_id, deadline, q);
+                    if track {
+                        self.track_child(a, call);
+                    }
+                    return;
                 }
                 Step::Parallel { first, count } => {
                     att.pending = count as u16;
                     for edge in first..first + count {
-                        self.call(edge, Parent::Attempt(a), request_id, deadline, q);
+                        let call = self.call(edge, Parent::Attempt(a), request_id, deadline, q);
+                        if track {
+                            self.track_child(a, call);
+                        }
                     }
                     return;
                 }
@@ -521,6 +555,11 @@ impl World {
                 svc.queue.pop_front()
             };
             let Some(next) = next else { return };
+            if svc.stale > 0 && !self.attempts.contains_key(next) {
+                // Cancelled while it waited: already counted out of the queue.
+                svc.stale -= 1;
+                continue;
+            }
             svc.stats.queue_level.add(now, -1);
             self.start_work(s, next, q);
         }
@@ -536,6 +575,88 @@ impl World {
         svc.endpoints[att.endpoint as usize].present -= 1;
         if let Some(store) = &mut svc.idempotency {
             store.end(key, now, succeeded);
+        }
+    }
+}
+
+/// Cancellation: a caller that abandoned an attempt says so, and a service that honours it
+/// stops working for nobody.
+impl World {
+    /// A caller's cancel for live attempt `a` arrives. Queued, it leaves the queue; holding
+    /// a worker, its local work stops or its downstream calls are cancelled in turn (their
+    /// callees are told if they honour cancellation too), and the worker is free after
+    /// `cancel_cost`. Still on its way, it is dropped when it arrives. A paused service
+    /// handles the cancel when the pause ends.
+    pub(in crate::world) fn on_cancel_arrives(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let att = &mut self.attempts[a];
+        let svc = &mut self.services[att.local as usize];
+        if svc.paused_since.is_some() {
+            svc.deferred.push(Event::CancelArrives(a));
+            return;
+        }
+        match att.phase {
+            Phase::Transit => att.phase = Phase::CancelledInTransit,
+            Phase::Queued => {
+                svc.stale += 1;
+                svc.stats.queue_level.add(now, -1);
+                svc.stats.note_cancelled(att.counted);
+                self.end_operation(a, now, false);
+                self.remove_attempt(a);
+            }
+            Phase::Working | Phase::Calling => {
+                if let Some(k) = att.done_key.take() {
+                    q.cancel(k);
+                }
+                att.phase = Phase::Stopping;
+                let cost = svc.cancel_cost;
+                if let Some(children) = self.children.remove(a) {
+                    // Its calls have been work for nobody since its own caller (or one further
+                    // up) gave up, as they would count without the cancel.
+                    let since = self.orphaned_at(a).unwrap_or(now);
+                    for call in children {
+                        self.abandon_call(call, since, q);
+                    }
+                }
+                if cost.is_zero() {
+                    self.stop(a, q);
+                } else {
+                    let stopped = q.schedule(now + cost, Event::Service(ServiceEvent::Stopped(a)));
+                    self.attempts[a].done_key = Some(stopped);
+                }
+            }
+            Phase::CancelledInTransit | Phase::Stopping => {}
+        }
+    }
+
+    /// The worker has stopped cancelled attempt `a` (a crash meanwhile cancels this event).
+    pub(in crate::world) fn on_stopped(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        self.attempts[a].done_key = None;
+        self.stop(a, q);
+    }
+
+    /// Cancelled attempt `a` leaves its worker, which takes the next attempt.
+    fn stop(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let att = &self.attempts[a];
+        let counted = att.counted;
+        self.services[att.local as usize]
+            .stats
+            .note_cancelled(counted);
+        self.drop_active(a, q);
+    }
+
+    /// Remembers `call` as a downstream call of `a` (whose service honours cancellation), to
+    /// cancel it with `a`; unless it is already over (answered at once), or `a` with it.
+    fn track_child(&mut self, a: AttemptKey, call: CallKey) {
+        if !self.calls.contains_key(call) || !self.attempts.contains_key(a) {
+            return;
+        }
+        let calls = &self.calls;
+        if let Some(entry) = self.children.entry(a) {
+            let children = entry.or_default();
+            // Calls of earlier steps are over: forget them.
+            children.retain(|&k| calls.contains_key(k));
+            children.push(call);
         }
     }
 }
@@ -576,7 +697,9 @@ impl World {
         let was_paused = svc.paused_since.is_some();
         svc.down = down;
         svc.slowdown = slowdown;
-        svc.error_p = 1.0 - ok_p;
+        for ep in &mut svc.endpoints {
+            ep.error_p = 1.0 - ok_p * ep.base_ok;
+        }
         svc.capacity = capacity;
         svc.concurrency_limit = limit;
         if crashing {
@@ -597,6 +720,16 @@ impl World {
         let reset = self.services[s].down == Some(CrashMode::Refuse);
         let svc = &mut self.services[s];
         let queued: Vec<AttemptKey> = svc.queue.drain(..).collect();
+        let queued: Vec<AttemptKey> = if svc.stale > 0 {
+            svc.stale = 0;
+            queued
+                .into_iter()
+                .filter(|&a| self.attempts.contains_key(a))
+                .collect()
+        } else {
+            queued
+        };
+        let svc = &mut self.services[s];
         svc.stats.queue_level.set(now, 0);
         let active = std::mem::take(&mut svc.active);
         // Calls the lost attempts were waiting on now wait for nobody.
