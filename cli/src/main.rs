@@ -112,7 +112,8 @@ enum Command {
         /// Search `PATH=LO..HI` for the smallest value at which the run turns metastable.
         #[arg(long, value_name = "PATH=LO..HI", conflicts_with = "params")]
         find: Option<String>,
-        /// With --find: the condition searched for (the run never recovers after its faults).
+        /// With --find: the condition searched for (the run's verdict: it never recovers after
+        /// its faults, or collapses without one; undetermined is neither and stops the search).
         #[arg(long, value_enum, default_value_t = Until::Metastable, requires = "find")]
         until: Until,
         /// With --find: stop the search within this distance (default: 1 for whole-number
@@ -188,6 +189,8 @@ enum Format {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Until {
+    /// The run's verdict is metastable (or collapsed without a fault); an undetermined
+    /// verdict in most runs stops the search and says why.
     Metastable,
 }
 
@@ -784,9 +787,9 @@ fn sweep_grid(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `simctl sweep --find PATH=LO..HI`: bisects for the smallest value at which most of the
-/// replicates turn metastable.
-/// What `sweep --find` searches, and how.
+/// What `sweep --find` searches, and how: `simctl sweep --find PATH=LO..HI` bisects for the
+/// smallest value at which most of the replicates turn metastable (their verdict, so an
+/// undetermined value stops the search with its reason).
 struct Search {
     find: String,
     tolerance: Option<f64>,
@@ -810,7 +813,7 @@ fn sweep_find(
     } = search;
     let find = find.as_str();
     use rayon::prelude::*;
-    use sim_models::sweep::{FieldKind, Overrides, bisect, replicate_seed, show_number};
+    use sim_models::sweep::{FieldKind, Overrides, Tally, bisect, replicate_seed, show_number};
 
     let input = |m: String| anyhow::Error::from(InputError::msg(format!("simctl: --find {m}")));
     let mut v = load(file)?;
@@ -838,22 +841,45 @@ fn sweep_find(
     let base = seed.unwrap_or(v.scenario.seed);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
     let mut counts = Vec::new();
-    let outcome = bisect(lo, hi, tolerance, integer, |x| -> Result<bool> {
+    let outcome = bisect(lo, hi, tolerance, integer, |x| -> Result<Option<bool>> {
         let value = show_number(x, integer);
         let s = overrides.apply(&[(path, &value)]).map_err(input)?;
-        let metastable = pool.install(|| {
+        // A run counts as tipped when its verdict is metastable (or collapsed without a
+        // fault), as healthy when recovered (or steady); undetermined is neither.
+        let tally = pool.install(|| {
             (0..seeds)
                 .into_par_iter()
-                .filter(|&r| sim_models::run(&s, replicate_seed(base, r), &name).metastable)
-                .count()
+                .map(|r| sim_models::run(&s, replicate_seed(base, r), &name))
+                .collect::<Vec<_>>()
+                .iter()
+                .fold(Tally::default(), |mut t, r| {
+                    t.add(r);
+                    t
+                })
         });
-        eprintln!("find: {path}={value}: metastable in {metastable} of {seeds} runs");
-        counts.push((value, metastable));
-        Ok(metastable * 2 > seeds as usize)
+        eprintln!(
+            "find: {path}={value}: metastable or collapsed in {}, recovered in {}, undetermined in {} of {seeds} runs{}",
+            tally.tipped,
+            tally.healthy,
+            tally.undetermined,
+            tally
+                .reason
+                .as_ref()
+                .map_or(String::new(), |why| format!(" (undetermined: {why})"))
+        );
+        let outcome = tally.outcome();
+        counts.push((value, tally));
+        Ok(outcome)
     })?;
     let tried: Vec<serde_json::Value> = counts
         .iter()
-        .map(|(x, n)| serde_json::json!({ "value": x, "metastable_runs": n, "runs": seeds }))
+        .map(|(x, t)| {
+            serde_json::json!({
+                "value": x, "metastable_runs": t.tipped, "recovered_runs": t.healthy,
+                "undetermined_runs": t.undetermined, "undetermined_reason": t.reason,
+                "runs": seeds,
+            })
+        })
         .collect();
     let (found, message, replay) = match &outcome {
         Ok(b) => {

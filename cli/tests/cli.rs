@@ -556,6 +556,53 @@ fn find_brackets_the_spike_size_that_tips_v01_into_metastability() {
     assert_eq!(run["metastable"], true, "{replay}");
 }
 
+/// A search whose runs cannot be judged stops and says so, rather than take an undetermined
+/// value for healthy or tipped: at 2-8 rps over 400 s no run has a verdict.
+#[test]
+fn find_stops_at_an_undetermined_value_and_says_why() {
+    let dir = scratch("find-undetermined");
+    let file = dir.join("low.ron");
+    std::fs::write(
+        &file,
+        r#"Scenario(
+    name: "low-rate", seed: 1, horizon: "400s", warmup: "10s",
+    clients: [Client(name: "c", target: "a", load: Open(rate_rps: 4.0),
+        policy: (timeout: "1s", max_attempts: 3))],
+    services: [Service(name: "a", workers: 4, service_time: Exponential(mean: "10ms"))],
+    faults: [Fault(start: "200s", end: "280s", kind: Slowdown(service: "a", factor: 2.0))],
+)"#,
+    )
+    .unwrap();
+    let out = simctl(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--find",
+        "clients.c.load.rate_rps=2..8",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["found"], false, "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains("the outcome at 2 is undetermined"), "{v}");
+    let tried = &v["tried"][0];
+    assert_eq!(tried["undetermined_runs"], 1, "{v}");
+    assert!(
+        tried["undetermined_reason"]
+            .as_str()
+            .unwrap()
+            .contains("run to at least"),
+        "{v}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("undetermined in 1 of 1 runs (undetermined: "),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A small scenario file in `dir`, with a service `s` and a client `c`.
 fn small_scenario(dir: &Path, name: &str, rate: f64, extra: &str) -> PathBuf {
     let path = dir.join(name);

@@ -27,6 +27,7 @@ pub use charts::{
 pub use report::report_md;
 
 use sim_models::RunResult;
+use sim_models::recovery::Verdict;
 
 /// A run as pretty JSON (deterministic: same result, same bytes), ending in a newline.
 pub fn json(result: &RunResult) -> String {
@@ -86,18 +87,14 @@ pub fn table(r: &RunResult) -> String {
         ms(l.p999),
         ms(l.max)
     );
+    let baseline = r
+        .baseline_goodput_rps
+        .map_or("n/a".to_string(), |b| format!("{b:.1} rps"));
+    let _ = writeln!(w, "verdict   {}: {}", r.recovery_verdict, r.recovery_reason);
     if !r.faults.is_empty() {
-        let recovery = match (r.recovery_s, r.metastable) {
-            (Some(s), _) => format!("recovered {s:.1}s after the last fault"),
-            (None, true) => "did NOT recover within the horizon (metastable)".to_string(),
-            (None, false) => "recovery undetermined".to_string(),
-        };
-        let baseline = r
-            .baseline_goodput_rps
-            .map_or("n/a".to_string(), |b| format!("{b:.1} rps"));
         let _ = writeln!(
             w,
-            "faults    {} scheduled; baseline goodput {baseline}; {recovery}",
+            "faults    {} scheduled; baseline goodput {baseline}",
             r.faults.len()
         );
         for f in &r.faults {
@@ -236,13 +233,11 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
             let max = r.services.iter().map(|s| s.queue_depth_max).max();
             max.unwrap_or(0).to_string()
         }),
-        ("recovery", |r| {
-            match (r.recovery_s, r.metastable, r.faults.is_empty()) {
-                (_, _, true) => "no faults".to_string(),
-                (Some(s), _, _) => format!("{s:.1} s"),
-                (None, true, _) => "metastable".to_string(),
-                (None, false, _) => "n/a".to_string(),
-            }
+        ("recovery", |r| match (r.recovery_s, r.recovery_verdict) {
+            (Some(s), _) => format!("{s:.1} s"),
+            (None, Verdict::Steady) => "no faults".to_string(),
+            (None, Verdict::CollapsedWithoutFault) => "collapsed".to_string(),
+            (None, v) => v.to_string(),
         }),
         ("seed", |r| r.seed.to_string()),
     ];

@@ -7,7 +7,7 @@ use crate::charts::{Chart, Line, XyChart, xy_chart};
 
 pub fn sweep_table(s: &SweepResult) -> String {
     let mut header: Vec<String> = s.params.iter().map(|p| p.path.clone()).collect();
-    let metrics = [
+    let mut metrics = vec![
         ("availability", "availability", 4),
         ("goodput_rps", "goodput rps", 1),
         ("p99_ms", "p99 ms", 1),
@@ -16,6 +16,17 @@ pub fn sweep_table(s: &SweepResult) -> String {
         ("recovery_s", "recovery s", 1),
         ("metastable", "metastable", 2),
     ];
+    // The other verdicts get a column only when some run has them: `metastable` is the
+    // share of the runs with a verdict, `undetermined` the share of all runs.
+    for (name, label) in [("collapsed", "collapsed"), ("undetermined", "undetermined")] {
+        let seen = s
+            .points
+            .iter()
+            .any(|p| p.stat(name).and_then(|st| st.mean).is_some_and(|m| m > 0.0));
+        if seen {
+            metrics.push((name, label, 2));
+        }
+    }
     header.push("runs".into());
     header.extend(metrics.iter().map(|m| m.1.to_string()));
     let rows: Vec<Vec<String>> = s
@@ -24,7 +35,7 @@ pub fn sweep_table(s: &SweepResult) -> String {
         .map(|p| {
             let mut row = p.values.clone();
             row.push(p.replicates.to_string());
-            for (name, _, digits) in metrics {
+            for &(name, _, digits) in &metrics {
                 row.push(p.stat(name).map_or_else(String::new, |st| cell(st, digits)));
             }
             row
@@ -224,7 +235,23 @@ pub fn sweep_report_md(s: &SweepResult, charts: &[Chart]) -> String {
             "The first point with a metastable run is {}.\n\n",
             describe(s, &p.values)
         )),
-        None => out.push_str("No run turned metastable.\n\n"),
+        None => out.push_str("No run with a verdict turned metastable.\n\n"),
+    }
+    let undetermined: Vec<String> = s
+        .points
+        .iter()
+        .filter(|p| {
+            p.stat("undetermined")
+                .and_then(|st| st.mean)
+                .is_some_and(|m| m > 0.0)
+        })
+        .map(|p| describe(s, &p.values))
+        .collect();
+    if !undetermined.is_empty() {
+        out.push_str(&format!(
+            "Runs whose verdict is undetermined (neither metastable nor recovered: too short a horizon, too low a rate, or a changed load; `simctl run` on one prints why) are left out of the metastable column, at {}.\n\n",
+            undetermined.join("; ")
+        ));
     }
     let best = s.points.iter().max_by(|a, b| {
         let g = |p: &PointSummary| p.stat("goodput_rps").and_then(|st| st.mean).unwrap_or(0.0);
@@ -252,4 +279,61 @@ fn describe(s: &SweepResult, values: &[String]) -> String {
         .map(|(p, v)| format!("`{}={v}`", p.path))
         .collect();
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_models::sweep::{METRICS, Param, Row};
+
+    /// A run at `point` whose verdict metrics are `metastable` / `undetermined`.
+    fn row(point: usize, replicate: u32, metastable: Option<f64>, undetermined: f64) -> Row {
+        Row {
+            point,
+            replicate,
+            seed: 1,
+            values: vec![point.to_string()],
+            scenario_hash: "h".into(),
+            stopped: "horizon".into(),
+            metrics: METRICS
+                .iter()
+                .map(|m| match *m {
+                    "metastable" => metastable,
+                    "collapsed" => metastable.map(|_| 0.0),
+                    "undetermined" => Some(undetermined),
+                    "recovery_s" => None,
+                    _ => Some(1.0),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn undetermined_runs_are_neither_metastable_nor_healthy() {
+        let rows = vec![
+            row(0, 0, Some(0.0), 0.0),
+            row(0, 1, Some(0.0), 0.0),
+            row(1, 0, Some(1.0), 0.0),
+            row(1, 1, None, 1.0),
+        ];
+        let params = vec![Param::parse("x=0,1").unwrap()];
+        let s = SweepResult::new("f", "h", 42, 2, params, rows);
+        let table = sweep_table(&s);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].ends_with("metastable  undetermined"), "{table}");
+        assert!(!lines[0].contains("collapsed"), "{table}");
+        // Point 1: its one run with a verdict is metastable (1.00, not 0.50), and half of
+        // its runs are undetermined.
+        assert!(lines[2].ends_with("1.00   0.50 ± 6.35"), "{table}");
+        assert!(lines[1].ends_with("0.00          0.00"), "{table}");
+        let md = sweep_report_md(&s, &[]);
+        assert!(
+            md.contains("The first point with a metastable run is `x=1`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("left out of the metastable column, at `x=1`."),
+            "{md}"
+        );
+    }
 }

@@ -124,6 +124,13 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         recovery_s: (!bad).then_some(5.0),
         recovery_smoothing_s: Some(10.0),
         metastable: bad,
+        recovery_verdict: if bad {
+            sim_models::recovery::Verdict::Metastable
+        } else {
+            sim_models::recovery::Verdict::Recovered
+        },
+        recovery_reason: "synthetic".to_string(),
+        collapsed_at_s: None,
         clients: Vec::new(),
         services,
         series: Series {

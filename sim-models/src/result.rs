@@ -30,11 +30,14 @@ pub struct RunResult {
     pub wasted_work_s: f64,
     /// Non-idempotent operations done more than once for one request.
     pub duplicate_side_effects: u64,
-    /// Retries made by every caller (clients and services).
+    /// Retries made by every caller (clients and services), from the end of the warm-up on
+    /// (like `offered` and each service's `attempts`).
     pub retries: u64,
-    /// Hedged attempts sent (extra attempts racing a slow one).
+    /// Hedged attempts sent (extra attempts racing a slow one), from the end of the warm-up
+    /// on.
     pub hedges: u64,
-    /// Attempts failed at the caller by a `max_outstanding` limit, never sent.
+    /// Attempts failed at the caller by a `max_outstanding` limit, never sent (from the end
+    /// of the warm-up on).
     pub backpressure_rejections: u64,
     /// Highest per-window retry amplification (windows with traffic).
     pub retry_amplification_peak: f64,
@@ -51,23 +54,39 @@ pub struct RunResult {
     /// For each fault, when a page alert first fired for it (needs an SLO).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub detections: Vec<crate::slo::Detection>,
-    /// Goodput before the first fault (after warm-up); null without faults.
+    /// The level goodput is judged against (see `recovery_verdict`): mean goodput before the
+    /// first fault (after warm-up), or without faults its early level; null when there is
+    /// none.
     pub baseline_goodput_rps: Option<f64>,
     /// Seconds from the end of the last fault until goodput stays within 5% of the baseline
-    /// (moving average over `recovery_smoothing_s`); null if that never happens within the
-    /// horizon, or without faults.
+    /// (moving average over `recovery_smoothing_s`); null unless `recovery_verdict` is
+    /// `recovered`.
     pub recovery_s: Option<f64>,
-    /// The moving-average span used for `recovery_s`: at least 10 s, longer at low rates so
+    /// The moving-average span used for the verdict: at least 10 s, longer at low rates so
     /// that Poisson noise stays under a fifth of the 5% band.
     pub recovery_smoothing_s: Option<f64>,
-    /// The system never recovered within the horizon after its faults ended.
+    /// The run did not recover after its faults, with the evidence the rule asks for:
+    /// `recovery_verdict` is `metastable`.
     pub metastable: bool,
+    /// What the goodput series shows: `recovered` or `metastable` after faults, `steady` or
+    /// `collapsed_without_fault` without, `undetermined` when it cannot tell
+    /// (`sim_models::recovery` states the rule).
+    pub recovery_verdict: crate::recovery::Verdict,
+    /// The evidence for the verdict in words; for `undetermined`, what is missing and the
+    /// horizon that would settle it.
+    pub recovery_reason: String,
+    /// When goodput left the band of its early level for good (only when collapsed without
+    /// a fault).
+    pub collapsed_at_s: Option<f64>,
     pub clients: Vec<ClientResult>,
     pub services: Vec<ServiceResult>,
     pub series: Series,
 }
 
-/// Request outcomes at the clients, for the whole system or one client.
+/// Request outcomes at the clients, for the whole system or one client: requests issued
+/// after the warm-up. Exactly `offered = succeeded + degraded + failed.total() +
+/// in_flight_at_end`: every counted request has one final outcome, or is still unanswered
+/// when the run ends (counted as such, not inferred).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Logical requests issued.
@@ -76,7 +95,7 @@ pub struct Totals {
     /// Answered by a fallback: the user got something, but not what they asked for.
     pub degraded: u64,
     pub failed: Failed,
-    /// Requests still unanswered when the run ended.
+    /// Counted requests still unanswered when the run ended.
     pub in_flight_at_end: u64,
     /// succeeded / offered.
     pub availability: f64,
@@ -183,7 +202,10 @@ pub struct ClientResult {
     pub detections: Vec<crate::slo::Detection>,
 }
 
-/// One service, counting attempts that arrived after warm-up.
+/// One service, counting attempts that arrived after warm-up. Each counted attempt has
+/// exactly one fate, so
+/// `attempts = completed + failed + rejected + refused + dropped + deduplicated +
+/// in_flight_at_end` exactly (`errors` are among `failed`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceResult {
     pub name: String,
@@ -201,7 +223,7 @@ pub struct ServiceResult {
     /// (`honor_cancellation`), whether queued or in progress.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cancelled: u64,
-    /// Attempts answered with an injected error.
+    /// Attempts answered with an injected error (a part of `failed`).
     pub errors: u64,
     /// Attempts answered successfully.
     pub completed: u64,
@@ -226,7 +248,7 @@ pub struct ServiceResult {
     /// Time-averaged number waiting in the queue, and its maximum.
     pub queue_depth_mean: f64,
     pub queue_depth_max: u64,
-    /// Attempts queued or in service when the run ended.
+    /// Counted attempts queued or in service when the run ended.
     pub in_flight_at_end: u64,
     /// Time-averaged number in the service (queued + in service), and its maximum.
     pub in_flight_mean: f64,

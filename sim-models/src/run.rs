@@ -54,11 +54,13 @@ fn finish(
     }
     let counted_s = end.saturating_since(world.warmup).as_secs_f64();
 
+    let in_flight = world.requests_in_flight();
     let mut clients: Vec<ClientResult> = world
         .clients
         .iter()
         .zip(&s.clients)
-        .map(|(c, spec)| {
+        .enumerate()
+        .map(|(i, (c, spec))| {
             let o = &c.outcome;
             let latency = Latency::of(&o.latency, &o.latency_exact);
             ClientResult {
@@ -71,6 +73,7 @@ fn finish(
                     o.succeeded,
                     o.degraded,
                     o.failed.clone(),
+                    in_flight[i],
                     counted_s,
                     latency,
                 ),
@@ -96,6 +99,7 @@ fn finish(
         sum(|c| c.totals.succeeded),
         sum(|c| c.totals.degraded),
         failed,
+        sum(|c| c.totals.in_flight_at_end),
         counted_s,
         Latency::of(&all_latency, &all_exact),
     );
@@ -112,7 +116,7 @@ fn finish(
         .services
         .iter()
         .enumerate()
-        .map(|(j, svc)| svc.result(expected_at(j), end, counted_s))
+        .map(|(j, svc)| svc.result(expected_at(j), end, counted_s, world.attempts_in_flight(j)))
         .collect();
     let attempts: u64 = services.iter().map(|x| x.attempts).sum();
     let expected: f64 = (0..services.len()).map(expected_at).sum();
@@ -128,9 +132,22 @@ fn finish(
         .fold(0.0, f64::max);
     let faults: Vec<FaultWindow> = s.faults.iter().map(fault_window).collect();
     let fault_spans: Vec<(f64, f64)> = faults.iter().map(|f| (f.start_s, f.end_s)).collect();
+    // The load offered by open-loop clients (it does not depend on the answers), per second:
+    // the verdict checks that a lower goodput is not just less load.
+    let open: Vec<&crate::result::ClientSeries> = series
+        .clients
+        .iter()
+        .zip(&s.clients)
+        .filter(|(_, spec)| matches!(spec.load, crate::scenario::Load::Open { .. }))
+        .map(|(c, _)| c)
+        .collect();
+    let demand_rps: Vec<f64> = (0..series.t_s.len())
+        .map(|i| open.iter().map(|c| c.offered[i] as f64).sum::<f64>() / series.window_s)
+        .collect();
     let rec = recovery(
         &series.t_s,
         &series.goodput_rps,
+        &demand_rps,
         series.window_s,
         s.warmup.as_secs_f64(),
         &fault_spans,
@@ -192,10 +209,13 @@ fn finish(
         breakers: world.breaker_reports(),
         alerts,
         detections,
-        baseline_goodput_rps: rec.map(|r| r.baseline_rps),
-        recovery_s: rec.and_then(|r| r.recovery_s),
-        recovery_smoothing_s: rec.map(|r| r.smoothing_s),
-        metastable: rec.is_some_and(|r| r.metastable),
+        baseline_goodput_rps: rec.baseline_rps,
+        recovery_s: rec.recovery_s,
+        recovery_smoothing_s: rec.smoothing_s,
+        metastable: rec.metastable(),
+        recovery_verdict: rec.verdict,
+        recovery_reason: rec.reason,
+        collapsed_at_s: rec.collapsed_at_s,
         clients,
         services,
         series,
@@ -229,12 +249,13 @@ fn totals(
     succeeded: u64,
     degraded: u64,
     failed: Failed,
+    in_flight_at_end: u64,
     counted_s: f64,
     latency_ms: Latency,
 ) -> Totals {
     Totals {
         offered,
-        in_flight_at_end: offered.saturating_sub(succeeded + degraded + failed.total()),
+        in_flight_at_end,
         succeeded,
         degraded,
         failed,

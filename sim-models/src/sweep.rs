@@ -19,6 +19,7 @@ use serde_json::Value;
 use sim_core::stats::mean_ci;
 use sim_core::time::SimDuration;
 
+use crate::recovery::Verdict;
 use crate::result::RunResult;
 use crate::scenario::Scenario;
 use crate::validate::edit_distance;
@@ -720,11 +721,16 @@ pub const METRICS: &[&str] = &[
     "retries",
     "recovery_s",
     "metastable",
+    "collapsed",
+    "undetermined",
     "events",
 ];
 
 /// One run of a sweep: a point's values, a replicate, and the run's metrics (`None` where
-/// the metric has no value, e.g. `recovery_s` of a metastable run).
+/// the metric has no value, e.g. `recovery_s` of a metastable run). The verdict of the run
+/// (`sim_models::recovery`) gives three 0/1 metrics: `metastable` and `collapsed` (without
+/// a fault) are `None` when the verdict is undetermined, which is neither, and
+/// `undetermined` is 1 then.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub point: usize,
@@ -760,7 +766,11 @@ impl Row {
             Some(r.duplicate_side_effects as f64),
             Some(r.retries as f64),
             r.recovery_s,
-            Some(if r.metastable { 1.0 } else { 0.0 }),
+            verdict_is(r, Verdict::Metastable),
+            verdict_is(r, Verdict::CollapsedWithoutFault),
+            Some(f64::from(u8::from(
+                r.recovery_verdict == Verdict::Undetermined,
+            ))),
             Some(r.events as f64),
         ];
         debug_assert_eq!(metrics.len(), METRICS.len());
@@ -781,6 +791,13 @@ impl Row {
             .position(|m| *m == name)
             .and_then(|i| self.metrics[i])
     }
+}
+
+/// 1 if the run's verdict is `v`, 0 if it is another determined verdict, `None` if it is
+/// undetermined.
+fn verdict_is(r: &RunResult, v: Verdict) -> Option<f64> {
+    (r.recovery_verdict != Verdict::Undetermined)
+        .then(|| f64::from(u8::from(r.recovery_verdict == v)))
 }
 
 /// A metric over a point's replicates: mean and 95% t interval (bounds `None` with fewer
@@ -954,6 +971,47 @@ fn csv_line(cells: &[String]) -> String {
     format!("{}\n", quoted.join(","))
 }
 
+/// How the runs at one value of a tipping-point search came out, by verdict
+/// ([`Verdict::tipped`]): metastable or collapsed, recovered or steady, or undetermined.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub tipped: usize,
+    pub healthy: usize,
+    pub undetermined: usize,
+    /// The reason of the first undetermined run, if any.
+    pub reason: Option<String>,
+}
+
+impl Tally {
+    pub fn add(&mut self, r: &RunResult) {
+        match r.recovery_verdict.tipped() {
+            Some(true) => self.tipped += 1,
+            Some(false) => self.healthy += 1,
+            None => {
+                self.undetermined += 1;
+                self.reason.get_or_insert_with(|| r.recovery_reason.clone());
+            }
+        }
+    }
+
+    pub fn runs(&self) -> usize {
+        self.tipped + self.healthy + self.undetermined
+    }
+
+    /// `Some(true)` when most runs tipped, `Some(false)` when most came back, `None` when
+    /// neither has a majority: the value is undetermined, neither tipped nor healthy.
+    pub fn outcome(&self) -> Option<bool> {
+        let runs = self.runs();
+        if self.tipped * 2 > runs {
+            Some(true)
+        } else if self.healthy * 2 > runs {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
 /// The outcome of a search for the smallest value at which a condition turns true.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bisection {
@@ -967,25 +1025,40 @@ pub struct Bisection {
 /// Bisects `[lo, hi]` for the smallest value where `holds` is true, to within `tolerance`
 /// (whole numbers when `integer`). Assumes the condition is monotone in the value; checks
 /// the ends first and says so when it does not hold at `hi` or already holds at `lo`.
+/// `holds` answers `None` when it cannot tell at a value: the search stops there and says
+/// so, rather than guess which side the value is on.
 pub fn bisect<E>(
     lo: f64,
     hi: f64,
     tolerance: f64,
     integer: bool,
-    mut holds: impl FnMut(f64) -> Result<bool, E>,
+    mut holds: impl FnMut(f64) -> Result<Option<bool>, E>,
 ) -> Result<Result<Bisection, String>, E> {
     let mut tried = Vec::new();
-    let mut test = |x: f64, tried: &mut Vec<(f64, bool)>| -> Result<bool, E> {
+    let mut test = |x: f64| -> Result<Option<bool>, E> {
         let h = holds(x)?;
-        tried.push((x, h));
+        if let Some(h) = h {
+            tried.push((x, h));
+        }
         Ok(h)
     };
-    if test(lo, &mut tried)? {
+    let undetermined = |x: f64| {
+        Ok(Err(format!(
+            "the outcome at {x} is undetermined (neither most runs tipped nor most came back), so the search cannot tell which side of the tipping point it is on"
+        )))
+    };
+    let Some(at_lo) = test(lo)? else {
+        return undetermined(lo);
+    };
+    if at_lo {
         return Ok(Err(format!(
             "the condition already holds at the low end, {lo}"
         )));
     }
-    if !test(hi, &mut tried)? {
+    let Some(at_hi) = test(hi)? else {
+        return undetermined(hi);
+    };
+    if !at_hi {
         return Ok(Err(format!(
             "the condition does not hold even at the high end, {hi}"
         )));
@@ -1004,7 +1077,10 @@ pub fn bisect<E>(
                 break;
             }
         }
-        if test(mid, &mut tried)? {
+        let Some(h) = test(mid)? else {
+            return undetermined(mid);
+        };
+        if h {
             at = mid;
         } else {
             below = mid;
@@ -1209,23 +1285,62 @@ mod tests {
 
     #[test]
     fn bisection_finds_the_threshold_within_tolerance() {
-        let found = bisect::<()>(0.0, 100.0, 0.5, false, |x| Ok(x >= 37.2))
+        let found = bisect::<()>(0.0, 100.0, 0.5, false, |x| Ok(Some(x >= 37.2)))
             .unwrap()
             .unwrap();
         assert!(found.below < 37.2 && found.at >= 37.2 && found.at - found.below <= 0.5);
-        let found = bisect::<()>(1.0, 64.0, 1.0, true, |x| Ok(x >= 20.0))
+        let found = bisect::<()>(1.0, 64.0, 1.0, true, |x| Ok(Some(x >= 20.0)))
             .unwrap()
             .unwrap();
         assert_eq!((found.below, found.at), (19.0, 20.0));
         assert!(
-            bisect::<()>(0.0, 1.0, 0.1, false, |_| Ok(true))
+            bisect::<()>(0.0, 1.0, 0.1, false, |_| Ok(Some(true)))
                 .unwrap()
                 .is_err()
         );
         assert!(
-            bisect::<()>(0.0, 1.0, 0.1, false, |_| Ok(false))
+            bisect::<()>(0.0, 1.0, 0.1, false, |_| Ok(Some(false)))
                 .unwrap()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn bisection_stops_at_an_undetermined_value_and_says_so() {
+        // Undetermined between 40 and 60: the search must not take it for either side.
+        let mut seen = Vec::new();
+        let found = bisect::<()>(0.0, 100.0, 0.5, false, |x| {
+            seen.push(x);
+            Ok(if (40.0..60.0).contains(&x) {
+                None
+            } else {
+                Some(x >= 50.0)
+            })
+        })
+        .unwrap();
+        let why = found.unwrap_err();
+        assert!(why.contains("the outcome at 50 is undetermined"), "{why}");
+        assert_eq!(seen, vec![0.0, 100.0, 50.0]);
+        // Undetermined at an end.
+        let why = bisect::<()>(0.0, 100.0, 0.5, false, |x| Ok((x < 90.0).then_some(false)))
+            .unwrap()
+            .unwrap_err();
+        assert!(why.contains("the outcome at 100 is undetermined"), "{why}");
+    }
+
+    #[test]
+    fn a_tally_is_undetermined_without_a_majority() {
+        let t = |tipped, healthy, undetermined| Tally {
+            tipped,
+            healthy,
+            undetermined,
+            reason: None,
+        };
+        assert_eq!(t(2, 1, 0).outcome(), Some(true));
+        assert_eq!(t(2, 0, 1).outcome(), Some(true));
+        assert_eq!(t(0, 2, 1).outcome(), Some(false));
+        assert_eq!(t(1, 1, 1).outcome(), None);
+        assert_eq!(t(1, 1, 0).outcome(), None);
+        assert_eq!(t(0, 0, 3).outcome(), None);
     }
 }

@@ -139,8 +139,10 @@ impl World {
         let call = &mut self.calls[key];
         call.attempts += 1;
         call.timer = None;
+        // Counted like requests and attempts: from the end of the warm-up on.
+        let counted = now >= self.warmup;
         if call.attempts > 1 {
-            self.metrics.retries += 1;
+            self.metrics.retries += u64::from(counted);
         }
         let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent);
         let edge_id = call.edge;
@@ -152,7 +154,7 @@ impl World {
         }
         if edge.outstanding >= edge.max_outstanding {
             // Backpressure: fail fast here rather than pile onto a slow callee.
-            self.metrics.local_rejections += 1;
+            self.metrics.local_rejections += u64::from(counted);
             return self.attempt_failed(key, Failure::Rejected, true, q);
         }
         let Some(replica) = self.pick_replica(edge_id, now) else {
@@ -396,7 +398,8 @@ impl World {
             return;
         };
         self.edges[edge_id as usize].outstanding += 1;
-        self.metrics.hedges += 1;
+        // Counted like requests and attempts: hedges sent from the end of the warm-up on.
+        self.metrics.hedges += u64::from(now >= self.warmup);
         let hedge_number = HEDGE_BASE + sent;
         let attempt = self.dispatch(key, hedge_number, replica, deadline, q);
         let call = &mut self.calls[key];

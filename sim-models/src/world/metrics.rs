@@ -369,6 +369,27 @@ impl World {
         }
     }
 
+    /// Counted requests (issued after warm-up) still unanswered now, per client: what
+    /// `offered = succeeded + failed + degraded + in_flight_at_end` needs, counted, not
+    /// inferred.
+    pub(crate) fn requests_in_flight(&self) -> Vec<u64> {
+        let mut n = vec![0; self.clients.len()];
+        for (_, r) in &self.requests {
+            n[r.client as usize] += u64::from(r.counted);
+        }
+        n
+    }
+
+    /// Counted attempts (arrived after warm-up) queued or holding a worker at service `s`
+    /// now: the last term of the service's identity (result.rs, `ServiceResult`). Queue
+    /// entries of attempts cancelled while waiting are stale keys: they name no attempt.
+    pub(crate) fn attempts_in_flight(&self, s: usize) -> u64 {
+        self.services[s]
+            .in_service()
+            .filter(|&a| self.attempts.get(a).is_some_and(|att| att.counted))
+            .count() as u64
+    }
+
     /// Starts the counted period: time averages restart at the current levels.
     pub(super) fn on_warmup_end(&mut self, now: SimTime) {
         for svc in &mut self.services {

@@ -4,6 +4,7 @@
     clippy::disallowed_methods,
     reason = "tests read the bundled scenario files"
 )]
+mod accounting;
 mod bad_input;
 mod control;
 mod determinism;
@@ -14,3 +15,4 @@ mod readme;
 mod scale;
 mod support;
 mod theory;
+mod verdicts;

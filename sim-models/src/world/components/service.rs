@@ -153,6 +153,11 @@ impl ServiceState {
         u64::from(self.busy) + self.queued() as u64
     }
 
+    /// Attempts queued or holding a worker now, queue first.
+    pub(crate) fn in_service(&self) -> impl Iterator<Item = AttemptKey> + '_ {
+        self.queue.iter().chain(&self.active).copied()
+    }
+
     /// Attempts waiting in the queue now.
     pub(crate) fn queued(&self) -> usize {
         self.queue.len() - self.stale as usize
@@ -164,8 +169,15 @@ impl ServiceState {
     }
 
     /// The result of a finished run: `expected` attempts it would have had if nothing
-    /// failed and nobody retried, `end` the end of the run, `counted_s` the counted time.
-    pub(crate) fn result(&self, expected: f64, end: SimTime, counted_s: f64) -> ServiceResult {
+    /// failed and nobody retried, `end` the end of the run, `counted_s` the counted time,
+    /// `in_flight_at_end` the counted attempts still queued or in service.
+    pub(crate) fn result(
+        &self,
+        expected: f64,
+        end: SimTime,
+        counted_s: f64,
+        in_flight_at_end: u64,
+    ) -> ServiceResult {
         let st = &self.stats;
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         ServiceResult {
@@ -184,7 +196,7 @@ impl ServiceState {
             duplicate_side_effects: st.duplicate_side_effects,
             deduplicated: st.deduplicated,
             waited_fraction: ratio(st.waited as f64, st.admitted as f64),
-            in_flight_at_end: self.present(),
+            in_flight_at_end,
             wait_mean_ms: st.wait_exact.mean() / 1e6,
             latency_ms: Latency::of(&st.latency, &st.latency_exact),
             utilization: st.busy_level.overall_mean(end) / f64::from(self.workers),
