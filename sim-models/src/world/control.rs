@@ -22,16 +22,17 @@ pub(crate) struct CompiledRule {
     decided_at: SimTime,
 }
 
+/// Whose metric a threshold condition watches.
+#[derive(Clone, Copy)]
+enum Of {
+    /// A service group (scenario order).
+    Service(u32),
+    Client(u32),
+}
+
 enum Watch {
-    Service {
-        group: u32,
-        metric: Metric,
-        above: bool,
-        threshold: f64,
-        sustained: SimDuration,
-    },
-    Client {
-        client: u32,
+    Threshold {
+        of: Of,
         metric: Metric,
         above: bool,
         threshold: f64,
@@ -94,23 +95,17 @@ pub(crate) fn compile(s: &Scenario) -> Vec<CompiledRule> {
                     threshold,
                     sustained,
                 } => {
-                    let above = matches!(r.when, Condition::Above { .. });
-                    if s.service_index(of).is_some() {
-                        Watch::Service {
-                            group: group(of),
-                            metric: *metric,
-                            above,
-                            threshold: *threshold,
-                            sustained: *sustained,
-                        }
+                    let of = if s.service_index(of).is_some() {
+                        Of::Service(group(of))
                     } else {
-                        Watch::Client {
-                            client: client(of),
-                            metric: *metric,
-                            above,
-                            threshold: *threshold,
-                            sustained: *sustained,
-                        }
+                        Of::Client(client(of))
+                    };
+                    Watch::Threshold {
+                        of,
+                        metric: *metric,
+                        above: matches!(r.when, Condition::Above { .. }),
+                        threshold: *threshold,
+                        sustained: *sustained,
                     }
                 }
                 Condition::AlertFiring { slo, alert } | Condition::AlertResolved { slo, alert } => {
@@ -141,8 +136,8 @@ pub(crate) fn compile(s: &Scenario) -> Vec<CompiledRule> {
 pub(crate) fn p99_watched(rules: &[CompiledRule], clients: usize) -> Vec<bool> {
     let mut out = vec![false; clients];
     for r in rules {
-        if let Watch::Client {
-            client,
+        if let Watch::Threshold {
+            of: Of::Client(client),
             metric: Metric::P99,
             ..
         } = r.watch
@@ -198,42 +193,26 @@ impl World {
         let names: Vec<String> = self.groups.iter().map(|g| g.name.clone()).collect();
         for (r, rule) in self.rules.iter_mut().enumerate() {
             let (holds, sustained, cause) = match rule.watch {
-                Watch::Service {
-                    group,
+                Watch::Threshold {
+                    of,
                     metric,
                     above,
                     threshold,
                     sustained,
                 } => {
-                    let v = groups[group as usize].value(metric);
-                    let holds =
-                        v.is_some_and(|v| if above { v > threshold } else { v < threshold });
-                    let cause = || {
-                        format!(
-                            "{} of {} was {:.3} {} {threshold} for {sustained}",
-                            metric.name(),
-                            names[group as usize],
-                            v.unwrap_or(f64::NAN),
-                            if above { ">" } else { "<" },
-                        )
+                    let (v, name) = match of {
+                        Of::Service(g) => (groups[g as usize].value(metric), &names[g as usize]),
+                        Of::Client(c) => (
+                            clients[c as usize].value(metric, width.as_secs_f64()),
+                            &self.clients[c as usize].name,
+                        ),
                     };
-                    (holds, sustained, holds.then(cause))
-                }
-                Watch::Client {
-                    client,
-                    metric,
-                    above,
-                    threshold,
-                    sustained,
-                } => {
-                    let v = clients[client as usize].value(metric, width.as_secs_f64());
                     let holds =
                         v.is_some_and(|v| if above { v > threshold } else { v < threshold });
                     let cause = || {
                         format!(
-                            "{} of {} was {:.3} {} {threshold} for {sustained}",
+                            "{} of {name} was {:.3} {} {threshold} for {sustained}",
                             metric.name(),
-                            self.clients[client as usize].name,
                             v.unwrap_or(f64::NAN),
                             if above { ">" } else { "<" },
                         )
