@@ -385,6 +385,9 @@ impl World {
     }
 
     /// Forgets attempt `a` (every attempt leaves through here, to keep `abandoned` exact).
+    /// Always inlined: once per attempt, and out of line it cost 1.9% of v0.4's
+    /// instructions (the Attempt is returned by value).
+    #[inline(always)]
     fn remove_attempt(&mut self, a: AttemptKey) -> Option<Attempt> {
         let att = self.attempts.remove(a)?;
         if att.abandoned_at.is_some() {
