@@ -19,10 +19,10 @@ use serde_json::Value;
 use sim_core::stats::mean_ci;
 use sim_core::time::SimDuration;
 
+use crate::diagnostic::edit_distance;
 use crate::recovery::Verdict;
 use crate::result::RunResult;
 use crate::scenario::Scenario;
-use crate::validate::edit_distance;
 
 /// Most points one parameter may expand to: a typo in a step should not start a week-long run.
 const MAX_VALUES: usize = 10_000;

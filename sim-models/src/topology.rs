@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sim_core::path::{FieldPath, Problem};
 
+use crate::diagnostic::nearest;
 use crate::scenario::{CallSpec, Scenario, Service, Step};
-use crate::validate::nearest;
 
 /// How deep [`expected_visits`] follows calls in a graph with a cycle. Such a scenario
 /// never passes [`problems`]; the bound only keeps a misuse from looping forever.

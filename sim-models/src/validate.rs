@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim_core::SimDuration;
 use sim_core::path::{FieldPath, Problem};
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, nearest};
 use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
@@ -943,33 +943,6 @@ fn check_names(
             seen.insert(name, i);
         }
     }
-}
-
-/// The known name closest to `name` by edit distance, if it is plausibly a typo.
-pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(name, k), *k))
-        // A plausible typo: a few edits, and fewer edits than the name has letters.
-        .filter(|&(d, k)| d <= 2.max(k.len() / 3) && d < name.chars().count())
-        .min()
-        .map(|(_, k)| k)
-}
-
-/// Levenshtein distance, in characters.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Offered load at or above capacity with an unbounded queue and nobody giving up: legal
