@@ -209,9 +209,11 @@ pub(crate) struct Attempt {
     edge: u32,
     /// A downstream call of this attempt was answered by a fallback.
     degraded: bool,
-    /// The instance it was sent to, and its index in its kind's table.
+    /// The instance it was sent to, its index in its kind's table, and the network pair
+    /// its messages cross.
     target: u32,
     local: u32,
+    pair: u32,
     endpoint: u16,
     step: u16,
     pending: u16,
@@ -236,8 +238,10 @@ pub(crate) struct Edge {
     from: u32,
     /// Whether the caller acts on propagated deadlines (clients always do).
     caller_honors_deadline: bool,
-    /// The callee's instances (one unless it has replicas), and its name.
+    /// The callee's instances (one unless it has replicas), the network pair joining the
+    /// caller to each, and the callee's name.
     targets: Vec<u32>,
+    pairs: Vec<u32>,
     callee: String,
     balancer: crate::balancer::Balancer,
     detector: Option<crate::balancer::OutlierDetector>,

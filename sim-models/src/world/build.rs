@@ -169,6 +169,7 @@ impl World {
                         .map(|h| HealthChecker::new(h, targets.len())),
                     lb_rng: rng::stream(seed, &format!("balance/{key}")),
                     targets,
+                    pairs: Vec::new(),
                     endpoint: endpoint as u16,
                     timeout: policy.timeout,
                     max_attempts: policy.max_attempts.max(1),
@@ -273,7 +274,21 @@ impl World {
             }
         }
 
-        let net = Network::new(s, seed, &node_names, nodes_of);
+        let used: Vec<(u32, u32)> = edges
+            .iter()
+            .flat_map(|e| e.targets.iter().map(move |&t| (e.from, n_clients + t)))
+            .collect();
+        let net = Network::new(s, seed, &node_names, used, nodes_of);
+        for e in &mut edges {
+            e.pairs = e
+                .targets
+                .iter()
+                .map(|&t| {
+                    net.pair(e.from, n_clients + t)
+                        .expect("every call site's pair")
+                })
+                .collect();
+        }
         // Expected attempts per request, per instance: its service's share, split evenly.
         let visits: Vec<Vec<f64>> = expected_visits(s)
             .into_iter()

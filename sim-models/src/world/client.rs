@@ -212,7 +212,12 @@ impl World {
         let call = &self.calls[key];
         let (request_id, edge_id) = (call.request_id, call.edge);
         let edge = &self.edges[edge_id as usize];
-        let (from, target, endpoint) = (edge.from, edge.targets[replica as usize], edge.endpoint);
+        let (from, target, pair, endpoint) = (
+            edge.from,
+            edge.targets[replica as usize],
+            edge.pairs[replica as usize],
+            edge.endpoint,
+        );
         let attempt = self.attempts.insert(Attempt {
             call: key,
             number,
@@ -221,6 +226,7 @@ impl World {
             degraded: false,
             target,
             local: self.instances[target as usize].index,
+            pair,
             endpoint,
             step: 0,
             pending: 0,
@@ -235,8 +241,7 @@ impl World {
             active_idx: 0,
             counted: false,
         });
-        let to = self.node_of(target);
-        match self.transmit(from, to) {
+        match self.transmit(from, pair) {
             Some(delay) => {
                 q.schedule(now + delay, Event::AttemptArrives(attempt));
             }
@@ -341,15 +346,14 @@ impl World {
     /// cancel is a message like any other: it takes the link's latency and can be lost. A
     /// crashed caller sends nothing.
     fn send_cancel(&mut self, from: u32, a: AttemptKey, q: &mut EventQueue<Event>) {
-        let target = self.attempts[a].target;
+        let (target, pair) = (self.attempts[a].target, self.attempts[a].pair);
         let caller_down = from
             .checked_sub(self.clients.len() as u32)
             .is_some_and(|i| self.is_down(i));
         if caller_down || !self.honors_cancellation(target) {
             return;
         }
-        let to = self.node_of(target);
-        if let Some(delay) = self.transmit(from, to) {
+        if let Some(delay) = self.transmit(from, pair) {
             q.schedule(q.now() + delay, Event::CancelArrives(a));
         }
     }
@@ -604,10 +608,10 @@ impl World {
     /// trip is negligible next to the interval.
     pub(super) fn on_health_check(&mut self, edge: u32, q: &mut EventQueue<Event>) {
         let e = &self.edges[edge as usize];
-        let (from, targets) = (e.from, e.targets.clone());
-        for (i, &k) in targets.iter().enumerate() {
+        let (from, targets, pairs) = (e.from, e.targets.clone(), e.pairs.clone());
+        for (i, (&k, &pair)) in targets.iter().zip(&pairs).enumerate() {
             let (up, to) = (self.answers_probes(k), self.node_of(k));
-            let ok = up && self.transmit(from, to).is_some() && self.transmit(to, from).is_some();
+            let ok = up && self.transmit(from, pair).is_some() && self.transmit(to, pair).is_some();
             if let Some(checker) = &mut self.edges[edge as usize].health {
                 checker.on_probe(i, ok);
             }

@@ -121,7 +121,8 @@ impl World {
         }
         let caller = self.edges[call.edge as usize].from;
         let from = self.node_of(att.target);
-        if let Some(delay) = self.transmit(from, caller) {
+        debug_assert_eq!(self.net.pair(from, caller), Some(att.pair));
+        if let Some(delay) = self.transmit(from, att.pair) {
             q.schedule(
                 q.now() + delay,
                 Event::Response {

@@ -1,6 +1,13 @@
 //! The network between nodes (clients first, then component instances): each link's
 //! latency and loss, partitions and loss effects on a pair, and the one function every
 //! message goes through, [`World::transmit`]. Every component kind uses it alike.
+//!
+//! Messages only travel along call sites (a caller node to each instance of its callee,
+//! and back), so only those pairs are stored: one entry per unordered pair some call site
+//! uses, found by index from the call site (memory grows with call sites x targets, not
+//! with nodes squared). Both directions share a pair's state.
+
+use std::collections::BTreeMap;
 
 use rand::RngExt;
 use sim_core::SimDuration;
@@ -31,37 +38,49 @@ impl LinkDef {
     }
 }
 
-/// Every link, the state of each pair of nodes, and each node's random stream.
+/// Every link, the state of each pair of nodes that exchanges messages, and each node's
+/// random stream.
 pub(crate) struct Network {
     links: Vec<LinkDef>,
-    /// `pairs[from * nodes + to]`.
+    /// One per unordered pair of nodes some call site uses.
     pairs: Vec<Pair>,
-    nodes: u32,
+    /// `(lower node, higher node)` -> its index in `pairs`.
+    index: BTreeMap<(u32, u32), u32>,
     /// Each node's own stream for network draws (latency, loss).
     rng: Vec<SimRng>,
 }
 
+fn key(a: u32, b: u32) -> (u32, u32) {
+    (a.min(b), a.max(b))
+}
+
 impl Network {
-    /// The links of `s` between `node_names` (clients, then instances); `nodes_of` resolves
-    /// a name in a link spec to its nodes (every replica for a replicated service).
+    /// The links of `s` between `node_names` (clients, then instances), for the node pairs
+    /// in `used` (each call site's caller and each of its targets); `nodes_of` resolves a
+    /// name in a link spec to its nodes (every replica for a replicated service).
     pub(crate) fn new(
         s: &Scenario,
         seed: u64,
         node_names: &[&str],
+        used: impl IntoIterator<Item = (u32, u32)>,
         nodes_of: impl Fn(&str) -> Vec<u32>,
     ) -> Network {
-        let nodes = node_names.len() as u32;
         let mut links = vec![LinkDef {
             latency: s.default_link.latency.compile().expect("validated link"),
             loss: s.default_link.loss,
         }];
+        let mut index = BTreeMap::new();
+        for (a, b) in used {
+            let next = index.len() as u32;
+            index.entry(key(a, b)).or_insert(next);
+        }
         let mut pairs = vec![
             Pair {
                 link: 0,
                 partitioned: 0,
                 loss: 0.0
             };
-            (nodes * nodes) as usize
+            index.len()
         ];
         for l in &s.links {
             links.push(LinkDef {
@@ -71,8 +90,9 @@ impl Network {
             let id = (links.len() - 1) as u32;
             for a in nodes_of(&l.from) {
                 for b in nodes_of(&l.to) {
-                    pairs[(a * nodes + b) as usize].link = id;
-                    pairs[(b * nodes + a) as usize].link = id;
+                    if let Some(&p) = index.get(&key(a, b)) {
+                        pairs[p as usize].link = id;
+                    }
                 }
             }
         }
@@ -86,17 +106,22 @@ impl Network {
         Network {
             links,
             pairs,
-            nodes,
+            index,
             rng,
         }
     }
 
+    /// The pair of nodes `a` and `b`, if any call site joins them.
+    pub(crate) fn pair(&self, a: u32, b: u32) -> Option<u32> {
+        self.index.get(&key(a, b)).copied()
+    }
+
     /// Sets the pair `a`-`b` (both directions) to `partitions` active partitions and an
-    /// extra loss probability `extra_loss` from effects.
+    /// extra loss probability `extra_loss` from effects. A pair no call site uses carries
+    /// no message, so there is nothing to set.
     pub(crate) fn set_pair(&mut self, a: u32, b: u32, partitions: u32, extra_loss: f64) {
-        let n = self.nodes;
-        for (from, to) in [(a, b), (b, a)] {
-            let pair = &mut self.pairs[(from * n + to) as usize];
+        if let Some(p) = self.pair(a, b) {
+            let pair = &mut self.pairs[p as usize];
             pair.partitioned = partitions;
             pair.loss = self.links[pair.link as usize].loss_with(extra_loss);
         }
@@ -104,13 +129,14 @@ impl Network {
 }
 
 impl World {
-    /// One message from node `from` to node `to`: its latency, or `None` if it is lost.
-    /// Draws come from the sender's own stream, and loss is drawn only where it can happen.
-    /// Always inlined: twice per attempt, and a plain `#[inline]` was not taken (measured).
+    /// One message from node `from` across pair `pair` (found from its call site): its
+    /// latency, or `None` if it is lost. Draws come from the sender's own stream, and loss
+    /// is drawn only where it can happen. Always inlined: twice per attempt, and a plain
+    /// `#[inline]` was not taken (measured).
     #[inline(always)]
-    pub(super) fn transmit(&mut self, from: u32, to: u32) -> Option<SimDuration> {
+    pub(super) fn transmit(&mut self, from: u32, pair: u32) -> Option<SimDuration> {
         let net = &mut self.net;
-        let pair = &net.pairs[(from * net.nodes + to) as usize];
+        let pair = &net.pairs[pair as usize];
         if pair.partitioned > 0 {
             return None;
         }
