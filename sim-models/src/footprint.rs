@@ -20,10 +20,7 @@ use sim_core::path::{FieldPath, Problem};
 
 use crate::scenario::{Fault, FaultKind, Load, RateChange, Scenario, Step};
 
-/// The default and the most `limits.max_nodes` may be. Links are stored per call-site
-/// target now, not per pair of nodes, so memory no longer needs this cap (the estimate
-/// bounds it); raising it is left for when a larger design has been tried end to end.
-pub const NODE_CEILING: u64 = u16::MAX as u64;
+pub use crate::scenario::NODE_CEILING;
 /// Calls in one `Parallel` step at most (an attempt counts its pending calls in a `u16`).
 pub const MAX_PARALLEL: usize = 10_000;
 /// Steps of one endpoint at most (an attempt keeps its step index in a `u16`).

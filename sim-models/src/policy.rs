@@ -20,9 +20,9 @@ mod load_validation;
 mod rate_schedule;
 mod thinning;
 
-pub use backoff::{backoff_delay, capped_exponential};
+pub use backoff::{Backoff, backoff_delay, capped_exponential};
 pub use load_validation::load_problems;
-pub use rate_schedule::RateSchedule;
+pub use rate_schedule::{Load, RateChange, RateSchedule};
 pub use thinning::ThinnedPoisson;
 
 #[cfg(test)]
@@ -31,7 +31,7 @@ mod test_support {
 
     use sim_core::{SimDuration, SimTime};
 
-    use crate::scenario::RateChange;
+    use super::RateChange;
 
     pub(super) fn ms(n: u64) -> SimDuration {
         SimDuration::from_millis(n)

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 use sim_core::rng::SimRng;
 
+use crate::policy::Backoff;
 use crate::policy::backoff_delay;
-use crate::scenario::Backoff;
 
 // ---------------------------------------------------------------------------------------------
 // Jitter

@@ -159,12 +159,12 @@ fn finish(
     let alerts = world.metrics.alerts.as_ref().map(|a| a.report());
     let detections = alerts
         .as_ref()
-        .map(|a| crate::slo::time_to_detect(a, &faults))
+        .map(|a| crate::slo::time_to_detect(a, &fault_spans))
         .unwrap_or_default();
     for (client, online) in clients.iter_mut().zip(&world.metrics.client_alerts) {
         if let Some(online) = online {
             let a = online.report();
-            client.detections = crate::slo::time_to_detect(&a, &faults);
+            client.detections = crate::slo::time_to_detect(&a, &fault_spans);
             client.alerts = Some(a);
         }
     }

@@ -86,7 +86,7 @@ pub struct RunLimits {
         skip_serializing_if = "is_default_max_nodes"
     )]
     pub max_nodes: u64,
-    /// Memory a run may need at start-up, in MiB, as estimated by [`crate::footprint`]; a
+    /// Memory a run may need at start-up, in MiB, as estimated by `footprint`; a
     /// scenario estimated above it is refused by validation before anything is allocated.
     #[serde(
         default = "default_max_memory_mb",
@@ -122,8 +122,14 @@ fn default_max_in_flight() -> u64 {
 fn default_max_events_without_progress() -> u64 {
     10_000_000
 }
+/// The default and the most `limits.max_nodes` may be. Links are stored per call-site
+/// target now, not per pair of nodes, so memory no longer needs this cap (the estimate in
+/// `footprint` bounds it); raising it is left for when a larger design has been tried end to
+/// end.
+pub const NODE_CEILING: u64 = u16::MAX as u64;
+
 fn default_max_nodes() -> u64 {
-    crate::footprint::NODE_CEILING
+    NODE_CEILING
 }
 fn default_max_memory_mb() -> u64 {
     4096
@@ -157,43 +163,6 @@ pub struct Client {
     /// service the request reaches; only services with `honor_deadline` act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<SimDuration>,
-}
-
-/// How a client generates requests.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Load {
-    /// Open loop: Poisson arrivals at `rate_rps`, shaped over time by `shape`. Arrivals do
-    /// not wait for answers, which is how real traffic behaves and what exposes overload.
-    Open {
-        rate_rps: f64,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        shape: Vec<RateChange>,
-    },
-    /// Closed loop: `users` each send a request, wait for its final outcome, think, repeat.
-    /// A closed loop slows down with the system, so it hides overload; use it knowingly.
-    Closed {
-        users: u32,
-        think_time: Dist<SimDuration>,
-    },
-}
-
-/// A change to an open-loop rate. Later entries apply on top of earlier ones.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum RateChange {
-    /// From `at` on, the base rate is `rate_rps`.
-    Step { at: SimDuration, rate_rps: f64 },
-    /// From `start` to `end` the base rate moves linearly to `rate_rps`, and stays there.
-    Ramp {
-        start: SimDuration,
-        end: SimDuration,
-        rate_rps: f64,
-    },
-    /// From `start` to `end` the rate is multiplied by `factor`.
-    Spike {
-        start: SimDuration,
-        end: SimDuration,
-        factor: f64,
-    },
 }
 
 /// A service: `workers` serve attempts one at a time each; the rest wait in the queue.
@@ -413,21 +382,6 @@ pub struct HedgeSpec {
     pub max_hedges: u32,
 }
 
-/// Delay before retry n (n = 1 for the first retry).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub enum Backoff {
-    /// Retry at once (eager).
-    #[default]
-    None,
-    Constant(SimDuration),
-    /// `initial * multiplier^(n-1)`, capped at `max`.
-    Exponential {
-        initial: SimDuration,
-        max: SimDuration,
-        multiplier: f64,
-    },
-}
-
 /// Admission control at a service's door.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -446,6 +400,7 @@ pub struct Admission {
 
 /// Defined beside the rate limiters it configures.
 pub use crate::limits::RateLimit;
+pub use crate::policy::{Backoff, Load, RateChange};
 
 /// The network between two endpoints (a client or service, and a service).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

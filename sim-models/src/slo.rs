@@ -6,7 +6,7 @@
 //! known *during* a run (a rule can ask whether `page-fast` is firing now); the post-run
 //! report is that evaluator's [`report`](BurnRateAlerts::report), and [`evaluate`] feeds it
 //! a whole series. Numbers in, numbers out, no simulation state. Like [`recovery`] it works
-//! on the columns of a [`Series`]; the only other type it uses is the run's [`FaultWindow`].
+//! on the columns of a run's series; fault windows come in as `(start_s, end_s)` spans, so it imports nothing else from the crate.
 //!
 //! # The SLO
 //!
@@ -119,15 +119,12 @@
 //! the standard 3-day ticket window in 1 s windows), plus one [`Firing`] per alert raised.
 //!
 //! [`recovery`]: crate::recovery
-//! [`Series`]: crate::result::Series
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 use sim_core::path::{FieldPath, Problem};
-
-use crate::result::FaultWindow;
 
 /// An availability SLO, as written in RON: `(availability: 0.999)` or
 /// `(availability: 0.999, period: "28d")`.
@@ -621,13 +618,14 @@ pub fn evaluate(
     alerts.report()
 }
 
-/// When each fault was first paged for (see the module doc), one entry per fault, in order.
-pub fn time_to_detect(report: &AlertReport, faults: &[FaultWindow]) -> Vec<Detection> {
+/// When each fault was first paged for (see the module doc), one entry per fault window
+/// `(start_s, end_s)`, in order.
+pub fn time_to_detect(report: &AlertReport, faults: &[(f64, f64)]) -> Vec<Detection> {
     faults
         .iter()
         .enumerate()
-        .map(|(fault, f)| {
-            let end_s = f.end_s.max(f.start_s);
+        .map(|(fault, &(start_s, end_s))| {
+            let end_s = end_s.max(start_s);
             let mut best: Option<(f64, &str)> = None;
             for rule in report.rules.iter().filter(|r| r.severity == Severity::Page) {
                 let deadline = end_s + rule.long_window_s;
@@ -635,7 +633,7 @@ pub fn time_to_detect(report: &AlertReport, faults: &[FaultWindow]) -> Vec<Detec
                     .firings
                     .iter()
                     .map(|x| x.fired_s)
-                    .find(|&t| t >= f.start_s && t < deadline);
+                    .find(|&t| t >= start_s && t < deadline);
                 if let Some(t) = first
                     && best.is_none_or(|(b, _)| t < b)
                 {
@@ -644,10 +642,10 @@ pub fn time_to_detect(report: &AlertReport, faults: &[FaultWindow]) -> Vec<Detec
             }
             Detection {
                 fault,
-                start_s: f.start_s,
+                start_s,
                 detected_s: best.map(|(t, _)| t),
                 rule: best.map(|(_, name)| name.to_string()),
-                time_to_detect_s: best.map(|(t, _)| t - f.start_s),
+                time_to_detect_s: best.map(|(t, _)| t - start_s),
             }
         })
         .collect()
@@ -774,13 +772,8 @@ mod tests {
         })
     }
 
-    fn fault(start_s: f64, end_s: f64) -> FaultWindow {
-        FaultWindow {
-            kind: "crash".into(),
-            target: "api".into(),
-            start_s,
-            end_s,
-        }
+    fn fault(start_s: f64, end_s: f64) -> (f64, f64) {
+        (start_s, end_s)
     }
 
     fn firings(report: &AlertReport, name: &str) -> Vec<(f64, Option<f64>)> {

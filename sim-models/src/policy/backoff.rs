@@ -1,8 +1,22 @@
 //! The delay before a retry: none, constant, or capped exponential (gRPC A6).
 
+use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 
-use crate::scenario::Backoff;
+/// Delay before retry n (n = 1 for the first retry).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum Backoff {
+    /// Retry at once (eager).
+    #[default]
+    None,
+    Constant(SimDuration),
+    /// `initial * multiplier^(n-1)`, capped at `max`.
+    Exponential {
+        initial: SimDuration,
+        max: SimDuration,
+        multiplier: f64,
+    },
+}
 
 /// The delay before retry number `retry` (1 = the first retry; 0 is treated as 1).
 ///

@@ -3,7 +3,7 @@
 use sim_core::SimDuration;
 use sim_core::path::{FieldPath, Problem};
 
-use crate::scenario::{Load, RateChange};
+use super::{Load, RateChange};
 
 /// Every problem with a client's `load`, with paths relative to the load value.
 ///

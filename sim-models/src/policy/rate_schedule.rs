@@ -1,9 +1,46 @@
 //! An open-loop client's arrival rate over time: [`RateSchedule`].
 
 use rand_distr::Exp;
-use sim_core::SimTime;
+use serde::{Deserialize, Serialize};
+use sim_core::dist::Dist;
+use sim_core::{SimDuration, SimTime};
 
-use crate::scenario::RateChange;
+/// How a client generates requests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Load {
+    /// Open loop: Poisson arrivals at `rate_rps`, shaped over time by `shape`. Arrivals do
+    /// not wait for answers, which is how real traffic behaves and what exposes overload.
+    Open {
+        rate_rps: f64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        shape: Vec<RateChange>,
+    },
+    /// Closed loop: `users` each send a request, wait for its final outcome, think, repeat.
+    /// A closed loop slows down with the system, so it hides overload; use it knowingly.
+    Closed {
+        users: u32,
+        think_time: Dist<SimDuration>,
+    },
+}
+
+/// A change to an open-loop rate. Later entries apply on top of earlier ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RateChange {
+    /// From `at` on, the base rate is `rate_rps`.
+    Step { at: SimDuration, rate_rps: f64 },
+    /// From `start` to `end` the base rate moves linearly to `rate_rps`, and stays there.
+    Ramp {
+        start: SimDuration,
+        end: SimDuration,
+        rate_rps: f64,
+    },
+    /// From `start` to `end` the rate is multiplied by `factor`.
+    Spike {
+        start: SimDuration,
+        end: SimDuration,
+        factor: f64,
+    },
+}
 
 const NANOS_PER_SEC: f64 = 1e9;
 
