@@ -258,10 +258,12 @@ impl World {
                 })
             })
             .collect();
-        let instances: Vec<Instance> = (0..n_instances)
-            .map(|index| Instance {
+        let instances: Vec<Instance> = (0..s.services.len())
+            .flat_map(|j| all_of(j).map(move |index| (j, index)))
+            .map(|(j, index)| Instance {
                 kind: Kind::Service,
                 index,
+                group: j as u32,
             })
             .collect();
 

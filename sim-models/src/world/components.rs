@@ -26,11 +26,13 @@ pub(crate) enum Kind {
     Service,
 }
 
-/// One instance of a component: its kind and its index in that kind's table.
+/// One instance of a component: its kind, its index in that kind's table, and the
+/// scenario entry (group) it is a replica of.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Instance {
     pub kind: Kind,
     pub index: u32,
+    pub group: u32,
 }
 
 impl World {
@@ -119,9 +121,7 @@ impl World {
         if !current && !call.hedges.iter().any(|h| h.attempt == a) {
             return;
         }
-        let caller = self.edges[call.edge as usize].from;
         let from = self.node_of(att.target);
-        debug_assert_eq!(self.net.pair(from, caller), Some(att.pair));
         if let Some(delay) = self.transmit(from, att.pair) {
             q.schedule(
                 q.now() + delay,

@@ -194,11 +194,7 @@ impl World {
 
     /// Instance `i` has been provisioned: it enters service if its group still wants it.
     pub(super) fn on_in_service(&mut self, i: u32) {
-        let g = self
-            .groups
-            .iter()
-            .position(|g| g.instances.contains(&i))
-            .expect("every instance is in a group");
+        let g = self.instances[i as usize].group as usize;
         let rank = i - self.groups[g].instances.start;
         if rank < self.groups[g].wanted && !self.in_service[i as usize] {
             self.in_service[i as usize] = true;

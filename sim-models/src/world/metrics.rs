@@ -334,12 +334,8 @@ impl World {
             .enumerate()
         {
             if control {
-                // Instances of a group are consecutive; a service's instance k is node k.
-                let g = self
-                    .groups
-                    .iter()
-                    .position(|g| g.instances.contains(&(k as u32)))
-                    .expect("every instance is in a group");
+                // A service's index k is its instance id (services are the only kind).
+                let g = self.instances[k].group as usize;
                 let gw = &mut groups[g];
                 let st = &svc.stats;
                 gw.attempts += st.window.attempts;
