@@ -139,6 +139,13 @@ pub(crate) enum Parent {
     Request(ReqKey),
     /// Attempt waiting on its current step's calls.
     Attempt(AttemptKey),
+    /// A component's own call (a cache's backend fetch, a broker's delivery): the answer
+    /// goes to instance `instance`'s kind with the kind's own `token`.
+    #[allow(dead_code)] // the broker and the cache are the first kinds that call
+    Component {
+        instance: u32,
+        token: u32,
+    },
     /// Fire and forget: nobody.
     Nobody,
 }

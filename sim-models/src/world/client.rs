@@ -478,6 +478,9 @@ impl World {
         match call.parent {
             Parent::Request(r) => self.finish_request(r, outcome, q),
             Parent::Attempt(a) => self.on_child_done(a, outcome, q),
+            Parent::Component { instance, token } => {
+                self.component_call_done(instance, token, outcome, q)
+            }
             Parent::Nobody => {}
         }
     }

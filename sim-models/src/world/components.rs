@@ -108,6 +108,22 @@ impl World {
         }
     }
 
+    /// The one place the answer to a component's own call (`Parent::Component`) reaches
+    /// its kind. Services wait on their calls through their attempts instead
+    /// (`Parent::Attempt`), so no service call ends here.
+    pub(super) fn component_call_done(
+        &mut self,
+        instance: u32,
+        token: u32,
+        outcome: Outcome,
+        q: &mut EventQueue<Event>,
+    ) {
+        let _ = (token, outcome, q);
+        match self.instances[instance as usize].kind {
+            Kind::Service => debug_assert!(false, "services wait through their attempts"),
+        }
+    }
+
     /// Sends the answer for `a` back over the link and forgets the attempt: how every kind
     /// answers.
     #[inline(always)]
