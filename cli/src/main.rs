@@ -16,6 +16,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use sim_models::Validated;
 use sim_models::diagnostic::Diagnostics;
+use sim_models::metric::MetricRef;
+use sim_models::scenario::Scenario;
 
 mod bench;
 mod output;
@@ -120,6 +122,10 @@ enum Command {
         /// fields, 1/100 of the range otherwise).
         #[arg(long, requires = "find")]
         tolerance: Option<f64>,
+        /// Also report this metric, by its registry name (repeatable): a service's
+        /// `services.db.utilization`, a route's `clients.web.p99_ms`, ... (README, "Metrics").
+        #[arg(long = "metric", value_name = "NAME")]
+        metrics: Vec<String>,
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
         format: SweepFormat,
@@ -132,6 +138,10 @@ enum Command {
         /// Seed for every run; defaults to each scenario's own `seed`.
         #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
         seed: Option<u64>,
+        /// Also show this metric, by its registry name (repeatable): a service's
+        /// `services.db.utilization`, a route's `clients.web.p99_ms`, ... (README, "Metrics").
+        #[arg(long = "metric", value_name = "NAME")]
+        metrics: Vec<String>,
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
         format: CompareFormat,
@@ -336,6 +346,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             find,
             until: Until::Metastable,
             tolerance,
+            metrics,
             format,
         } => {
             let jobs = match jobs {
@@ -368,6 +379,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         params,
                         seeds,
                         seed,
+                        metrics,
                     };
                     (spec, out, false)
                 }
@@ -379,10 +391,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Compare {
             files,
             seed,
+            metrics,
             format,
             out,
             series,
-        } => compare(&files, seed, format, out.as_deref(), series),
+        } => compare(&files, seed, &metrics, format, out.as_deref(), series),
         Command::Chart { results, out } => chart(&results, &out),
         Command::Bench {
             requests,
@@ -588,6 +601,7 @@ fn write_sweep_report(dir: &Path, sweep: &sim_models::sweep::SweepResult) -> Res
 fn compare(
     files: &[PathBuf],
     seed: Option<u64>,
+    metrics: &[String],
     format: CompareFormat,
     out: Option<&Path>,
     series: series::SeriesOut,
@@ -615,6 +629,8 @@ fn compare(
             .check(v.scenario.window)
             .map_err(|e| InputError::msg(format!("simctl: {e}")))?;
     }
+    let scenarios: Vec<&Scenario> = loaded.iter().map(|(_, v)| &v.scenario).collect();
+    let extra = metric_refs(metrics, &scenarios)?;
     if let Some(dir) = out {
         output::check_out_dir(dir)?;
     }
@@ -638,8 +654,8 @@ fn compare(
             .collect()
     });
     match format {
-        CompareFormat::Table => print!("{}", reports::compare(&results, false)),
-        CompareFormat::Markdown => print!("{}", reports::compare(&results, true)),
+        CompareFormat::Table => print!("{}", reports::compare(&results, false, &extra)),
+        CompareFormat::Markdown => print!("{}", reports::compare(&results, true, &extra)),
         CompareFormat::Json => {
             let summaries: Vec<serde_json::Value> = results
                 .iter()
@@ -754,7 +770,14 @@ fn sweep_grid(
     }
     sweep::on_interrupt();
     let size = (!resuming).then_some(&size);
-    let result = match sweep::run(&spec, &v.scenario, jobs, size, out)? {
+    let mut metrics: Vec<MetricRef> = sim_models::metric::run_metrics().collect();
+    let extra = metric_refs(&spec.metrics, &[&v.scenario])?;
+    metrics.extend(
+        extra
+            .into_iter()
+            .filter(|m| !matches!(m, MetricRef::Run(_))),
+    );
+    let result = match sweep::run(&spec, &metrics, &v.scenario, jobs, size, out)? {
         sweep::Ending::Done(result) => result,
         sweep::Ending::Interrupted { done, total } => {
             match out {
@@ -785,6 +808,21 @@ fn sweep_grid(
         SweepFormat::Json => print!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The metrics named by `--metric`, checked against the registry and against every
+/// scenario (a service or client each must have).
+fn metric_refs(names: &[String], scenarios: &[&Scenario]) -> Result<Vec<MetricRef>> {
+    let mut refs = Vec::new();
+    for name in names {
+        let m = MetricRef::parse(name)
+            .and_then(|m| scenarios.iter().try_for_each(|s| m.check(s)).map(|()| m))
+            .map_err(|e| InputError::msg(format!("simctl: --metric {e}")))?;
+        if !refs.contains(&m) {
+            refs.push(m);
+        }
+    }
+    Ok(refs)
 }
 
 /// What `sweep --find` searches, and how: `simctl sweep --find PATH=LO..HI` bisects for the
