@@ -482,7 +482,7 @@ fn run(
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
         write_report(dir, std::slice::from_ref(&result))?;
     }
-    if result.stopped != "horizon" && result.stopped != "drained" {
+    if !result.stopped.is_normal() {
         if json_messages() {
             let stop = serde_json::json!({
                 "stopped": result.stopped,

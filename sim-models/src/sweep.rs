@@ -728,7 +728,7 @@ impl Row {
             seed: r.seed,
             values,
             scenario_hash: r.scenario_hash.clone(),
-            stopped: r.stopped.clone(),
+            stopped: r.stopped.to_string(),
             metrics: metrics.iter().map(|m| m.read(r)).collect(),
         }
     }
