@@ -15,6 +15,11 @@
 //! Without valgrind the check is skipped and says so. A debug build is not measured (its
 //! counts mean nothing for the release).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test reads and writes its baseline file"
+)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
