@@ -75,8 +75,8 @@ enum Command {
     /// range `200..2000:200` (durations too: `100ms..1s:100ms`), or N log-spaced points
     /// `10..10000:log4`. Replicate 0 uses the base seed; every point uses the same seeds.
     Sweep {
-        /// The scenario file (RON); not needed with --resume.
-        #[arg(required_unless_present = "resume")]
+        /// The scenario file (RON); not needed with --resume or --merge.
+        #[arg(required_unless_present_any = ["resume", "merge"])]
         file: Option<PathBuf>,
         /// A field to vary and its values, `PATH=VALUES` (repeatable: the grid is the
         /// cartesian product, the first parameter varying slowest).
@@ -109,6 +109,16 @@ enum Command {
         /// Finish the interrupted sweep saved in this directory (runs only what is missing).
         #[arg(long, conflicts_with_all = ["file", "params", "sets", "find", "seeds", "seed", "out"])]
         resume: Option<PathBuf>,
+        /// Run only the K-th of N disjoint slices of the grid (runs whose index, point x
+        /// replicates + replicate, is K-1 modulo N) and save them in --out; join the N
+        /// directories with --merge. For a cluster's job array (see docs/cluster/).
+        #[arg(long, value_name = "K/N", value_parser = shard_arg, requires = "out", conflicts_with_all = ["resume", "find"])]
+        shard: Option<sweep::Shard>,
+        /// Join the directories of every shard of one sweep (made with --shard K/N) into
+        /// --out: the same files, byte for byte, as the sweep run on one machine.
+        #[arg(long, num_args = 1.., value_name = "DIR", requires = "out",
+              conflicts_with_all = ["file", "params", "sets", "find", "seeds", "seed", "resume", "shard"])]
+        merge: Vec<PathBuf>,
         /// Search `PATH=LO..HI` for the smallest value at which the run turns metastable.
         #[arg(long, value_name = "PATH=LO..HI", conflicts_with = "params")]
         find: Option<String>,
@@ -226,6 +236,11 @@ fn seed_arg(text: &str) -> Result<u64, String> {
     })
 }
 
+/// `--shard K/N`.
+fn shard_arg(text: &str) -> Result<sweep::Shard, String> {
+    sweep::Shard::parse(text)
+}
+
 /// A failure that is the input's fault (exit code 2), as opposed to ours (exit code 1);
 /// with the scenario's diagnostics when there are any.
 #[derive(Debug)]
@@ -333,6 +348,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             max_runs,
             out,
             resume,
+            shard,
+            merge,
             find,
             until: Until::Metastable,
             tolerance,
@@ -345,6 +362,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 Some(n) => n,
                 None => std::thread::available_parallelism().map_or(1, |n| n.get()),
             };
+            if !merge.is_empty() {
+                let out = out.expect("clap requires --out with --merge");
+                return sweep_merge(&merge, &out, format);
+            }
             if let Some(find) = find {
                 let file = file.expect("clap requires a file without --resume");
                 let search = Search {
@@ -368,6 +389,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         params,
                         seeds,
                         seed,
+                        // Set once the scenario is read (its hash and seed).
+                        shard: shard.map(|s| sweep::ShardSpec {
+                            index: s.index,
+                            count: s.count,
+                            scenario_hash: String::new(),
+                            base_seed: 0,
+                        }),
                     };
                     (spec, out, false)
                 }
@@ -735,6 +763,10 @@ fn sweep_grid(
     let hash = sweep::file_hash(&text);
     if !resuming {
         spec.file_hash = hash;
+        if let Some(shard) = &mut spec.shard {
+            shard.scenario_hash = v.scenario.hash();
+            shard.base_seed = spec.seed.unwrap_or(v.scenario.seed);
+        }
         // A new sweep into a directory holding another one would mix their runs.
         if let Some(dir) = out.filter(|d| d.join("sweep.spec.json").exists())
             && sweep::read_spec(dir)? != spec
@@ -768,19 +800,68 @@ fn sweep_grid(
             }
             return Ok(ExitCode::from(130));
         }
+        sweep::Ending::Shard { runs } => {
+            let (dir, shard) = (out.expect("clap requires --out with --shard"), spec.shard);
+            let shard = shard.expect("a shard's spec");
+            eprintln!(
+                "simctl: shard {}/{}: {runs} runs saved in {}; when every shard is done: simctl sweep --merge DIR... --out OUT",
+                shard.index,
+                shard.count,
+                dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     };
+    sweep_outputs(&result, out, format)
+}
+
+/// `simctl sweep --merge DIR... --out OUT`: the shards' runs copied as they are, then every
+/// output written from them as a single-machine sweep would.
+fn sweep_merge(dirs: &[PathBuf], out: &Path, format: SweepFormat) -> Result<ExitCode> {
+    let merged = sweep::merge(dirs)?;
+    output::check_out_dir(out)?;
+    let _lock = sweep::Lock::take(out)?;
+    if out.join("sweep.spec.json").exists() && sweep::read_spec(out)? != merged.spec {
+        let msg = format!(
+            "simctl: {} holds a different sweep; merge into a new directory",
+            out.display()
+        );
+        return Err(InputError::msg(msg).into());
+    }
+    for (from, name) in &merged.runs {
+        let bytes = std::fs::read(from)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", from.display()))?;
+        output::write_atomic(&out.join("runs").join(name), &bytes)?;
+    }
+    let text = serde_json::to_string_pretty(&merged.spec).expect("a spec serialises");
+    output::write_atomic(&out.join("sweep.spec.json"), text.as_bytes())?;
+    eprintln!(
+        "simctl: merged {} shards, {} runs, into {}",
+        dirs.len(),
+        merged.runs.len(),
+        out.display()
+    );
+    sweep_outputs(&merged.result, Some(out), format)
+}
+
+/// A finished sweep's files in `out` (if any) and its summary on stdout.
+fn sweep_outputs(
+    result: &sim_models::sweep::SweepResult,
+    out: Option<&Path>,
+    format: SweepFormat,
+) -> Result<ExitCode> {
     let json = format!(
         "{}\n",
-        serde_json::to_string_pretty(&result).expect("a sweep serialises")
+        serde_json::to_string_pretty(result).expect("a sweep serialises")
     );
     if let Some(dir) = out {
         output::write_atomic(&dir.join("runs.csv"), result.runs_csv().as_bytes())?;
         output::write_atomic(&dir.join("points.csv"), result.points_csv().as_bytes())?;
         output::write_atomic(&dir.join("sweep.json"), json.as_bytes())?;
-        write_sweep_report(dir, &result)?;
+        write_sweep_report(dir, result)?;
     }
     match format {
-        SweepFormat::Table => print!("{}", reports::sweep_table(&result)),
+        SweepFormat::Table => print!("{}", reports::sweep_table(result)),
         SweepFormat::Csv => print!("{}", result.points_csv()),
         SweepFormat::Json => print!("{json}"),
     }

@@ -8,6 +8,10 @@
 //! Before anything runs, the run count is stated, and a sweep of more than
 //! [`CONFIRM_ABOVE`] runs needs `--yes` (or `--max-runs N`). A sweep writing into a
 //! directory holds `DIR/.sweep.lock` (its PID) so that two sweeps never share one.
+//!
+//! A sweep can be split over machines: `--shard K/N` runs only the runs whose index
+//! (point x replicates + replicate) is K-1 modulo N, and saves them; [`merge`] joins the
+//! shards' saved runs into the outputs a single-machine sweep would have written.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -37,6 +41,51 @@ pub struct Spec {
     pub params: Vec<String>,
     pub seeds: u32,
     pub seed: Option<u64>,
+    /// Set when this directory holds one shard of a sweep split over machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSpec>,
+}
+
+/// Which slice of the grid a shard runs, and what it must agree on with the other shards
+/// to be merged with them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardSpec {
+    /// K of K/N, from 1.
+    pub index: u32,
+    pub count: u32,
+    /// The scenario's hash after `--set`, before any parameter.
+    pub scenario_hash: String,
+    pub base_seed: u64,
+}
+
+/// `--shard K/N`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("`{text}`: expected K/N with 1 <= K <= N, e.g. 2/8");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            k.trim().parse::<u32>().map_err(|_| bad())?,
+            n.trim().parse::<u32>().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl ShardSpec {
+    /// Whether run `index` of the grid (point x replicates + replicate) is this shard's:
+    /// round robin, so that each shard gets a share of every part of the grid.
+    fn holds(&self, index: u64) -> bool {
+        index % u64::from(self.count) == u64::from(self.index - 1)
+    }
 }
 
 pub enum Ending {
@@ -45,6 +94,10 @@ pub enum Ending {
     Interrupted {
         done: usize,
         total: usize,
+    },
+    /// A shard's runs are all done and saved (its outputs come from `--merge`).
+    Shard {
+        runs: usize,
     },
 }
 
@@ -191,8 +244,14 @@ pub fn run(
 
     let mut rows: Vec<Row> = Vec::new();
     let mut todo: Vec<Job> = Vec::new();
+    let mut mine = 0usize;
     for point in 0..points.len() {
         for replicate in 0..spec.seeds {
+            let index = point as u64 * u64::from(spec.seeds) + u64::from(replicate);
+            if spec.shard.as_ref().is_some_and(|s| !s.holds(index)) {
+                continue;
+            }
+            mine += 1;
             let saved = dir.map(|d| run_path(d, point, replicate));
             match saved.filter(|p| p.exists()) {
                 Some(path) => rows.push(read_row(&path)?),
@@ -204,14 +263,18 @@ pub fn run(
             }
         }
     }
-    let total = total as usize;
     let jobs = jobs.clamp(1, todo.len().max(1));
+    let slice = match &spec.shard {
+        Some(s) => format!("; shard {}/{}: {mine} runs", s.index, s.count),
+        None => String::new(),
+    };
     eprintln!(
-        "sweep: {total} runs ({} points x {} replicates); {} to do on {jobs} threads",
+        "sweep: {total} runs ({} points x {} replicates){slice}; {} to do on {jobs} threads",
         points.len(),
         spec.seeds,
         todo.len()
     );
+    let total = mine;
     if let Some(d) = dir {
         std::fs::create_dir_all(d.join("runs"))
             .with_context(|| format!("cannot create {}", d.join("runs").display()))?;
@@ -249,6 +312,9 @@ pub fn run(
             total,
         });
     }
+    if spec.shard.is_some() {
+        return Ok(Ending::Shard { runs: rows.len() });
+    }
     Ok(Ending::Done(Box::new(SweepResult::new(
         &file,
         &base.hash(),
@@ -282,16 +348,143 @@ fn read_row(path: &Path) -> Result<Row> {
 
 /// Reads the spec of the sweep saved in `dir`.
 pub fn read_spec(dir: &Path) -> Result<Spec> {
+    read_spec_for(dir, "--resume", "no sweep to resume here")
+}
+
+fn read_spec_for(dir: &Path, flag: &str, missing: &str) -> Result<Spec> {
     let path = dir.join("sweep.spec.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        InputError::msg(format!(
-            "simctl: --resume {}: no sweep to resume here ({e})",
-            dir.display()
-        ))
+        InputError::msg(format!("simctl: {flag} {}: {missing} ({e})", dir.display()))
     })?;
     serde_json::from_str(&text).map_err(|e| {
         InputError::msg(format!("simctl: {}: not a sweep spec: {e}", path.display())).into()
     })
+}
+
+/// The shards of one sweep, joined: the spec of the whole sweep, its result, and each saved
+/// run's file (to be copied as it is: `(from, name under runs/)`).
+pub struct Merged {
+    pub spec: Spec,
+    pub result: SweepResult,
+    pub runs: Vec<(PathBuf, String)>,
+}
+
+/// Joins the shards saved in `dirs` (each made by `--shard K/N`, in any order). Refused with
+/// the reason when they are not all the shards of one sweep, or a run is missing.
+pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
+    let input = |m: String| anyhow::Error::from(InputError::msg(format!("simctl: --merge: {m}")));
+    let mut shards: Vec<(&PathBuf, Spec, ShardSpec)> = Vec::new();
+    for dir in dirs {
+        let mut spec = read_spec_for(dir, "--merge", "no sweep shard here")?;
+        let Some(shard) = spec.shard.take() else {
+            return Err(input(format!(
+                "{} holds a whole sweep, not a shard (made with --shard K/N)",
+                dir.display()
+            )));
+        };
+        shards.push((dir, spec, shard));
+    }
+    let (first_dir, spec, first) = shards.first().cloned().expect("clap asks for a directory");
+    for (dir, other, shard) in &shards[1..] {
+        let differ: Vec<&str> = [
+            ("scenario file", spec.file != other.file),
+            (
+                "scenario file's contents",
+                spec.file_hash != other.file_hash,
+            ),
+            ("--set", spec.sets != other.sets),
+            ("--param", spec.params != other.params),
+            ("--seeds", spec.seeds != other.seeds),
+            ("--seed", spec.seed != other.seed),
+            ("shard count N", first.count != shard.count),
+            ("scenario hash", first.scenario_hash != shard.scenario_hash),
+            ("base seed", first.base_seed != shard.base_seed),
+        ]
+        .into_iter()
+        .filter_map(|(what, differs)| differs.then_some(what))
+        .collect();
+        if !differ.is_empty() {
+            return Err(input(format!(
+                "{} and {} are shards of different sweeps (their {} differ); merge the shards of one sweep",
+                first_dir.display(),
+                dir.display(),
+                differ.join(", ")
+            )));
+        }
+    }
+    let n = first.count;
+    let mut by_index: Vec<Option<&PathBuf>> = vec![None; n as usize];
+    for (dir, _, shard) in &shards {
+        let slot = &mut by_index[shard.index as usize - 1];
+        if let Some(earlier) = slot {
+            return Err(input(format!(
+                "{} and {} are both shard {}/{n}",
+                earlier.display(),
+                dir.display(),
+                shard.index
+            )));
+        }
+        *slot = Some(dir);
+    }
+    let absent: Vec<String> = (1..=n)
+        .filter(|k| by_index[*k as usize - 1].is_none())
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if !absent.is_empty() {
+        return Err(input(format!(
+            "shard {} missing: give the directory of every shard 1..{n}",
+            absent.join(", ")
+        )));
+    }
+    let params: Vec<Param> = spec
+        .params
+        .iter()
+        .map(|p| Param::parse(p).map_err(|e| input(format!("--param {e}"))))
+        .collect::<Result<_>>()?;
+    let points = grid(&params);
+    let mut rows = Vec::new();
+    let mut runs = Vec::new();
+    for (dir, _, shard) in &shards {
+        let mut missing = Vec::new();
+        let mut expected = 0usize;
+        for point in 0..points.len() {
+            for replicate in 0..spec.seeds {
+                let index = point as u64 * u64::from(spec.seeds) + u64::from(replicate);
+                if !shard.holds(index) {
+                    continue;
+                }
+                expected += 1;
+                let path = run_path(dir, point, replicate);
+                if path.exists() {
+                    rows.push(read_row(&path)?);
+                    let name = path.file_name().expect("a run file").to_string_lossy();
+                    runs.push((path.clone(), name.into_owned()));
+                } else {
+                    missing.push(path);
+                }
+            }
+        }
+        if let Some(path) = missing.first() {
+            return Err(input(format!(
+                "shard {}/{n} in {} lacks {} of its {expected} runs (the first: {}); finish it with: simctl sweep --resume {}",
+                shard.index,
+                dir.display(),
+                missing.len(),
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
+    runs.sort_by(|a, b| a.1.cmp(&b.1));
+    let result = SweepResult::new(
+        &spec.file.display().to_string(),
+        &first.scenario_hash,
+        first.base_seed,
+        spec.seeds,
+        params,
+        rows,
+    );
+    Ok(Merged { spec, result, runs })
 }
 
 /// A bar on a terminal; a plain line per tenth of the work otherwise (CI logs).
