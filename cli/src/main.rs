@@ -18,6 +18,7 @@ use sim_models::Validated;
 use sim_models::diagnostic::Diagnostics;
 
 mod bench;
+mod exports;
 mod output;
 mod series;
 mod sweep;
@@ -61,6 +62,13 @@ enum Command {
         /// `--set services.db.queue=Bounded(5)` and `--set 'clients.c.policy.retry_on=[Timeout]'`).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Also write these exports into --out (repeatable): `openmetrics` writes
+        /// metrics.om (every time series, for `promtool tsdb create-blocks-from openmetrics`).
+        #[arg(long, value_enum, requires = "out")]
+        export: Vec<exports::Export>,
+        /// With --export openmetrics: the UTC instant virtual time 0 is mapped onto.
+        #[arg(long, default_value = exports::DEFAULT_START, value_parser = exports::start_arg, value_name = "YYYY-MM-DDTHH:MM:SSZ")]
+        start: i64,
         /// Time series written with --format json and into summary.json: `full` (every
         /// window), `none`, or a coarser window such as `60s` (a whole multiple of the
         /// scenario's window). Charts and verdicts always use every window.
@@ -148,6 +156,13 @@ enum Command {
         /// Write the results (results.json), overlaid charts and report.md here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write these exports into --out (repeatable): `openmetrics` writes
+        /// metrics.om (every time series, for `promtool tsdb create-blocks-from openmetrics`).
+        #[arg(long, value_enum, requires = "out")]
+        export: Vec<exports::Export>,
+        /// With --export openmetrics: the UTC instant virtual time 0 is mapped onto.
+        #[arg(long, default_value = exports::DEFAULT_START, value_parser = exports::start_arg, value_name = "YYYY-MM-DDTHH:MM:SSZ")]
+        start: i64,
         /// Time series written into results.json: `full`, `none` or a coarser window
         /// such as `60s` (as for `simctl run`).
         #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
@@ -325,6 +340,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             max_in_flight,
             sets,
             series,
+            export,
+            start,
         } => {
             let limits = Limits {
                 max_events,
@@ -334,6 +351,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 format,
                 out: out.as_deref(),
                 series,
+                export: (export, start),
             };
             run(&file, seed, output, limits, &sets)
         }
@@ -410,7 +428,16 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             format,
             out,
             series,
-        } => compare(&files, seed, format, out.as_deref(), series),
+            export,
+            start,
+        } => compare(
+            &files,
+            seed,
+            format,
+            out.as_deref(),
+            series,
+            (export, start),
+        ),
         Command::Chart { results, out } => chart(&results, &out),
         Command::Bench {
             requests,
@@ -448,6 +475,8 @@ struct RunOutput<'a> {
     format: Format,
     out: Option<&'a Path>,
     series: series::SeriesOut,
+    /// `--export` and `--start`.
+    export: (Vec<exports::Export>, i64),
 }
 
 fn run(
@@ -461,6 +490,7 @@ fn run(
         format,
         out,
         series,
+        export,
     } = output;
     let mut v = load(file)?;
     print_warnings(file, &v);
@@ -496,6 +526,7 @@ fn run(
     if let (Some(dir), Some(json)) = (out, &json) {
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
         write_report(dir, std::slice::from_ref(&result))?;
+        exports::write(dir, std::slice::from_ref(&result), &export.0, export.1)?;
     }
     if result.stopped != "horizon" && result.stopped != "drained" {
         if json_messages() {
@@ -619,6 +650,7 @@ fn compare(
     format: CompareFormat,
     out: Option<&Path>,
     series: series::SeriesOut,
+    export: (Vec<exports::Export>, i64),
 ) -> Result<ExitCode> {
     // Every file is read and checked first, and every bad one reported, not just the first.
     let mut loaded: Vec<(String, Validated)> = Vec::new();
@@ -699,6 +731,7 @@ fn compare(
         }
         output::write_atomic(&dir.join("results.json"), all.as_bytes())?;
         write_report(dir, &results)?;
+        exports::write(dir, &results, &export.0, export.1)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -203,3 +203,213 @@ fn shards_that_do_not_make_one_sweep_are_refused_with_the_reason() {
     let out = simctl(&["sweep", "--merge", &dir("w"), "--out", &dir("y")]);
     assert!(text(&out.stderr).contains("holds a whole sweep, not a shard"));
 }
+
+/// Whether `tool --version` runs.
+fn installed(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// GET `path` from 127.0.0.1:`port`, the body if the answer is 200.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200")
+        .then(|| body.to_string())
+        .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
+}
+
+/// A query string's value, percent-encoded.
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Prometheus killed when the test ends, whatever way it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The export backfilled by promtool and read back from a real Prometheus over its HTTP
+/// API: counters, gauges, a fault's 0/1 series and an alert's, against simctl's own JSON.
+#[test]
+fn openmetrics_round_trips_through_promtool_and_prometheus() {
+    if !installed("promtool") || !installed("prometheus") {
+        eprintln!(
+            "SKIPPED openmetrics_round_trips_through_promtool_and_prometheus: promtool or prometheus is not installed (Debian: apt-get install prometheus; .ci/run installs it where it can)"
+        );
+        return;
+    }
+    let root = scratch("prometheus");
+    let out = root.join("run");
+    let o = simctl(&[
+        "run",
+        "scenarios/example.ron",
+        "--out",
+        out.to_str().unwrap(),
+        "--export",
+        "openmetrics",
+        "--start",
+        "2026-03-01T12:00:00Z",
+    ]);
+    ok(&o);
+    let start = 1_772_366_400.0; // 2026-03-01T12:00:00Z
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let blocks = root.join("data");
+    let backfill = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(out.join("metrics.om"))
+        .arg(&blocks)
+        .output()
+        .unwrap();
+    assert!(backfill.status.success(), "{}", text(&backfill.stderr));
+
+    let config = root.join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 1h\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", blocks.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--storage.tsdb.retention.time=100y")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(root.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = false;
+    for _ in 0..300 {
+        if http_get(port, "/-/ready").is_some() {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        ready,
+        "prometheus did not become ready: {}",
+        std::fs::read_to_string(root.join("prometheus.log")).unwrap_or_default()
+    );
+    let query = |q: &str, t_s: f64| -> Vec<(serde_json::Value, f64)> {
+        let path = format!("/api/v1/query?query={}&time={:.3}", encode(q), start + t_s);
+        let body = http_get(port, &path).unwrap_or_else(|| panic!("query {q} failed"));
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["status"], "success", "{body}");
+        v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let x: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
+                (r["metric"].clone(), x)
+            })
+            .collect()
+    };
+    let series = &run["series"];
+    let t_s: Vec<f64> = series["t_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let u = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let last = *t_s.last().unwrap();
+    let mid = t_s.len() / 2;
+
+    // A counter at the end: the sum of the client's windows.
+    let client = &series["clients"][0];
+    let name = client["name"].as_str().unwrap();
+    let got = query(
+        &format!("simctl_requests_offered_total{{client=\"{name}\"}}"),
+        last,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].1, u(&client["offered"]).iter().sum::<f64>());
+    assert_eq!(got[0].0["run"], "example");
+    // The counter part way through, and its increase over a window.
+    let upto: f64 = u(&client["succeeded"])[..=mid].iter().sum();
+    let got = query(
+        &format!("simctl_requests_succeeded_total{{client=\"{name}\"}}"),
+        t_s[mid],
+    );
+    assert_eq!(got[0].1, upto);
+    // A per-service gauge at one window, for every service.
+    for s in series["services"].as_array().unwrap() {
+        let service = s["name"].as_str().unwrap();
+        let got = query(
+            &format!("simctl_service_queue_depth{{service=\"{service}\"}}"),
+            t_s[mid],
+        );
+        assert_eq!(got.len(), 1, "{service}");
+        let want = u(&s["queue_depth_mean"])[mid];
+        assert!(
+            (got[0].1 - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{service}: {} vs {want}",
+            got[0].1
+        );
+    }
+    // Latency in seconds, not ms.
+    let got = query(
+        "simctl_request_latency_seconds{quantile=\"0.99\"}",
+        t_s[mid],
+    );
+    let want = u(&series["latency_p99_ms"])[mid] / 1000.0;
+    assert!((got[0].1 - want).abs() <= 1e-12, "{} vs {want}", got[0].1);
+    // A fault is 1 inside its window and 0 well before it.
+    let fault = &run["faults"][0];
+    let (f0, f1) = (
+        fault["start_s"].as_f64().unwrap(),
+        fault["end_s"].as_f64().unwrap(),
+    );
+    let inside = *t_s.iter().find(|&&t| t > f0 && t <= f1).unwrap();
+    let q = "simctl_fault_active{fault=\"0\"}";
+    assert_eq!(query(q, inside)[0].1, 1.0);
+    let before = *t_s.iter().rev().find(|&&t| t < f0).unwrap();
+    assert_eq!(query(q, before)[0].1, 0.0);
+    // An alert that fired is 1 after it fired (and 0 before the first firing).
+    let firing = run["alerts"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|r| {
+            let f = r["firings"].as_array()?.first()?;
+            Some((r["name"].as_str()?.to_string(), f["fired_s"].as_f64()?))
+        });
+    if let Some((rule, fired)) = firing {
+        let q = format!("simctl_alert_firing{{slo=\"scenario\",alert=\"{rule}\"}}");
+        let at = *t_s.iter().find(|&&t| t >= fired).unwrap();
+        assert_eq!(query(&q, at)[0].1, 1.0, "{rule} fired at {fired}");
+        assert_eq!(query(&q, t_s[0])[0].1, 0.0);
+    } else {
+        panic!("example.ron's alerts should fire during its faults");
+    }
+}
