@@ -412,4 +412,121 @@ fn openmetrics_round_trips_through_promtool_and_prometheus() {
     } else {
         panic!("example.ron's alerts should fire during its faults");
     }
+    // Every query of the Grafana dashboard is valid PromQL and finds data at some time of
+    // the run (but the rule actions': example.ron has no rules).
+    for q in dashboard_queries() {
+        let over_run = format!("count_over_time(({})[{}s:1s])", concrete(&q), last.ceil());
+        let got = query(&over_run, last);
+        assert!(
+            !got.is_empty() || q.contains("simctl_action_active"),
+            "`{q}` found nothing"
+        );
+    }
+}
+
+/// Every PromQL expression of the Grafana dashboard (panels, annotations, variables).
+fn dashboard_queries() -> Vec<String> {
+    let path = repo().join("docs/grafana/simctl-run.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut found = Vec::new();
+    let mut todo = vec![&v];
+    while let Some(v) = todo.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("expr" | "definition", serde_json::Value::String(q)) => {
+                            found.push(q.clone())
+                        }
+                        _ => todo.push(x),
+                    }
+                }
+            }
+            serde_json::Value::Array(xs) => todo.extend(xs),
+            _ => {}
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The `simctl_...` names a query reads.
+fn metric_names(query: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = query;
+    while let Some(i) = rest.find("simctl_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// A dashboard query made concrete for Prometheus's API: Grafana's variables filled in,
+/// and its `label_values(METRIC, LABEL)` asked as `count by (LABEL) (METRIC)`.
+fn concrete(query: &str) -> String {
+    let query = match query
+        .strip_prefix("label_values(")
+        .and_then(|q| q.strip_suffix(')'))
+        .and_then(|q| q.split_once(','))
+    {
+        Some((metric, label)) => format!("count by ({}) ({metric})", label.trim()),
+        None => query.to_string(),
+    };
+    query
+        .replace("$__rate_interval", "1m")
+        .replace("$__range", "10m")
+        .replace("$run", ".*")
+}
+
+#[test]
+fn every_dashboard_query_names_a_metric_the_export_produces() {
+    let dir = scratch("dashboard");
+    // Between them: faults, alerts, breakers (example) and a rule's action (autoscale).
+    let o = simctl(&[
+        "compare",
+        "scenarios/example.ron",
+        "scenarios/autoscale.ron",
+        "--out",
+        dir.to_str().unwrap(),
+        "--export",
+        "openmetrics",
+    ]);
+    ok(&o);
+    let om = std::fs::read_to_string(dir.join("metrics.om")).unwrap();
+    let produced: std::collections::BTreeSet<&str> = om
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(['{', ' ']).next().unwrap())
+        .collect();
+    let queries = dashboard_queries();
+    assert!(queries.len() >= 12, "{queries:?}");
+    let mut used = std::collections::BTreeSet::new();
+    for q in &queries {
+        let names = metric_names(q);
+        assert!(!names.is_empty(), "`{q}` reads no simctl metric");
+        for n in names {
+            assert!(
+                produced.contains(n.as_str()),
+                "`{q}` reads {n}, which the export does not produce (it does: {produced:?})"
+            );
+            used.insert(n);
+        }
+    }
+    // What the issue asks the dashboard to show.
+    for needed in [
+        "simctl_requests_succeeded_total",
+        "simctl_requests_failed_total",
+        "simctl_run_requests_failed",
+        "simctl_request_latency_seconds",
+        "simctl_retry_amplification_ratio",
+        "simctl_service_queue_depth",
+        "simctl_fault_active",
+        "simctl_action_active",
+    ] {
+        assert!(used.contains(needed), "the dashboard shows no {needed}");
+    }
 }
