@@ -525,7 +525,7 @@ fn run(
     }
     if let (Some(dir), Some(json)) = (out, &json) {
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-        write_report(dir, std::slice::from_ref(&result))?;
+        write_report(dir, std::slice::from_ref(&result), &[&v.scenario])?;
         exports::write(dir, std::slice::from_ref(&result), &export.0, export.1)?;
     }
     if result.stopped != "horizon" && result.stopped != "drained" {
@@ -596,7 +596,12 @@ fn validate(files: &[PathBuf], format: Format) -> Result<ExitCode> {
 }
 
 /// Charts and report.md of one run (or several compared) into `dir`.
-fn write_report(dir: &Path, runs: &[sim_models::RunResult]) -> Result<()> {
+/// `scenarios` (one per run, or none for saved results) give report.md its call graphs.
+fn write_report(
+    dir: &Path,
+    runs: &[sim_models::RunResult],
+    scenarios: &[&sim_models::Scenario],
+) -> Result<()> {
     let charts = if runs.len() == 1 {
         reports::run_charts(&runs[0])
     } else {
@@ -605,7 +610,7 @@ fn write_report(dir: &Path, runs: &[sim_models::RunResult]) -> Result<()> {
     output::write_charts(dir, &charts)?;
     output::write_atomic(
         &dir.join("report.md"),
-        reports::report_md(runs, &charts).as_bytes(),
+        reports::report_md_with_topology(runs, &charts, scenarios).as_bytes(),
     )
 }
 
@@ -624,11 +629,11 @@ fn chart(results: &Path, out: &Path) -> Result<ExitCode> {
     } else if value.is_array() {
         let runs: Vec<sim_models::RunResult> =
             serde_json::from_value(value).map_err(|e| bad(format!("{what} ({e})")))?;
-        write_report(out, &runs)?;
+        write_report(out, &runs, &[])?;
     } else {
         let run: sim_models::RunResult =
             serde_json::from_value(value).map_err(|e| bad(format!("{what} ({e})")))?;
-        write_report(out, std::slice::from_ref(&run))?;
+        write_report(out, std::slice::from_ref(&run), &[])?;
     }
     eprintln!("simctl: charts and report.md written to {}", out.display());
     Ok(ExitCode::SUCCESS)
@@ -730,7 +735,9 @@ fn compare(
             r.series = s;
         }
         output::write_atomic(&dir.join("results.json"), all.as_bytes())?;
-        write_report(dir, &results)?;
+        let scenarios: Vec<&sim_models::Scenario> =
+            loaded.iter().map(|(_, v)| &v.scenario).collect();
+        write_report(dir, &results, &scenarios)?;
         exports::write(dir, &results, &export.0, export.1)?;
     }
     Ok(ExitCode::SUCCESS)

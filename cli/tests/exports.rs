@@ -496,6 +496,12 @@ fn every_dashboard_query_names_a_metric_the_export_produces() {
         "openmetrics",
     ]);
     ok(&o);
+    // report.md draws each scenario's call graph.
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert_eq!(report.matches("```mermaid\nflowchart LR\n").count(), 2, "{report}");
+    for service in ["gateway", "orders", "payment", "audit", "db"] {
+        assert!(report.contains(&format!("[\"{service}<br/>service: ")), "{service}");
+    }
     let om = std::fs::read_to_string(dir.join("metrics.om")).unwrap();
     let produced: std::collections::BTreeSet<&str> = om
         .lines()

@@ -9,7 +9,8 @@
 //! - [`run_charts`], [`compare_charts`]: charts as PNG bytes and SVG text, built on the
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
 //! - [`report_md`]: the markdown report, with plain-words changes between runs;
-//! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus.
+//! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
+//! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md).
 
 use std::fmt::Write;
 
@@ -21,13 +22,15 @@ mod openmetrics;
 mod report;
 #[cfg(test)]
 mod testing;
+mod topology;
 
 pub use charts::{
     Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, run_charts, run_label,
     xy_chart,
 };
 pub use openmetrics::{openmetrics, openmetrics_families};
-pub use report::report_md;
+pub use report::{report_md, report_md_with_topology};
+pub use topology::topology_mermaid;
 
 use sim_models::RunResult;
 use sim_models::recovery::Verdict;
