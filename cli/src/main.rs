@@ -62,6 +62,11 @@ enum Command {
         /// `--set services.db.queue=Bounded(5)` and `--set 'clients.c.policy.retry_on=[Timeout]'`).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Write the run's event log here: JSON lines in time order of faults and rule
+        /// actions starting and ending, rules firing, alerts firing and resolving, breaker
+        /// transitions and outlier ejections (times from --start too).
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
         /// Also write these exports into --out (repeatable): `openmetrics` writes
         /// metrics.om (every time series, for `promtool tsdb create-blocks-from openmetrics`).
         #[arg(long, value_enum, requires = "out")]
@@ -342,6 +347,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             series,
             export,
             start,
+            events,
         } => {
             let limits = Limits {
                 max_events,
@@ -352,6 +358,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 out: out.as_deref(),
                 series,
                 export: (export, start),
+                events: events.as_deref(),
             };
             run(&file, seed, output, limits, &sets)
         }
@@ -477,6 +484,8 @@ struct RunOutput<'a> {
     series: series::SeriesOut,
     /// `--export` and `--start`.
     export: (Vec<exports::Export>, i64),
+    /// `--events FILE`.
+    events: Option<&'a Path>,
 }
 
 fn run(
@@ -491,6 +500,7 @@ fn run(
         out,
         series,
         export,
+        events,
     } = output;
     let mut v = load(file)?;
     print_warnings(file, &v);
@@ -527,6 +537,10 @@ fn run(
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
         write_report(dir, std::slice::from_ref(&result), &[&v.scenario])?;
         exports::write(dir, std::slice::from_ref(&result), &export.0, export.1)?;
+    }
+    if let Some(file) = events {
+        let log = reports::events_jsonl(&result, export.1);
+        output::write_atomic(file, log.as_bytes())?;
     }
     if result.stopped != "horizon" && result.stopped != "drained" {
         if json_messages() {

@@ -498,9 +498,16 @@ fn every_dashboard_query_names_a_metric_the_export_produces() {
     ok(&o);
     // report.md draws each scenario's call graph.
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert_eq!(report.matches("```mermaid\nflowchart LR\n").count(), 2, "{report}");
+    assert_eq!(
+        report.matches("```mermaid\nflowchart LR\n").count(),
+        2,
+        "{report}"
+    );
     for service in ["gateway", "orders", "payment", "audit", "db"] {
-        assert!(report.contains(&format!("[\"{service}<br/>service: ")), "{service}");
+        assert!(
+            report.contains(&format!("[\"{service}<br/>service: ")),
+            "{service}"
+        );
     }
     let om = std::fs::read_to_string(dir.join("metrics.om")).unwrap();
     let produced: std::collections::BTreeSet<&str> = om
@@ -535,4 +542,57 @@ fn every_dashboard_query_names_a_metric_the_export_produces() {
     ] {
         assert!(used.contains(needed), "the dashboard shows no {needed}");
     }
+}
+
+#[test]
+fn the_event_log_holds_what_the_run_recorded_in_time_order() {
+    let dir = scratch("events");
+    let log = dir.join("events.jsonl");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "scenarios/example.ron", "--format", "json"];
+        args.extend(extra);
+        let out = simctl(&args);
+        ok(&out);
+        out
+    };
+    let out = run(&["--events", log.to_str().unwrap()]);
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bytes = std::fs::read(&log).unwrap();
+    let events: Vec<serde_json::Value> = text(&bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    let t: Vec<f64> = events.iter().map(|e| e["t_s"].as_f64().unwrap()).collect();
+    assert!(t.windows(2).all(|w| w[0] <= w[1]), "time order");
+    let array = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    let transitions: usize = array(&result["breakers"])
+        .iter()
+        .map(|b| array(&b["transitions"]).len())
+        .sum();
+    assert!(transitions > 0);
+    assert_eq!(count("breaker_transition"), transitions);
+    let ejections: usize = array(&result["ejections"])
+        .iter()
+        .map(|e| array(&e["ejections"]).len())
+        .sum();
+    assert!(ejections > 0);
+    assert_eq!(count("ejection"), ejections);
+    let mut firings = array(&result["alerts"]["rules"]);
+    for c in array(&result["clients"]) {
+        firings.extend(array(&c["alerts"]["rules"]));
+    }
+    let fired: usize = firings.iter().map(|r| array(&r["firings"]).len()).sum();
+    assert!(fired > 0);
+    assert_eq!(count("alert_fired"), fired);
+    assert_eq!(count("fault_start"), array(&result["faults"]).len());
+    assert_eq!(events.last().unwrap()["event"], "run_end");
+    // The first fault's start, at the default start instant.
+    let f0 = events.iter().find(|e| e["event"] == "fault_start").unwrap();
+    assert_eq!(f0["t_s"], result["faults"][0]["start_s"]);
+    assert_eq!(f0["time"], "2026-01-01T00:02:00.000Z");
+    // Same run, same bytes.
+    let again = dir.join("again.jsonl");
+    run(&["--events", again.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
 }

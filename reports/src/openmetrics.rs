@@ -36,21 +36,6 @@ struct Series {
     t_s: Vec<f64>,
 }
 
-/// The metric families the export writes, with their type: for checking queries (a
-/// dashboard's) against what the export produces. Counters' samples end in `_total`.
-pub fn openmetrics_families() -> Vec<(&'static str, &'static str)> {
-    families(&[])
-        .into_iter()
-        .map(|f| {
-            let kind = match f.kind {
-                Kind::Counter => "counter",
-                Kind::Gauge => "gauge",
-            };
-            (f.name, kind)
-        })
-        .collect()
-}
-
 /// The OpenMetrics text of `runs`, with virtual time 0 at `start_unix_s`.
 pub fn openmetrics(runs: &[RunResult], start_unix_s: i64) -> String {
     let mut out = String::new();
