@@ -702,12 +702,19 @@ fn compare(
     }
     // Independent single-threaded runs; joined in input order, so the output is the same
     // whatever finishes first.
+    // Progress on stderr, except where stderr speaks JSON.
+    let progress = (!json_messages()).then(|| sweep::Progress::new("compare", loaded.len(), 0));
     let mut results: Vec<sim_models::RunResult> = std::thread::scope(|scope| {
+        let progress = progress.as_ref();
         let handles: Vec<_> = loaded
             .iter()
             .map(|(name, v)| {
                 scope.spawn(move || {
-                    sim_models::run(&v.scenario, seed.unwrap_or(v.scenario.seed), name)
+                    let r = sim_models::run(&v.scenario, seed.unwrap_or(v.scenario.seed), name);
+                    if let Some(p) = progress {
+                        p.tick();
+                    }
+                    r
                 })
             })
             .collect();
@@ -716,6 +723,9 @@ fn compare(
             .map(|h| h.join().expect("a simulation thread panicked"))
             .collect()
     });
+    if let Some(p) = &progress {
+        p.finish();
+    }
     match format {
         CompareFormat::Table => print!("{}", reports::compare(&results, false)),
         CompareFormat::Markdown => print!("{}", reports::compare(&results, true)),

@@ -286,7 +286,7 @@ pub fn run(
         .num_threads(jobs)
         .build()
         .context("cannot start the worker threads")?;
-    let progress = Progress::new(total, rows.len());
+    let progress = Progress::new("sweep", total, rows.len());
     let new_rows: Vec<Option<Row>> = pool.install(|| {
         todo.par_iter()
             .map(|job| {
@@ -487,8 +487,11 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
     Ok(Merged { spec, result, runs })
 }
 
-/// A bar on a terminal; a plain line per tenth of the work otherwise (CI logs).
-struct Progress {
+/// A bar on a terminal; a plain line per tenth of the work otherwise (CI logs). Shared by
+/// the commands that run many simulations (`sweep`, `compare`).
+pub struct Progress {
+    /// The command, at the start of each plain line.
+    what: &'static str,
     bar: Option<indicatif::ProgressBar>,
     state: Mutex<(usize, usize)>,
     total: usize,
@@ -505,7 +508,7 @@ impl Progress {
         clippy::disallowed_types,
         reason = "progress shows wall time; runs never see it"
     )]
-    fn new(total: usize, already: usize) -> Self {
+    pub fn new(what: &'static str, total: usize, already: usize) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             bar.set_style(
@@ -518,6 +521,7 @@ impl Progress {
             bar
         });
         Progress {
+            what,
             bar,
             state: Mutex::new((already, 0)),
             total,
@@ -526,7 +530,7 @@ impl Progress {
         }
     }
 
-    fn tick(&self) {
+    pub fn tick(&self) {
         let mut state = self.state.lock().expect("progress lock");
         state.0 += 1;
         let (done, shown) = *state;
@@ -541,20 +545,21 @@ impl Progress {
             let rate = (done - self.already) as f64 / secs.max(1e-9);
             let eta = (self.total - done) as f64 / rate.max(1e-9);
             eprintln!(
-                "sweep: {done}/{} runs, {rate:.2} runs/s, eta {eta:.0}s",
-                self.total
+                "{}: {done}/{} runs, {rate:.2} runs/s, eta {eta:.0}s",
+                self.what, self.total
             );
         }
     }
 
-    fn finish(&self) {
+    pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
         let (done, _) = *self.state.lock().expect("progress lock");
         let secs = self.started.elapsed().as_secs_f64();
         eprintln!(
-            "sweep: {} runs in {secs:.1}s wall ({:.2} runs/s)",
+            "{}: {} runs in {secs:.1}s wall ({:.2} runs/s)",
+            self.what,
             done - self.already,
             (done - self.already) as f64 / secs.max(1e-9)
         );

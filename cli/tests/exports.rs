@@ -1,6 +1,6 @@
 //! `simctl` end to end for what leaves simctl for other tools: sharded sweeps and their
 //! merge, OpenMetrics (with a Prometheus round trip when Prometheus is installed), the
-//! Grafana dashboard's queries, the topology diagram and the event log.
+//! Grafana dashboard's queries, the topology diagram, the event log, and progress.
 
 #![allow(clippy::disallowed_methods, reason = "tests read what simctl wrote")]
 
@@ -595,4 +595,29 @@ fn the_event_log_holds_what_the_run_recorded_in_time_order() {
     let again = dir.join("again.jsonl");
     run(&["--events", again.to_str().unwrap()]);
     assert_eq!(std::fs::read(&again).unwrap(), bytes);
+}
+
+/// Progress of a comparison: plain lines when stderr is not a terminal, none where stderr
+/// speaks JSON.
+#[test]
+fn compare_reports_progress_in_plain_lines_off_a_terminal() {
+    let out = simctl(&["compare", "scenarios/mm1.ron", "scenarios/mmc.ron"]);
+    ok(&out);
+    let err = text(&out.stderr);
+    assert!(err.contains("compare: 1/2 runs"), "{err}");
+    assert!(err.contains("compare: 2/2 runs"), "{err}");
+    assert!(err.contains("compare: 2 runs in "), "{err}");
+    let out = simctl(&[
+        "compare",
+        "scenarios/mm1.ron",
+        "scenarios/mmc.ron",
+        "--format",
+        "json",
+    ]);
+    ok(&out);
+    assert!(
+        !text(&out.stderr).contains("compare:"),
+        "{}",
+        text(&out.stderr)
+    );
 }
