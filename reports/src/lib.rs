@@ -8,7 +8,10 @@
 //! - [`sweep_table`]: a sweep's points with means and confidence intervals;
 //! - [`run_charts`], [`compare_charts`]: charts as PNG bytes and SVG text, built on the
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
-//! - [`report_md`]: the markdown report, with plain-words changes between runs.
+//! - [`report_md`]: the markdown report, with plain-words changes between runs;
+//! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
+//! - [`events_jsonl`]: a run's event log, JSON lines in time order;
+//! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md).
 
 use std::fmt::Write;
 
@@ -16,15 +19,21 @@ mod sweep;
 pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 
 mod charts;
+mod events;
+mod openmetrics;
 mod report;
 #[cfg(test)]
 mod testing;
+mod topology;
 
 pub use charts::{
     Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, run_charts, run_label,
     xy_chart,
 };
-pub use report::report_md;
+pub use events::events_jsonl;
+pub use openmetrics::openmetrics;
+pub use report::{report_md, report_md_with_topology};
+pub use topology::topology_mermaid;
 
 use sim_models::RunResult;
 use sim_models::metric::{MetricRef, millis as ms};

@@ -121,6 +121,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         }],
         actions: Vec::new(),
         breakers: Vec::new(),
+        ejections: Vec::new(),
         alerts: None,
         detections: Vec::new(),
         baseline_goodput_rps: Some(99.0),

@@ -51,6 +51,9 @@ pub struct RunResult {
     pub actions: Vec<ActionWindow>,
     /// Circuit breaker transitions, per call site that has a breaker.
     pub breakers: Vec<BreakerReport>,
+    /// Outlier ejections, per call site that ejects (absent when none happened).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ejections: Vec<EjectionReport>,
     /// Burn-rate alerts of the scenario's SLO (windows scaled to the horizon, as `note` says).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub alerts: Option<crate::slo::AlertReport>,
@@ -134,6 +137,16 @@ pub struct BreakerReport {
     pub callee: String,
     /// Every transition: (virtual seconds, from, to).
     pub transitions: Vec<(f64, String, String)>,
+}
+
+/// The replicas one call site's outlier detection ejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EjectionReport {
+    pub caller: String,
+    pub callee: String,
+    /// Every ejection, up to the first `balancer::outlier_ejection::MAX_STORED_EJECTIONS`:
+    /// (virtual seconds ejected, virtual seconds back, replica instance `NAME#i`).
+    pub ejections: Vec<(f64, f64, String)>,
 }
 
 /// A fault as scheduled.

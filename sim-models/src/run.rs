@@ -217,6 +217,7 @@ fn finish(
         faults,
         actions: std::mem::take(&mut world.actions),
         breakers: world.breaker_reports(),
+        ejections: world.ejection_reports(),
         alerts,
         detections,
         baseline_goodput_rps: rec.baseline_rps,

@@ -362,6 +362,37 @@ pub struct World {
 }
 
 impl World {
+    /// Ejections by every call site's outlier detection, in call-site order (sites that
+    /// ejected nothing left out).
+    pub(crate) fn ejection_reports(&self) -> Vec<crate::result::EjectionReport> {
+        let n_clients = self.clients.len() as u32;
+        let name = |n: u32| {
+            if n < n_clients {
+                self.clients[n as usize].name.clone()
+            } else {
+                self.services[(n - n_clients) as usize].name.clone()
+            }
+        };
+        self.edges
+            .iter()
+            .filter_map(|e| {
+                let d = e.detector.as_ref().filter(|d| !d.ejections().is_empty())?;
+                Some(crate::result::EjectionReport {
+                    caller: name(e.from),
+                    callee: e.callee.clone(),
+                    ejections: d
+                        .ejections()
+                        .iter()
+                        .map(|j| {
+                            let replica = name(n_clients + e.targets[j.replica]);
+                            (j.at.as_secs_f64(), j.until.as_secs_f64(), replica)
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
     /// Transitions of every call site's breaker, in call-site order.
     pub(crate) fn breaker_reports(&self) -> Vec<crate::result::BreakerReport> {
         let n_clients = self.clients.len() as u32;

@@ -8,6 +8,7 @@ mod accounting;
 mod bad_input;
 mod control;
 mod determinism;
+mod exports;
 mod ladder;
 mod model;
 mod progress;
