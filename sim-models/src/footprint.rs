@@ -188,6 +188,7 @@ fn fault_targets(s: &Scenario, services: &BTreeMap<&str, usize>, f: &Fault) -> u
             one(a).saturating_mul(one(b))
         }
         FaultKind::Spike { .. } => 1,
+        FaultKind::ZoneOutage { zone, .. } => crate::zones::nodes_in(s, zone),
     }
 }
 
