@@ -16,3 +16,4 @@ mod scale;
 mod support;
 mod theory;
 mod verdicts;
+mod zones;
