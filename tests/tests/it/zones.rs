@@ -370,3 +370,26 @@ fn a_zone_no_instance_is_in_is_warned_about() {
     let e = sim_models::load("w.ron", &outage).unwrap_err();
     assert_eq!(e.errors().next().unwrap().field, "faults[0].kind.zone");
 }
+
+/// scenarios/zones.ron's lesson (README "Zones"): spread over three zones the route rides
+/// out zone a's minute; with both tiers in zone a the minute is lost.
+#[test]
+fn the_bundled_zones_scenario_survives_spread_and_fails_in_one_zone() {
+    let text = std::fs::read_to_string(crate::support::scenario_path("zones.ron")).unwrap();
+    let spread = load("scenarios/zones.ron", &text);
+    let mut single = spread.clone();
+    for svc in &mut single.services {
+        svc.zones = vec!["a".into()];
+    }
+    let (a, b) = (
+        sim_models::run(&spread, 42, "zones.ron"),
+        sim_models::run(&single, 42, "zones.ron"),
+    );
+    assert!(a.totals.availability > 0.999, "{:?}", a.totals);
+    // 60 of the 170 counted seconds are out: 110/170 = 0.647 (Poisson counts: sd ~0.15%).
+    assert!(
+        (b.totals.availability - 110.0 / 170.0).abs() < 0.005,
+        "{:?}",
+        b.totals
+    );
+}
