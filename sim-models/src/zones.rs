@@ -33,6 +33,10 @@ use sim_core::path::{FieldPath, Problem};
 use crate::diagnostic::nearest;
 use crate::scenario::{FaultKind, Scenario};
 
+/// Distinct zones a scenario may name: a cloud region has a handful (AWS 3 to 6), and
+/// zone-aware call sites keep a few bytes per zone (`footprint::cost::ZONE_AWARE_EDGE`).
+pub const MAX_ZONES: usize = 16;
+
 /// Every zone a scenario names, numbered in name order.
 #[derive(Clone, Debug, Default)]
 pub struct Zones {
@@ -89,6 +93,8 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let root = FieldPath::root();
     // Zones some instance is in.
     let mut used: BTreeSet<&str> = BTreeSet::new();
+    // Every zone named so far, to refuse the one past MAX_ZONES where it is named.
+    let mut named: BTreeSet<&str> = BTreeSet::new();
     for (i, svc) in s.services.iter().enumerate() {
         let at = root.field("services").index(i);
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -116,6 +122,12 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
                 continue;
             }
             seen.insert(zone, k);
+            if named.insert(zone) && named.len() > MAX_ZONES {
+                errors.push(Problem::new(
+                    at.clone(),
+                    format!("zone `{zone}` is one more than the {MAX_ZONES} distinct zones a scenario may have"),
+                ));
+            }
             if k < n {
                 used.insert(zone);
             } else {

@@ -60,14 +60,15 @@ impl ZoneAwareSpec {
 pub struct ZoneAware {
     /// The caller's zone.
     local: usize,
-    /// The zone of each replica.
-    zone_of: Vec<usize>,
+    /// The zone of each replica (a byte each: a scenario has at most
+    /// [`crate::zones::MAX_ZONES`] zones).
+    zone_of: Box<[u8]>,
     /// The caller side's share in each zone (sums to 1 over the zones).
-    caller_share: Vec<f64>,
+    caller_share: Box<[f64]>,
     /// Whether zone routing applies at all (enough replicas, some in the caller's zone).
     applies: bool,
     /// Healthy replicas per zone, reused at each pick.
-    scratch: Vec<u32>,
+    scratch: Box<[u32]>,
 }
 
 impl ZoneAware {
@@ -82,11 +83,15 @@ impl ZoneAware {
         let applies = zone_of.len() >= spec.min_cluster_size as usize
             && zone_of.contains(&local)
             && caller_share[local] > 0.0;
+        assert!(
+            caller_share.len() <= crate::zones::MAX_ZONES,
+            "validated zone count"
+        );
         ZoneAware {
             local,
-            scratch: vec![0; caller_share.len()],
-            zone_of,
-            caller_share,
+            scratch: vec![0; caller_share.len()].into(),
+            zone_of: zone_of.iter().map(|&z| z as u8).collect(),
+            caller_share: caller_share.into(),
             applies,
         }
     }
@@ -101,7 +106,7 @@ impl ZoneAware {
         }
         self.scratch.iter_mut().for_each(|n| *n = 0);
         for (&z, &ok) in self.zone_of.iter().zip(healthy.iter()) {
-            self.scratch[z] += u32::from(ok);
+            self.scratch[usize::from(z)] += u32::from(ok);
         }
         let total: u32 = self.scratch.iter().sum();
         if total == 0 {
@@ -139,7 +144,7 @@ impl ZoneAware {
             chosen?
         };
         for (h, &z) in healthy.iter_mut().zip(&self.zone_of) {
-            *h &= z == zone;
+            *h &= usize::from(z) == zone;
         }
         Some(zone)
     }

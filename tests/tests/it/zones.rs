@@ -393,3 +393,21 @@ fn the_bundled_zones_scenario_survives_spread_and_fails_in_one_zone() {
         b.totals
     );
 }
+
+#[test]
+fn more_zones_than_a_scenario_may_have_are_refused_where_named() {
+    let zones: Vec<String> = (0..17).map(|i| format!("\"z{i}\"")).collect();
+    let text = format!(
+        r#"Scenario(
+    name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "c", target: "s", load: Open(rate_rps: 10.0))],
+    services: [Service(name: "s", workers: 1, replicas: 17, zones: [{}],
+        service_time: Constant("1ms"))],
+)"#,
+        zones.join(", ")
+    );
+    let e = sim_models::load("m.ron", &text).unwrap_err();
+    let d = e.errors().next().unwrap();
+    assert_eq!(d.field, "services[0].zones[16]");
+    assert!(d.message.contains("16 distinct zones"), "{}", d.message);
+}
