@@ -16,7 +16,8 @@
 //!
 //! Real systems followed, and where this differs:
 //! - **AWS availability zones**: a zone fails as a unit and cross-zone round trips cost
-//!   more than in-zone ones (typically ~0.5-2 ms against ~0.1-0.5 ms). Here a zone fails
+//!   more than in-zone ones (AWS states single-digit milliseconds between the zones of a
+//!   region). Here a zone fails
 //!   only as a whole (no partial or gray zone failure besides the per-instance faults), and
 //!   cross-zone traffic has a latency and loss but no data-transfer cost;
 //! - **Kubernetes topology spread** (`topologySpreadConstraints`, `maxSkew: 1`): replicas

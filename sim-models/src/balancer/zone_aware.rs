@@ -30,7 +30,10 @@ use serde::{Deserialize, Serialize};
 use sim_core::path::{FieldPath, Problem};
 use sim_core::rng::SimRng;
 
-/// Zone-aware routing on a service's callers (Envoy's `zone_aware_lb_config`).
+/// Zone-aware routing on a service's callers (Envoy's `zone_aware_lb_config`). A setting of
+/// the callee, as in Envoy, where it belongs to the upstream cluster's `common_lb_config`
+/// beside the load-balancing policy, outlier detection and health checks (all on the
+/// service here); each call site applies it from its own zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneAwareSpec {
