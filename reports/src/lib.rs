@@ -221,6 +221,7 @@ pub fn table(r: &RunResult) -> String {
             );
         }
     }
+    zone_table(w, r);
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
     out
@@ -315,4 +316,28 @@ pub fn compare(runs: &[RunResult], markdown: bool, extra: &[MetricRef]) -> Strin
         out.push_str(&line(row));
     }
     out
+}
+/// Each zone's instances and its clients' requests, where the scenario has zones.
+fn zone_table(w: &mut String, r: &RunResult) {
+    if r.zones.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "{:<12} {:>9} {:>7} {:>10} {:>10} {:>10} {:>12}",
+        "zone", "instances", "clients", "offered", "succeeded", "not issued", "availability"
+    );
+    for z in &r.zones {
+        let availability = if z.clients == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.4}", z.availability)
+        };
+        let _ = writeln!(
+            w,
+            "{:<12} {:>9} {:>7} {:>10} {:>10} {:>10} {:>12}",
+            z.zone, z.instances, z.clients, z.offered, z.succeeded, z.not_issued, availability
+        );
+    }
 }

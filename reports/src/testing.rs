@@ -54,6 +54,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
     };
     let service = |name: &str| ServiceResult {
         name: name.to_string(),
+        zone: None,
         workers: 8,
         attempts: total,
         rejected: 0,
@@ -137,6 +138,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         collapsed_at_s: None,
         clients: Vec::new(),
         services,
+        zones: Vec::new(),
         series: Series {
             window_s: 1.0,
             goodput_rps: succeeded.iter().map(|&s| s as f64).collect(),

@@ -52,8 +52,12 @@ pub mod cost {
     pub const LINK_PAIR: u64 = 80;
     /// A call site of one instance (or a client's route): policy, breaker, random streams.
     pub const EDGE: u64 = 2560;
-    /// One callee instance of a call site: balancer, ejection and health-check state.
+    /// One callee instance of a call site: balancer, ejection, health-check state and
+    /// its zone for zone-aware routing (one byte).
     pub const TARGET: u64 = 40;
+    /// A call site to a `zone_aware` service: its zone shares and counts, for up to
+    /// `zones::MAX_ZONES` zones (12 bytes each), and their boxes.
+    pub const ZONE_AWARE_EDGE: u64 = 256;
     /// Expected visits per request, kept per (client, service instance), and the dense
     /// vectors they are computed in.
     pub const VISIT: u64 = 40;
@@ -77,6 +81,8 @@ pub struct Footprint {
     pub instances: u64,
     /// Call sites after replica expansion: each client's route, each instance's calls.
     pub edges: u64,
+    /// Of those, the call sites to a `zone_aware` service.
+    pub zone_aware_edges: u64,
     /// Callee instances summed over call sites.
     pub targets: u64,
     pub users: u64,
@@ -109,12 +115,20 @@ fn replicas(s: &Scenario, j: usize) -> u64 {
 pub fn footprint(s: &Scenario) -> Footprint {
     let services = crate::topology::service_map(s);
     let callee = |name: &str| services.get(name).map_or(1, |&j| replicas(s, j));
+    let zone_aware = |name: &str| {
+        u64::from(
+            services
+                .get(name)
+                .is_some_and(|&j| s.services[j].zone_aware.is_some()),
+        )
+    };
     let mut f = Footprint {
         clients: s.clients.len() as u64,
         ..Default::default()
     };
     for c in &s.clients {
         f.edges = f.edges.saturating_add(1);
+        f.zone_aware_edges = f.zone_aware_edges.saturating_add(zone_aware(&c.target));
         f.targets = f.targets.saturating_add(callee(&c.target));
         if let Load::Closed { users, .. } = c.load {
             f.users = f.users.saturating_add(u64::from(users));
@@ -124,7 +138,7 @@ pub fn footprint(s: &Scenario) -> Footprint {
         let n = replicas(s, j);
         f.instances = f.instances.saturating_add(n);
         let steps = std::iter::once(&svc.calls).chain(svc.endpoints.iter().map(|e| &e.calls));
-        let (mut sites, mut targets) = (0u64, 0u64);
+        let (mut sites, mut targets, mut aware) = (0u64, 0u64, 0u64);
         for step in steps.flatten() {
             let calls: &[crate::scenario::CallSpec] = match step {
                 Step::Call(c) | Step::Async(c) => std::slice::from_ref(c),
@@ -132,10 +146,12 @@ pub fn footprint(s: &Scenario) -> Footprint {
             };
             for c in calls {
                 sites = sites.saturating_add(1);
+                aware = aware.saturating_add(zone_aware(&c.to));
                 targets = targets.saturating_add(callee(&c.to));
             }
         }
         f.edges = f.edges.saturating_add(n.saturating_mul(sites));
+        f.zone_aware_edges = f.zone_aware_edges.saturating_add(n.saturating_mul(aware));
         f.targets = f.targets.saturating_add(n.saturating_mul(targets));
     }
     for fault in &s.faults {
@@ -157,6 +173,10 @@ pub fn footprint(s: &Scenario) -> Footprint {
         ("network pairs", f.targets.saturating_mul(cost::LINK_PAIR)),
         ("call sites", f.edges.saturating_mul(cost::EDGE)),
         ("call-site targets", f.targets.saturating_mul(cost::TARGET)),
+        (
+            "zone-aware call sites",
+            f.zone_aware_edges.saturating_mul(cost::ZONE_AWARE_EDGE),
+        ),
         (
             "expected visits",
             f.clients
@@ -188,6 +208,7 @@ fn fault_targets(s: &Scenario, services: &BTreeMap<&str, usize>, f: &Fault) -> u
             one(a).saturating_mul(one(b))
         }
         FaultKind::Spike { .. } => 1,
+        FaultKind::ZoneOutage { zone, .. } => crate::zones::nodes_in(s, zone),
     }
 }
 

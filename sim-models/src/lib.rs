@@ -14,6 +14,7 @@
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
+//! | [`zones`] | availability zones: where each node runs, and the checks on zone fields |
 //!
 //! Value in, value out: nothing here reads files, the clock or the environment.
 
@@ -38,6 +39,7 @@ pub mod sweep;
 pub mod topology;
 pub mod validate;
 pub mod world;
+pub mod zones;
 
 pub use result::RunResult;
 pub use run::run;

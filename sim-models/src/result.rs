@@ -86,6 +86,9 @@ pub struct RunResult {
     pub collapsed_at_s: Option<f64>,
     pub clients: Vec<ClientResult>,
     pub services: Vec<ServiceResult>,
+    /// Per availability zone, where the scenario has zones (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<ZoneResult>,
     pub series: Series,
 }
 
@@ -209,6 +212,12 @@ impl Latency {
 pub struct ClientResult {
     pub name: String,
     pub target: String,
+    /// The zone its traffic comes from, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Requests it would have issued after warm-up while its zone was out (not offered).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_issued: u64,
     #[serde(flatten)]
     pub totals: Totals,
     /// Burn-rate alerts of this route's own SLO, if it has one.
@@ -225,6 +234,9 @@ pub struct ClientResult {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceResult {
     pub name: String,
+    /// The zone of this instance, if its service has zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
     pub workers: u32,
     /// Attempts that arrived.
     pub attempts: u64,
@@ -271,6 +283,22 @@ pub struct ServiceResult {
     pub in_flight_max: u64,
     /// Measured arrival rate (attempts per virtual second after warm-up).
     pub arrival_rps: f64,
+}
+
+/// One availability zone: its instances, and the requests of the clients in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ZoneResult {
+    pub zone: String,
+    /// Service instances placed in it (every instance built, `max_replicas` included).
+    pub instances: u32,
+    /// Clients in it, and their requests after warm-up.
+    pub clients: u32,
+    pub offered: u64,
+    pub succeeded: u64,
+    /// Requests its clients would have issued while it was out.
+    pub not_issued: u64,
+    /// succeeded / offered of its clients (1 when they offered nothing).
+    pub availability: f64,
 }
 
 /// Time series, one entry per window of virtual time (columns, not rows, to keep JSON small).

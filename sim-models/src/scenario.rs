@@ -41,6 +41,11 @@ pub struct Scenario {
     pub links: Vec<Link>,
     #[serde(default)]
     pub default_link: LinkSpec,
+    /// Latency and loss between two nodes in different zones, where no `links` entry
+    /// names the pair; same-zone pairs and nodes without a zone use `default_link`
+    /// (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<LinkSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
     /// Availability objective over all clients' requests: burn-rate alerts and the time to
@@ -163,6 +168,11 @@ pub struct Client {
     /// service the request reaches; only services with `honor_deadline` act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<SimDuration>,
+    /// The availability zone its traffic comes from: it sets which links are cross-zone,
+    /// which zone a zone-aware callee prefers, and a `ZoneOutage` of this zone stops it
+    /// issuing (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// A service: `workers` serve attempts one at a time each; the rest wait in the queue.
@@ -244,6 +254,15 @@ pub struct Service {
     /// a repeated attempt from that record instead of doing the work again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
+    /// Availability zones its instances are spread over, round robin: instance `i` (those
+    /// up to `max_replicas` included) is in `zones[i % len]`, as a Kubernetes topology
+    /// spread with `maxSkew: 1` places them. None: no zone (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
+    /// Zone-aware routing: callers prefer instances in their own zone while it has enough
+    /// healthy ones (Envoy's zone-aware load balancing; [`crate::balancer::ZoneAware`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_aware: Option<crate::balancer::ZoneAwareSpec>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -471,6 +490,9 @@ pub enum FaultKind {
     Loss { a: String, b: String, p: f64 },
     /// The client's arrival rate is multiplied by `factor`.
     Spike { client: String, factor: f64 },
+    /// Every instance in availability zone `zone` is down (a `Crash` with `mode` each),
+    /// and every client in it stops issuing: a zone outage takes its callers too.
+    ZoneOutage { zone: String, mode: CrashMode },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -500,6 +522,12 @@ impl Service {
     /// Instances built for it: its replicas, or its `max_replicas` when more.
     pub fn instances(&self) -> u32 {
         self.replicas.max(self.max_replicas.unwrap_or(0)).max(1)
+    }
+
+    /// The zone of its instance `i` (round robin over `zones`), if it has zones.
+    pub fn zone_of(&self, i: u32) -> Option<&str> {
+        let n = self.zones.len();
+        (n > 0).then(|| self.zones[i as usize % n].as_str())
     }
 }
 

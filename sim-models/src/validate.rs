@@ -237,6 +237,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         &mut err,
     );
     links_problems(s, &root, &nodes, &mut err);
+    if let Some(l) = &s.cross_zone {
+        link_problems(&root.field("cross_zone"), &l.latency, l.loss, &mut err);
+    }
 
     for (i, f) in s.faults.iter().enumerate() {
         fault_problems(s, &root.field("faults").index(i), f, &nodes, &mut err);
@@ -261,6 +264,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         );
     }
     errors.extend(crate::topology::problems(s));
+    let (zone_errors, zone_warnings) = crate::zones::problems(s);
+    errors.extend(zone_errors);
+    warnings.extend(zone_warnings);
     errors.extend(name_character_problems(s));
     // The memory estimate is the last resort: a field already refused for a clearer
     // reason (too many windows, say) is not blamed again for the memory it would take.
@@ -684,6 +690,8 @@ fn fault_problems(
                 );
             }
         }
+        // Its zone is checked with the other zone fields (`zones::problems`).
+        FaultKind::ZoneOutage { .. } => {}
     }
 }
 

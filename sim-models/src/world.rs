@@ -254,6 +254,8 @@ pub(crate) struct Edge {
     detector: Option<crate::balancer::OutlierDetector>,
     health: Option<crate::balancer::HealthChecker>,
     lb_rng: SimRng,
+    /// Zone-aware routing, if the callee has it and the caller is in a zone.
+    zone_aware: Option<Box<crate::balancer::ZoneAware>>,
     endpoint: u16,
     timeout: Option<SimDuration>,
     max_attempts: u32,
@@ -297,6 +299,12 @@ pub(crate) struct ClientState {
     load: LoadGen,
     rng: SimRng,
     pub outcome: metrics::ClientTally,
+    /// Down with its zone: it issues nothing; its closed-loop users wait in `parked`
+    /// until it is up again.
+    down: bool,
+    parked: Vec<u32>,
+    /// Requests it would have issued (after warm-up) while down.
+    pub not_issued: u64,
 }
 
 /// A service of the scenario: its instances (`NAME#i` for a replicated one) and how many

@@ -119,6 +119,8 @@ pub enum FaultClass {
     Partition,
     Loss,
     Spike,
+    /// Every instance (and client) in a zone down.
+    ZoneOutage,
 }
 
 impl FaultClass {
@@ -133,10 +135,11 @@ impl FaultClass {
             FaultClass::Partition => "partition",
             FaultClass::Loss => "loss",
             FaultClass::Spike => "traffic spike",
+            FaultClass::ZoneOutage => "zone outage",
         }
     }
 
-    const ALL: [FaultClass; 8] = [
+    const ALL: [FaultClass; 9] = [
         FaultClass::Crash,
         FaultClass::Errors,
         FaultClass::Slowdown,
@@ -145,6 +148,7 @@ impl FaultClass {
         FaultClass::Partition,
         FaultClass::Loss,
         FaultClass::Spike,
+        FaultClass::ZoneOutage,
     ];
 }
 

@@ -13,7 +13,7 @@ use super::effects::{EffectDef, EffectKind};
 use super::metrics::{Metrics, empty_series};
 use super::network::Network;
 use super::{ClientState, Edge, Event, Group, LoadGen, World, control};
-use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
+use crate::balancer::{Balancer, HealthChecker, OutlierDetector, ZoneAware};
 use crate::breaker::Breaker;
 use crate::limits::AdaptiveTimeout;
 use crate::policy::{RateSchedule, ThinnedPoisson};
@@ -21,6 +21,46 @@ use crate::retry_budget::RetryBudget;
 use crate::scenario::{self, CallSpec, FaultKind, Load, Scenario};
 use crate::slo::BurnRateAlerts;
 use crate::topology::{endpoint_index, expected_visits};
+use crate::zones::Zones;
+
+/// How the callers on `from`'s side of a call to `callee` spread over the zones (one
+/// share per zone): the zoned clients that target `callee` if `from` is a client, else the
+/// in-service instances (`replicas`) of `from`'s service. See [`ZoneAware`].
+fn caller_share(
+    s: &Scenario,
+    zones: &Zones,
+    node_zone: &[Option<usize>],
+    first: &[u32],
+    from: u32,
+    callee: &str,
+) -> Vec<f64> {
+    let n_clients = s.clients.len();
+    let mut count = vec![0u32; zones.len()];
+    match (from as usize).checked_sub(n_clients) {
+        None => {
+            for (c, spec) in s.clients.iter().enumerate() {
+                if let (true, Some(z)) = (spec.target == callee, node_zone[c]) {
+                    count[z] += 1;
+                }
+            }
+        }
+        Some(k) => {
+            let j = first.partition_point(|&f| f as usize <= k) - 1;
+            let start = n_clients + first[j] as usize;
+            for z in node_zone[start..start + s.services[j].replicas as usize]
+                .iter()
+                .flatten()
+            {
+                count[*z] += 1;
+            }
+        }
+    }
+    let total: u32 = count.iter().sum();
+    count
+        .iter()
+        .map(|&n| f64::from(n) / f64::from(total.max(1)))
+        .collect()
+}
 
 impl World {
     /// Builds the world of a validated scenario and schedules its first events.
@@ -52,6 +92,8 @@ impl World {
             }
         };
         let to_time = |d: SimDuration| start.saturating_add(d);
+        let zones = Zones::of(s);
+        let node_zone = zones.of_nodes(s);
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
         let mut effects: Vec<EffectDef> = Vec::new();
@@ -110,6 +152,20 @@ impl World {
                     })
                     .collect(),
                 FaultKind::Spike { .. } => vec![EffectKind::Spike],
+                // One crash per instance in the zone, and its clients stop issuing.
+                FaultKind::ZoneOutage { zone, mode } => {
+                    let z = zones.id(zone);
+                    (0..node_zone.len() as u32)
+                        .filter(|&n| node_zone[n as usize] == z)
+                        .map(|n| match n.checked_sub(n_clients) {
+                            Some(instance) => EffectKind::Crash {
+                                instance,
+                                mode: *mode,
+                            },
+                            None => EffectKind::ClientDown { client: n },
+                        })
+                        .collect()
+                }
             };
             effects.extend(targets.into_iter().map(|kind| EffectDef {
                 start,
@@ -153,6 +209,15 @@ impl World {
                     .filter(|e| e.from == from && e.targets == targets)
                     .count();
                 let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
+                let zone_aware = callee.zone_aware.as_ref().and_then(|spec| {
+                    let local = node_zone[from as usize]?;
+                    let zone_of: Vec<usize> = targets
+                        .iter()
+                        .map(|&t| node_zone[(n_clients + t) as usize])
+                        .collect::<Option<_>>()?;
+                    let share = caller_share(s, &zones, &node_zone, &first, from, spec_to);
+                    Some(Box::new(ZoneAware::new(spec, local, zone_of, share)))
+                });
                 edges.push(Edge {
                     from,
                     // Services' callers are set below, once the services exist.
@@ -168,6 +233,7 @@ impl World {
                         .as_ref()
                         .map(|h| HealthChecker::new(h, targets.len())),
                     lb_rng: rng::stream(seed, &format!("balance/{key}")),
+                    zone_aware,
                     targets,
                     pairs: Vec::new(),
                     endpoint: endpoint as u16,
@@ -227,6 +293,9 @@ impl World {
                     load,
                     rng: rng::stream(seed, &format!("client/{}/arrivals", c.name)),
                     outcome: Default::default(),
+                    down: false,
+                    parked: Vec::new(),
+                    not_issued: 0,
                 }
             })
             .collect();
@@ -280,7 +349,7 @@ impl World {
             .iter()
             .flat_map(|e| e.targets.iter().map(move |&t| (e.from, n_clients + t)))
             .collect();
-        let net = Network::new(s, seed, &node_names, used, nodes_of);
+        let net = Network::new(s, seed, &node_names, used, nodes_of, &node_zone);
         for e in &mut edges {
             e.pairs = e
                 .targets

@@ -81,6 +81,10 @@ pub(crate) enum EffectKind {
     Fallback {
         edge: u32,
     },
+    /// The client issues nothing (its zone is out).
+    ClientDown {
+        client: u32,
+    },
 }
 
 impl EffectKind {
@@ -127,6 +131,7 @@ impl World {
             EffectKind::Scale { group, .. } => self.refresh_group(group, q),
             EffectKind::Drain { instance } => self.refresh_accepting(instance),
             EffectKind::Fallback { edge } => self.refresh_fallback(edge),
+            EffectKind::ClientDown { client } => self.refresh_client(client, q),
             EffectKind::Crash { .. }
             | EffectKind::Errors { .. }
             | EffectKind::Slowdown { .. }
@@ -225,6 +230,21 @@ impl World {
             .any(|d| matches!(d.kind, EffectKind::Fallback { edge: e } if e == edge));
         let e = &mut self.edges[edge as usize];
         e.fallback = e.fallback_spec || forced;
+    }
+
+    /// Client `c` is down while an effect says so; when it comes up, its parked
+    /// closed-loop users issue at once (open-loop arrivals never stopped being drawn).
+    fn refresh_client(&mut self, c: u32, q: &mut EventQueue<Event>) {
+        let down = self
+            .active_effects()
+            .any(|d| matches!(d.kind, EffectKind::ClientDown { client } if client == c));
+        let client = &mut self.clients[c as usize];
+        client.down = down;
+        if !down {
+            for user in std::mem::take(&mut client.parked) {
+                q.schedule(q.now(), Event::UserReady { client: c, user });
+            }
+        }
     }
 
     /// The effects active now, in the order they were defined.

@@ -17,3 +17,4 @@ mod scale;
 mod support;
 mod theory;
 mod verdicts;
+mod zones;
