@@ -99,6 +99,7 @@ fn one_service(
             bulkhead: None,
             idempotency: None,
         }],
+        caches: Vec::new(),
         links: Vec::new(),
         default_link: Default::default(),
         faults: Vec::new(),

@@ -218,6 +218,7 @@ fn finish(
         collapsed_at_s: rec.collapsed_at_s,
         clients,
         services,
+        caches: world.caches.iter().map(|c| c.result()).collect(),
         series,
     }
 }
@@ -235,6 +236,7 @@ fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
         FaultKind::Partition { a, b } => ("partition".into(), format!("{a} <-> {b}")),
         FaultKind::Loss { a, b, p } => (format!("loss p={p}"), format!("{a} <-> {b}")),
         FaultKind::Spike { client, factor } => (format!("traffic spike x{factor}"), client.clone()),
+        FaultKind::Flush { cache } => ("flush".into(), cache.clone()),
     };
     FaultWindow {
         kind,

@@ -81,6 +81,10 @@ pub(crate) enum EffectKind {
     Fallback {
         edge: u32,
     },
+    /// The cache instance is emptied when the effect starts.
+    Flush {
+        instance: u32,
+    },
 }
 
 impl EffectKind {
@@ -92,6 +96,7 @@ impl EffectKind {
             | EffectKind::Slowdown { instance, .. }
             | EffectKind::CapacityLoss { instance, .. }
             | EffectKind::Limit { instance, .. }
+            | EffectKind::Flush { instance }
             | EffectKind::Pause { instance } => Some(instance),
             _ => None,
         }
@@ -109,6 +114,10 @@ impl World {
             let inst = self.instances[i as usize];
             match inst.kind {
                 Kind::Service => self.refresh_service(inst.index as usize, i, q),
+                Kind::Cache => {
+                    let flush = starting && matches!(kind, EffectKind::Flush { .. });
+                    self.refresh_cache(inst.index as usize, i, flush, q)
+                }
             }
             return;
         }
@@ -132,6 +141,7 @@ impl World {
             | EffectKind::Slowdown { .. }
             | EffectKind::CapacityLoss { .. }
             | EffectKind::Pause { .. }
+            | EffectKind::Flush { .. }
             | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
         }
     }
