@@ -1,0 +1,255 @@
+//! The cache kind against theory: hit ratios of a TTL cache and of an LRU cache (Che's
+//! approximation) under independent Poisson requests with Zipf popularity, the backend load
+//! spike after a flush, and what single-flight does to it.
+
+use sim_models::RunResult;
+
+use crate::support::load;
+
+/// Zipf popularity of `k` keys with exponent `s`: p_i proportional to i^-s.
+fn zipf(k: usize, s: f64) -> Vec<f64> {
+    let w: Vec<f64> = (1..=k).map(|i| (i as f64).powf(-s)).collect();
+    let h: f64 = w.iter().sum();
+    w.into_iter().map(|x| x / h).collect()
+}
+
+/// TTL cache, entry not refreshed on a hit, Poisson requests of rate l_i per key: a miss
+/// fills, then every request within T hits, so a renewal cycle holds 1 + l_i T requests of
+/// which l_i T hit.
+fn ttl_hit_ratio(p: &[f64], rate: f64, ttl_s: f64) -> f64 {
+    p.iter()
+        .map(|&pi| {
+            let lt = rate * pi * ttl_s;
+            pi * lt / (1.0 + lt)
+        })
+        .sum()
+}
+
+/// Che's approximation for LRU of capacity `c`: the characteristic time t_C solves
+/// sum_i (1 - exp(-l_i t_C)) = C (bisection; the sum grows with t), and key i is held
+/// with probability 1 - exp(-l_i t_C).
+fn che_hit_ratio(p: &[f64], rate: f64, c: f64) -> f64 {
+    let held = |t: f64| -> f64 { p.iter().map(|&pi| 1.0 - (-rate * pi * t).exp()).sum() };
+    let (mut lo, mut hi) = (0.0, 1.0);
+    while held(hi) < c {
+        hi *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if held(mid) < c {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let t = 0.5 * (lo + hi);
+    p.iter()
+        .map(|&pi| pi * (1.0 - (-rate * pi * t).exp()))
+        .sum()
+}
+
+/// A client at `rate` rps calling cache `redis` (with `cache_fields`) in front of a fast db.
+fn scenario(
+    rate: f64,
+    horizon: &str,
+    warmup: &str,
+    window: &str,
+    cache_fields: &str,
+    extra: &str,
+) -> String {
+    format!(
+        r#"Scenario(
+    name: "cache",
+    seed: 1,
+    horizon: "{horizon}",
+    warmup: "{warmup}",
+    window: "{window}",
+    clients: [Client(name: "web", target: "redis", load: Open(rate_rps: {rate}))],
+    services: [Service(name: "db", workers: 1000, service_time: Constant("1us"))],
+    caches: [Cache(name: "redis", backend: "db", {cache_fields})],
+    {extra}
+)"#
+    )
+}
+
+fn run(text: &str, seed: u64) -> RunResult {
+    sim_models::run(&load("cache.ron", text), seed, "cache.ron")
+}
+
+fn assert_within(what: &str, got: f64, theory: f64, max_rel: f64) {
+    let rel = (got - theory).abs() / theory;
+    eprintln!(
+        "{what}: simulated {got:.5}, theory {theory:.5}, relative error {:.3}%",
+        rel * 100.0
+    );
+    assert!(
+        rel <= max_rel,
+        "{what}: simulated {got}, theory {theory}: {:.2}% off (max {:.2}%)",
+        rel * 100.0,
+        max_rel * 100.0
+    );
+}
+
+/// 2000 rps over 10,000 keys (Zipf 0.8), TTL 1 s, no capacity bound, for 400 s: about
+/// 760,000 counted lookups, so the sampling error of the ratio (about 0.06% absolute) is far
+/// below the 2% asked.
+#[test]
+fn ttl_cache_matches_the_renewal_hit_ratio() {
+    let (rate, keys, s, ttl) = (2000.0, 10_000, 0.8, 1.0);
+    let text = scenario(
+        rate,
+        "400s",
+        "20s",
+        "1s",
+        &format!("keys: Zipf(keys: {keys}, exponent: {s}), ttl: \"{ttl}s\""),
+        "",
+    );
+    let r = run(&text, 1);
+    let c = &r.caches[0];
+    assert!(c.lookups > 700_000, "{} lookups", c.lookups);
+    assert!(c.expirations > 0 && c.evictions == 0);
+    let theory = ttl_hit_ratio(&zipf(keys, s), rate, ttl);
+    assert_within("TTL hit ratio", c.hit_ratio, theory, 0.02);
+}
+
+/// 2000 rps over 10,000 keys (Zipf 0.8), LRU holding 1,000, for 400 s.
+#[test]
+fn lru_cache_matches_ches_approximation() {
+    let (rate, keys, s, capacity) = (2000.0, 10_000, 0.8, 1000);
+    let text = scenario(
+        rate,
+        "400s",
+        "20s",
+        "1s",
+        &format!("keys: Zipf(keys: {keys}, exponent: {s}), capacity: {capacity}"),
+        "",
+    );
+    let r = run(&text, 1);
+    let c = &r.caches[0];
+    assert!(c.lookups > 700_000, "{} lookups", c.lookups);
+    assert_eq!(c.keys_held_at_end, capacity);
+    assert!(c.evictions > 0 && c.expirations == 0);
+    let theory = che_hit_ratio(&zipf(keys, s), rate, capacity as f64);
+    assert_within("LRU hit ratio (Che)", c.hit_ratio, theory, 0.02);
+}
+
+/// The backend fetches of the first window after each flush, and of the windows of the
+/// second before it, per window; the steady hit ratio.
+fn spike(r: &RunResult, flushes: &[f64]) -> (f64, f64) {
+    let series = &r.series;
+    let fetches = &series.caches[0].backend_fetches;
+    let w = series.window_s;
+    let (mut after, mut before, mut n_before) = (0u64, 0u64, 0u64);
+    for &f in flushes {
+        for (i, &t) in series.t_s.iter().enumerate() {
+            if (t - (f + w)).abs() < w / 2.0 {
+                after += fetches[i];
+            } else if t > f - 1.0 + w / 2.0 && t < f + w / 2.0 {
+                before += fetches[i];
+                n_before += 1;
+            }
+        }
+    }
+    let after = after as f64 / flushes.len() as f64;
+    let before = before as f64 / n_before as f64;
+    (after, before)
+}
+
+/// A hot cache (every key equally popular, LRU holding 90% of them: hit ratio exactly 0.9)
+/// flushed 20 times: right after a flush every lookup misses, so backend load jumps from
+/// l (1 - h) to l, a factor 1/(1 - h) = 10. Over a window w the cache refills meanwhile:
+/// key i is fetched at most once, so the window's fetches are sum_i (1 - exp(-l_i w)), and
+/// with l w / K = 0.1 the factor is (1 - e^-0.1) / 0.1 / (1 - h) = 9.52.
+#[test]
+fn a_flush_spikes_backend_load_by_about_one_over_the_miss_ratio() {
+    let (rate, keys, capacity, w) = (10_000.0, 1000, 900, 0.01);
+    let flushes: Vec<f64> = (0..20).map(|i| 5.0 + 2.0 * f64::from(i)).collect();
+    let faults: Vec<String> = flushes
+        .iter()
+        .map(|f| {
+            format!(
+                r#"Fault(start: "{f}s", end: "{}s", kind: Flush(cache: "redis"))"#,
+                f + w
+            )
+        })
+        .collect();
+    let text = scenario(
+        rate,
+        "45s",
+        "4s",
+        "10ms",
+        &format!("keys: Zipf(keys: {keys}, exponent: 0.0), capacity: {capacity}"),
+        &format!("faults: [{}],", faults.join(", ")),
+    );
+    let r = run(&text, 1);
+    let (after, before) = spike(&r, &flushes);
+    let h = f64::from(capacity) / f64::from(keys);
+    let x = rate * w / f64::from(keys);
+    let expected = (1.0 - (-x).exp()) / x / (1.0 - h);
+    eprintln!(
+        "flush spike: {before:.2} fetches per 10 ms window before, {after:.2} in the first \
+         window after: x{:.2} (expected x{expected:.2}; 1/(1-h) = x{:.2})",
+        after / before,
+        1.0 / (1.0 - h)
+    );
+    assert_eq!(r.caches[0].flushes, 20);
+    assert_within(
+        "backend load after a flush / before",
+        after / before,
+        expected,
+        0.06,
+    );
+    assert_within("steady backend load", before, rate * w * (1.0 - h), 0.06);
+}
+
+/// Zipf popularity and a backend taking 50 ms: after a flush, every lookup of a hot key
+/// during its fetch misses too. Without single-flight each makes its own fetch (the
+/// stampede); with it they wait for the one in flight.
+#[test]
+fn single_flight_reduces_the_flush_spike() {
+    let flushes = [10.0, 20.0, 30.0];
+    let faults: Vec<String> = flushes
+        .iter()
+        .map(|f| {
+            format!(
+                r#"Fault(start: "{f}s", end: "{}s", kind: Flush(cache: "redis"))"#,
+                f + 0.1
+            )
+        })
+        .collect();
+    let text = |sf: bool| {
+        format!(
+            r#"Scenario(
+    name: "stampede",
+    seed: 1,
+    horizon: "35s",
+    warmup: "5s",
+    window: "100ms",
+    clients: [Client(name: "web", target: "redis", load: Open(rate_rps: 5000))],
+    services: [Service(name: "db", workers: 2000, service_time: Constant("50ms"))],
+    caches: [Cache(name: "redis", backend: "db", keys: Zipf(keys: 10000, exponent: 1.0),
+        capacity: 2000, single_flight: {sf})],
+    faults: [{}],
+)"#,
+            faults.join(", ")
+        )
+    };
+    let plain = run(&text(false), 1);
+    let coalesced = run(&text(true), 1);
+    let (a0, b0) = spike(&plain, &flushes);
+    let (a1, b1) = spike(&coalesced, &flushes);
+    eprintln!(
+        "first 100 ms after a flush: {a0:.0} fetches without single-flight (x{:.2} the {b0:.0} before), \
+         {a1:.0} with it (x{:.2} the {b1:.0} before); coalesced {} lookups",
+        a0 / b0,
+        a1 / b1,
+        coalesced.caches[0].coalesced
+    );
+    assert_eq!(plain.caches[0].coalesced, 0);
+    assert!(coalesced.caches[0].coalesced > 0);
+    // Hot keys are fetched once instead of once per lookup during the fetch.
+    assert!(a1 < 0.8 * a0, "single-flight spike {a1} vs {a0}");
+    assert!(coalesced.caches[0].backend_fetches < plain.caches[0].backend_fetches);
+    // Same lookups either way (own stream): only what reaches the backend changes.
+    assert_eq!(plain.caches[0].lookups, coalesced.caches[0].lookups);
+}
