@@ -257,10 +257,10 @@ impl<'a> Graph<'a> {
                 }
                 return Some(self.cache_base + c);
             }
-            let verb = if field == "calls" || field == "to" {
-                "calls"
-            } else {
-                "targets"
+            let verb = match field {
+                "target" => "targets",
+                "backend" => "fetches from",
+                _ => "calls",
             };
             let mut msg = unknown_service(verb, service, names.services);
             if !names.caches.is_empty() {

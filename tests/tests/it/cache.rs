@@ -2,6 +2,8 @@
 //! approximation) under independent Poisson requests with Zipf popularity, the backend load
 //! spike after a flush, and what single-flight does to it.
 
+use std::fmt::Write;
+
 use sim_models::RunResult;
 
 use crate::support::load;
@@ -252,4 +254,176 @@ fn single_flight_reduces_the_flush_spike() {
     assert!(coalesced.caches[0].backend_fetches < plain.caches[0].backend_fetches);
     // Same lookups either way (own stream): only what reaches the backend changes.
     assert_eq!(plain.caches[0].lookups, coalesced.caches[0].lookups);
+}
+
+/// A cache scenario with `cache` as its cache entry, and `rest` for extra top-level fields.
+fn bad(services: &str, cache: &str, rest: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "x", seed: 1, horizon: "10s",
+    clients: [Client(name: "web", target: "redis", load: Open(rate_rps: 10.0))],
+    services: [{services}],
+    caches: [{cache}],
+    {rest}
+)"#
+    )
+}
+
+const DB: &str = r#"Service(name: "db", workers: 1, service_time: Constant("1ms"))"#;
+
+fn cache_bad_cases() -> Vec<(&'static str, String)> {
+    let zipf = r#"keys: Zipf(keys: 100, exponent: 1.0)"#;
+    let cache = |fields: &str| format!(r#"Cache(name: "redis", backend: "db", {fields})"#);
+    vec![
+        (
+            "capacity 0",
+            bad(DB, &cache(&format!("{zipf}, capacity: 0")), ""),
+        ),
+        (
+            "ttl 0",
+            bad(DB, &cache(&format!(r#"{zipf}, ttl: "0s""#)), ""),
+        ),
+        (
+            "no keys",
+            bad(DB, &cache("keys: Zipf(keys: 0, exponent: 1.0)"), ""),
+        ),
+        (
+            "negative exponent",
+            bad(DB, &cache("keys: Zipf(keys: 10, exponent: -0.5)"), ""),
+        ),
+        (
+            "hit ratio above 1",
+            bad(DB, &cache("keys: HitRatio(1.5)"), ""),
+        ),
+        (
+            "unknown backend",
+            bad(
+                DB,
+                &format!(r#"Cache(name: "redis", backend: "dbb", {zipf})"#),
+                "",
+            ),
+        ),
+        (
+            "unknown backend endpoint",
+            bad(
+                DB,
+                &cache(&format!(r#"backend_endpoint: "get", {zipf}"#)),
+                "",
+            ),
+        ),
+        (
+            "name clashes with a service",
+            bad(
+                &format!(
+                    r#"{DB}, Service(name: "redis", workers: 1, service_time: Constant("1ms"))"#
+                ),
+                &cache(zipf),
+                "",
+            ),
+        ),
+        (
+            "cache calls itself through its backend",
+            bad(
+                r#"Service(name: "db", workers: 1, service_time: Constant("1ms"), calls: [Call(to: "redis")])"#,
+                &cache(zipf),
+                "",
+            ),
+        ),
+        (
+            "cache is its own backend",
+            bad(
+                DB,
+                &format!(r#"Cache(name: "redis", backend: "redis", {zipf})"#),
+                "",
+            ),
+        ),
+        (
+            "endpoint on a cache",
+            bad(
+                r#"Service(name: "db", workers: 1, service_time: Constant("1ms"), calls: [Call(to: "l2", endpoint: "get")])"#,
+                &format!(
+                    r#"{}, Cache(name: "l2", backend: "db", {zipf})"#,
+                    cache(zipf)
+                ),
+                "",
+            ),
+        ),
+        (
+            "duplicate cache",
+            bad(DB, &format!("{}, {}", cache(zipf), cache(zipf)), ""),
+        ),
+        (
+            "flush of an unknown cache",
+            bad(
+                DB,
+                &cache(zipf),
+                r#"faults: [Fault(start: "1s", end: "2s", kind: Flush(cache: "rediss"))],"#,
+            ),
+        ),
+        (
+            "service fault on a cache",
+            bad(
+                DB,
+                &cache(zipf),
+                r#"faults: [Fault(start: "1s", end: "2s", kind: Slowdown(service: "redis", factor: 2.0))],"#,
+            ),
+        ),
+    ]
+}
+
+/// Every cache mistake of the issue's list gets an error at its field, with file:line:col.
+#[test]
+fn cache_mistakes_get_a_positioned_error() {
+    let mut all = String::new();
+    for (case, text) in cache_bad_cases() {
+        let err = match sim_models::load("bad.ron", &text) {
+            Ok(_) => panic!("case `{case}` loaded but should not"),
+            Err(d) => d,
+        };
+        assert!(err.has_errors(), "{case}");
+        let shown = err.to_string();
+        for line in shown.lines() {
+            assert!(line.starts_with("bad.ron:"), "{case}: {line}");
+        }
+        writeln!(all, "== {case}\n{shown}\n").unwrap();
+    }
+    insta::assert_snapshot!("cache_bad_input", all);
+    // A few positions checked by hand.
+    let first = |case: &str| {
+        let text = &cache_bad_cases()
+            .into_iter()
+            .find(|c| c.0 == case)
+            .unwrap()
+            .1;
+        sim_models::load("bad.ron", text).unwrap_err().items[0].clone()
+    };
+    let d = first("capacity 0");
+    assert_eq!(
+        (d.at.line, d.at.col, d.field.as_str()),
+        (5, 98, "caches[0].capacity")
+    );
+    let d = first("negative exponent");
+    assert_eq!(d.field, "caches[0].keys.exponent");
+    let d = first("unknown backend");
+    assert_eq!(d.field, "caches[0].backend");
+    assert!(d.message.contains("did you mean `db`"), "{}", d.message);
+    let d = first("cache calls itself through its backend");
+    assert!(d.message.contains("closes a cycle"), "{}", d.message);
+}
+
+/// Settings a `HitRatio` cache ignores are warned about, and the scenario still runs.
+#[test]
+fn settings_a_hit_ratio_cache_ignores_are_warned_about() {
+    let text = bad(
+        DB,
+        r#"Cache(name: "redis", backend: "db", keys: HitRatio(0.5), ttl: "1s", single_flight: true)"#,
+        "",
+    );
+    let v = sim_models::load("x.ron", &text).expect("valid");
+    let fields: Vec<&str> = v.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert_eq!(fields, ["caches[0].ttl", "caches[0].single_flight"]);
+    let r = sim_models::run(&v.scenario, 1, "x.ron");
+    let c = &r.caches[0];
+    assert!(c.lookups > 50 && (c.hit_ratio - 0.5).abs() < 0.2, "{c:?}");
+    assert_eq!(c.backend_fetches, c.misses);
 }
