@@ -489,7 +489,8 @@ pub struct Cache {
     /// The service a miss fetches from.
     pub backend: String,
     /// Its endpoint; the backend's default endpoint if omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
     pub backend_endpoint: Option<String>,
     /// How the cache calls its backend (timeout, retries, breaker, ...).
     #[serde(default)]
@@ -498,14 +499,17 @@ pub struct Cache {
     pub keys: CacheKeys,
     /// Keys held at most; the least recently used is evicted to make room (none: every key
     /// fits).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
     pub capacity: Option<u64>,
     /// A filled key expires this long after its fill (a hit does not extend it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
     pub ttl: Option<SimDuration>,
     /// Concurrent misses on one key wait for the one fetch in flight (request coalescing,
     /// Go's singleflight) instead of each fetching.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
     pub single_flight: bool,
     /// Time to answer a lookup (no queue: it serves any number at once).
     #[serde(default = "default_lookup_time")]

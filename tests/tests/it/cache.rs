@@ -427,3 +427,32 @@ fn settings_a_hit_ratio_cache_ignores_are_warned_about() {
     assert!(c.lookups > 50 && (c.hit_ratio - 0.5).abs() < 0.2, "{c:?}");
     assert_eq!(c.backend_fetches, c.misses);
 }
+
+/// The bundled stampede scenario teaches what its comment says: without single-flight the
+/// flush saturates db for much longer, and clients retry; with it, nobody does.
+#[test]
+fn the_bundled_stampede_scenario_shows_its_lesson() {
+    let text = std::fs::read_to_string(crate::support::scenario_path("cache.ron")).unwrap();
+    let base = load("cache.ron", &text);
+    let mut sf = base.clone();
+    sf.caches[0].single_flight = true;
+    let saturated = |r: &RunResult| {
+        let db = r.series.services.iter().find(|s| s.name == "db").unwrap();
+        r.series
+            .t_s
+            .iter()
+            .zip(&db.utilization)
+            .filter(|&(&t, &u)| t > 90.0 && u >= 0.99)
+            .count()
+    };
+    let plain = sim_models::run(&base, base.seed, "cache.ron");
+    let coalesced = sim_models::run(&sf, sf.seed, "cache.ron");
+    let (s0, s1) = (saturated(&plain), saturated(&coalesced));
+    eprintln!(
+        "db saturated {s0} s without single-flight, {s1} s with it; retries {} vs {}",
+        plain.retries, coalesced.retries
+    );
+    assert!(s0 >= 15 && s1 <= 8, "{s0} vs {s1}");
+    assert!(plain.retries > 1000 && coalesced.retries == 0);
+    assert!(coalesced.caches[0].coalesced > 0);
+}
