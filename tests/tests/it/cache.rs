@@ -456,3 +456,56 @@ fn the_bundled_stampede_scenario_shows_its_lesson() {
     assert!(plain.retries > 1000 && coalesced.retries == 0);
     assert!(coalesced.caches[0].coalesced > 0);
 }
+
+/// A crashed cache refuses lookups (errors at the caller) and comes back empty: a cold
+/// start, whose misses all go to the backend.
+#[test]
+fn a_crashed_cache_refuses_then_comes_back_cold() {
+    let text = scenario(
+        1000.0,
+        "60s",
+        "5s",
+        "1s",
+        "keys: Zipf(keys: 1000, exponent: 0.0), capacity: 900",
+        r#"faults: [Fault(start: "30s", end: "32s", kind: Crash(service: "redis", mode: Refuse))],"#,
+    );
+    let r = run(&text, 1);
+    let c = &r.caches[0];
+    // About 2 s x 1000 rps refused, each an error at the client.
+    assert!((1800..2200).contains(&c.unavailable), "{c:?}");
+    assert_eq!(r.totals.failed.error, c.unavailable);
+    let s = &r.series.caches[0];
+    let at = |t: f64| {
+        r.series
+            .t_s
+            .iter()
+            .position(|&x| (x - t).abs() < 1e-9)
+            .unwrap()
+    };
+    // Warm before (hit ratio 0.9 = 900 of 1000 equally popular keys), cold after.
+    assert!((s.hit_ratio[at(29.0)] - 0.9).abs() < 0.05);
+    assert_eq!(s.lookups[at(31.0)], 0);
+    assert!(s.hit_ratio[at(33.0)] < 0.7, "{}", s.hit_ratio[at(33.0)]);
+    assert!((s.hit_ratio[at(50.0)] - 0.9).abs() < 0.05);
+}
+
+/// A cache draws its keys from its own stream: adding one in front of a service leaves
+/// the clients' arrivals unchanged.
+#[test]
+fn a_cache_leaves_other_components_draws_alone() {
+    let direct = r#"Scenario(name: "x", seed: 1, horizon: "20s",
+    clients: [Client(name: "web", target: "db", load: Open(rate_rps: 500.0))],
+    services: [Service(name: "db", workers: 100, service_time: Exponential(mean: "10ms"))])"#;
+    let cached = scenario(
+        500.0,
+        "20s",
+        "0s",
+        "1s",
+        "keys: Zipf(keys: 100, exponent: 1.0), single_flight: true",
+        "",
+    );
+    let a = run(direct, 1);
+    let b = run(&cached, 1);
+    assert_eq!(a.series.offered, b.series.offered);
+    assert!(b.caches[0].hits > 0);
+}
