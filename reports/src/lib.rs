@@ -206,20 +206,22 @@ pub fn table(r: &RunResult) -> String {
             "peak fetch/s"
         );
         for c in &r.caches {
-            // The highest backend load of any window, and when (the stampede after a flush).
+            // The highest backend load of a window after the warm-up (which holds the cold
+            // start), and when: the stampede after a flush.
             let peak = r
                 .series
                 .caches
                 .iter()
                 .find(|s| s.name == c.name)
                 .and_then(|s| {
-                    s.backend_rps.iter().zip(&r.series.t_s).fold(
-                        None,
-                        |best: Option<(f64, f64)>, (&x, &t)| match best {
+                    s.backend_rps
+                        .iter()
+                        .zip(&r.series.t_s)
+                        .filter(|&(_, &t)| t > r.warmup_s)
+                        .fold(None, |best: Option<(f64, f64)>, (&x, &t)| match best {
                             Some((b, _)) if b >= x => best,
                             _ => Some((x, t)),
-                        },
-                    )
+                        })
                 })
                 .map_or("-".to_string(), |(x, t)| format!("{x:.0} @{t:.0}s"));
             let _ = writeln!(
