@@ -56,7 +56,11 @@ pub enum CacheEvent {
 }
 
 enum Keys {
-    Zipf { popularity: Zipf<f64>, store: Store },
+    Zipf {
+        popularity: Zipf<f64>,
+        last: u32,
+        store: Store,
+    },
     HitRatio(f64),
 }
 
@@ -118,6 +122,7 @@ impl CacheState {
         let keys = match spec.keys {
             CacheKeys::Zipf { keys, exponent } => Keys::Zipf {
                 popularity: Zipf::new(keys as f64, exponent).expect("validated Zipf keys"),
+                last: keys as u32 - 1,
                 store: Store::new(keys as u32, spec.capacity, spec.ttl),
             },
             CacheKeys::HitRatio(p) => Keys::HitRatio(p),
@@ -248,9 +253,15 @@ impl World {
         st.window.lookups += 1;
         let (hit, key) = match &mut cache.keys {
             Keys::HitRatio(p) => (cache.key_rng.random::<f64>() < *p, 0),
-            Keys::Zipf { popularity, store } => {
-                // Zipf draws 1..=K.
-                let key = (popularity.sample(&mut cache.key_rng) as u32).saturating_sub(1);
+            Keys::Zipf {
+                popularity,
+                last,
+                store,
+            } => {
+                // Zipf draws 1..=K (kept in range should rounding ever say K + 1).
+                let key = (popularity.sample(&mut cache.key_rng) as u32)
+                    .saturating_sub(1)
+                    .min(*last);
                 match store.lookup(key, now) {
                     Lookup::Hit => (true, key),
                     Lookup::Miss => (false, key),
