@@ -509,3 +509,55 @@ fn a_cache_leaves_other_components_draws_alone() {
     assert_eq!(a.series.offered, b.series.offered);
     assert!(b.caches[0].hits > 0);
 }
+
+/// Behind a `HitRatio(p)` cache the backend expects 1 - p visits per lookup, so its retry
+/// amplification reads 1 when nobody retries; with `Zipf` keys every lookup is counted as
+/// a possible miss.
+#[test]
+fn expected_visits_behind_a_cache() {
+    let text = |keys: &str| {
+        format!(
+            r#"Scenario(name: "x", seed: 1, horizon: "60s", warmup: "5s",
+    clients: [Client(name: "web", target: "api", load: Open(rate_rps: 1000.0))],
+    services: [
+        Service(name: "api", workers: 100, service_time: Constant("1ms"), calls: [Call(to: "redis")]),
+        Service(name: "db", workers: 100, service_time: Constant("1ms")),
+    ],
+    caches: [Cache(name: "redis", backend: "db", keys: {keys})])"#
+        )
+    };
+    let s = load("x.ron", &text("HitRatio(0.75)"));
+    let v = sim_models::topology::expected_visits(&s);
+    assert_eq!(v, vec![vec![1.0, 0.25]]);
+    let r = sim_models::run(&s, 1, "x.ron");
+    let db = &r.services[1];
+    assert!(
+        (db.retry_amplification - 1.0).abs() < 0.03,
+        "{}",
+        db.retry_amplification
+    );
+    let s = load("x.ron", &text("Zipf(keys: 100, exponent: 1.0)"));
+    assert_eq!(
+        sim_models::topology::expected_visits(&s),
+        vec![vec![1.0, 1.0]]
+    );
+}
+
+/// Same file and seed, same bytes: with single-flight, a crash and a flush.
+#[test]
+fn cache_runs_are_deterministic() {
+    let text = scenario(
+        2000.0,
+        "30s",
+        "2s",
+        "1s",
+        "keys: Zipf(keys: 5000, exponent: 0.9), capacity: 500, ttl: \"2s\", single_flight: true, lookup_time: Exponential(mean: \"1ms\")",
+        r#"faults: [Fault(start: "10s", end: "12s", kind: Crash(service: "redis", mode: BlackHole)),
+                   Fault(start: "20s", end: "21s", kind: Flush(cache: "redis"))],"#,
+    );
+    let a = serde_json::to_string(&run(&text, 3)).unwrap();
+    let b = serde_json::to_string(&run(&text, 3)).unwrap();
+    assert_eq!(a, b);
+    let c = serde_json::to_string(&run(&text, 4)).unwrap();
+    assert_ne!(a, c);
+}
