@@ -199,6 +199,57 @@ pub fn table(r: &RunResult) -> String {
             s.wasted_work_s
         );
     }
+    if !r.caches.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "{:<12} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>12}",
+            "cache",
+            "lookups",
+            "hits",
+            "ratio",
+            "fetches",
+            "coalesced",
+            "evicted",
+            "expired",
+            "flushes",
+            "peak fetch/s"
+        );
+        for c in &r.caches {
+            // The highest backend load of a window after the warm-up (which holds the cold
+            // start), and when: the stampede after a flush.
+            let peak = r
+                .series
+                .caches
+                .iter()
+                .find(|s| s.name == c.name)
+                .and_then(|s| {
+                    s.backend_rps
+                        .iter()
+                        .zip(&r.series.t_s)
+                        .filter(|&(_, &t)| t > r.warmup_s)
+                        .fold(None, |best: Option<(f64, f64)>, (&x, &t)| match best {
+                            Some((b, _)) if b >= x => best,
+                            _ => Some((x, t)),
+                        })
+                })
+                .map_or("-".to_string(), |(x, t)| format!("{x:.0} @{t:.0}s"));
+            let _ = writeln!(
+                w,
+                "{:<12} {:>9} {:>9} {:>6.3} {:>9} {:>9} {:>9} {:>8} {:>7} {:>12}",
+                c.name,
+                c.lookups,
+                c.hits,
+                c.hit_ratio,
+                c.backend_fetches,
+                c.coalesced,
+                c.evictions,
+                c.expirations,
+                c.flushes,
+                peak
+            );
+        }
+    }
     if r.clients.len() > 1 {
         let _ = writeln!(w);
         let _ = writeln!(

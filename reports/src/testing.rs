@@ -139,6 +139,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         clients: Vec::new(),
         services,
         zones: Vec::new(),
+        caches: Vec::new(),
         series: Series {
             window_s: 1.0,
             goodput_rps: succeeded.iter().map(|&s| s as f64).collect(),
@@ -160,6 +161,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
             failed,
             clients: Vec::new(),
             services: service_series,
+            caches: Vec::new(),
             latency_cdf: if windows == 0 { Vec::new() } else { cdf },
         },
     }

@@ -102,6 +102,7 @@ fn one_service(
             zones: Vec::new(),
             zone_aware: None,
         }],
+        caches: Vec::new(),
         links: Vec::new(),
         default_link: Default::default(),
         cross_zone: None,

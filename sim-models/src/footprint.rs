@@ -2,7 +2,7 @@
 //! needs at start-up, estimated before anything is allocated.
 //!
 //! Validation refuses a scenario (with file, line:column and field) when
-//! - its node count (clients + service instances, each replica one) is above
+//! - its node count (clients + component instances, each replica one) is above
 //!   `limits.max_nodes`, or above [`NODE_CEILING`], what node ids can hold;
 //! - a `Parallel` step, an endpoint's step list or a service's endpoint list is longer than
 //!   [`MAX_PARALLEL`], [`MAX_STEPS`] or [`MAX_ENDPOINTS`] (attempts count them in 16 bits);
@@ -65,6 +65,8 @@ pub mod cost {
     pub const FAULT_TARGET: u64 = 96;
     /// A closed-loop user: its pending event.
     pub const USER: u64 = 64;
+    /// One key of a cache with `Zipf` keys: its LRU links, expiry and generation.
+    pub const CACHE_KEY: u64 = 24;
     /// One time-series window: the system row (and what post-processing derives from it),
     /// and each client's and instance's row; doubled, as a growing `Vec` may hold twice
     /// what it uses.
@@ -77,7 +79,7 @@ pub mod cost {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Footprint {
     pub clients: u64,
-    /// Service instances: one per replica.
+    /// Component instances: one per service replica, one per cache.
     pub instances: u64,
     /// Call sites after replica expansion: each client's route, each instance's calls.
     pub edges: u64,
@@ -154,6 +156,16 @@ pub fn footprint(s: &Scenario) -> Footprint {
         f.zone_aware_edges = f.zone_aware_edges.saturating_add(n.saturating_mul(aware));
         f.targets = f.targets.saturating_add(n.saturating_mul(targets));
     }
+    // A cache is one instance with one call site (its backend) and a row per key.
+    let mut cache_keys = 0u64;
+    for cache in &s.caches {
+        f.instances = f.instances.saturating_add(1);
+        f.edges = f.edges.saturating_add(1);
+        f.targets = f.targets.saturating_add(callee(&cache.backend));
+        if let crate::scenario::CacheKeys::Zipf { keys, .. } = cache.keys {
+            cache_keys = cache_keys.saturating_add(keys);
+        }
+    }
     for fault in &s.faults {
         f.fault_targets = f
             .fault_targets
@@ -188,6 +200,7 @@ pub fn footprint(s: &Scenario) -> Footprint {
             f.fault_targets.saturating_mul(cost::FAULT_TARGET),
         ),
         ("closed-loop users", f.users.saturating_mul(cost::USER)),
+        ("cache keys", cache_keys.saturating_mul(cost::CACHE_KEY)),
         ("time series", f.windows.saturating_mul(row)),
     ];
     parts.sort_by_key(|p| std::cmp::Reverse(p.1));
@@ -207,7 +220,7 @@ fn fault_targets(s: &Scenario, services: &BTreeMap<&str, usize>, f: &Fault) -> u
         FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => {
             one(a).saturating_mul(one(b))
         }
-        FaultKind::Spike { .. } => 1,
+        FaultKind::Spike { .. } | FaultKind::Flush { .. } => 1,
         FaultKind::ZoneOutage { zone, .. } => crate::zones::nodes_in(s, zone),
     }
 }
@@ -336,6 +349,18 @@ fn memory_blame(s: &Scenario, f: &Footprint) -> FieldPath {
             }),
         Some("time series") => root.field("window"),
         Some("fault targets") => root.field("faults"),
+        Some("cache keys") => s
+            .caches
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c.keys {
+                crate::scenario::CacheKeys::Zipf { keys, .. } => Some((keys, i)),
+                crate::scenario::CacheKeys::HitRatio(_) => None,
+            })
+            .max_by_key(|&(keys, i)| (keys, std::cmp::Reverse(i)))
+            .map_or(root.field("caches"), |(_, i)| {
+                root.field("caches").index(i).field("keys").field("keys")
+            }),
         _ => node_blame(s),
     }
 }

@@ -89,7 +89,52 @@ pub struct RunResult {
     /// Per availability zone, where the scenario has zones (see [`crate::zones`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<ZoneResult>,
+    /// Each cache's lookups, hits and backend fetches (absent without caches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<CacheResult>,
     pub series: Series,
+}
+
+/// A cache's counts, from the end of the warm-up on (lookups that arrived after it;
+/// fetches, evictions and expirations that happened after it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheResult {
+    pub name: String,
+    /// Keys looked up (`hits + misses`); lookups that found it down are not among them.
+    pub lookups: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// hits / lookups.
+    pub hit_ratio: f64,
+    /// Calls to the backend: one per miss, or one per key in flight with `single_flight`.
+    pub backend_fetches: u64,
+    /// Fetches that failed (nothing filled; the waiting lookups failed too).
+    pub failed_fetches: u64,
+    /// Misses that waited for a fetch already in flight (`single_flight`).
+    pub coalesced: u64,
+    /// Keys evicted to make room (least recently used).
+    pub evictions: u64,
+    /// Keys found expired when looked up (lazy expiry).
+    pub expirations: u64,
+    /// Flush faults (whole run).
+    pub flushes: u64,
+    /// Lookups refused or lost because it was down.
+    pub unavailable: u64,
+    pub keys_held_at_end: u64,
+}
+
+/// A cache's lookups per window (the whole run, warm-up included).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheSeries {
+    pub name: String,
+    pub lookups: Vec<u64>,
+    pub hits: Vec<u64>,
+    /// hits / lookups in the window (0 without lookups).
+    pub hit_ratio: Vec<f64>,
+    /// Backend fetches started in the window, and per second: the load the cache passes on.
+    pub backend_fetches: Vec<u64>,
+    pub backend_rps: Vec<f64>,
+    pub coalesced: Vec<u64>,
 }
 
 /// Request outcomes at the clients, for the whole system or one client: requests issued
@@ -325,6 +370,8 @@ pub struct Series {
     pub slow: Vec<u64>,
     pub clients: Vec<ClientSeries>,
     pub services: Vec<ServiceSeries>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<CacheSeries>,
     /// Chart data beside the windows: the latency distribution of all successful requests
     /// as (fraction of requests, ms) points, dense in the tail (up to p99.999).
     #[serde(default)]

@@ -240,6 +240,7 @@ fn finish(
         clients,
         services,
         zones,
+        caches: world.caches.iter().map(|c| c.result()).collect(),
         series,
     }
 }
@@ -302,6 +303,7 @@ fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
         FaultKind::ZoneOutage { zone, mode } => {
             (C::ZoneOutage, format!("({mode:?})"), format!("zone {zone}"))
         }
+        FaultKind::Flush { cache } => (C::Flush, String::new(), cache.clone()),
     };
     let kind = FaultLabel::new(class, &rest);
     FaultWindow {

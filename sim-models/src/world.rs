@@ -41,6 +41,8 @@ mod network;
 mod side_effects;
 
 use components::Instance;
+pub use components::cache::CacheEvent;
+use components::cache::CacheState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
 
@@ -79,6 +81,8 @@ pub enum Event {
     CancelArrives(AttemptKey),
     /// A service's own event.
     Service(ServiceEvent),
+    /// A cache's own event.
+    Cache(CacheEvent),
     /// An answer reaches the caller of attempt `number` of `call`.
     Response {
         call: CallKey,
@@ -141,7 +145,6 @@ pub(crate) enum Parent {
     Attempt(AttemptKey),
     /// A component's own call (a cache's backend fetch, a broker's delivery): the answer
     /// goes to instance `instance`'s kind with the kind's own `token`.
-    #[allow(dead_code)] // the broker and the cache are the first kinds that call
     Component {
         instance: u32,
         token: u32,
@@ -330,6 +333,8 @@ pub struct World {
     accepting: Vec<bool>,
     not_accepting: u32,
     pub(crate) services: Vec<ServiceState>,
+    /// Each cache of the scenario (file order); its instances come after every service's.
+    pub(crate) caches: Vec<CacheState>,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,
@@ -408,7 +413,7 @@ impl World {
             if n < n_clients {
                 &self.clients[n as usize].name
             } else {
-                &self.services[(n - n_clients) as usize].name
+                self.instance_name(n - n_clients)
             }
         };
         self.edges
@@ -416,7 +421,7 @@ impl World {
             .filter_map(|e| {
                 let b = e.breaker.as_ref()?;
                 Some(crate::result::BreakerReport {
-                    caller: name(e.from).clone(),
+                    caller: name(e.from).to_string(),
                     callee: e.callee.clone(),
                     transitions: b
                         .transitions()
@@ -528,6 +533,7 @@ impl sim_core::engine::Model for World {
             Event::CancelArrives(a) => self.deliver_cancel(a, q),
             Event::Service(ServiceEvent::WorkDone(a)) => self.on_work_done(a, q),
             Event::Service(ServiceEvent::Stopped(a)) => self.on_stopped(a, q),
+            Event::Cache(e) => self.on_cache_event(e, q),
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)

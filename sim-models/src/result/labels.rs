@@ -121,6 +121,8 @@ pub enum FaultClass {
     Spike,
     /// Every instance (and client) in a zone down.
     ZoneOutage,
+    /// A cache emptied.
+    Flush,
 }
 
 impl FaultClass {
@@ -136,10 +138,11 @@ impl FaultClass {
             FaultClass::Loss => "loss",
             FaultClass::Spike => "traffic spike",
             FaultClass::ZoneOutage => "zone outage",
+            FaultClass::Flush => "flush",
         }
     }
 
-    const ALL: [FaultClass; 9] = [
+    const ALL: [FaultClass; 10] = [
         FaultClass::Crash,
         FaultClass::Errors,
         FaultClass::Slowdown,
@@ -149,6 +152,7 @@ impl FaultClass {
         FaultClass::Loss,
         FaultClass::Spike,
         FaultClass::ZoneOutage,
+        FaultClass::Flush,
     ];
 }
 

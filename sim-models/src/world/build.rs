@@ -7,6 +7,7 @@ use sim_core::rng;
 use sim_core::{SimDuration, SimTime};
 use slotmap::{SecondaryMap, SlotMap};
 
+use super::components::cache::CacheState;
 use super::components::service::{ServiceState, Step};
 use super::components::{Instance, Kind};
 use super::effects::{EffectDef, EffectKind};
@@ -75,8 +76,13 @@ impl World {
             n_instances += svc.instances();
         }
         let all_of = |j: usize| first[j]..first[j] + s.services[j].instances();
+        // Caches come after every service instance, one instance each.
+        let cache_first = n_instances;
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
+            if let Some(c) = s.cache_index(name) {
+                return vec![cache_first + c as u32];
+            }
             match s.replica_target(name).expect("validated scenario") {
                 (j, None) => all_of(j).collect(),
                 (j, Some(i)) => vec![first[j] + i],
@@ -166,6 +172,10 @@ impl World {
                         })
                         .collect()
                 }
+                FaultKind::Flush { cache } => instances_of(cache)
+                    .into_iter()
+                    .map(|instance| EffectKind::Flush { instance })
+                    .collect(),
             };
             effects.extend(targets.into_iter().map(|kind| EffectDef {
                 start,
@@ -196,20 +206,28 @@ impl World {
             .iter()
             .map(|c| c.name.as_str())
             .chain(instance_names.iter().map(String::as_str))
+            .chain(s.caches.iter().map(|c| c.name.as_str()))
             .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
-                let group = s.service_index(spec_to).expect("validated scenario");
-                let callee = &s.services[group];
-                let endpoint = endpoint_index(callee, endpoint).expect("validated endpoint");
-                let targets: Vec<u32> = all_of(group).collect();
+                // A cache is one instance with one endpoint, no balancing options.
+                let (callee, endpoint, targets) = match s.cache_index(spec_to) {
+                    Some(c) => (None, 0, vec![cache_first + c as u32]),
+                    None => {
+                        let group = s.service_index(spec_to).expect("validated scenario");
+                        let callee = &s.services[group];
+                        let endpoint =
+                            endpoint_index(callee, endpoint).expect("validated endpoint");
+                        (Some(callee), endpoint, all_of(group).collect())
+                    }
+                };
                 // Keyed by names, not by edge index, so other call sites leave its draws alone.
                 let same = edges
                     .iter()
                     .filter(|e| e.from == from && e.targets == targets)
                     .count();
                 let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
-                let zone_aware = callee.zone_aware.as_ref().and_then(|spec| {
+                let zone_aware = callee.and_then(|c| c.zone_aware.as_ref()).and_then(|spec| {
                     let local = node_zone[from as usize]?;
                     let zone_of: Vec<usize> = targets
                         .iter()
@@ -223,14 +241,15 @@ impl World {
                     // Services' callers are set below, once the services exist.
                     caller_honors_deadline: true,
                     callee: spec_to.to_string(),
-                    balancer: Balancer::new(callee.balance, targets.len()),
+                    balancer: Balancer::new(
+                        callee.map_or(Default::default(), |c| c.balance),
+                        targets.len(),
+                    ),
                     detector: callee
-                        .ejection
-                        .as_ref()
+                        .and_then(|c| c.ejection.as_ref())
                         .map(|e| OutlierDetector::new(e, targets.len())),
                     health: callee
-                        .health_check
-                        .as_ref()
+                        .and_then(|c| c.health_check.as_ref())
                         .map(|h| HealthChecker::new(h, targets.len())),
                     lb_rng: rng::stream(seed, &format!("balance/{key}")),
                     zone_aware,
@@ -327,6 +346,21 @@ impl World {
                 })
             })
             .collect();
+        let caches: Vec<CacheState> = s
+            .caches
+            .iter()
+            .enumerate()
+            .map(|(c, spec)| {
+                let me = n_clients + cache_first + c as u32;
+                let edge = new_edge(
+                    me,
+                    &spec.backend,
+                    spec.backend_endpoint.as_deref(),
+                    &spec.policy,
+                );
+                CacheState::new(spec, seed, edge)
+            })
+            .collect();
         let instances: Vec<Instance> = (0..s.services.len())
             .flat_map(|j| all_of(j).map(move |index| (j, index)))
             .map(|(j, index)| Instance {
@@ -334,6 +368,11 @@ impl World {
                 index,
                 group: j as u32,
             })
+            .chain((0..s.caches.len() as u32).map(|index| Instance {
+                kind: Kind::Cache,
+                index,
+                group: u32::MAX,
+            }))
             .collect();
 
         for e in &mut edges {
@@ -341,6 +380,8 @@ impl World {
                 let inst = instances[i as usize];
                 e.caller_honors_deadline = match inst.kind {
                     Kind::Service => services[inst.index as usize].honor_deadline,
+                    // Its fetches carry no deadline: one may serve many lookups.
+                    Kind::Cache => false,
                 };
             }
         }
@@ -392,6 +433,7 @@ impl World {
                     .clone()
                     .map(move |i| i - g.instances.start < g.replicas)
             })
+            .chain(s.caches.iter().map(|_| true))
             .collect();
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
@@ -409,6 +451,7 @@ impl World {
             actions: Vec::new(),
             horizon: start.saturating_add(s.horizon),
             services,
+            caches,
             edges,
             net,
             requests: SlotMap::with_key(),
@@ -450,6 +493,14 @@ impl World {
                     .collect(),
             ),
         };
+        world.metrics.series.caches = s
+            .caches
+            .iter()
+            .map(|c| crate::result::CacheSeries {
+                name: c.name.clone(),
+                ..Default::default()
+            })
+            .collect();
         world.schedule_first_events(s, q);
         world
     }

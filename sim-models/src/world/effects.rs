@@ -85,6 +85,10 @@ pub(crate) enum EffectKind {
     ClientDown {
         client: u32,
     },
+    /// The cache instance is emptied when the effect starts.
+    Flush {
+        instance: u32,
+    },
 }
 
 impl EffectKind {
@@ -96,6 +100,7 @@ impl EffectKind {
             | EffectKind::Slowdown { instance, .. }
             | EffectKind::CapacityLoss { instance, .. }
             | EffectKind::Limit { instance, .. }
+            | EffectKind::Flush { instance }
             | EffectKind::Pause { instance } => Some(instance),
             _ => None,
         }
@@ -113,6 +118,10 @@ impl World {
             let inst = self.instances[i as usize];
             match inst.kind {
                 Kind::Service => self.refresh_service(inst.index as usize, i, q),
+                Kind::Cache => {
+                    let flush = starting && matches!(kind, EffectKind::Flush { .. });
+                    self.refresh_cache(inst.index as usize, i, flush, q)
+                }
             }
             return;
         }
@@ -137,6 +146,7 @@ impl World {
             | EffectKind::Slowdown { .. }
             | EffectKind::CapacityLoss { .. }
             | EffectKind::Pause { .. }
+            | EffectKind::Flush { .. }
             | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
         }
     }
