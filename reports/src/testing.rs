@@ -133,6 +133,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         collapsed_at_s: None,
         clients: Vec::new(),
         services,
+        brokers: Vec::new(),
         series: Series {
             window_s: 1.0,
             goodput_rps: succeeded.iter().map(|&s| s as f64).collect(),

@@ -104,5 +104,6 @@ fn one_service(
         faults: Vec::new(),
         slo: None,
         rules: Vec::new(),
+        brokers: Vec::new(),
     }
 }

@@ -218,6 +218,7 @@ fn finish(
         collapsed_at_s: rec.collapsed_at_s,
         clients,
         services,
+        brokers: world.brokers.iter_mut().map(|b| b.result()).collect(),
         series,
     }
 }

@@ -119,8 +119,11 @@ struct Graph<'a> {
     service_of: Vec<usize>,
     /// Outgoing calls of each node, in file order.
     calls: Vec<Vec<Edge>>,
-    /// The node each client's requests enter at, if its target and endpoint resolve.
+    /// The node each client's requests enter at, if its target and endpoint resolve (a
+    /// client publishing to a broker enters no service).
     entries: Vec<Option<usize>>,
+    /// The node each broker's consumer group delivers to: reached by publishes.
+    consumers: Vec<usize>,
     /// Unknown services and endpoints, found while resolving.
     problems: Vec<Problem>,
 }
@@ -140,6 +143,7 @@ impl<'a> Graph<'a> {
             calls: vec![Vec::new(); service_of.len()],
             service_of,
             entries: Vec::with_capacity(s.clients.len()),
+            consumers: Vec::new(),
             problems: Vec::new(),
         };
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
@@ -147,8 +151,22 @@ impl<'a> Graph<'a> {
         let clients = FieldPath::root().field("clients");
         for (i, c) in s.clients.iter().enumerate() {
             let at = clients.index(i);
+            if s.broker_index(&c.target).is_some() {
+                graph.entries.push(None);
+                continue;
+            }
             let entry = graph.resolve(s, &names, &c.target, c.endpoint.as_deref(), &at, "target");
             graph.entries.push(entry);
+        }
+        let brokers = FieldPath::root().field("brokers");
+        for (b, broker) in s.brokers.iter().enumerate() {
+            for (k, g) in broker.groups.iter().enumerate() {
+                let at = brokers.index(b).field("groups").index(k);
+                let endpoint = g.endpoint.as_deref();
+                if let Some(node) = graph.resolve(s, &names, &g.service, endpoint, &at, "service") {
+                    graph.consumers.push(node);
+                }
+            }
         }
 
         let services = FieldPath::root().field("services");
@@ -193,10 +211,10 @@ impl<'a> Graph<'a> {
         field: &'static str,
     ) -> Option<usize> {
         let Some(&i) = self.index.get(service) else {
-            let verb = if field == "target" {
-                "targets"
-            } else {
-                "calls"
+            let verb = match field {
+                "target" => "targets",
+                "service" => "delivers to",
+                _ => "calls",
             };
             let msg = unknown_service(verb, service, names);
             self.problems.push(Problem::new(at.field(field), msg));
@@ -317,6 +335,8 @@ fn calls_of<'a>(steps: &'a [Step], at: &FieldPath) -> Vec<(&'a CallSpec, FieldPa
             Step::Parallel(calls) => {
                 out.extend(calls.iter().enumerate().map(|(k, c)| (c, step_at.index(k))));
             }
+            // Not a call of a service: checked with the brokers (`validate`).
+            Step::Publish(_) => {}
         }
     }
     out
@@ -482,6 +502,7 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
     }
     let mut seen = vec![false; graph.calls.len()];
     let mut work: Vec<usize> = graph.entries.iter().flatten().copied().collect();
+    work.extend(&graph.consumers);
     let mut reached = BTreeSet::new();
     while let Some(node) = work.pop() {
         if std::mem::replace(&mut seen[node], true) {

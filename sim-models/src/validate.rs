@@ -12,6 +12,8 @@ use crate::diagnostic::{Diagnostic, Diagnostics, nearest};
 use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
+mod broker;
+
 /// A scenario that passed validation, with the warnings found on the way.
 #[derive(Clone, Debug)]
 pub struct Validated {
@@ -261,6 +263,7 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         );
     }
     errors.extend(crate::topology::problems(s));
+    errors.extend(broker::problems(s));
     errors.extend(name_character_problems(s));
     // The memory estimate is the last resort: a field already refused for a clearer
     // reason (too many windows, say) is not blamed again for the memory it would take.
@@ -452,6 +455,12 @@ fn steps_problems(at: &FieldPath, steps: &[Step], err: &mut impl FnMut(FieldPath
         let at = at.index(j);
         let calls: Vec<(FieldPath, &crate::scenario::CallSpec)> = match step {
             Step::Call(c) | Step::Async(c) => vec![(at.clone(), c)],
+            Step::Publish(p) => {
+                for problem in policy_problems(&p.policy) {
+                    err(at.field("policy").join(&problem.path), problem.message);
+                }
+                Vec::new()
+            }
             Step::Parallel(cs) => {
                 if cs.is_empty() {
                     err(at.clone(), "a parallel step needs at least one call".into());
@@ -600,10 +609,12 @@ fn fault_problems(
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
         if nodes.replica_target(s, name).is_none() {
             let services = &nodes.names[s.clients.len()..];
-            err(
-                kind.field("service"),
-                crate::topology::unknown_service("names", name, services),
-            );
+            let msg = if s.broker_index(name).is_some() {
+                format!("`{name}` is a broker: only Crash and Pause faults apply to a broker")
+            } else {
+                crate::topology::unknown_service("names", name, services)
+            };
+            err(kind.field("service"), msg);
         }
     };
     let probability = |p: f64, err: &mut dyn FnMut(FieldPath, String)| {
@@ -615,7 +626,11 @@ fn fault_problems(
         }
     };
     match &f.kind {
-        FaultKind::Crash { service: x, .. } | FaultKind::Pause { service: x } => service(x, err),
+        FaultKind::Crash { service: x, .. } | FaultKind::Pause { service: x } => {
+            if s.broker_index(x).is_none() {
+                service(x, err)
+            }
+        }
         FaultKind::Errors { service: x, p } => {
             service(x, err);
             probability(*p, err);

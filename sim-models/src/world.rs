@@ -41,6 +41,7 @@ mod network;
 mod side_effects;
 
 use components::Instance;
+use components::broker::BrokerState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
 
@@ -141,7 +142,6 @@ pub(crate) enum Parent {
     Attempt(AttemptKey),
     /// A component's own call (a cache's backend fetch, a broker's delivery): the answer
     /// goes to instance `instance`'s kind with the kind's own `token`.
-    #[allow(dead_code)] // the broker and the cache are the first kinds that call
     Component {
         instance: u32,
         token: u32,
@@ -322,6 +322,8 @@ pub struct World {
     accepting: Vec<bool>,
     not_accepting: u32,
     pub(crate) services: Vec<ServiceState>,
+    /// Message brokers (instances after every service instance).
+    pub(crate) brokers: Vec<BrokerState>,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,

@@ -7,6 +7,7 @@ use sim_core::rng;
 use sim_core::{SimDuration, SimTime};
 use slotmap::{SecondaryMap, SlotMap};
 
+use super::components::broker::BrokerState;
 use super::components::service::{ServiceState, Step};
 use super::components::{Instance, Kind};
 use super::effects::{EffectDef, EffectKind};
@@ -35,11 +36,16 @@ impl World {
             n_instances += svc.instances();
         }
         let all_of = |j: usize| first[j]..first[j] + s.services[j].instances();
+        // Brokers' instances come after every service's: broker b is `broker_first + b`.
+        let broker_first = n_instances;
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
-            match s.replica_target(name).expect("validated scenario") {
-                (j, None) => all_of(j).collect(),
-                (j, Some(i)) => vec![first[j] + i],
+            match s.replica_target(name) {
+                Some((j, None)) => all_of(j).collect(),
+                Some((j, Some(i))) => vec![first[j] + i],
+                None => {
+                    vec![broker_first + s.broker_index(name).expect("validated scenario") as u32]
+                }
             }
         };
         let nodes_of = |name: &str| -> Vec<u32> {
@@ -140,54 +146,67 @@ impl World {
             .iter()
             .map(|c| c.name.as_str())
             .chain(instance_names.iter().map(String::as_str))
+            .chain(s.brokers.iter().map(|b| b.name.as_str()))
             .collect();
-        let mut new_edge =
-            |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
-                let group = s.service_index(spec_to).expect("validated scenario");
-                let callee = &s.services[group];
-                let endpoint = endpoint_index(callee, endpoint).expect("validated endpoint");
-                let targets: Vec<u32> = all_of(group).collect();
-                // Keyed by names, not by edge index, so other call sites leave its draws alone.
-                let same = edges
-                    .iter()
-                    .filter(|e| e.from == from && e.targets == targets)
-                    .count();
-                let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
-                edges.push(Edge {
-                    from,
-                    // Services' callers are set below, once the services exist.
-                    caller_honors_deadline: true,
-                    callee: spec_to.to_string(),
-                    balancer: Balancer::new(callee.balance, targets.len()),
-                    detector: callee
-                        .ejection
-                        .as_ref()
-                        .map(|e| OutlierDetector::new(e, targets.len())),
-                    health: callee
-                        .health_check
-                        .as_ref()
-                        .map(|h| HealthChecker::new(h, targets.len())),
-                    lb_rng: rng::stream(seed, &format!("balance/{key}")),
-                    targets,
-                    pairs: Vec::new(),
-                    endpoint: endpoint as u16,
-                    timeout: policy.timeout,
-                    max_attempts: policy.max_attempts.max(1),
-                    backoff: policy.backoff.clone(),
-                    max_outstanding: policy.max_outstanding.unwrap_or(u32::MAX),
-                    outstanding: 0,
-                    jitter: policy.jitter,
-                    retry_on: policy.retry_on.clone(),
-                    budget: policy.budget.as_ref().map(RetryBudget::new),
-                    adaptive_timeout: policy.adaptive_timeout.as_ref().map(AdaptiveTimeout::new),
-                    hedge: policy.hedge,
-                    breaker: policy.breaker.as_ref().map(Breaker::new),
-                    fallback: policy.fallback,
-                    fallback_spec: policy.fallback,
-                    rng: rng::stream(seed, &format!("retry/{key}")),
-                });
-                (edges.len() - 1) as u32
+        let mut new_edge = |from: u32,
+                            spec_to: &str,
+                            endpoint: Option<&str>,
+                            policy: &scenario::CallPolicy| {
+            // A service's replicas, or a broker (one instance; publishes go to it).
+            let (targets, balance, ejection, health, endpoint) = match s.service_index(spec_to) {
+                Some(group) => {
+                    let callee = &s.services[group];
+                    let endpoint = endpoint_index(callee, endpoint).expect("validated endpoint");
+                    let targets: Vec<u32> = all_of(group).collect();
+                    let (ejection, health) = (&callee.ejection, &callee.health_check);
+                    (
+                        targets,
+                        callee.balance,
+                        ejection.as_ref(),
+                        health.as_ref(),
+                        endpoint,
+                    )
+                }
+                None => {
+                    let b = s.broker_index(spec_to).expect("validated scenario") as u32;
+                    (vec![broker_first + b], Default::default(), None, None, 0)
+                }
             };
+            // Keyed by names, not by edge index, so other call sites leave its draws alone.
+            let same = edges
+                .iter()
+                .filter(|e| e.from == from && e.targets == targets)
+                .count();
+            let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
+            edges.push(Edge {
+                from,
+                // Services' callers are set below, once the services exist.
+                caller_honors_deadline: true,
+                callee: spec_to.to_string(),
+                balancer: Balancer::new(balance, targets.len()),
+                detector: ejection.map(|e| OutlierDetector::new(e, targets.len())),
+                health: health.map(|h| HealthChecker::new(h, targets.len())),
+                lb_rng: rng::stream(seed, &format!("balance/{key}")),
+                targets,
+                pairs: Vec::new(),
+                endpoint: endpoint as u16,
+                timeout: policy.timeout,
+                max_attempts: policy.max_attempts.max(1),
+                backoff: policy.backoff.clone(),
+                max_outstanding: policy.max_outstanding.unwrap_or(u32::MAX),
+                outstanding: 0,
+                jitter: policy.jitter,
+                retry_on: policy.retry_on.clone(),
+                budget: policy.budget.as_ref().map(RetryBudget::new),
+                adaptive_timeout: policy.adaptive_timeout.as_ref().map(AdaptiveTimeout::new),
+                hedge: policy.hedge,
+                breaker: policy.breaker.as_ref().map(Breaker::new),
+                fallback: policy.fallback,
+                fallback_spec: policy.fallback,
+                rng: rng::stream(seed, &format!("retry/{key}")),
+            });
+            (edges.len() - 1) as u32
+        };
 
         let clients: Vec<ClientState> = s
             .clients
@@ -246,6 +265,12 @@ impl World {
                         .map(|step| match step {
                             scenario::Step::Call(c) => Step::Call(edge_of(c)),
                             scenario::Step::Async(c) => Step::Async(edge_of(c)),
+                            // A publish waits for the broker's confirm: a call to it.
+                            scenario::Step::Publish(p) => Step::Call(edge_of(&CallSpec {
+                                to: p.to.clone(),
+                                endpoint: None,
+                                policy: p.policy.clone(),
+                            })),
                             scenario::Step::Parallel(cs) => {
                                 let ids: Vec<u32> = cs.iter().map(&mut edge_of).collect();
                                 Step::Parallel {
@@ -258,6 +283,22 @@ impl World {
                 })
             })
             .collect();
+        // Each broker delivers to each of its groups through a call site of its own.
+        let brokers: Vec<BrokerState> = s
+            .brokers
+            .iter()
+            .enumerate()
+            .map(|(b, spec)| {
+                let me = n_clients + broker_first + b as u32;
+                let policy = BrokerState::delivery_policy(spec);
+                let edges: Vec<u32> = spec
+                    .groups
+                    .iter()
+                    .map(|g| new_edge(me, &g.service, g.endpoint.as_deref(), &policy))
+                    .collect();
+                BrokerState::new(spec, &edges)
+            })
+            .collect();
         let instances: Vec<Instance> = (0..s.services.len())
             .flat_map(|j| all_of(j).map(move |index| (j, index)))
             .map(|(j, index)| Instance {
@@ -265,6 +306,12 @@ impl World {
                 index,
                 group: j as u32,
             })
+            .chain((0..s.brokers.len() as u32).map(|index| Instance {
+                kind: Kind::Broker,
+                index,
+                // Not a service group: scaling and rules on services never reach it.
+                group: u32::MAX,
+            }))
             .collect();
 
         for e in &mut edges {
@@ -272,6 +319,7 @@ impl World {
                 let inst = instances[i as usize];
                 e.caller_honors_deadline = match inst.kind {
                     Kind::Service => services[inst.index as usize].honor_deadline,
+                    Kind::Broker => true, // its deliveries carry no deadline
                 };
             }
         }
@@ -323,6 +371,7 @@ impl World {
                     .clone()
                     .map(move |i| i - g.instances.start < g.replicas)
             })
+            .chain(s.brokers.iter().map(|_| true))
             .collect();
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
@@ -340,6 +389,7 @@ impl World {
             actions: Vec::new(),
             horizon: start.saturating_add(s.horizon),
             services,
+            brokers,
             edges,
             net,
             requests: SlotMap::with_key(),

@@ -13,6 +13,7 @@
 //! caller side (timeouts, retries, budgets, breakers, hedges, deadlines) is untouched: it
 //! only ever sends attempts to instances.
 
+pub(crate) mod broker;
 pub(crate) mod service;
 
 use sim_core::queue::EventQueue;
@@ -24,6 +25,8 @@ use super::{AttemptKey, Event, Outcome, World};
 pub(crate) enum Kind {
     /// A request/response server ([`service`]).
     Service,
+    /// A message queue with consumer groups ([`broker`]).
+    Broker,
 }
 
 /// One instance of a component: its kind, its index in that kind's table, and the
@@ -48,6 +51,7 @@ impl World {
         let att = &self.attempts[a];
         match self.instances[att.target as usize].kind {
             Kind::Service => self.on_attempt_arrives(a, q),
+            Kind::Broker => self.on_publish(a, q),
         }
     }
 
@@ -59,6 +63,7 @@ impl World {
         };
         match self.instances[att.target as usize].kind {
             Kind::Service => self.on_cancel_arrives(a, q),
+            Kind::Broker => {} // never sent: it does not honour cancellation
         }
     }
 
@@ -67,6 +72,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].honor_cancellation,
+            Kind::Broker => false,
         }
     }
 
@@ -75,6 +81,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].down.is_some(),
+            Kind::Broker => self.brokers[inst.index as usize].down.is_some(),
         }
     }
 
@@ -84,6 +91,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].present(),
+            Kind::Broker => 0, // never balanced over: one instance
         }
     }
 
@@ -92,6 +100,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].answers_probes(),
+            Kind::Broker => self.brokers[inst.index as usize].answers_probes(),
         }
     }
 
@@ -104,6 +113,13 @@ impl World {
             Kind::Service => {
                 let svc = &mut self.services[inst.index as usize];
                 svc.paused_since.is_some().then_some(&mut svc.deferred)
+            }
+            Kind::Broker => {
+                let broker = &mut self.brokers[inst.index as usize];
+                broker
+                    .paused_since
+                    .is_some()
+                    .then_some(&mut broker.deferred)
             }
         }
     }
@@ -118,9 +134,10 @@ impl World {
         outcome: Outcome,
         q: &mut EventQueue<Event>,
     ) {
-        let _ = (token, outcome, q);
-        match self.instances[instance as usize].kind {
+        let inst = self.instances[instance as usize];
+        match inst.kind {
             Kind::Service => debug_assert!(false, "services wait through their attempts"),
+            Kind::Broker => self.on_delivery_done(inst.index as usize, token, outcome, q),
         }
     }
 
@@ -129,6 +146,9 @@ impl World {
     #[inline(always)]
     pub(super) fn reply(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let att = self.remove_attempt(a).expect("answering a live attempt");
+        if !self.brokers.is_empty() {
+            self.note_handled(&att, outcome, q.now());
+        }
         // Nobody listens if the call is over or has moved on to another attempt.
         let Some(call) = self.calls.get(att.call) else {
             return;

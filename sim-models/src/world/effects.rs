@@ -109,6 +109,7 @@ impl World {
             let inst = self.instances[i as usize];
             match inst.kind {
                 Kind::Service => self.refresh_service(inst.index as usize, i, q),
+                Kind::Broker => self.refresh_broker(inst.index as usize, i, q),
             }
             return;
         }
