@@ -14,8 +14,9 @@ pub struct Broker {
     /// Named like a service (publishers and faults refer to it by this name).
     pub name: String,
     /// Ready messages each group's queue holds at most (in flight ones do not count, as
-    /// with RabbitMQ's `max-length`); none: unbounded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// with RabbitMQ's `max-length`); none: unbounded. Always serialised, so that `--set
+    /// brokers.NAME.capacity=..` finds it.
+    #[serde(default)]
     pub capacity: Option<u64>,
     /// What a publish to a full queue does.
     #[serde(default)]
