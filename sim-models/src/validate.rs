@@ -720,7 +720,25 @@ fn rule_problems(
     match &rule.when {
         Condition::Above { metric, of, .. } | Condition::Below { metric, of, .. } => {
             let field = when.field("of");
-            if services.contains(&of.as_str()) {
+            if s.broker_index(of).is_some() {
+                if !metric.of_broker() {
+                    err(
+                        when.field("metric"),
+                        format!(
+                            "{} is not a metric of a broker, and `{of}` is a broker; a broker has Backlog and ConsumerLag",
+                            metric.name()
+                        ),
+                    );
+                }
+            } else if metric.of_broker() {
+                err(
+                    when.field("metric"),
+                    format!(
+                        "{} is a metric of a broker, and `{of}` is not a broker",
+                        metric.name()
+                    ),
+                );
+            } else if services.contains(&of.as_str()) {
                 if !metric.of_service() {
                     err(
                         when.field("metric"),

@@ -52,10 +52,11 @@ pub struct ConsumerGroup {
     pub service: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Consumer connections of the group.
+    /// Consumer connections of each instance of the service in service (scaling the
+    /// service out adds consumers, as KEDA-style autoscaling does).
     pub consumers: u32,
     /// Unacknowledged deliveries per consumer at most (RabbitMQ's `basic.qos` prefetch):
-    /// the group has at most `consumers * prefetch` messages in flight.
+    /// the group has at most `consumers * prefetch` messages in flight per instance.
     pub prefetch: u32,
 }
 

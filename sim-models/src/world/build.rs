@@ -296,7 +296,10 @@ impl World {
                     .iter()
                     .map(|g| new_edge(me, &g.service, g.endpoint.as_deref(), &policy))
                     .collect();
-                BrokerState::new(spec, &edges)
+                let services: Vec<u32> = (spec.groups.iter())
+                    .map(|g| s.service_index(&g.service).expect("validated group") as u32)
+                    .collect();
+                BrokerState::new(spec, &edges, &services)
             })
             .collect();
         let instances: Vec<Instance> = (0..s.services.len())

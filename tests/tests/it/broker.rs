@@ -509,3 +509,69 @@ fn bad_broker_fields_point_at_the_field() {
         );
     }
 }
+
+/// A rule on the broker's backlog scales the consumer service out (as KEDA scales on queue
+/// length): the bundled scenario's 200/s of growth crosses 2,000 messages at ~10 s; the rule
+/// holds 3 s, acts, and the second replica (20 more consumers) is up 5 s later, near 18 s
+/// with ~3,600 waiting. 1,600 messages/s then drain them at 600/s: empty near 24 s, where
+/// without the rule the backlog reaches ~12,000 at 60 s.
+#[test]
+fn a_backlog_rule_scales_the_consumers_out() {
+    let text = std::fs::read_to_string(scenario_path("broker.ron")).expect("bundled scenario");
+    let text = text.replace("workers: 80,", "workers: 80, max_replicas: 2,");
+    let i = text.rfind(')').unwrap();
+    let text = format!(
+        "{}    rules: [
+        Rule(
+            name: \"scale-workers\",
+            when: Above(metric: Backlog, of: \"jobs\", threshold: 2000.0, for: \"3s\"),
+            do: ScaleTo(service: \"worker\", replicas: 2, provisioning: \"5s\"),
+            cooldown: \"5m\",
+        ),
+    ],
+)",
+        &text[..i]
+    );
+    let r = run(&text, 42);
+    assert_conserved(&r);
+    assert_eq!(r.actions.len(), 1, "{:?}", r.actions);
+    let a = &r.actions[0];
+    assert!((12.0..=15.0).contains(&a.start_s), "acted at {}", a.start_s);
+    let g = group(&r);
+    let peak = g.series.backlog.iter().max().copied().unwrap();
+    assert!((3000..4500).contains(&peak), "peak backlog {peak}");
+    let at = |t: f64| r.series.t_s.iter().position(|&x| x >= t).unwrap();
+    assert_eq!(g.series.backlog[at(30.0)], 0, "drained by 30 s");
+    assert!(g.series.lag_s.iter().copied().fold(0.0, f64::max) < 6.0);
+}
+
+/// A broker metric on a service, or a service metric on a broker, is refused where it is
+/// written.
+#[test]
+fn broker_metrics_apply_to_brokers_only() {
+    let text = std::fs::read_to_string(scenario_path("broker.ron")).expect("bundled scenario");
+    let i = text.rfind(')').unwrap();
+    for (when, words) in [
+        (
+            "Above(metric: Backlog, of: \"worker\", threshold: 1.0)",
+            "is a metric of a broker",
+        ),
+        (
+            "Above(metric: QueueDepth, of: \"jobs\", threshold: 1.0)",
+            "a broker has Backlog and ConsumerLag",
+        ),
+    ] {
+        let text = format!(
+            "{}    rules: [Rule(name: \"r\", when: {when}, do: Drain(service: \"worker\"))],\n)",
+            &text[..i]
+        );
+        let d = sim_models::load("bad.ron", &text).unwrap_err();
+        let item = d
+            .items
+            .iter()
+            .find(|i| i.field == "rules[0].when.metric")
+            .unwrap_or_else(|| panic!("{d}"));
+        assert!(item.message.contains(words), "{}", item.message);
+        assert!(item.at.line > 40);
+    }
+}

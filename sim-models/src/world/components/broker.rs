@@ -9,8 +9,10 @@
 //!   RabbitMQ's `max-length` does;
 //! - every consumer group gets every message (a fanout exchange with one queue per group,
 //!   or Kafka consumer groups); within a group each message goes to one consumer;
-//! - a group keeps at most `consumers * prefetch` deliveries unacknowledged (RabbitMQ's
-//!   `basic.qos` prefetch per consumer). A delivery is an ordinary call from the broker's
+//! - each instance of a group's service taking work runs `consumers` consumers, and each
+//!   consumer has at most `prefetch` deliveries unacknowledged (RabbitMQ's `basic.qos`), so
+//!   scaling the service out (a rule on `Backlog`, as KEDA scales on queue length) adds
+//!   delivery slots. A delivery is an ordinary call from the broker's
 //!   node to the group's service (balanced over its replicas, one attempt, timeout = the
 //!   visibility timeout), so the network, faults and the consumer's admission apply to it;
 //! - the handler answering `Ok` (or `Degraded`) acks the message; an error or a rejection
@@ -24,7 +26,8 @@
 //! counts from receipt; RabbitMQ has no redelivery timer, only a consumer ack timeout of
 //! 30 minutes that closes the channel); a requeued message goes ahead of fresh ones but no
 //! ordering is promised, and there are no partitions, no keys and no per-consumer state (a
-//! group's consumers are one pool of `consumers * prefetch` delivery slots); the broker
+//! group's consumers are one pool of `consumers * prefetch * instances` delivery slots,
+//! balanced over the instances by the service's balancer); the broker
 //! itself does no work (its answers take only the network's time); counts cover the whole
 //! run, warm-up included, so that conservation holds exactly.
 //!
@@ -65,9 +68,12 @@ pub(crate) struct GroupState {
     service: String,
     consumers: u32,
     prefetch: u32,
-    /// The call site the broker delivers through.
+    /// The call site the broker delivers through, and the consumer service (its index in
+    /// `World::groups`).
     pub(crate) edge: u32,
-    /// Unacknowledged deliveries at most (`consumers * prefetch`) and now.
+    service_group: u32,
+    /// Unacknowledged deliveries at most per instance of the service in service
+    /// (`consumers * prefetch`), and in flight now.
     window: u32,
     in_flight: u32,
     /// Ready messages (slots): fresh ones in publish order, requeued ones served first.
@@ -114,17 +120,19 @@ pub(crate) struct BrokerState {
 }
 
 impl BrokerState {
-    /// Broker `spec`, delivering to group k through call site `edges[k]`.
-    pub(crate) fn new(spec: &scenario::Broker, edges: &[u32]) -> BrokerState {
+    /// Broker `spec`, delivering to group k through call site `edges[k]`, to service
+    /// `services[k]` (its index in the scenario).
+    pub(crate) fn new(spec: &scenario::Broker, edges: &[u32], services: &[u32]) -> BrokerState {
         let groups = spec
             .groups
             .iter()
-            .zip(edges)
-            .map(|(g, &edge)| GroupState {
+            .zip(edges.iter().zip(services))
+            .map(|(g, (&edge, &service_group))| GroupState {
                 service: g.service.clone(),
                 consumers: g.consumers,
                 prefetch: g.prefetch,
                 edge,
+                service_group,
                 window: g.consumers.saturating_mul(g.prefetch),
                 in_flight: 0,
                 fresh: VecDeque::new(),
@@ -165,6 +173,21 @@ impl BrokerState {
             timeout: Some(spec.visibility_timeout),
             max_attempts: 1,
             ..Default::default()
+        }
+    }
+
+    /// A rule metric at the end of the window just closed (its series' last row).
+    pub(crate) fn value(&self, metric: crate::rules::Metric) -> Option<f64> {
+        use crate::rules::Metric;
+        let values = self.groups.iter().filter_map(|g| match metric {
+            Metric::Backlog => g.series.backlog.last().map(|&b| b as f64),
+            Metric::ConsumerLag => g.series.lag_s.last().copied(),
+            _ => None,
+        });
+        match metric {
+            Metric::Backlog => Some(values.sum()),
+            Metric::ConsumerLag => values.reduce(f64::max),
+            _ => None,
         }
     }
 
@@ -300,7 +323,10 @@ impl World {
                 return;
             }
             let g = &mut broker.groups[k];
-            if g.in_flight >= g.window {
+            // Each instance of the service taking work runs `consumers` consumers.
+            let range = self.groups[g.service_group as usize].instances.clone();
+            let serving = range.filter(|&i| self.accepting[i as usize]).count() as u32;
+            if g.in_flight >= g.window.saturating_mul(serving) {
                 return;
             }
             let Some(slot) = g.requeued.pop_front().or_else(|| g.fresh.pop_front()) else {
@@ -503,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_group_has_consumers_times_prefetch_delivery_slots() {
-        let b = BrokerState::new(&spec(), &[7]);
+        let b = BrokerState::new(&spec(), &[7], &[0]);
         assert_eq!(b.groups[0].window, 6);
         assert_eq!(b.groups[0].edge, 7);
         assert_eq!(b.capacity, 2);
@@ -514,7 +540,7 @@ mod tests {
 
     #[test]
     fn slots_are_reused_and_lag_is_the_oldest_ready_message() {
-        let mut b = BrokerState::new(&spec(), &[0]);
+        let mut b = BrokerState::new(&spec(), &[0], &[0]);
         let at = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
         let m = |t: u64| Message {
             group: 0,
@@ -529,7 +555,7 @@ mod tests {
         assert_eq!(b.store(m(3)), 0, "a freed slot is reused");
         let mut g = std::mem::replace(
             &mut b.groups[0],
-            BrokerState::new(&spec(), &[0]).groups.remove(0),
+            BrokerState::new(&spec(), &[0], &[0]).groups.remove(0),
         );
         assert_eq!(b.lag(&g, at(10)), SimDuration::ZERO);
         g.fresh.push_back(0); // published at 3
