@@ -86,7 +86,7 @@ pub fn expected_visits(s: &Scenario) -> Vec<Vec<f64>> {
         .iter()
         .map(|entry| {
             let mut visits = vec![0.0; s.services.len()];
-            if let Some(entry) = *entry {
+            for &entry in entry {
                 let count = match &order {
                     Some(order) => graph.counts_acyclic(entry, order),
                     None => graph.counts_bounded(entry),
@@ -119,11 +119,12 @@ struct Graph<'a> {
     service_of: Vec<usize>,
     /// Outgoing calls of each node, in file order.
     calls: Vec<Vec<Edge>>,
-    /// The node each client's requests enter at, if its target and endpoint resolve (a
-    /// client publishing to a broker enters no service).
-    entries: Vec<Option<usize>>,
-    /// The node each broker's consumer group delivers to: reached by publishes.
-    consumers: Vec<usize>,
+    /// The nodes each client's requests enter at: its target's endpoint if it resolves, or
+    /// for a client publishing to a broker, the node of each of the broker's groups.
+    entries: Vec<Vec<usize>>,
+    /// Per broker, the node each of its consumer groups delivers to: a publish (a message
+    /// per group) is an edge to each.
+    consumers: Vec<Vec<usize>>,
     /// Unknown services and endpoints, found while resolving.
     problems: Vec<Problem>,
 }
@@ -148,25 +149,25 @@ impl<'a> Graph<'a> {
         };
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
 
-        let clients = FieldPath::root().field("clients");
-        for (i, c) in s.clients.iter().enumerate() {
-            let at = clients.index(i);
-            if s.broker_index(&c.target).is_some() {
-                graph.entries.push(None);
-                continue;
-            }
-            let entry = graph.resolve(s, &names, &c.target, c.endpoint.as_deref(), &at, "target");
-            graph.entries.push(entry);
-        }
         let brokers = FieldPath::root().field("brokers");
         for (b, broker) in s.brokers.iter().enumerate() {
+            let mut nodes = Vec::new();
             for (k, g) in broker.groups.iter().enumerate() {
                 let at = brokers.index(b).field("groups").index(k);
                 let endpoint = g.endpoint.as_deref();
-                if let Some(node) = graph.resolve(s, &names, &g.service, endpoint, &at, "service") {
-                    graph.consumers.push(node);
-                }
+                nodes.extend(graph.resolve(s, &names, &g.service, endpoint, &at, "service"));
             }
+            graph.consumers.push(nodes);
+        }
+        let clients = FieldPath::root().field("clients");
+        for (i, c) in s.clients.iter().enumerate() {
+            let at = clients.index(i);
+            if let Some(b) = s.broker_index(&c.target) {
+                graph.entries.push(graph.consumers[b].clone());
+                continue;
+            }
+            let entry = graph.resolve(s, &names, &c.target, c.endpoint.as_deref(), &at, "target");
+            graph.entries.push(entry.into_iter().collect());
         }
 
         let services = FieldPath::root().field("services");
@@ -191,6 +192,16 @@ impl<'a> Graph<'a> {
                     );
                     if let Some(to) = to {
                         graph.calls[from].push(Edge { to, at: call_at });
+                    }
+                }
+                for (j, step) in steps.iter().enumerate() {
+                    let Step::Publish(p) = step else { continue };
+                    for &to in s
+                        .broker_index(&p.to)
+                        .map_or(&[][..], |b| &graph.consumers[b])
+                    {
+                        let at = steps_at.index(j);
+                        graph.calls[from].push(Edge { to, at });
                     }
                 }
             }
@@ -502,7 +513,7 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
     }
     let mut seen = vec![false; graph.calls.len()];
     let mut work: Vec<usize> = graph.entries.iter().flatten().copied().collect();
-    work.extend(&graph.consumers);
+    work.extend(graph.consumers.iter().flatten());
     let mut reached = BTreeSet::new();
     while let Some(node) = work.pop() {
         if std::mem::replace(&mut seen[node], true) {

@@ -300,6 +300,9 @@ fn name_character_problems(s: &Scenario) -> Vec<Problem> {
             named.push((at.field("endpoints").index(e).field("name"), &ep.name));
         }
     }
+    for (i, b) in s.brokers.iter().enumerate() {
+        named.push((root.field("brokers").index(i).field("name"), &b.name));
+    }
     named
         .into_iter()
         .filter_map(|(at, name)| {
