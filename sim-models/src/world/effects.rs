@@ -122,6 +122,7 @@ impl World {
                     let flush = starting && matches!(kind, EffectKind::Flush { .. });
                     self.refresh_cache(inst.index as usize, i, flush, q)
                 }
+                Kind::Broker => self.refresh_broker(inst.index as usize, i, q),
             }
             return;
         }
