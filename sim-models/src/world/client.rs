@@ -79,6 +79,9 @@ impl World {
             counted,
             call: CallKey::default(),
         });
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.issue(req, id, now, &self.clients[c as usize].name);
+        }
         let call = self.new_call(edge, Parent::Request(req), id, deadline, now);
         let r = &mut self.requests[req];
         r.call = call;
@@ -241,6 +244,18 @@ impl World {
             active_idx: 0,
             counted: false,
         });
+        if let Some(t) = self.trace.as_deref_mut()
+            && t.traced(request_id)
+        {
+            let n_clients = self.clients.len() as u32;
+            let caller = match from.checked_sub(n_clients) {
+                None => &self.clients[from as usize].name,
+                Some(i) => &self.services[self.instances[i as usize].index as usize].name,
+            };
+            let callee = &self.services[self.instances[target as usize].index as usize].name;
+            let hedge = number.checked_sub(HEDGE_BASE).map(|h| h + 1);
+            t.send(request_id, key, number, hedge, caller, callee, now);
+        }
         match self.transmit(from, pair) {
             Some(delay) => {
                 q.schedule(now + delay, Event::AttemptArrives(attempt));
@@ -278,6 +293,9 @@ impl World {
             call.current = None;
             (call.sent_at, call.replica)
         };
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.end(key, number, now, outcome_word(outcome));
+        }
         let took = now - sent_at;
         let waiting = call.current.is_some() || !call.hedges.is_empty();
         let edge = &mut self.edges[call.edge as usize];
@@ -308,6 +326,9 @@ impl World {
     /// the work became work for nobody (now, unless a caller further up gave up earlier).
     fn cancel_racing(&mut self, key: CallKey, since: SimTime, q: &mut EventQueue<Event>) {
         let now = q.now();
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.end_all(key, now, "abandoned");
+        }
         let call = &mut self.calls[key];
         let edge = &mut self.edges[call.edge as usize];
         let tell = self.cancellation;
@@ -371,6 +392,9 @@ impl World {
             return;
         }
         call.timer = None;
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.end_all(key, q.now(), "timeout");
+        }
         self.cancel_racing(key, q.now(), q);
         self.attempt_failed(key, Failure::Timeout, false, q);
     }
@@ -434,6 +458,17 @@ impl World {
     ) {
         let now = q.now();
         let call = &self.calls[key];
+        if local
+            && let Some(t) = self.trace.as_deref_mut()
+            && t.traced(call.request_id)
+        {
+            t.refused(
+                call.request_id,
+                key,
+                outcome_word(Outcome::Failed(failure)),
+                now,
+            );
+        }
         let edge = &mut self.edges[call.edge as usize];
         let expired = call.deadline.is_some_and(|d| now >= d) && edge.caller_honors_deadline;
         let retry = call.attempts < edge.max_attempts
@@ -450,6 +485,11 @@ impl World {
                 &mut edge.rng,
             );
             self.calls[key].last_delay = delay;
+            if let Some(t) = self.trace.as_deref_mut()
+                && !delay.is_zero()
+            {
+                t.backoff(key, now, now + delay);
+            }
             if delay.is_zero() && !local {
                 return self.start_attempt(key, q);
             }
@@ -488,6 +528,9 @@ impl World {
     fn finish_request(&mut self, r: ReqKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let now = q.now();
         let req = self.requests.remove(r).expect("finishing a live request");
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.finish(r, now, outcome_word(outcome));
+        }
         if let Some(t) = req.deadline_timer {
             q.cancel(t);
         }
@@ -650,5 +693,17 @@ impl super::Edge {
             Failure::CircuitOpen => return false,
         };
         self.retry_on.contains(&kind)
+    }
+}
+
+/// An outcome in a word, for traces.
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Ok => "ok",
+        Outcome::Degraded => "degraded",
+        Outcome::Failed(Failure::Timeout) => "timeout",
+        Outcome::Failed(Failure::Rejected) => "rejected",
+        Outcome::Failed(Failure::Error) => "error",
+        Outcome::Failed(Failure::CircuitOpen) => "circuit open",
     }
 }

@@ -137,6 +137,9 @@ impl World {
         if !current && !call.hedges.iter().any(|h| h.attempt == a) {
             return;
         }
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.hop(att.call, att.number, att.arrived, att.started, q.now());
+        }
         let from = self.node_of(att.target);
         if let Some(delay) = self.transmit(from, att.pair) {
             q.schedule(
