@@ -32,7 +32,7 @@ pub fn chrome_trace(trace: &Trace) -> String {
     for s in spans {
         events.push(json!({
             "name": s.name, "cat": "simctl", "ph": "X",
-            "ts": micros(s.start_s), "dur": micros(s.end_s) - micros(s.start_s),
+            "ts": micros(nanos(s.start_s)), "dur": micros(nanos(s.end_s) - nanos(s.start_s)),
             "pid": s.request, "tid": s.lane,
         }));
     }
@@ -42,7 +42,12 @@ pub fn chrome_trace(trace: &Trace) -> String {
     text
 }
 
-/// Virtual seconds as microseconds, rounded to the nanosecond.
-fn micros(s: f64) -> f64 {
-    (s * 1e9).round() / 1e3
+/// Virtual seconds as whole nanoseconds (what the run counts in).
+fn nanos(s: f64) -> i64 {
+    (s * 1e9).round() as i64
+}
+
+/// Nanoseconds as microseconds, written in the shortest form that reads back exactly.
+fn micros(ns: i64) -> f64 {
+    ns as f64 / 1e3
 }

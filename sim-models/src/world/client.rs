@@ -244,17 +244,8 @@ impl World {
             active_idx: 0,
             counted: false,
         });
-        if let Some(t) = self.trace.as_deref_mut()
-            && t.traced(request_id)
-        {
-            let n_clients = self.clients.len() as u32;
-            let caller = match from.checked_sub(n_clients) {
-                None => &self.clients[from as usize].name,
-                Some(i) => &self.services[self.instances[i as usize].index as usize].name,
-            };
-            let callee = &self.services[self.instances[target as usize].index as usize].name;
-            let hedge = number.checked_sub(HEDGE_BASE).map(|h| h + 1);
-            t.send(request_id, key, number, hedge, caller, callee, now);
+        if self.trace.is_some() {
+            self.trace_send(request_id, key, number, from, target, now);
         }
         match self.transmit(from, pair) {
             Some(delay) => {
@@ -268,6 +259,35 @@ impl World {
         attempt
     }
 
+    /// Traces attempt `number` of `key` sent from node `from` to instance `target`, if its
+    /// request is traced. Out of line: the hot path pays one branch.
+    #[cold]
+    #[inline(never)]
+    fn trace_send(
+        &mut self,
+        request_id: u64,
+        key: CallKey,
+        number: u32,
+        from: u32,
+        target: u32,
+        now: SimTime,
+    ) {
+        let Some(t) = self.trace.as_deref_mut() else {
+            return;
+        };
+        if !t.traced(request_id) {
+            return;
+        }
+        let n_clients = self.clients.len() as u32;
+        let caller = match from.checked_sub(n_clients) {
+            None => &self.clients[from as usize].name,
+            Some(i) => &self.services[self.instances[i as usize].index as usize].name,
+        };
+        let callee = &self.services[self.instances[target as usize].index as usize].name;
+        let hedge = number.checked_sub(HEDGE_BASE).map(|h| h + 1);
+        t.send(request_id, key, number, hedge, caller, callee, now);
+    }
+
     /// An answer for attempt `number` of `key` arrives (the current attempt or a hedge).
     pub(super) fn on_response(
         &mut self,
@@ -277,6 +297,10 @@ impl World {
         q: &mut EventQueue<Event>,
     ) {
         let now = q.now();
+        // A late answer or a cancelled hedge's is no longer awaited: the tracer ignores it.
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.end(key, number, now, outcome_word(outcome));
+        }
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
@@ -293,9 +317,6 @@ impl World {
             call.current = None;
             (call.sent_at, call.replica)
         };
-        if let Some(t) = self.trace.as_deref_mut() {
-            t.end(key, number, now, outcome_word(outcome));
-        }
         let took = now - sent_at;
         let waiting = call.current.is_some() || !call.hedges.is_empty();
         let edge = &mut self.edges[call.edge as usize];

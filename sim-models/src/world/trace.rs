@@ -55,6 +55,8 @@ impl Tracer {
     }
 
     /// A request is issued: traced if it is picked.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn issue(&mut self, r: ReqKey, id: u64, now: SimTime, client: &str) {
         if self.picked.len() >= self.most || id % self.stride != self.offset {
             return;
@@ -64,6 +66,8 @@ impl Tracer {
         self.lanes.push((id, format!("request from {client}")));
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn traced(&self, request_id: u64) -> bool {
         self.picked.binary_search(&request_id).is_ok()
     }
@@ -86,6 +90,8 @@ impl Tracer {
     /// Attempt `number` of `call` (of traced request `request`) is sent from `from` to
     /// `to`; hedges get a lane of their own.
     #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
     pub(crate) fn send(
         &mut self,
         request: u64,
@@ -113,6 +119,8 @@ impl Tracer {
     }
 
     /// The caller stops awaiting attempt `number` of `call` (answered: `outcome`).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn end(&mut self, call: CallKey, number: u32, now: SimTime, outcome: &str) {
         if let Some(i) = self.open.iter().position(|o| o.0 == call && o.1 == number) {
             let (_, _, lane, sent, name) = self.open.swap_remove(i);
@@ -122,6 +130,8 @@ impl Tracer {
     }
 
     /// The caller stops awaiting every attempt of `call` still out.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn end_all(&mut self, call: CallKey, now: SimTime, outcome: &str) {
         let numbers: Vec<u32> = self
             .open
@@ -135,6 +145,8 @@ impl Tracer {
     }
 
     /// The callee answers attempt `number` of `call`, awaited: its queue wait and work.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn hop(
         &mut self,
         call: CallKey,
@@ -153,6 +165,8 @@ impl Tracer {
     }
 
     /// `call` waits `until` before its next attempt.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn backoff(&mut self, call: CallKey, now: SimTime, until: SimTime) {
         if let Some(&(_, lane)) = self.calls.iter().find(|c| c.0 == call) {
             let request = self.lanes[lane as usize].0;
@@ -162,6 +176,8 @@ impl Tracer {
 
     /// An attempt of `call` is refused at the caller (open breaker, backpressure, no
     /// healthy replica): a span of no length.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn refused(&mut self, request: u64, call: CallKey, why: &str, now: SimTime) {
         let lane = match self.calls.iter().find(|c| c.0 == call) {
             Some(&(_, lane)) => lane,
@@ -175,6 +191,8 @@ impl Tracer {
     }
 
     /// Request `r` ends with `outcome`.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn finish(&mut self, r: ReqKey, now: SimTime, outcome: &str) {
         if let Some(i) = self.requests.iter().position(|x| x.0 == r) {
             let (_, id, issued) = self.requests.swap_remove(i);
