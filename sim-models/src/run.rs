@@ -42,7 +42,8 @@ pub fn run_traced(
         expected as u64,
     )));
     let stop = engine.run();
-    let tracer = engine.model.trace.take().expect("set above");
+    let mut tracer = engine.model.trace.take().expect("set above");
+    tracer.finish_run(engine.queue.now());
     let trace = crate::trace::Trace {
         lanes: tracer.lanes,
         spans: tracer.spans,

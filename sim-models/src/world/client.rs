@@ -297,10 +297,6 @@ impl World {
         q: &mut EventQueue<Event>,
     ) {
         let now = q.now();
-        // A late answer or a cancelled hedge's is no longer awaited: the tracer ignores it.
-        if let Some(t) = self.trace.as_deref_mut() {
-            t.end(key, number, now, outcome_word(outcome));
-        }
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
@@ -483,12 +479,7 @@ impl World {
             && let Some(t) = self.trace.as_deref_mut()
             && t.traced(call.request_id)
         {
-            t.refused(
-                call.request_id,
-                key,
-                outcome_word(Outcome::Failed(failure)),
-                now,
-            );
+            t.refused(call.request_id, key, failure, now);
         }
         let edge = &mut self.edges[call.edge as usize];
         let expired = call.deadline.is_some_and(|d| now >= d) && edge.caller_honors_deadline;
@@ -550,7 +541,7 @@ impl World {
         let now = q.now();
         let req = self.requests.remove(r).expect("finishing a live request");
         if let Some(t) = self.trace.as_deref_mut() {
-            t.finish(r, now, outcome_word(outcome));
+            t.finish(r, now, outcome);
         }
         if let Some(t) = req.deadline_timer {
             q.cancel(t);
@@ -714,17 +705,5 @@ impl super::Edge {
             Failure::CircuitOpen => return false,
         };
         self.retry_on.contains(&kind)
-    }
-}
-
-/// An outcome in a word, for traces.
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Ok => "ok",
-        Outcome::Degraded => "degraded",
-        Outcome::Failed(Failure::Timeout) => "timeout",
-        Outcome::Failed(Failure::Rejected) => "rejected",
-        Outcome::Failed(Failure::Error) => "error",
-        Outcome::Failed(Failure::CircuitOpen) => "circuit open",
     }
 }

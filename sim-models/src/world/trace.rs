@@ -23,11 +23,34 @@ pub(crate) struct Tracer {
     requests: Vec<(ReqKey, u64, SimTime)>,
     /// Each traced call's lane for its sequential attempts.
     calls: Vec<(CallKey, u32)>,
-    /// Attempts awaited: call, attempt number, lane, sent at, name.
-    open: Vec<(CallKey, u32, u32, SimTime, String)>,
+    /// Attempts awaited: call, attempt number, lane, sent at, name, and once the callee
+    /// has answered, when the answer reaches the caller and what it says.
+    open: Vec<Open>,
     /// Lane names, by lane number.
     pub lanes: Vec<(u64, String)>,
     pub spans: Vec<TraceSpan>,
+}
+
+struct Open {
+    call: CallKey,
+    number: u32,
+    lane: u32,
+    sent: SimTime,
+    name: String,
+    answer: Option<(SimTime, &'static str)>,
+}
+
+/// An outcome in a word.
+fn outcome_word(o: super::Outcome) -> &'static str {
+    use super::{Failure, Outcome};
+    match o {
+        Outcome::Ok => "ok",
+        Outcome::Degraded => "degraded",
+        Outcome::Failed(Failure::Timeout) => "timeout",
+        Outcome::Failed(Failure::Rejected) => "rejected",
+        Outcome::Failed(Failure::Error) => "error",
+        Outcome::Failed(Failure::CircuitOpen) => "circuit open",
+    }
 }
 
 fn mix(mut x: u64) -> u64 {
@@ -115,36 +138,55 @@ impl Tracer {
             Some(h) => format!("hedge {h} → {to}"),
             None => format!("attempt {number} → {to}"),
         };
-        self.open.push((call, number, lane, now, name));
+        self.settle(now);
+        self.open.push(Open {
+            call,
+            number,
+            lane,
+            sent: now,
+            name,
+            answer: None,
+        });
     }
 
-    /// The caller stops awaiting attempt `number` of `call` (answered: `outcome`).
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn end(&mut self, call: CallKey, number: u32, now: SimTime, outcome: &str) {
-        if let Some(i) = self.open.iter().position(|o| o.0 == call && o.1 == number) {
-            let (_, _, lane, sent, name) = self.open.swap_remove(i);
-            let request = self.lanes[lane as usize].0;
-            self.span(request, lane, format!("{name}: {outcome}"), sent, now);
+    /// Ends the span of `open[i]` at `at` with `outcome`.
+    fn close(&mut self, i: usize, at: SimTime, outcome: &str) {
+        let o = self.open.swap_remove(i);
+        let request = self.lanes[o.lane as usize].0;
+        let name = format!("{}: {outcome}", o.name);
+        self.span(request, o.lane, name, o.sent, at);
+    }
+
+    /// Attempts whose answer reached their caller by `now` end when it arrived: the caller
+    /// was still waiting (had it stopped, `end_all` would have ended them then).
+    fn settle(&mut self, now: SimTime) {
+        let mut i = 0;
+        while i < self.open.len() {
+            match self.open[i].answer {
+                Some((at, outcome)) if at <= now => self.close(i, at, outcome),
+                _ => i += 1,
+            }
         }
     }
 
-    /// The caller stops awaiting every attempt of `call` still out.
+    /// The run is over at `end`: answers that arrived by then end their attempts.
+    pub(crate) fn finish_run(&mut self, end: SimTime) {
+        self.settle(end);
+    }
+
+    /// The caller stops awaiting every attempt of `call` still out (`outcome`: why).
     #[cold]
     #[inline(never)]
     pub(crate) fn end_all(&mut self, call: CallKey, now: SimTime, outcome: &str) {
-        let numbers: Vec<u32> = self
-            .open
-            .iter()
-            .filter(|o| o.0 == call)
-            .map(|o| o.1)
-            .collect();
-        for n in numbers {
-            self.end(call, n, now, outcome);
+        self.settle(now);
+        while let Some(i) = self.open.iter().position(|o| o.call == call) {
+            self.close(i, now, outcome);
         }
     }
 
-    /// The callee answers attempt `number` of `call`, awaited: its queue wait and work.
+    /// The callee answers attempt `number` of `call`, awaited: its queue wait and work; the
+    /// answer reaches the caller at `answer_at` (`None`: lost on the way).
+    #[allow(clippy::too_many_arguments)]
     #[cold]
     #[inline(never)]
     pub(crate) fn hop(
@@ -154,9 +196,18 @@ impl Tracer {
         arrived: SimTime,
         started: SimTime,
         now: SimTime,
+        answer_at: Option<SimTime>,
+        outcome: super::Outcome,
     ) {
-        if let Some(&(_, _, lane, _, _)) = self.open.iter().find(|o| o.0 == call && o.1 == number) {
-            let request = self.lanes[lane as usize].0;
+        let outcome = outcome_word(outcome);
+        self.settle(now);
+        if let Some(o) = self
+            .open
+            .iter_mut()
+            .find(|o| o.call == call && o.number == number)
+        {
+            o.answer = answer_at.map(|t| (t, outcome));
+            let (request, lane) = (self.lanes[o.lane as usize].0, o.lane);
             if started > arrived {
                 self.span(request, lane, "queue wait".into(), arrived, started);
             }
@@ -178,7 +229,14 @@ impl Tracer {
     /// healthy replica): a span of no length.
     #[cold]
     #[inline(never)]
-    pub(crate) fn refused(&mut self, request: u64, call: CallKey, why: &str, now: SimTime) {
+    pub(crate) fn refused(
+        &mut self,
+        request: u64,
+        call: CallKey,
+        why: super::Failure,
+        now: SimTime,
+    ) {
+        let why = outcome_word(super::Outcome::Failed(why));
         let lane = match self.calls.iter().find(|c| c.0 == call) {
             Some(&(_, lane)) => lane,
             None => {
@@ -193,7 +251,9 @@ impl Tracer {
     /// Request `r` ends with `outcome`.
     #[cold]
     #[inline(never)]
-    pub(crate) fn finish(&mut self, r: ReqKey, now: SimTime, outcome: &str) {
+    pub(crate) fn finish(&mut self, r: ReqKey, now: SimTime, outcome: super::Outcome) {
+        let outcome = outcome_word(outcome);
+        self.settle(now);
         if let Some(i) = self.requests.iter().position(|x| x.0 == r) {
             let (_, id, issued) = self.requests.swap_remove(i);
             let lane = self
