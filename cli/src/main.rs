@@ -64,6 +64,11 @@ enum Command {
         /// `--set services.db.queue=Bounded(5)` and `--set 'clients.c.policy.retry_on=[Timeout]'`).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Trace about N logical requests (picked from the seed) into --out DIR/trace.json:
+        /// every attempt, queue wait, work, retry backoff, hedge and timeout as spans, in the
+        /// Chrome trace-event format that Perfetto and chrome://tracing open.
+        #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        trace: Option<u32>,
         /// Write the run's event log here: JSON lines in time order of faults and rule
         /// actions starting and ending, rules firing, alerts firing and resolving, breaker
         /// transitions and outlier ejections (times from --start too).
@@ -358,6 +363,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             export,
             start,
             events,
+            trace,
         } => {
             let limits = Limits {
                 max_events,
@@ -369,6 +375,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 series,
                 export: (export, start),
                 events: events.as_deref(),
+                trace,
             };
             run(&file, seed, output, limits, &sets)
         }
@@ -500,6 +507,8 @@ struct RunOutput<'a> {
     export: (Vec<exports::Export>, i64),
     /// `--events FILE`.
     events: Option<&'a Path>,
+    /// `--trace N`.
+    trace: Option<u32>,
 }
 
 fn run(
@@ -515,6 +524,7 @@ fn run(
         series,
         export,
         events,
+        trace,
     } = output;
     let mut v = load(file)?;
     print_warnings(file, &v);
@@ -539,7 +549,13 @@ fn run(
     let seed = seed.unwrap_or(v.scenario.seed);
     // The replay line names the scenario as this command did: the file and its --set flags.
     let source = format!("{}{}", file.display(), set_args(sets));
-    let mut result = sim_models::run(&v.scenario, seed, &source);
+    let (mut result, traced) = match trace {
+        Some(n) => {
+            let (r, t) = sim_models::run_traced(&v.scenario, seed, &source, n as usize);
+            (r, Some(t))
+        }
+        None => (sim_models::run(&v.scenario, seed, &source), None),
+    };
     // The JSON (with its series at the chosen resolution) only when something writes it.
     let json = (matches!(format, Format::Json) || out.is_some())
         .then(|| series.with(&mut result, v.scenario.window, reports::json));
@@ -551,6 +567,9 @@ fn run(
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
         write_report(dir, std::slice::from_ref(&result), &[&v.scenario])?;
         exports::write(dir, std::slice::from_ref(&result), &export.0, export.1)?;
+    }
+    if let (Some(dir), Some(t)) = (out, &traced) {
+        output::write_atomic(&dir.join("trace.json"), reports::chrome_trace(t).as_bytes())?;
     }
     if let Some(file) = events {
         let log = reports::events_jsonl(&result, export.1);

@@ -621,3 +621,147 @@ fn compare_reports_progress_in_plain_lines_off_a_terminal() {
         text(&out.stderr)
     );
 }
+
+/// `--trace N`: N requests of the naive ladder step (shoppers retrying after 50 ms), read back from the Chrome trace-event
+/// JSON: spans nest (a callee's queue wait and work inside the attempt that awaited them,
+/// every span of a request from its start on), and their times agree with the scenario (a
+/// client attempt that timed out lasted the client's 1 s timeout; a retry starts as the
+/// attempt before it ends, or its backoff if any; a request ends when its last client
+/// attempt does).
+#[test]
+fn a_trace_nests_and_keeps_the_scenario_timing() {
+    let dir = scratch("trace");
+    let run = |d: &Path| {
+        let o = simctl(&[
+            "run",
+            "scenarios/v0.1.ron",
+            "--set",
+            "clients.shoppers.policy.backoff=Constant(\"50ms\")",
+            "--out",
+            d.to_str().unwrap(),
+            "--trace",
+            "40",
+        ]);
+        ok(&o);
+        std::fs::read(d.join("trace.json")).unwrap()
+    };
+    let bytes = run(&dir);
+    assert_eq!(run(&dir.join("again")), bytes, "same run, same trace");
+    // Tracing changes nothing in the run.
+    let plain = dir.join("plain");
+    ok(&simctl(&[
+        "run",
+        "scenarios/v0.1.ron",
+        "--set",
+        "clients.shoppers.policy.backoff=Constant(\"50ms\")",
+        "--out",
+        plain.to_str().unwrap(),
+    ]));
+    assert!(
+        std::fs::read(plain.join("summary.json")).unwrap()
+            == std::fs::read(dir.join("summary.json")).unwrap(),
+        "the traced run's summary.json differs"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    let meta = |name: &str| -> Vec<&serde_json::Value> {
+        events
+            .iter()
+            .filter(|e| e["ph"] == "M" && e["name"] == name)
+            .collect()
+    };
+    assert_eq!(meta("process_name").len(), 40, "40 requests traced");
+    // Client lanes: `shoppers → gateway`, `browsers → gateway`.
+    let client_lanes: Vec<(u64, u64)> = meta("thread_name")
+        .iter()
+        .filter(|e| {
+            let n = e["args"]["name"].as_str().unwrap();
+            n.starts_with("shoppers → ") || n.starts_with("browsers → ")
+        })
+        .map(|e| (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
+        .collect();
+    struct Span {
+        pid: u64,
+        tid: u64,
+        name: String,
+        start: f64,
+        end: f64,
+    }
+    let spans: Vec<Span> = events
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .map(|e| {
+            let start = e["ts"].as_f64().unwrap();
+            let dur = e["dur"].as_f64().unwrap();
+            assert!(dur >= 0.0);
+            Span {
+                pid: e["pid"].as_u64().unwrap(),
+                tid: e["tid"].as_u64().unwrap(),
+                name: e["name"].as_str().unwrap().to_string(),
+                start,
+                end: start + dur,
+            }
+        })
+        .collect();
+    let eps = 1e-3; // a nanosecond, in microseconds
+    let (mut timeouts, mut retries, mut backoffs, mut nested) = (0, 0, 0, 0);
+    for r in spans.iter().filter(|s| s.name.starts_with("request: ")) {
+        let mine: Vec<&Span> = spans.iter().filter(|s| s.pid == r.pid).collect();
+        assert!(
+            mine.iter().all(|s| s.start >= r.start - eps),
+            "from its start on"
+        );
+        let mut client: Vec<&&Span> = mine
+            .iter()
+            .filter(|s| client_lanes.contains(&(s.pid, s.tid)))
+            .filter(|s| s.name.starts_with("attempt "))
+            .collect();
+        client.sort_by(|a, b| a.start.total_cmp(&b.start));
+        let last = client.last().expect("a request has a client attempt");
+        if r.name == "request: ok" {
+            assert!((last.end - r.end).abs() < eps, "ends with its last attempt");
+        }
+        for a in &client {
+            if a.name.ends_with(": timeout") {
+                assert!((a.end - a.start - 1e6).abs() < eps, "{}: 1 s", a.name);
+                timeouts += 1;
+            }
+        }
+        // Each retry follows the attempt before it at once, or when its backoff ends.
+        for w in client.windows(2) {
+            let (prev, next) = (w[0], w[1]);
+            if prev.tid != next.tid {
+                continue;
+            }
+            let backoff = mine.iter().find(|b| {
+                b.name == "retry backoff" && b.tid == prev.tid && (b.start - prev.end).abs() < eps
+            });
+            let due = backoff.map_or(prev.end, |b| b.end);
+            backoffs += usize::from(backoff.is_some());
+            assert!(
+                (next.start - due).abs() < eps,
+                "{} at {} follows at {due}",
+                next.name,
+                next.start
+            );
+            retries += 1;
+        }
+        for w in mine
+            .iter()
+            .filter(|s| s.name == "work" || s.name == "queue wait")
+        {
+            let around = mine.iter().any(|a| {
+                a.tid == w.tid
+                    && (a.name.starts_with("attempt ") || a.name.starts_with("hedge "))
+                    && a.start <= w.start + eps
+                    && w.end <= a.end + eps
+            });
+            assert!(around, "{} at {} inside its attempt", w.name, w.start);
+            nested += 1;
+        }
+    }
+    assert!(
+        nested > 0 && timeouts > 0 && retries > backoffs && backoffs > 0,
+        "{nested} {timeouts} {retries} {backoffs}"
+    );
+}

@@ -10,6 +10,7 @@
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
 //! - [`report_md`]: the markdown report, with plain-words changes between runs;
 //! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
+//! - [`chrome_trace`]: traced requests as Chrome trace-event JSON (Perfetto);
 //! - [`events_jsonl`]: a run's event log, JSON lines in time order;
 //! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md).
 
@@ -19,6 +20,7 @@ mod sweep;
 pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 
 mod charts;
+mod chrome_trace;
 mod events;
 mod openmetrics;
 mod report;
@@ -30,6 +32,7 @@ pub use charts::{
     Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, run_charts, run_label,
     xy_chart,
 };
+pub use chrome_trace::chrome_trace;
 pub use events::events_jsonl;
 pub use openmetrics::openmetrics;
 pub use report::{report_md, report_md_with_topology};

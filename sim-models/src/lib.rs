@@ -37,11 +37,12 @@ pub mod scenario;
 pub mod slo;
 pub mod sweep;
 pub mod topology;
+pub mod trace;
 pub mod validate;
 pub mod world;
 pub mod zones;
 
 pub use result::RunResult;
-pub use run::run;
+pub use run::{run, run_traced};
 pub use scenario::Scenario;
 pub use validate::{Validated, load};

@@ -21,6 +21,39 @@ pub fn run(scenario: &Scenario, seed: u64, file: &str) -> RunResult {
     finish(scenario, seed, file, engine, stop)
 }
 
+/// [`run`], tracing about `samples` logical requests picked from the seed (see
+/// `world::trace`): every attempt, queue wait, work, retry backoff, hedge and timeout.
+pub fn run_traced(
+    scenario: &Scenario,
+    seed: u64,
+    file: &str,
+    samples: usize,
+) -> (RunResult, crate::trace::Trace) {
+    let mut engine = build(scenario, seed);
+    let horizon_s = scenario.horizon.as_secs_f64();
+    let expected: f64 = scenario
+        .clients
+        .iter()
+        .map(|c| match &c.load {
+            crate::policy::Load::Open { rate_rps, .. } => rate_rps * horizon_s,
+            crate::policy::Load::Closed { users, .. } => f64::from(*users) * horizon_s,
+        })
+        .sum();
+    engine.model.trace = Some(Box::new(crate::world::trace::Tracer::new(
+        seed,
+        samples,
+        expected as u64,
+    )));
+    let stop = engine.run();
+    let mut tracer = engine.model.trace.take().expect("set above");
+    tracer.finish_run(engine.queue.now());
+    let trace = crate::trace::Trace {
+        lanes: tracer.lanes,
+        spans: tracer.spans,
+    };
+    (finish(scenario, seed, file, engine, stop), trace)
+}
+
 /// The engine for a scenario, ready to run (benchmarks drive it directly).
 pub fn build(scenario: &Scenario, seed: u64) -> Engine<World> {
     let mut queue = EventQueue::new();

@@ -39,6 +39,7 @@ mod effects;
 pub(crate) mod metrics;
 mod network;
 mod side_effects;
+pub(crate) mod trace;
 
 use components::Instance;
 use components::broker::BrokerState;
@@ -342,6 +343,8 @@ pub struct World {
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,
     next_request_id: u64,
+    /// The traced requests' spans (`--trace N`); `None`, and one branch per hook, unless asked.
+    pub(crate) trace: Option<Box<trace::Tracer>>,
     /// Side effects done, to count duplicates.
     ledger: side_effects::Ledger,
     calls: SlotMap<CallKey, Call>,

@@ -499,6 +499,7 @@ impl World {
             net,
             requests: SlotMap::with_key(),
             next_request_id: 0,
+            trace: None,
             ledger: Default::default(),
             calls: SlotMap::with_key(),
             attempts: SlotMap::with_key(),

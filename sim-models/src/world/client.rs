@@ -82,6 +82,9 @@ impl World {
             counted,
             call: CallKey::default(),
         });
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.issue(req, id, now, &self.clients[c as usize].name);
+        }
         let call = self.new_call(edge, Parent::Request(req), id, deadline, now);
         let r = &mut self.requests[req];
         r.call = call;
@@ -244,6 +247,9 @@ impl World {
             active_idx: 0,
             counted: false,
         });
+        if self.trace.is_some() {
+            self.trace_send(request_id, key, number, from, target, now);
+        }
         match self.transmit(from, pair) {
             Some(delay) => {
                 q.schedule(now + delay, Event::AttemptArrives(attempt));
@@ -254,6 +260,35 @@ impl World {
             }
         }
         attempt
+    }
+
+    /// Traces attempt `number` of `key` sent from node `from` to instance `target`, if its
+    /// request is traced. Out of line: the hot path pays one branch.
+    #[cold]
+    #[inline(never)]
+    fn trace_send(
+        &mut self,
+        request_id: u64,
+        key: CallKey,
+        number: u32,
+        from: u32,
+        target: u32,
+        now: SimTime,
+    ) {
+        let Some(t) = self.trace.as_deref_mut() else {
+            return;
+        };
+        if !t.traced(request_id) {
+            return;
+        }
+        let n_clients = self.clients.len() as u32;
+        let caller = match from.checked_sub(n_clients) {
+            None => &self.clients[from as usize].name,
+            Some(i) => &self.services[self.instances[i as usize].index as usize].name,
+        };
+        let callee = &self.services[self.instances[target as usize].index as usize].name;
+        let hedge = number.checked_sub(HEDGE_BASE).map(|h| h + 1);
+        t.send(request_id, key, number, hedge, caller, callee, now);
     }
 
     /// An answer for attempt `number` of `key` arrives (the current attempt or a hedge).
@@ -311,6 +346,9 @@ impl World {
     /// the work became work for nobody (now, unless a caller further up gave up earlier).
     fn cancel_racing(&mut self, key: CallKey, since: SimTime, q: &mut EventQueue<Event>) {
         let now = q.now();
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.end_all(key, now, "abandoned");
+        }
         let call = &mut self.calls[key];
         let edge = &mut self.edges[call.edge as usize];
         let tell = self.cancellation;
@@ -374,6 +412,9 @@ impl World {
             return;
         }
         call.timer = None;
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.end_all(key, q.now(), "timeout");
+        }
         self.cancel_racing(key, q.now(), q);
         self.attempt_failed(key, Failure::Timeout, false, q);
     }
@@ -437,6 +478,12 @@ impl World {
     ) {
         let now = q.now();
         let call = &self.calls[key];
+        if local
+            && let Some(t) = self.trace.as_deref_mut()
+            && t.traced(call.request_id)
+        {
+            t.refused(call.request_id, key, failure, now);
+        }
         let edge = &mut self.edges[call.edge as usize];
         let expired = call.deadline.is_some_and(|d| now >= d) && edge.caller_honors_deadline;
         let retry = call.attempts < edge.max_attempts
@@ -453,6 +500,11 @@ impl World {
                 &mut edge.rng,
             );
             self.calls[key].last_delay = delay;
+            if let Some(t) = self.trace.as_deref_mut()
+                && !delay.is_zero()
+            {
+                t.backoff(key, now, now + delay);
+            }
             if delay.is_zero() && !local {
                 return self.start_attempt(key, q);
             }
@@ -491,6 +543,9 @@ impl World {
     fn finish_request(&mut self, r: ReqKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let now = q.now();
         let req = self.requests.remove(r).expect("finishing a live request");
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.finish(r, now, outcome);
+        }
         if let Some(t) = req.deadline_timer {
             q.cancel(t);
         }

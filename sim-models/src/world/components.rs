@@ -179,7 +179,21 @@ impl World {
             return;
         }
         let from = self.node_of(att.target);
-        if let Some(delay) = self.transmit(from, att.pair) {
+        let delay = self.transmit(from, att.pair);
+        if let Some(t) = self.trace.as_deref_mut() {
+            let now = q.now();
+            let answer_at = delay.map(|d| now + d);
+            t.hop(
+                att.call,
+                att.number,
+                att.arrived,
+                att.started,
+                now,
+                answer_at,
+                outcome,
+            );
+        }
+        if let Some(delay) = delay {
             q.schedule(
                 q.now() + delay,
                 Event::Response {
