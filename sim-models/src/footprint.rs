@@ -406,12 +406,7 @@ fn shape_problems(s: &Scenario, root: &FieldPath, out: &mut Vec<Problem>) {
                 ),
             ));
         }
-        let endpoints = std::iter::once((&svc.calls, at.field("calls"))).chain(
-            svc.endpoints
-                .iter()
-                .enumerate()
-                .map(|(e, ep)| (&ep.calls, at.field("endpoints").index(e).field("calls"))),
-        );
+        let endpoints = svc.step_lists(&at);
         for (steps, at) in endpoints {
             if steps.len() > MAX_STEPS {
                 lists.push(Problem::new(

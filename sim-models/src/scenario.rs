@@ -585,6 +585,21 @@ pub enum Discipline {
 }
 
 impl Service {
+    /// The step list of its default endpoint, then of each of its `endpoints`, each with
+    /// its field path under `at` (the service's own path): what every check of steps walks.
+    pub fn step_lists(
+        &self,
+        at: &sim_core::path::FieldPath,
+    ) -> impl Iterator<Item = (&[Step], sim_core::path::FieldPath)> {
+        let endpoints = at.field("endpoints");
+        std::iter::once((&self.calls[..], at.field("calls"))).chain(
+            self.endpoints
+                .iter()
+                .enumerate()
+                .map(move |(e, ep)| (&ep.calls[..], endpoints.index(e).field("calls"))),
+        )
+    }
+
     /// Instances built for it: its replicas, or its `max_replicas` when more.
     pub fn instances(&self) -> u32 {
         self.replicas.max(self.max_replicas.unwrap_or(0)).max(1)

@@ -211,12 +211,7 @@ impl<'a> Graph<'a> {
         let services = FieldPath::root().field("services");
         for (i, svc) in s.services.iter().enumerate() {
             let at = services.index(i);
-            let endpoints = std::iter::once((&svc.calls, at.field("calls"))).chain(
-                svc.endpoints
-                    .iter()
-                    .enumerate()
-                    .map(|(e, ep)| (&ep.calls, at.field("endpoints").index(e).field("calls"))),
-            );
+            let endpoints = svc.step_lists(&at);
             for (e, (steps, steps_at)) in endpoints.enumerate() {
                 let from = graph.first[i] + e;
                 for (call, call_at) in calls_of(steps, &steps_at) {

@@ -100,12 +100,7 @@ pub(super) fn problems(s: &Scenario) -> Vec<Problem> {
     };
     for (i, svc) in s.services.iter().enumerate() {
         let at = root.field("services").index(i);
-        let endpoints = std::iter::once((&svc.calls, at.field("calls"))).chain(
-            svc.endpoints
-                .iter()
-                .enumerate()
-                .map(|(e, ep)| (&ep.calls, at.field("endpoints").index(e).field("calls"))),
-        );
+        let endpoints = svc.step_lists(&at);
         for (steps, at) in endpoints {
             for (j, step) in steps.iter().enumerate() {
                 if let Step::Publish(p) = step
