@@ -20,7 +20,7 @@ mod zone_aware;
 pub use balance::{Balance, Balancer};
 pub use health_check::{HealthCheckSpec, HealthChecker};
 pub use outlier_ejection::{Ejection, EjectionSpec, MAX_STORED_EJECTIONS, OutlierDetector};
-pub use zone_aware::{ZoneAware, ZoneAwareSpec};
+pub use zone_aware::{MAX_ZONES, ZoneAware, ZoneAwareSpec};
 
 #[cfg(test)]
 mod test_support {

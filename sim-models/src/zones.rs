@@ -34,9 +34,7 @@ use sim_core::path::{FieldPath, Problem};
 use crate::diagnostic::nearest;
 use crate::scenario::{FaultKind, Scenario};
 
-/// Distinct zones a scenario may name: a cloud region has a handful (AWS 3 to 6), and
-/// zone-aware call sites keep a few bytes per zone (`footprint::cost::ZONE_AWARE_EDGE`).
-pub const MAX_ZONES: usize = 16;
+pub use crate::balancer::MAX_ZONES;
 
 /// Every zone a scenario names, numbered in name order.
 #[derive(Clone, Debug, Default)]

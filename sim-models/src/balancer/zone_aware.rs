@@ -30,6 +30,11 @@ use serde::{Deserialize, Serialize};
 use sim_core::path::{FieldPath, Problem};
 use sim_core::rng::SimRng;
 
+/// Distinct zones a scenario may name: a cloud region has a handful (AWS 3 to 6), and
+/// zone-aware call sites keep a few bytes per zone (`footprint::cost::ZONE_AWARE_EDGE`);
+/// validated in `zones`.
+pub const MAX_ZONES: usize = 16;
+
 /// Zone-aware routing on a service's callers (Envoy's `zone_aware_lb_config`). A setting of
 /// the callee, as in Envoy, where it belongs to the upstream cluster's `common_lb_config`
 /// beside the load-balancing policy, outlier detection and health checks (all on the
@@ -64,7 +69,7 @@ pub struct ZoneAware {
     /// The caller's zone.
     local: usize,
     /// The zone of each replica (a byte each: a scenario has at most
-    /// [`crate::zones::MAX_ZONES`] zones).
+    /// [`MAX_ZONES`] zones).
     zone_of: Box<[u8]>,
     /// The caller side's share in each zone (sums to 1 over the zones).
     caller_share: Box<[f64]>,
@@ -87,7 +92,7 @@ impl ZoneAware {
             && zone_of.contains(&local)
             && caller_share[local] > 0.0;
         assert!(
-            caller_share.len() <= crate::zones::MAX_ZONES,
+            caller_share.len() <= MAX_ZONES,
             "validated zone count"
         );
         ZoneAware {
