@@ -2,7 +2,8 @@
 //! the wall clock for benchmarks, and writes outputs (atomically).
 //!
 //! Exit codes: 0 success; 1 the run stopped on a guard or an internal error; 2 bad usage or
-//! bad input (the scenario file could not be read, parsed or validated).
+//! bad input (the scenario file could not be read, parsed or validated); `simctl experiment`
+//! adds 3 deviated, 4 aborted, 5 undetermined (0 is held).
 
 #![allow(
     clippy::disallowed_methods,
@@ -18,6 +19,8 @@ use sim_models::Validated;
 use sim_models::diagnostic::Diagnostics;
 
 mod bench;
+mod experiment;
+mod journal;
 mod output;
 mod series;
 mod sweep;
@@ -25,7 +28,8 @@ mod sweep;
 /// A deterministic discrete-event simulator for the resilience of distributed systems.
 ///
 /// Exit codes: 0 success, 1 a run stopped on a guard or an internal error, 2 bad usage or
-/// bad input (unreadable, malformed or invalid scenario).
+/// bad input (unreadable, malformed or invalid scenario). `simctl experiment`: 0 held,
+/// 3 deviated, 4 aborted, 5 undetermined.
 #[derive(Parser)]
 #[command(name = "simctl", version, about, long_about)]
 struct Cli {
@@ -152,6 +156,38 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run a chaos experiment: its steady-state hypothesis checked on control and
+    /// experiment runs (the method's faults added) on the same seeds, and a verdict.
+    ///
+    /// Exit codes: 0 the hypothesis held, 3 it deviated, 4 a stop condition aborted the
+    /// method, 5 undetermined (a run stopped early, the control breaks the hypothesis, or a
+    /// probe could not be evaluated), 2 bad input, 1 internal error.
+    Experiment {
+        /// The experiment file (RON).
+        file: PathBuf,
+        /// Run this scenario instead of the one the file names (same hypothesis and method).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Seeds (replicates) instead of the file's `seeds`.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: Option<u32>,
+        /// Base seed instead of the file's `seed` (or the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write experiment.json and experiment.md here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Append this experiment to the journal in this directory (journal.jsonl, one
+        /// markdown entry per experiment, and index.md).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+    },
     /// Check scenario files without running them (every file is checked; exit code 2 if
     /// any is invalid).
     Validate {
@@ -259,6 +295,9 @@ fn main() -> ExitCode {
             format: SweepFormat::Json,
             ..
         } | Command::Validate {
+            format: Format::Json,
+            ..
+        } | Command::Experiment {
             format: Format::Json,
             ..
         }
@@ -376,6 +415,31 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             sweep_grid(spec, resuming, jobs, size, out.as_deref(), format)
         }
         Command::Validate { files, format } => validate(&files, format),
+        Command::Experiment {
+            file,
+            scenario,
+            seeds,
+            seed,
+            jobs,
+            format,
+            out,
+            journal,
+        } => {
+            if jobs == Some(0) {
+                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
+            }
+            experiment::run(experiment::Args {
+                file,
+                scenario,
+                seeds,
+                seed,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                json: matches!(format, Format::Json),
+                out,
+                journal,
+            })
+        }
         Command::Compare {
             files,
             seed,

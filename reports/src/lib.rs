@@ -8,7 +8,8 @@
 //! - [`sweep_table`]: a sweep's points with means and confidence intervals;
 //! - [`run_charts`], [`compare_charts`]: charts as PNG bytes and SVG text, built on the
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
-//! - [`report_md`]: the markdown report, with plain-words changes between runs.
+//! - [`report_md`]: the markdown report, with plain-words changes between runs;
+//! - [`experiment_table`], [`experiment_md`]: a chaos experiment's verdict and probes.
 
 use std::fmt::Write;
 
@@ -16,6 +17,7 @@ mod sweep;
 pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 
 mod charts;
+mod experiment;
 mod report;
 #[cfg(test)]
 mod testing;
@@ -24,6 +26,7 @@ pub use charts::{
     Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, run_charts, run_label,
     xy_chart,
 };
+pub use experiment::{experiment_md, experiment_table};
 pub use report::report_md;
 
 use sim_models::RunResult;

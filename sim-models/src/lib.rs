@@ -11,6 +11,7 @@
 //! | [`rules`] | rules that act during a run: conditions, actions, their state machine |
 //! | [`run`] | scenario + seed -> [`RunResult`] |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
+//! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
 //!
@@ -20,6 +21,7 @@ pub mod balancer;
 pub mod bench;
 pub mod breaker;
 pub mod diagnostic;
+pub mod experiment;
 pub mod footprint;
 pub mod limits;
 pub mod locate;

@@ -222,7 +222,7 @@ fn finish(
     }
 }
 
-fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
+pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
     let (kind, target) = match &f.kind {
         FaultKind::Crash { service, mode } => (format!("crash ({mode:?})"), service.clone()),
         FaultKind::Errors { service, p } => (format!("errors p={p}"), service.clone()),

@@ -55,7 +55,7 @@ impl World {
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
         let mut effects: Vec<EffectDef> = Vec::new();
-        for f in &s.faults {
+        for (index, f) in s.faults.iter().enumerate() {
             let (start, end) = (to_time(f.start), to_time(f.end));
             let targets: Vec<EffectKind> = match &f.kind {
                 FaultKind::Crash { service: x, mode } => instances_of(x)
@@ -109,13 +109,20 @@ impl World {
                             .map(move |b| EffectKind::Loss { a, b, p: *p })
                     })
                     .collect(),
-                FaultKind::Spike { .. } => vec![EffectKind::Spike],
+                FaultKind::Spike { client, .. } => vec![EffectKind::Spike {
+                    client: s
+                        .clients
+                        .iter()
+                        .position(|c| &c.name == client)
+                        .expect("validated fault target") as u32,
+                }],
             };
             effects.extend(targets.into_iter().map(|kind| EffectDef {
                 start,
                 end,
                 kind,
                 by_rule: false,
+                fault: Some(index as u32),
             }));
         }
 
