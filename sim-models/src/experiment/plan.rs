@@ -140,19 +140,21 @@ pub fn prepare(exp: &Experiment, scenario: &Scenario) -> Result<Plan, Vec<Proble
         };
         let from = SimDuration::from_nanos(from.as_nanos().saturating_add(p.skip.as_nanos()));
         if to <= from || to.as_nanos() - from.as_nanos() < scenario.window.as_nanos() {
+            let what = if to <= from {
+                "is empty"
+            } else {
+                "is shorter than one series window"
+            };
+            let skip = if p.skip.is_zero() {
+                String::new()
+            } else {
+                format!(", after skipping {}", p.skip)
+            };
             errors.push(Problem::new(
                 at.field("window"),
                 format!(
-                    "{:?} is {} to {} here{}: it must hold at least one series window ({}) within the run (warm-up {}, method {} to {}, horizon {})",
-                    p.window,
-                    from,
-                    to,
-                    if p.skip.is_zero() { String::new() } else { format!(" after skipping {}", p.skip) },
-                    scenario.window,
-                    scenario.warmup,
-                    start,
-                    end,
-                    scenario.horizon
+                    "{:?} {what} here ({from} to {to}{skip}): a probe must read at least one series window ({}) of the run (warm-up {}, method {start} to {end}, horizon {})",
+                    p.window, scenario.window, scenario.warmup, scenario.horizon
                 ),
             ));
         }
@@ -381,5 +383,89 @@ fn locate_added(
             FieldPath::root().field("scenario"),
             format!("with the method added, field `{}`: {}", p.path, p.message),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"Scenario(
+    name: "s", seed: 7, horizon: "2m", warmup: "10s",
+    clients: [Client(name: "c", target: "api", load: Open(rate_rps: 100.0))],
+    services: [Service(name: "api", workers: 4, replicas: 4, service_time: Constant("5ms"))],
+    faults: [Fault(start: "5s", end: "6s", kind: Pause(service: "api"))],
+)"#;
+
+    fn experiment(method: &str) -> Experiment {
+        let text = format!(
+            r#"Experiment(name: "e", scenario: "s.ron", scenario_faults: Remove, seeds: 3,
+                hypothesis: [Probe(name: "a", metric: Availability, window: After, skip: "10s", tolerance: AtLeast(0.99))],
+                method: [{method}])"#
+        );
+        super::super::parse("e.ron", &text).expect("parses")
+    }
+
+    fn plan(method: &str) -> Result<Plan, Vec<Problem>> {
+        let s = crate::load("s.ron", SCENARIO).expect("valid").scenario;
+        prepare(&experiment(method), &s)
+    }
+
+    #[test]
+    fn a_percentage_of_instances_hits_the_first_ones_rounded_up() {
+        let p = plan(
+            r#"Inject(start: "30s", end: "60s", kind: Crash(service: "api", mode: Refuse), blast_radius: Instances(percent: 30.0))"#,
+        )
+        .unwrap();
+        // 30% of 4 instances is 1.2: two instances.
+        let targets: Vec<String> = p
+            .treatment
+            .faults
+            .iter()
+            .map(|f| crate::run::fault_window(f).target)
+            .collect();
+        assert_eq!(targets, ["api#0", "api#1"]);
+        // The scenario's own fault is removed from both arms.
+        assert!(p.control.faults.is_empty());
+        assert_eq!(p.seeds.len(), 3);
+        assert_eq!(p.seeds[0], 7);
+        assert_eq!(p.windows, vec![(70.0, 120.0)]);
+        assert_eq!(p.method_s, (30.0, 60.0));
+    }
+
+    #[test]
+    fn a_share_of_traffic_scales_a_per_attempt_probability() {
+        let p = plan(
+            r#"Inject(start: "30s", end: "60s", kind: Errors(service: "api", p: 0.5), blast_radius: Traffic(share: 0.2))"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.treatment.faults[0].kind,
+            FaultKind::Errors {
+                service: "api".into(),
+                p: 0.1
+            }
+        );
+    }
+
+    #[test]
+    fn a_stop_condition_becomes_a_rule_ending_the_method_faults_only() {
+        let s = crate::load("s.ron", SCENARIO).expect("valid").scenario;
+        let mut e = experiment(
+            r#"Inject(start: "30s", end: "60s", kind: Pause(service: "api#1")), Inject(start: "40s", end: "50s", kind: Pause(service: "api#2"))"#,
+        );
+        e.scenario_faults = ScenarioFaults::Keep;
+        e.abort = vec![super::super::Stop {
+            name: "stop".into(),
+            when: crate::rules::Condition::At(SimDuration::from_secs(35)),
+        }];
+        let p = prepare(&e, &s).unwrap();
+        assert_eq!(p.control.faults.len(), 1);
+        assert_eq!(p.treatment.faults.len(), 3);
+        assert_eq!(
+            p.treatment.rules[0].action,
+            Action::EndFaults { faults: vec![1, 2] }
+        );
+        assert!(p.control.rules.is_empty());
     }
 }

@@ -305,3 +305,60 @@ fn bad_rules_are_refused_with_line_col_and_field() {
     assert!(text.contains("bad.ron:6:"), "{text}");
     assert!(text.contains("Latency"), "{text}");
 }
+
+/// `EndFaults` (an experiment's stop condition): an active fault stops when the rule acts,
+/// a later one never starts, a spike ends early; faults not named go on.
+#[test]
+fn end_faults_stops_active_faults_and_cancels_later_ones() {
+    let text = r#"Scenario(
+    name: "control", seed: 1, horizon: "3m",
+    clients: [Client(name: "c", target: "api", load: Open(rate_rps: 200.0))],
+    services: [Service(name: "api", workers: 4, service_time: Constant("5ms"))],
+    faults: [
+        Fault(start: "30s", end: "90s", kind: Errors(service: "api", p: 1.0)),
+        Fault(start: "100s", end: "110s", kind: Crash(service: "api", mode: Refuse)),
+        Fault(start: "30s", end: "90s", kind: Spike(client: "c", factor: 3.0)),
+        Fault(start: "120s", end: "130s", kind: Errors(service: "api", p: 1.0)),
+    ],
+    rules: [Rule(name: "stop", when: At("60s"), do: EndFaults(faults: [0, 1, 2]))],
+)"#;
+    let r = run(text, 1);
+    assert_eq!(r.actions.len(), 1);
+    let a = &r.actions[0];
+    assert_eq!(
+        (a.kind.as_str(), a.start_s, a.end_s),
+        ("end faults", 60.0, 60.0)
+    );
+    assert_eq!(a.target, "faults #0, #1, #2");
+    let failed = &r.series.failed;
+    // Every request fails while fault 0 is on (windows 30..60), none after it ends, fault 1
+    // never starts, and fault 3, not named, still fails every request in 120..130.
+    assert!(failed[31..59].iter().all(|&f| f > 0));
+    assert_eq!(failed[61..119].iter().sum::<u64>(), 0);
+    assert!(failed[121..129].iter().all(|&f| f > 0));
+    // The spike (x3, 600 rps) ends at 60 s too: 200 rps after, ± 5 %.
+    let offered: u64 = r.series.offered[61..90].iter().sum();
+    assert!((5510..6090).contains(&offered), "offered {offered} in 29 s");
+    let spiked: u64 = r.series.offered[31..59].iter().sum();
+    assert!((15960..17640).contains(&spiked), "offered {spiked} in 28 s");
+}
+
+#[test]
+fn end_faults_must_name_faults_that_exist() {
+    let text = r#"Scenario(
+    name: "control", seed: 1, horizon: "3m",
+    clients: [Client(name: "c", target: "api", load: Open(rate_rps: 200.0))],
+    services: [Service(name: "api", workers: 4, service_time: Constant("5ms"))],
+    faults: [Fault(start: "30s", end: "90s", kind: Errors(service: "api", p: 1.0))],
+    rules: [Rule(name: "stop", when: At("60s"), do: EndFaults(faults: [0, 3]))],
+)"#;
+    let err = sim_models::load("control.ron", text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("control.ron:6:")
+            && err
+                .contains("field `rules[0].do.faults[1]`: no fault #3: the scenario has 1 faults"),
+        "{err}"
+    );
+}
