@@ -155,6 +155,16 @@ pub fn table(r: &RunResult) -> String {
             let _ = writeln!(w, "          ({note})");
         }
     }
+    let slo = slo_lines(r);
+    if slo.is_empty() {
+        let _ = writeln!(
+            w,
+            "slo       none set (an `slo` on the scenario or on a client states met or missed, and the error budget consumed)"
+        );
+    }
+    for line in slo {
+        let _ = writeln!(w, "slo       {line}");
+    }
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -219,6 +229,47 @@ pub fn table(r: &RunResult) -> String {
     out
 }
 
+/// One line per SLO of the run (the scenario's, then each route's): met or missed, the
+/// SLI, the error budget consumed, and the alerts raised.
+pub fn slo_lines(r: &RunResult) -> Vec<String> {
+    sim_models::slo_status::slo_status(r)
+        .iter()
+        .map(|s| {
+            let sli = s.sli.map_or("n/a".to_string(), |x| format!("{x:.5}"));
+            let alerts = if s.alerts.is_empty() {
+                "no alerts".to_string()
+            } else {
+                let list: Vec<String> = s
+                    .alerts
+                    .iter()
+                    .map(|(name, n)| format!("{name} x{n}"))
+                    .collect();
+                format!("alerts {}", list.join(", "))
+            };
+            format!(
+                "{} {} objective {}: {} (SLI {sli}), error budget consumed {:.0}% over the run ({:.2}% of a {} period's), {alerts}",
+                s.route,
+                if s.route == "all" { "requests" } else { "route" },
+                s.objective,
+                s.verdict(),
+                s.budget_consumed_pct,
+                s.period_budget_consumed_pct,
+                period(s.period_s),
+            )
+        })
+        .collect()
+}
+
+/// An SLO period in its largest whole unit: `30d`, `12h`, `90m`, `45s`.
+fn period(secs: f64) -> String {
+    for (unit, size) in [("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)] {
+        if secs >= size && (secs / size).fract() == 0.0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
 /// Several runs side by side: one row per metric, one column per run (labelled by its file
 /// stem, e.g. `v0.6`), as aligned plain text or a markdown table.
 pub fn compare(runs: &[RunResult], markdown: bool) -> String {
@@ -246,7 +297,7 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
     ];
     let mut header = vec!["metric".to_string()];
     header.extend(runs.iter().map(run_label));
-    let rows: Vec<Vec<String>> = metrics
+    let mut rows: Vec<Vec<String>> = metrics
         .iter()
         .map(|(name, cell)| {
             let mut row = vec![name.to_string()];
@@ -254,6 +305,29 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
             row
         })
         .collect();
+    // One row per SLO any run has (the scenario's `all`, then routes, by first appearance):
+    // met or MISSED, with the error budget the run consumed.
+    let slos: Vec<Vec<sim_models::slo_status::SloStatus>> = runs
+        .iter()
+        .map(sim_models::slo_status::slo_status)
+        .collect();
+    let mut routes: Vec<&str> = Vec::new();
+    for s in slos.iter().flatten() {
+        if !routes.contains(&s.route.as_str()) {
+            routes.push(&s.route);
+        }
+    }
+    for route in routes {
+        let mut row = vec![format!("SLO {route} (budget)")];
+        row.extend(slos.iter().map(|list| {
+            list.iter()
+                .find(|s| s.route == route)
+                .map_or("-".to_string(), |s| {
+                    format!("{} {:.0}%", s.verdict(), s.budget_consumed_pct)
+                })
+        }));
+        rows.push(row);
+    }
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

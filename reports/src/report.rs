@@ -65,6 +65,30 @@ pub fn report_md(runs: &[RunResult], charts: &[Chart]) -> String {
     let _ = writeln!(w, "\n## Summary\n");
     let _ = write!(w, "{}", crate::compare(runs, true));
 
+    let _ = writeln!(w, "\n## SLOs\n");
+    let _ = writeln!(
+        w,
+        "Over each run after its warm-up, taken as the SLO window: met or missed, and the error budget consumed (100% spends it exactly; in brackets, the share of a whole period's budget at the run's traffic). Pages and tickets are the multiwindow burn-rate alerts as evaluated during the run.\n"
+    );
+    for (r, l) in runs.iter().zip(&labels) {
+        let lines = crate::slo_lines(r);
+        if lines.is_empty() {
+            let _ = writeln!(w, "- {l}: no SLO set.");
+        }
+        for line in lines {
+            let _ = writeln!(w, "- {l}: {line}.");
+        }
+        for d in &r.detections {
+            let when = d.time_to_detect_s.map_or("not paged".to_string(), |s| {
+                format!(
+                    "paged after {s:.1} s ({})",
+                    d.rule.as_deref().unwrap_or("?")
+                )
+            });
+            let _ = writeln!(w, "  - fault #{} at {:.1} s: {when}", d.fault, d.start_s);
+        }
+    }
+
     if runs.len() > 1 {
         let _ = writeln!(w, "\n## What changed\n");
         let _ = writeln!(

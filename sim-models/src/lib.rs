@@ -12,6 +12,7 @@
 //! | [`run`] | scenario + seed -> [`RunResult`] |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
 //! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
+//! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
 //!
@@ -34,6 +35,7 @@ pub mod rules;
 pub mod run;
 pub mod scenario;
 pub mod slo;
+pub mod slo_status;
 pub mod sweep;
 pub mod topology;
 pub mod validate;
