@@ -17,6 +17,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use sim_models::Validated;
 use sim_models::diagnostic::Diagnostics;
+use sim_models::metric::MetricRef;
+use sim_models::scenario::Scenario;
 
 mod bench;
 mod experiment;
@@ -124,6 +126,10 @@ enum Command {
         /// fields, 1/100 of the range otherwise).
         #[arg(long, requires = "find")]
         tolerance: Option<f64>,
+        /// Also report this metric, by its registry name (repeatable): a service's
+        /// `services.db.utilization`, a route's `clients.web.p99_ms`, ... (README, "Metrics").
+        #[arg(long = "metric", value_name = "NAME")]
+        metrics: Vec<String>,
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
         format: SweepFormat,
@@ -136,6 +142,10 @@ enum Command {
         /// Seed for every run; defaults to each scenario's own `seed`.
         #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
         seed: Option<u64>,
+        /// Also show this metric, by its registry name (repeatable): a service's
+        /// `services.db.utilization`, a route's `clients.web.p99_ms`, ... (README, "Metrics").
+        #[arg(long = "metric", value_name = "NAME")]
+        metrics: Vec<String>,
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
         format: CompareFormat,
@@ -375,6 +385,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             find,
             until: Until::Metastable,
             tolerance,
+            metrics,
             format,
         } => {
             let jobs = match jobs {
@@ -407,6 +418,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         params,
                         seeds,
                         seed,
+                        metrics,
                     };
                     (spec, out, false)
                 }
@@ -443,10 +455,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Compare {
             files,
             seed,
+            metrics,
             format,
             out,
             series,
-        } => compare(&files, seed, format, out.as_deref(), series),
+        } => compare(&files, seed, &metrics, format, out.as_deref(), series),
         Command::Chart { results, out } => chart(&results, &out),
         Command::Bench {
             requests,
@@ -533,7 +546,7 @@ fn run(
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
         write_report(dir, std::slice::from_ref(&result))?;
     }
-    if result.stopped != "horizon" && result.stopped != "drained" {
+    if !result.stopped.is_normal() {
         if json_messages() {
             let stop = serde_json::json!({
                 "stopped": result.stopped,
@@ -652,6 +665,7 @@ fn write_sweep_report(dir: &Path, sweep: &sim_models::sweep::SweepResult) -> Res
 fn compare(
     files: &[PathBuf],
     seed: Option<u64>,
+    metrics: &[String],
     format: CompareFormat,
     out: Option<&Path>,
     series: series::SeriesOut,
@@ -679,6 +693,8 @@ fn compare(
             .check(v.scenario.window)
             .map_err(|e| InputError::msg(format!("simctl: {e}")))?;
     }
+    let scenarios: Vec<&Scenario> = loaded.iter().map(|(_, v)| &v.scenario).collect();
+    let extra = metric_refs(metrics, &scenarios)?;
     if let Some(dir) = out {
         output::check_out_dir(dir)?;
     }
@@ -702,8 +718,8 @@ fn compare(
             .collect()
     });
     match format {
-        CompareFormat::Table => print!("{}", reports::compare(&results, false)),
-        CompareFormat::Markdown => print!("{}", reports::compare(&results, true)),
+        CompareFormat::Table => print!("{}", reports::compare(&results, false, &extra)),
+        CompareFormat::Markdown => print!("{}", reports::compare(&results, true, &extra)),
         CompareFormat::Json => {
             let summaries: Vec<serde_json::Value> = results
                 .iter()
@@ -818,7 +834,14 @@ fn sweep_grid(
     }
     sweep::on_interrupt();
     let size = (!resuming).then_some(&size);
-    let result = match sweep::run(&spec, &v.scenario, jobs, size, out)? {
+    let mut metrics: Vec<MetricRef> = sim_models::metric::run_metrics().collect();
+    let extra = metric_refs(&spec.metrics, &[&v.scenario])?;
+    metrics.extend(
+        extra
+            .into_iter()
+            .filter(|m| !matches!(m, MetricRef::Run(_))),
+    );
+    let result = match sweep::run(&spec, &metrics, &v.scenario, jobs, size, out)? {
         sweep::Ending::Done(result) => result,
         sweep::Ending::Interrupted { done, total } => {
             match out {
@@ -849,6 +872,21 @@ fn sweep_grid(
         SweepFormat::Json => print!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The metrics named by `--metric`, checked against the registry and against every
+/// scenario (a service or client each must have).
+fn metric_refs(names: &[String], scenarios: &[&Scenario]) -> Result<Vec<MetricRef>> {
+    let mut refs = Vec::new();
+    for name in names {
+        let m = MetricRef::parse(name)
+            .and_then(|m| scenarios.iter().try_for_each(|s| m.check(s)).map(|()| m))
+            .map_err(|e| InputError::msg(format!("simctl: --metric {e}")))?;
+        if !refs.contains(&m) {
+            refs.push(m);
+        }
+    }
+    Ok(refs)
 }
 
 /// What `sweep --find` searches, and how: `simctl sweep --find PATH=LO..HI` bisects for the

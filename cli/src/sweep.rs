@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sim_models::Scenario;
+use sim_models::metric::MetricRef;
 use sim_models::sweep::{Overrides, Param, Row, SweepResult, grid, replicate_seed};
 
 use crate::InputError;
@@ -37,6 +38,9 @@ pub struct Spec {
     pub params: Vec<String>,
     pub seeds: u32,
     pub seed: Option<u64>,
+    /// `--metric` names reported beside the run-wide metrics.
+    #[serde(default)]
+    pub metrics: Vec<String>,
 }
 
 pub enum Ending {
@@ -140,6 +144,7 @@ pub fn file_hash(text: &str) -> String {
 /// `size` is checked for a new sweep (`None` when resuming: it was checked at the start).
 pub fn run(
     spec: &Spec,
+    metrics: &[MetricRef],
     base: &Scenario,
     jobs: usize,
     size: Option<&SizeLimit>,
@@ -231,7 +236,8 @@ pub fn run(
                     return Ok(None);
                 }
                 let result = sim_models::run(&scenario(job.point)?, job.seed, &file);
-                let row = Row::new(job.point, job.replicate, points[job.point].clone(), &result);
+                let values = points[job.point].clone();
+                let row = Row::new(job.point, job.replicate, values, &result, metrics);
                 if let Some(d) = dir {
                     let text = serde_json::to_string(&row).expect("a row serialises");
                     write_atomic(&run_path(d, job.point, job.replicate), text.as_bytes())?;
@@ -255,6 +261,7 @@ pub fn run(
         base_seed,
         spec.seeds,
         params,
+        metrics,
         rows,
     ))))
 }

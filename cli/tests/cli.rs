@@ -1153,3 +1153,72 @@ fn bad_experiment_files_get_file_line_col_errors_and_exit_2() {
         );
     }
 }
+
+/// `--metric` names any registry metric: a per-service one becomes a sweep column (equal to
+/// the run's own JSON value) and a compare row; an unknown name or service is an input error.
+#[test]
+fn metric_flag_adds_registry_metrics_to_sweeps_and_compare() {
+    let dir = scratch("metric-flag");
+    let file = small_scenario(&dir, "s.ron", 500.0, "");
+    let f = file.to_str().unwrap();
+    let out = simctl(&[
+        "sweep",
+        f,
+        "--param",
+        "services.s.workers=1,2",
+        "--metric",
+        "services.s.utilization",
+        "--metric",
+        "clients.c.p99_ms",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = head
+        .iter()
+        .position(|h| *h == "services.s.utilization_mean")
+        .unwrap_or_else(|| panic!("no utilization column: {csv}"));
+    assert!(head.contains(&"clients.c.p99_ms_mean"), "{csv}");
+    // rho = 500 rps x 1 ms / workers: 0.5 with one worker, 0.25 with two.
+    let util = |line: usize| -> f64 {
+        csv.lines()
+            .nth(line)
+            .unwrap()
+            .split(',')
+            .nth(col)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let run = simctl(&["run", f, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(
+        util(1),
+        json["services"][0]["utilization"].as_f64().unwrap()
+    );
+    assert!(
+        (util(1) - 0.5).abs() < 0.05 && (util(2) - 0.25).abs() < 0.03,
+        "{csv}"
+    );
+
+    let out = simctl(&["compare", f, f, "--metric", "services.s.queue_depth_max"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("services.s.queue_depth_max"));
+
+    for (bad, says) in [
+        ("services.nope.utilization", "no service `nope`"),
+        ("services.s.utilisation", "known: attempts"),
+        ("availabilty", "did you mean `availability`"),
+    ] {
+        let out = simctl(&["compare", f, "--metric", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{bad}: {}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

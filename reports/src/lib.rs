@@ -30,6 +30,7 @@ pub use experiment::{experiment_md, experiment_table};
 pub use report::report_md;
 
 use sim_models::RunResult;
+use sim_models::metric::{MetricRef, millis as ms};
 use sim_models::recovery::Verdict;
 
 /// A run as pretty JSON (deterministic: same result, same bytes), ending in a newline.
@@ -271,40 +272,44 @@ fn period(secs: f64) -> String {
 }
 
 /// Several runs side by side: one row per metric, one column per run (labelled by its file
-/// stem, e.g. `v0.6`), as aligned plain text or a markdown table.
-pub fn compare(runs: &[RunResult], markdown: bool) -> String {
-    type Cell = fn(&RunResult) -> String;
-    let metrics: [(&str, Cell); 9] = [
-        ("availability", |r| format!("{:.4}", r.totals.availability)),
-        ("goodput rps", |r| format!("{:.1}", r.totals.goodput_rps)),
-        ("p99 ms", |r| ms(r.totals.latency_ms.p99)),
-        ("peak retry ampl.", |r| {
-            format!("{:.2}", r.retry_amplification_peak)
-        }),
-        ("wasted work s", |r| format!("{:.1}", r.wasted_work_s)),
-        ("duplicates", |r| r.duplicate_side_effects.to_string()),
-        ("max queue", |r| {
-            let max = r.services.iter().map(|s| s.queue_depth_max).max();
-            max.unwrap_or(0).to_string()
-        }),
-        ("recovery", |r| match (r.recovery_s, r.recovery_verdict) {
-            (Some(s), _) => format!("{s:.1} s"),
-            (None, Verdict::Steady) => "no faults".to_string(),
-            (None, Verdict::CollapsedWithoutFault) => "collapsed".to_string(),
-            (None, v) => v.to_string(),
-        }),
-        ("seed", |r| r.seed.to_string()),
+/// stem, e.g. `v0.6`), as aligned plain text or a markdown table. The headline rows, then
+/// `extra` metrics from the registry (`--metric services.db.utilization`).
+pub fn compare(runs: &[RunResult], markdown: bool, extra: &[MetricRef]) -> String {
+    let metric = |name: &str| MetricRef::parse(name).expect("a registry name");
+    let headline = [
+        ("availability", metric("availability")),
+        ("goodput rps", metric("goodput_rps")),
+        ("p99 ms", metric("p99_ms")),
+        ("peak retry ampl.", metric("retry_amplification_peak")),
+        ("wasted work s", metric("wasted_work_s")),
+        ("duplicates", metric("duplicate_side_effects")),
     ];
-    let mut header = vec!["metric".to_string()];
-    header.extend(runs.iter().map(run_label));
-    let mut rows: Vec<Vec<String>> = metrics
-        .iter()
-        .map(|(name, cell)| {
-            let mut row = vec![name.to_string()];
-            row.extend(runs.iter().map(cell));
-            row
-        })
-        .collect();
+    let cell = |m: &MetricRef, r: &RunResult| m.read(r).map_or("-".into(), |x| m.unit().format(x));
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = |name: String, cells: Vec<String>| {
+        let mut row = vec![name];
+        row.extend(cells);
+        rows.push(row);
+    };
+    for (label, m) in &headline {
+        row(label.to_string(), runs.iter().map(|r| cell(m, r)).collect());
+    }
+    // The deepest queue of any service, and the recovery in words where it has no time.
+    let max_queue = |r: &RunResult| {
+        let max = r.services.iter().map(|s| s.queue_depth_max).max();
+        max.unwrap_or(0).to_string()
+    };
+    row("max queue".into(), runs.iter().map(max_queue).collect());
+    let recovery = |r: &RunResult| match (r.recovery_s, r.recovery_verdict) {
+        (Some(s), _) => format!("{s:.1} s"),
+        (None, Verdict::Steady) => "no faults".to_string(),
+        (None, Verdict::CollapsedWithoutFault) => "collapsed".to_string(),
+        (None, v) => v.to_string(),
+    };
+    row("recovery".into(), runs.iter().map(recovery).collect());
+    for m in extra {
+        row(m.name(), runs.iter().map(|r| cell(m, r)).collect());
+    }
     // One row per SLO any run has (the scenario's `all`, then routes, by first appearance):
     // met or MISSED, with the error budget the run consumed.
     let slos: Vec<Vec<sim_models::slo_status::SloStatus>> = runs
@@ -318,16 +323,21 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
         }
     }
     for route in routes {
-        let mut row = vec![format!("SLO {route} (budget)")];
-        row.extend(slos.iter().map(|list| {
+        let cells = slos.iter().map(|list| {
             list.iter()
                 .find(|s| s.route == route)
                 .map_or("-".to_string(), |s| {
                     format!("{} {:.0}%", s.verdict(), s.budget_consumed_pct)
                 })
-        }));
-        rows.push(row);
+        });
+        row(format!("SLO {route} (budget)"), cells.collect());
     }
+    row(
+        "seed".into(),
+        runs.iter().map(|r| r.seed.to_string()).collect(),
+    );
+    let mut header = vec!["metric".to_string()];
+    header.extend(runs.iter().map(run_label));
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -372,15 +382,4 @@ pub fn compare(runs: &[RunResult], markdown: bool) -> String {
         out.push_str(&line(row));
     }
     out
-}
-
-/// Milliseconds with precision that suits their size.
-fn ms(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.1}")
-    } else if x >= 1.0 {
-        format!("{x:.3}")
-    } else {
-        format!("{x:.4}")
-    }
 }

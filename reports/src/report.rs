@@ -63,7 +63,7 @@ pub fn report_md(runs: &[RunResult], charts: &[Chart]) -> String {
     }
 
     let _ = writeln!(w, "\n## Summary\n");
-    let _ = write!(w, "{}", crate::compare(runs, true));
+    let _ = write!(w, "{}", crate::compare(runs, true, &[]));
 
     let _ = writeln!(w, "\n## SLOs\n");
     let _ = writeln!(

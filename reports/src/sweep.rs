@@ -1,6 +1,7 @@
 //! A sweep's points as a table: one line per point, its parameters, then the headline
 //! metrics as mean ± 95% half-width over the replicates.
 
+use sim_models::metric::{MetricRef, Unit};
 use sim_models::sweep::{PointSummary, Stat, SweepResult};
 
 use crate::charts::{Chart, Line, XyChart, xy_chart};
@@ -19,14 +20,25 @@ pub fn sweep_table(s: &SweepResult) -> String {
     // The other verdicts get a column only when some run has them: `metastable` is the
     // share of the runs with a verdict, `undetermined` the share of all runs.
     for (name, label) in [("collapsed", "collapsed"), ("undetermined", "undetermined")] {
-        let seen = s
-            .points
-            .iter()
-            .any(|p| p.stat(name).and_then(|st| st.mean).is_some_and(|m| m > 0.0));
+        let seen = s.points.iter().any(|p| {
+            s.stat(p, name)
+                .and_then(|st| st.mean)
+                .is_some_and(|m| m > 0.0)
+        });
         if seen {
             metrics.push((name, label, 2));
         }
     }
+    // Then the metrics the user asked for (`--metric`), under their registry names.
+    let extra: Vec<(String, usize)> = s.metrics[sim_models::metric::RUN.len()..]
+        .iter()
+        .map(|name| {
+            let unit = MetricRef::parse(name).map_or(Unit::Factor, |m| m.unit());
+            (name.clone(), digits(unit))
+        })
+        .collect();
+    let mut metrics: Vec<(&str, &str, usize)> = metrics;
+    metrics.extend(extra.iter().map(|(n, d)| (n.as_str(), n.as_str(), *d)));
     header.push("runs".into());
     header.extend(metrics.iter().map(|m| m.1.to_string()));
     let rows: Vec<Vec<String>> = s
@@ -36,7 +48,10 @@ pub fn sweep_table(s: &SweepResult) -> String {
             let mut row = p.values.clone();
             row.push(p.replicates.to_string());
             for &(name, _, digits) in &metrics {
-                row.push(p.stat(name).map_or_else(String::new, |st| cell(st, digits)));
+                row.push(
+                    s.stat(p, name)
+                        .map_or_else(String::new, |st| cell(st, digits)),
+                );
             }
             row
         })
@@ -67,6 +82,15 @@ pub fn sweep_table(s: &SweepResult) -> String {
         s.scenario_hash
     ));
     out
+}
+
+/// Decimals a sweep cell shows for a metric of `unit`.
+fn digits(unit: Unit) -> usize {
+    match unit {
+        Unit::Ratio => 4,
+        Unit::Factor | Unit::Flag => 2,
+        Unit::Count | Unit::PerSecond | Unit::Millis | Unit::Seconds => 1,
+    }
 }
 
 /// `mean ± half-width`, the mean alone with one replicate, `-` with none (e.g. no recovery).
@@ -182,7 +206,9 @@ fn lines(s: &SweepResult, metric: &str, x_of: &dyn Fn(&str) -> f64) -> Vec<Line>
         };
         let line = &mut out[index];
         let x = x_of(&p.values[0]);
-        let Some(st) = p.stat(metric) else { continue };
+        let Some(st) = s.stat(p, metric) else {
+            continue;
+        };
         if let Some(mean) = st.mean {
             line.points.push((x, mean));
         }
@@ -226,7 +252,7 @@ pub fn sweep_report_md(s: &SweepResult, charts: &[Chart]) -> String {
     }
     out.push_str(&format!("\n## Points\n\n```\n{}```\n\n", sweep_table(s)));
     let metastable = s.points.iter().find(|p| {
-        p.stat("metastable")
+        s.stat(p, "metastable")
             .and_then(|st| st.mean)
             .is_some_and(|m| m > 0.0)
     });
@@ -241,7 +267,7 @@ pub fn sweep_report_md(s: &SweepResult, charts: &[Chart]) -> String {
         .points
         .iter()
         .filter(|p| {
-            p.stat("undetermined")
+            s.stat(p, "undetermined")
                 .and_then(|st| st.mean)
                 .is_some_and(|m| m > 0.0)
         })
@@ -254,11 +280,18 @@ pub fn sweep_report_md(s: &SweepResult, charts: &[Chart]) -> String {
         ));
     }
     let best = s.points.iter().max_by(|a, b| {
-        let g = |p: &PointSummary| p.stat("goodput_rps").and_then(|st| st.mean).unwrap_or(0.0);
+        let g = |p: &PointSummary| {
+            s.stat(p, "goodput_rps")
+                .and_then(|st| st.mean)
+                .unwrap_or(0.0)
+        };
         g(a).total_cmp(&g(b))
     });
     if let Some(p) = best {
-        let g = p.stat("goodput_rps").and_then(|st| st.mean).unwrap_or(0.0);
+        let g = s
+            .stat(p, "goodput_rps")
+            .and_then(|st| st.mean)
+            .unwrap_or(0.0);
         out.push_str(&format!(
             "The highest goodput, {g:.1} rps, is at {}.\n\n",
             describe(s, &p.values)
@@ -284,7 +317,8 @@ fn describe(s: &SweepResult, values: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim_models::sweep::{METRICS, Param, Row};
+    use sim_models::metric::RUN;
+    use sim_models::sweep::{Param, Row};
 
     /// A run at `point` whose verdict metrics are `metastable` / `undetermined`.
     fn row(point: usize, replicate: u32, metastable: Option<f64>, undetermined: f64) -> Row {
@@ -295,9 +329,9 @@ mod tests {
             values: vec![point.to_string()],
             scenario_hash: "h".into(),
             stopped: "horizon".into(),
-            metrics: METRICS
+            metrics: RUN
                 .iter()
-                .map(|m| match *m {
+                .map(|m| match m.name {
                     "metastable" => metastable,
                     "collapsed" => metastable.map(|_| 0.0),
                     "undetermined" => Some(undetermined),
@@ -317,7 +351,8 @@ mod tests {
             row(1, 1, None, 1.0),
         ];
         let params = vec![Param::parse("x=0,1").unwrap()];
-        let s = SweepResult::new("f", "h", 42, 2, params, rows);
+        let metrics: Vec<_> = sim_models::metric::run_metrics().collect();
+        let s = SweepResult::new("f", "h", 42, 2, params, &metrics, rows);
         let table = sweep_table(&s);
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].ends_with("metastable  undetermined"), "{table}");

@@ -84,7 +84,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         scenario: format!("{file}-synthetic"),
         seed: 42,
         scenario_hash: "0123456789abcdef".to_string(),
-        stopped: "horizon".to_string(),
+        stopped: sim_models::result::Stopped::new(sim_models::result::StopKind::Horizon, ""),
         simulated_s: windows as f64,
         warmup_s: 0.0,
         events: 1000,
@@ -111,7 +111,10 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         backpressure_rejections: 0,
         retry_amplification_peak: if bad { 3.39 } else { 1.09 },
         faults: vec![FaultWindow {
-            kind: "slowdown x100".to_string(),
+            kind: sim_models::result::FaultLabel::new(
+                sim_models::result::FaultClass::Slowdown,
+                "x100",
+            ),
             target: "db".to_string(),
             start_s: f0,
             end_s: f1,

@@ -10,6 +10,7 @@
 //! | [`world`] | the model: clients, services, requests; the event handler |
 //! | [`rules`] | rules that act during a run: conditions, actions, their state machine |
 //! | [`run`] | scenario + seed -> [`RunResult`] |
+//! | [`metric`] | the metric registry: every named number of a run, its unit and how to read it |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
 //! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
 //! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
@@ -26,6 +27,7 @@ pub mod experiment;
 pub mod footprint;
 pub mod limits;
 pub mod locate;
+pub mod metric;
 pub mod policy;
 pub mod recovery;
 pub mod result;

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod labels;
+pub use labels::{FaultClass, FaultLabel, StopKind, Stopped};
+
 /// The outcome of one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -10,7 +13,7 @@ pub struct RunResult {
     pub seed: u64,
     pub scenario_hash: String,
     /// Why the run ended: `horizon`, `drained`, `event_budget`, or a guard's own words.
-    pub stopped: String,
+    pub stopped: Stopped,
     /// Virtual seconds simulated (the horizon unless a guard stopped the run earlier).
     pub simulated_s: f64,
     /// Requests issued before this many seconds are left out of every total below.
@@ -136,7 +139,7 @@ pub struct BreakerReport {
 /// A fault as scheduled.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultWindow {
-    pub kind: String,
+    pub kind: FaultLabel,
     pub target: String,
     pub start_s: f64,
     pub end_s: f64,

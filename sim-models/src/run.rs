@@ -6,7 +6,10 @@ use sim_core::stats::{LatencyRecorder, Welford};
 use sim_core::{SimDuration, SimTime};
 
 use crate::recovery::{RecoveryParams, recovery};
-use crate::result::{ClientResult, Failed, FaultWindow, Latency, RunResult, ServiceResult, Totals};
+use crate::result::{
+    ClientResult, Failed, FaultLabel, FaultWindow, Latency, RunResult, ServiceResult, StopKind,
+    Stopped, Totals,
+};
 use crate::scenario::{FaultKind, Scenario};
 use crate::world::World;
 
@@ -174,22 +177,29 @@ fn finish(
         seed,
         scenario_hash: s.hash(),
         stopped: match stop {
-            StopReason::Horizon => "horizon".into(),
-            StopReason::Drained => "drained".into(),
-            StopReason::EventBudget => format!(
-                "event_budget: {events} events at t={:.3}s",
-                end.as_secs_f64()
+            StopReason::Horizon => Stopped::new(StopKind::Horizon, ""),
+            StopReason::Drained => Stopped::new(StopKind::Drained, ""),
+            StopReason::EventBudget => Stopped::new(
+                StopKind::EventBudget,
+                format!("{events} events at t={:.3}s", end.as_secs_f64()),
             ),
-            StopReason::NoProgress { events, from, to } if from == to => format!(
-                "no_progress: {events} events at t={:.3}s without virtual time advancing (limits.max_events_without_progress)",
-                from.as_secs_f64()
+            StopReason::NoProgress { events, from, to } if from == to => Stopped::new(
+                StopKind::NoProgress,
+                format!(
+                    "{events} events at t={:.3}s without virtual time advancing (limits.max_events_without_progress)",
+                    from.as_secs_f64()
+                ),
             ),
-            StopReason::NoProgress { events, from, to } => format!(
-                "no_progress: {events} events from t={:.9}s to t={:.9}s, virtual time advancing at most 1ns per event (limits.max_events_without_progress)",
-                from.as_secs_f64(),
-                to.as_secs_f64()
+            StopReason::NoProgress { events, from, to } => Stopped::new(
+                StopKind::NoProgress,
+                format!(
+                    "{events} events from t={:.9}s to t={:.9}s, virtual time advancing at most 1ns per event (limits.max_events_without_progress)",
+                    from.as_secs_f64(),
+                    to.as_secs_f64()
+                ),
             ),
-            StopReason::Guard(why) => why,
+            // The model's guards name themselves (`in_flight_limit: ...`).
+            StopReason::Guard(why) => Stopped::parse(&why),
         },
         simulated_s: end.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
@@ -223,19 +233,24 @@ fn finish(
 }
 
 pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
-    let (kind, target) = match &f.kind {
-        FaultKind::Crash { service, mode } => (format!("crash ({mode:?})"), service.clone()),
-        FaultKind::Errors { service, p } => (format!("errors p={p}"), service.clone()),
-        FaultKind::Slowdown { service, factor } => (format!("slowdown x{factor}"), service.clone()),
+    use crate::result::FaultClass as C;
+    let (class, rest, target) = match &f.kind {
+        FaultKind::Crash { service, mode } => (C::Crash, format!("({mode:?})"), service.clone()),
+        FaultKind::Errors { service, p } => (C::Errors, format!("p={p}"), service.clone()),
+        FaultKind::Slowdown { service, factor } => {
+            (C::Slowdown, format!("x{factor}"), service.clone())
+        }
         FaultKind::CapacityLoss { service, workers } => (
-            format!("capacity loss to {workers} workers"),
+            C::CapacityLoss,
+            format!("to {workers} workers"),
             service.clone(),
         ),
-        FaultKind::Pause { service } => ("pause".into(), service.clone()),
-        FaultKind::Partition { a, b } => ("partition".into(), format!("{a} <-> {b}")),
-        FaultKind::Loss { a, b, p } => (format!("loss p={p}"), format!("{a} <-> {b}")),
-        FaultKind::Spike { client, factor } => (format!("traffic spike x{factor}"), client.clone()),
+        FaultKind::Pause { service } => (C::Pause, String::new(), service.clone()),
+        FaultKind::Partition { a, b } => (C::Partition, String::new(), format!("{a} <-> {b}")),
+        FaultKind::Loss { a, b, p } => (C::Loss, format!("p={p}"), format!("{a} <-> {b}")),
+        FaultKind::Spike { client, factor } => (C::Spike, format!("x{factor}"), client.clone()),
     };
+    let kind = FaultLabel::new(class, &rest);
     FaultWindow {
         kind,
         target,

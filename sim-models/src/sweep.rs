@@ -20,7 +20,7 @@ use sim_core::stats::mean_ci;
 use sim_core::time::SimDuration;
 
 use crate::diagnostic::edit_distance;
-use crate::recovery::Verdict;
+use crate::metric::MetricRef;
 use crate::result::RunResult;
 use crate::scenario::Scenario;
 
@@ -699,38 +699,9 @@ pub fn replicate_seed(base: u64, r: u32) -> u64 {
     }
 }
 
-/// The metrics of each run, as columns (DESIGN.md names; `failed_*` by reason).
-pub const METRICS: &[&str] = &[
-    "offered",
-    "succeeded",
-    "degraded",
-    "failed_timeout",
-    "failed_rejected",
-    "failed_error",
-    "failed_circuit_open",
-    "availability",
-    "goodput_rps",
-    "p50_ms",
-    "p90_ms",
-    "p99_ms",
-    "p999_ms",
-    "retry_amplification",
-    "retry_amplification_peak",
-    "wasted_work_s",
-    "duplicate_side_effects",
-    "retries",
-    "recovery_s",
-    "metastable",
-    "collapsed",
-    "undetermined",
-    "events",
-];
-
-/// One run of a sweep: a point's values, a replicate, and the run's metrics (`None` where
-/// the metric has no value, e.g. `recovery_s` of a metastable run). The verdict of the run
-/// (`sim_models::recovery`) gives three 0/1 metrics: `metastable` and `collapsed` (without
-/// a fault) are `None` when the verdict is undetermined, which is neither, and
-/// `undetermined` is 1 then.
+/// One run of a sweep: a point's values, a replicate, and the run's metrics in the sweep's
+/// column order ([`SweepResult::metrics`]; `None` where the metric has no value, e.g.
+/// `recovery_s` of a metastable run; see [`crate::metric`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub point: usize,
@@ -743,61 +714,24 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(point: usize, replicate: u32, values: Vec<String>, r: &RunResult) -> Row {
-        let t = &r.totals;
-        let l = &t.latency_ms;
-        let metrics = vec![
-            Some(t.offered as f64),
-            Some(t.succeeded as f64),
-            Some(t.degraded as f64),
-            Some(t.failed.timeout as f64),
-            Some(t.failed.rejected as f64),
-            Some(t.failed.error as f64),
-            Some(t.failed.circuit_open as f64),
-            Some(t.availability),
-            Some(t.goodput_rps),
-            Some(l.p50),
-            Some(l.p90),
-            Some(l.p99),
-            Some(l.p999),
-            Some(r.retry_amplification),
-            Some(r.retry_amplification_peak),
-            Some(r.wasted_work_s),
-            Some(r.duplicate_side_effects as f64),
-            Some(r.retries as f64),
-            r.recovery_s,
-            verdict_is(r, Verdict::Metastable),
-            verdict_is(r, Verdict::CollapsedWithoutFault),
-            Some(f64::from(u8::from(
-                r.recovery_verdict == Verdict::Undetermined,
-            ))),
-            Some(r.events as f64),
-        ];
-        debug_assert_eq!(metrics.len(), METRICS.len());
+    /// The row of run `r`: `metrics` read through the registry, in the sweep's column order.
+    pub fn new(
+        point: usize,
+        replicate: u32,
+        values: Vec<String>,
+        r: &RunResult,
+        metrics: &[MetricRef],
+    ) -> Row {
         Row {
             point,
             replicate,
             seed: r.seed,
             values,
             scenario_hash: r.scenario_hash.clone(),
-            stopped: r.stopped.clone(),
-            metrics,
+            stopped: r.stopped.to_string(),
+            metrics: metrics.iter().map(|m| m.read(r)).collect(),
         }
     }
-
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        METRICS
-            .iter()
-            .position(|m| *m == name)
-            .and_then(|i| self.metrics[i])
-    }
-}
-
-/// 1 if the run's verdict is `v`, 0 if it is another determined verdict, `None` if it is
-/// undetermined.
-fn verdict_is(r: &RunResult, v: Verdict) -> Option<f64> {
-    (r.recovery_verdict != Verdict::Undetermined)
-        .then(|| f64::from(u8::from(r.recovery_verdict == v)))
 }
 
 /// A metric over a point's replicates: mean and 95% t interval (bounds `None` with fewer
@@ -816,17 +750,8 @@ pub struct PointSummary {
     pub point: usize,
     pub values: Vec<String>,
     pub replicates: usize,
-    /// One per entry of [`METRICS`].
+    /// One per entry of the sweep's [`SweepResult::metrics`].
     pub stats: Vec<Stat>,
-}
-
-impl PointSummary {
-    pub fn stat(&self, name: &str) -> Option<&Stat> {
-        METRICS
-            .iter()
-            .position(|m| *m == name)
-            .map(|i| &self.stats[i])
-    }
 }
 
 /// A whole sweep: what was varied and every run, in (point, replicate) order.
@@ -838,6 +763,8 @@ pub struct SweepResult {
     pub base_seed: u64,
     pub seeds: u32,
     pub params: Vec<Param>,
+    /// The metric of each column, by registry name ([`crate::metric`]): the run-wide
+    /// metrics, then any the user asked for.
     pub metrics: Vec<String>,
     pub rows: Vec<Row>,
     pub points: Vec<PointSummary>,
@@ -851,12 +778,13 @@ impl SweepResult {
         base_seed: u64,
         seeds: u32,
         params: Vec<Param>,
+        metrics: &[MetricRef],
         mut rows: Vec<Row>,
     ) -> Self {
         rows.sort_by_key(|r| (r.point, r.replicate));
         let mut points: Vec<PointSummary> = Vec::new();
         for chunk in rows.chunk_by(|a, b| a.point == b.point) {
-            let stats = (0..METRICS.len())
+            let stats = (0..metrics.len())
                 .map(|m| {
                     let xs: Vec<f64> = chunk
                         .iter()
@@ -879,10 +807,16 @@ impl SweepResult {
             base_seed,
             seeds,
             params,
-            metrics: METRICS.iter().map(|m| m.to_string()).collect(),
+            metrics: metrics.iter().map(MetricRef::name).collect(),
             rows,
             points,
         }
+    }
+
+    /// The statistic of metric `name` at point `p`, if the sweep has that column.
+    pub fn stat<'a>(&self, p: &'a PointSummary, name: &str) -> Option<&'a Stat> {
+        let i = self.metrics.iter().position(|m| m == name)?;
+        p.stats.get(i)
     }
 
     /// One line per run: point, replicate, seed, the parameters, then every metric.
@@ -890,7 +824,7 @@ impl SweepResult {
         let mut head = vec!["point".to_string(), "replicate".into(), "seed".into()];
         head.extend(self.params.iter().map(|p| p.path.clone()));
         head.extend(["scenario_hash".to_string(), "stopped".into()]);
-        head.extend(METRICS.iter().map(|m| m.to_string()));
+        head.extend(self.metrics.iter().cloned());
         let mut out = csv_line(&head);
         for r in &self.rows {
             let mut cells = vec![
@@ -912,7 +846,7 @@ impl SweepResult {
         let mut head = vec!["point".to_string()];
         head.extend(self.params.iter().map(|p| p.path.clone()));
         head.push("replicates".into());
-        for m in METRICS {
+        for m in &self.metrics {
             head.extend([
                 format!("{m}_mean"),
                 format!("{m}_ci_low"),
@@ -972,7 +906,7 @@ fn csv_line(cells: &[String]) -> String {
 }
 
 /// How the runs at one value of a tipping-point search came out, by verdict
-/// ([`Verdict::tipped`]): metastable or collapsed, recovered or steady, or undetermined.
+/// ([`crate::recovery::Verdict::tipped`]): metastable or collapsed, recovered or steady, or undetermined.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
     pub tipped: usize,
@@ -1254,9 +1188,9 @@ mod tests {
             values: vec![point.to_string()],
             scenario_hash: "h".into(),
             stopped: "horizon".into(),
-            metrics: METRICS
+            metrics: crate::metric::RUN
                 .iter()
-                .map(|m| match *m {
+                .map(|m| match m.name {
                     "p99_ms" => Some(p99),
                     "recovery_s" => None,
                     _ => Some(1.0),
@@ -1270,13 +1204,14 @@ mod tests {
             row(1, 0, 12.0),
         ];
         let params = vec![Param::parse("x=0,1").unwrap()];
-        let s = SweepResult::new("f", "h", 42, 2, params, rows);
+        let metrics: Vec<MetricRef> = crate::metric::run_metrics().collect();
+        let s = SweepResult::new("f", "h", 42, 2, params, &metrics, rows);
         assert_eq!((s.rows[0].point, s.rows[1].replicate), (0, 1));
-        let p99 = s.points[0].stat("p99_ms").unwrap();
+        let p99 = s.stat(&s.points[0], "p99_ms").unwrap();
         assert_eq!(p99.mean, Some(12.0));
         // t(0.975, 1 dof) = 12.706; standard error 2.
         assert!((p99.ci_high.unwrap() - (12.0 + 12.706 * 2.0)).abs() < 0.01);
-        assert_eq!(s.points[0].stat("recovery_s").unwrap().n, 0);
+        assert_eq!(s.stat(&s.points[0], "recovery_s").unwrap().n, 0);
         let csv = s.points_csv();
         assert!(csv.starts_with("point,x,replicates,offered_mean,"));
         assert_eq!(csv.lines().count(), 3);

@@ -124,7 +124,7 @@ pub struct Probe {
 }
 
 /// What a probe measures (see [`probe`] for the exact definitions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Metric {
     /// Successes over finished requests in the window (of a client, or all).
     Availability,
@@ -143,10 +143,14 @@ pub enum Metric {
     /// baseline (the run's recovery verdict; never recovering reads as infinite). Window
     /// `After`.
     RecoveryTime,
+    /// Any metric of the registry ([`crate::metric`]) by its name, over the whole run
+    /// (window `Whole`): `Registry("clients.shoppers.p99_ms")`,
+    /// `Registry("services.db.utilization")`.
+    Registry(String),
 }
 
 impl Metric {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Metric::Availability => "availability",
             Metric::Goodput => "goodput_rps",
@@ -155,12 +159,18 @@ impl Metric {
             Metric::RetryAmplification => "retry_amplification_peak",
             Metric::Duplicates => "duplicate_side_effects",
             Metric::RecoveryTime => "recovery_s",
+            Metric::Registry(name) => name,
         }
     }
 
-    /// Whether a larger value is better (availability, goodput) or worse (the rest).
-    pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::Availability | Metric::Goodput)
+    /// Whether a larger value is better (availability, goodput) or worse (the rest);
+    /// `None` for a registry metric, whose direction is not recorded.
+    pub fn higher_is_better(&self) -> Option<bool> {
+        match self {
+            Metric::Availability | Metric::Goodput => Some(true),
+            Metric::Registry(_) => None,
+            _ => Some(false),
+        }
     }
 }
 
@@ -185,7 +195,8 @@ pub enum Tolerance {
     /// Inclusive bounds.
     Between(f64, f64),
     /// No worse than the control run on the same seed by more than this fraction of the
-    /// control's value (worse: lower availability or goodput, higher anything else).
+    /// control's value (worse: lower availability or goodput, higher anything else; for a
+    /// registry metric, whose direction is not recorded, no further either way).
     WithinControl(f64),
 }
 

@@ -191,7 +191,7 @@ fn probe_problems(exp: &Experiment, i: usize, control: &Scenario, s: &Scenario) 
     let mut out = Vec::new();
     let mut err = |path: FieldPath, msg: String| out.push(Problem::new(path, msg));
     let client = |n: &str| s.clients.iter().any(|c| c.name == n);
-    match (p.metric, &p.of) {
+    match (&p.metric, &p.of) {
         (Metric::Availability | Metric::Goodput, Some(of)) if !client(of) => err(
             at.field("of"),
             format!(
@@ -216,13 +216,13 @@ fn probe_problems(exp: &Experiment, i: usize, control: &Scenario, s: &Scenario) 
         ) => err(
             at.field("of"),
             format!(
-                "{} is measured for the whole system only: leave `of` out (a per-route p99 per window is not recorded)",
+                "{} is measured for the whole system only: leave `of` out (a per-route p99 per window is not recorded; a route's p99 over the whole run is `Registry(\"clients.NAME.p99_ms\")`)",
                 p.metric.name()
             ),
         ),
         _ => {}
     }
-    match (p.metric, p.window) {
+    match (&p.metric, p.window) {
         (Metric::Duplicates, w) if w != Window::Whole => err(
             at.field("window"),
             "duplicate side effects are counted over the whole run only: use `Whole`".into(),
@@ -231,6 +231,22 @@ fn probe_problems(exp: &Experiment, i: usize, control: &Scenario, s: &Scenario) 
             at.field("window"),
             "recovery is measured after the last fault: use `After`".into(),
         ),
+        (Metric::Registry(name), w) => {
+            if w != Window::Whole {
+                err(
+                    at.field("window"),
+                    "registry metrics are whole-run numbers: use `Whole`".into(),
+                );
+            }
+            match crate::metric::MetricRef::parse(name).and_then(|m| m.check(s)) {
+                Err(why) => err(at.field("metric"), why),
+                Ok(()) if p.of.is_some() => err(
+                    at.field("of"),
+                    "a registry metric names its service or client itself: leave `of` out".into(),
+                ),
+                Ok(()) => {}
+            }
+        }
         _ => {}
     }
     let finite = |x: f64| x.is_finite();

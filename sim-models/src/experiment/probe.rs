@@ -31,7 +31,7 @@ pub fn value(probe: &Probe, window: (f64, f64), r: &RunResult) -> Result<f64, St
             .find(|c| c.name == name)
             .ok_or_else(|| format!("the run has no client `{name}`"))
     };
-    match probe.metric {
+    match &probe.metric {
         Metric::Availability => {
             let (ok, finished) = match &probe.of {
                 None => {
@@ -82,6 +82,9 @@ pub fn value(probe: &Probe, window: (f64, f64), r: &RunResult) -> Result<f64, St
             .reduce(f64::max)
             .ok_or_else(|| "no request offered in the window".into()),
         Metric::Duplicates => Ok(r.duplicate_side_effects as f64),
+        Metric::Registry(name) => crate::metric::MetricRef::parse(name)?
+            .read(r)
+            .ok_or_else(|| format!("the run has no value for `{name}`")),
         Metric::RecoveryTime => match (r.recovery_verdict, r.recovery_s) {
             (Verdict::Recovered, Some(x)) => Ok(x),
             (Verdict::Metastable, _) => Ok(f64::INFINITY),

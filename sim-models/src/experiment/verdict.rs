@@ -142,7 +142,7 @@ pub struct Outcome {
     pub learning: Vec<String>,
 }
 
-fn breaks(tolerance: Tolerance, metric: Metric, value: f64, control: Option<f64>) -> Option<bool> {
+fn breaks(tolerance: Tolerance, metric: &Metric, value: f64, control: Option<f64>) -> Option<bool> {
     Some(match tolerance {
         Tolerance::AtLeast(x) => value < x,
         Tolerance::AtMost(x) => value > x,
@@ -150,10 +150,10 @@ fn breaks(tolerance: Tolerance, metric: Metric, value: f64, control: Option<f64>
         Tolerance::WithinControl(frac) => {
             let c = control?;
             let slack = frac * c.abs();
-            if metric.higher_is_better() {
-                value < c - slack
-            } else {
-                value > c + slack
+            match metric.higher_is_better() {
+                Some(true) => value < c - slack,
+                Some(false) => value > c + slack,
+                None => (value - c).abs() > slack,
             }
         }
     })
@@ -220,7 +220,7 @@ pub fn evaluate(
                 let absolute = !matches!(p.tolerance, Tolerance::WithinControl(_));
                 if absolute && p.metric != Metric::RecoveryTime {
                     match &cv {
-                        Ok(v) if breaks(p.tolerance, p.metric, *v, None) == Some(true) => {
+                        Ok(v) if breaks(p.tolerance, &p.metric, *v, None) == Some(true) => {
                             out.control_breached_seeds.push(seed)
                         }
                         Ok(_) => {}
@@ -235,7 +235,8 @@ pub fn evaluate(
                     }
                     (Ok(v), c) => {
                         out.evaluated += 1;
-                        if breaks(p.tolerance, p.metric, *v, c.as_ref().ok().copied()) == Some(true)
+                        if breaks(p.tolerance, &p.metric, *v, c.as_ref().ok().copied())
+                            == Some(true)
                         {
                             out.deviated_seeds.push(seed);
                         }
@@ -339,7 +340,7 @@ pub fn learning(
     );
     if tw > 2.0 * cw + 1.0 {
         out.push(format!(
-            "wasted work rose to {tw:.1} s per run (control {cw:.1} s): services kept working for callers that had given up; deadlines honoured downstream or cancellation would stop it"
+            "wasted work rose to {tw:.1} s per run (control {cw:.1} s): services kept working for callers that had given up (work already started runs to its end unless the service honours cancellation)"
         ));
     }
     let metastable = treatment.iter().filter(|r| r.metastable).count();
@@ -390,7 +391,7 @@ fn judge(
     aborts: &[Abort],
 ) -> (Verdict, String) {
     let n = seeds.len();
-    let stopped = |r: &RunResult| r.stopped != "horizon" && r.stopped != "drained";
+    let stopped = |r: &RunResult| !r.stopped.is_normal();
     for (which, runs) in [("control", control), ("experiment", treatment)] {
         if let Some((seed, r)) = seeds.iter().zip(runs).find(|(_, r)| stopped(r)) {
             return (
@@ -509,27 +510,36 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_metric_within_control_is_judged_either_way() {
+        let within = Tolerance::WithinControl(0.1);
+        let m = Metric::Registry("services.db.utilization".into());
+        assert_eq!(breaks(within, &m, 0.56, Some(0.5)), Some(true));
+        assert_eq!(breaks(within, &m, 0.44, Some(0.5)), Some(true));
+        assert_eq!(breaks(within, &m, 0.54, Some(0.5)), Some(false));
+    }
+
+    #[test]
     fn tolerances_read_the_metric_direction() {
         let within = Tolerance::WithinControl(0.1);
         assert_eq!(
-            breaks(within, Metric::Goodput, 89.0, Some(100.0)),
+            breaks(within, &Metric::Goodput, 89.0, Some(100.0)),
             Some(true)
         );
         assert_eq!(
-            breaks(within, Metric::Goodput, 91.0, Some(100.0)),
+            breaks(within, &Metric::Goodput, 91.0, Some(100.0)),
             Some(false)
         );
-        assert_eq!(breaks(within, Metric::P99, 111.0, Some(100.0)), Some(true));
-        assert_eq!(breaks(within, Metric::P99, 50.0, Some(100.0)), Some(false));
-        assert_eq!(breaks(within, Metric::P99, 50.0, None), None);
+        assert_eq!(breaks(within, &Metric::P99, 111.0, Some(100.0)), Some(true));
+        assert_eq!(breaks(within, &Metric::P99, 50.0, Some(100.0)), Some(false));
+        assert_eq!(breaks(within, &Metric::P99, 50.0, None), None);
         assert_eq!(
-            breaks(Tolerance::Between(1.0, 2.0), Metric::P99, 2.0, None),
+            breaks(Tolerance::Between(1.0, 2.0), &Metric::P99, 2.0, None),
             Some(false)
         );
         assert_eq!(
             breaks(
                 Tolerance::AtMost(30.0),
-                Metric::RecoveryTime,
+                &Metric::RecoveryTime,
                 f64::INFINITY,
                 None
             ),

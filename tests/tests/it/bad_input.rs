@@ -1,6 +1,7 @@
 //! Every class of bad scenario gets a clear error naming file, line:column and field, and
 //! nothing panics. The diagnostics themselves are snapshotted: a wording change shows in review.
 
+use sim_models::result::StopKind;
 use std::fmt::Write;
 
 /// (case, file text). Each must fail to load.
@@ -516,7 +517,7 @@ fn durations_past_the_end_of_virtual_time_neither_crash_nor_truncate() {
         services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))])"#;
     let scenario = crate::support::load("extreme.ron", text);
     let r = sim_models::run(&scenario, 1, "extreme.ron");
-    assert_eq!(r.stopped, "horizon");
+    assert_eq!(r.stopped.kind, StopKind::Horizon);
     // 2.5 M h x 1e-7 rps = 900 requests expected (sd 30).
     assert!(
         (780..1020).contains(&r.totals.succeeded),

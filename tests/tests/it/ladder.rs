@@ -3,6 +3,7 @@
 //!
 //! A changed snapshot is a behaviour change: explain it in the commit message.
 
+use sim_models::result::StopKind;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -91,7 +92,13 @@ fn each_version_shows_its_lesson() {
         version("0.4"),
     );
     for r in [v1, v2, v3, v4] {
-        assert_eq!(r.stopped, "horizon", "{}: {}", r.scenario, r.replay);
+        assert_eq!(
+            r.stopped.kind,
+            StopKind::Horizon,
+            "{}: {}",
+            r.scenario,
+            r.replay
+        );
     }
 
     // v0.1: collapse under the spike, retries sustain it, no recovery.

@@ -2,6 +2,7 @@
 //! `limits.max_events_without_progress` events, not at the 2-billion event budget (issue 21).
 
 use sim_models::RunResult;
+use sim_models::result::StopKind;
 
 use crate::support::load;
 
@@ -22,7 +23,7 @@ fn a_closed_loop_with_zero_think_time_against_instant_rejection_stops_at_t0() {
     let r = run(ZERO_THINK);
     let limit = 10_000_000;
     assert_eq!(
-        r.stopped,
+        r.stopped.to_string(),
         format!(
             "no_progress: {limit} events at t=0.000s without virtual time advancing (limits.max_events_without_progress)"
         )
@@ -48,6 +49,7 @@ fn a_lower_limit_stops_it_sooner_and_a_think_time_lets_it_run() {
     let r = run(&lower);
     assert!(
         r.stopped
+            .to_string()
             .starts_with("no_progress: 1000 events at t=0.000s"),
         "{}",
         r.stopped
@@ -55,7 +57,7 @@ fn a_lower_limit_stops_it_sooner_and_a_think_time_lets_it_run() {
     assert_eq!(r.events, 1000);
     // With 1 ms of thinking the same loop runs to the horizon.
     let thinking = ZERO_THINK.replace(r#"Constant("0ms")"#, r#"Constant("1ms")"#);
-    assert_eq!(run(&thinking).stopped, "horizon");
+    assert_eq!(run(&thinking).stopped.kind, StopKind::Horizon);
 }
 
 /// A probe every nanosecond: virtual time advances, one nanosecond per event.
@@ -72,11 +74,16 @@ fn a_one_nanosecond_health_check_interval_stops_early() {
     )"#);
     assert!(
         r.stopped
+            .to_string()
             .starts_with("no_progress: 10000000 events from t="),
         "{}",
         r.stopped
     );
-    assert!(r.stopped.contains("at most 1ns per event"), "{}", r.stopped);
+    assert!(
+        r.stopped.detail.contains("at most 1ns per event"),
+        "{}",
+        r.stopped
+    );
     assert_eq!(r.events, 10_000_000, "stops after the first block");
     assert!(r.simulated_s < 0.011, "{} s", r.simulated_s);
 }
@@ -100,6 +107,6 @@ fn the_bundled_scenarios_make_progress() {
         s.limits.max_events_without_progress = 1_000_000;
         s.horizon = s.horizon.min(sim_core::SimDuration::from_secs(20));
         let r = sim_models::run(&s, s.seed, &f);
-        assert!(!r.stopped.starts_with("no_progress"), "{f}: {}", r.stopped);
+        assert!(r.stopped.kind != StopKind::NoProgress, "{f}: {}", r.stopped);
     }
 }

@@ -1,6 +1,8 @@
 //! README.md's scenario example is a real file: the ```ron block in README is
 //! scenarios/example.ron, byte for byte, and that file validates cleanly and runs.
 
+use sim_models::result::StopKind;
+
 const FILE: &str = "scenarios/example.ron";
 
 /// The first RON block in README.md that holds a scenario.
@@ -53,7 +55,7 @@ fn scenarios_example_ron_validates_cleanly_and_runs() {
     let scenario = validated.scenario;
     // As `simctl run scenarios/example.ron` does: the file's own seed, the whole horizon.
     let r = sim_models::run(&scenario, scenario.seed, FILE);
-    assert_eq!(r.stopped, "horizon");
+    assert_eq!(r.stopped.kind, StopKind::Horizon);
     assert_eq!(
         r.faults.len(),
         2,

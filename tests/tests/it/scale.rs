@@ -7,6 +7,8 @@
 //! The generator is a seeded splitmix64, so the cases are the same on every run; a failure
 //! prints the case number and its text.
 
+use sim_models::result::StopKind;
+
 /// splitmix64: a tiny deterministic generator for test inputs (not the model's streams).
 struct Gen(u64);
 
@@ -251,7 +253,7 @@ fn retries_refused_at_the_caller_are_events_the_budget_sees() {
         services: [Service(name: "s", workers: 1, service_time: Constant("10ms"))])"#;
     let scenario = crate::support::load("x.ron", text);
     let r = sim_models::run(&scenario, 1, "x.ron");
-    assert!(r.stopped.starts_with("event_budget"), "{}", r.stopped);
+    assert!(r.stopped.kind == StopKind::EventBudget, "{}", r.stopped);
     assert_eq!(r.events, 100_000);
     let t = &r.totals;
     assert_eq!(
@@ -262,10 +264,13 @@ fn retries_refused_at_the_caller_are_events_the_budget_sees() {
 
 /// (requests, attempts) in flight when the in-flight guard stopped `r`.
 fn stopped_in_flight(r: &sim_models::RunResult) -> (u64, u64) {
-    let rest = r
-        .stopped
-        .strip_prefix("in_flight_limit: ")
-        .unwrap_or_else(|| panic!("not stopped by the in-flight guard: {}", r.stopped));
+    assert_eq!(
+        r.stopped.kind,
+        StopKind::InFlightLimit,
+        "not stopped by the in-flight guard: {}",
+        r.stopped
+    );
+    let rest = &r.stopped.detail;
     let words: Vec<&str> = rest.split_whitespace().collect();
     let n = |i: usize| words[i].parse::<u64>().expect("a count");
     assert_eq!((words[1], words[4]), ("requests", "attempts"), "{rest}");
