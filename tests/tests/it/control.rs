@@ -362,3 +362,61 @@ fn end_faults_must_name_faults_that_exist() {
         "{err}"
     );
 }
+
+/// SLO validation (issue 14 item 2): a known share of bad requests gives the error budget
+/// consumed the arithmetic predicts, for the scenario's SLO and a route's own, and the
+/// run summary, the compare table and report.md state it.
+#[test]
+fn slo_status_states_met_or_missed_and_the_budget_consumed() {
+    // Every request fails for 60 s of the 600 s after the warm-up: 10% bad. Against a 0.8
+    // objective (20% budget) that is half the budget, met; against 0.95 (5%), 200%, missed.
+    let text = r#"Scenario(
+    name: "slo", seed: 3, horizon: "610s", warmup: "10s",
+    clients: [
+        Client(name: "a", target: "api", load: Open(rate_rps: 200.0), slo: (availability: 0.95)),
+        Client(name: "b", target: "api", load: Open(rate_rps: 200.0)),
+    ],
+    services: [Service(name: "api", workers: 8, service_time: Constant("1ms"))],
+    faults: [Fault(start: "300s", end: "360s", kind: Errors(service: "api", p: 1.0))],
+    slo: (availability: 0.8),
+)"#;
+    let r = run(text, 3);
+    let status = sim_models::slo_status::slo_status(&r);
+    assert_eq!(status.len(), 2);
+    let (all, a) = (&status[0], &status[1]);
+    assert_eq!((all.route.as_str(), a.route.as_str()), ("all", "a"));
+    // The bad share is 60/600 up to Poisson noise (sd ~0.4% of it over 24,000 requests).
+    let share = |s: &sim_models::slo_status::SloStatus| s.bad as f64 / (s.good + s.bad) as f64;
+    assert!((share(all) - 0.1).abs() < 0.005, "{all:?}");
+    assert_eq!(all.met, Some(true));
+    assert!((all.budget_consumed_pct - 50.0).abs() < 2.5, "{all:?}");
+    assert_eq!(a.met, Some(false));
+    assert!((a.budget_consumed_pct - 200.0).abs() < 10.0, "{a:?}");
+    // The route's counts are its own: about half of all requests.
+    assert!((a.good + a.bad) * 2 > (all.good + all.bad) * 9 / 10);
+    // A 600 s run of a 30-day period: the period's share is the run's x 600 / 2,592,000.
+    let ratio = all.period_budget_consumed_pct / all.budget_consumed_pct;
+    assert!((ratio - 600.0 / 2_592_000.0).abs() < 1e-9, "{ratio}");
+    assert!(a.pages > 0, "the route's burn pages: {a:?}");
+
+    let table = reports::table(&r);
+    assert!(
+        table.contains("slo       all requests objective 0.8: met"),
+        "{table}"
+    );
+    assert!(
+        table.contains("slo       a route objective 0.95: MISSED"),
+        "{table}"
+    );
+    let compare = reports::compare(std::slice::from_ref(&r), false, &[]);
+    assert!(
+        compare.contains("SLO all (budget)") && compare.contains("SLO a (budget)"),
+        "{compare}"
+    );
+    assert!(
+        compare.contains(&format!("met {:.0}%", all.budget_consumed_pct)),
+        "{compare}"
+    );
+    let md = reports::report_md(std::slice::from_ref(&r), &[]);
+    assert!(md.contains("## SLOs") && md.contains("MISSED"), "{md}");
+}
