@@ -198,6 +198,16 @@ enum Command {
         #[arg(long)]
         journal: Option<PathBuf>,
     },
+    /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
+    /// contributing factors read from the metrics and action items. Reads a saved run's
+    /// summary.json, or runs a scenario file.
+    Postmortem {
+        /// A run's summary.json (with its series), or a scenario file (RON) to run.
+        file: PathBuf,
+        /// Seed, when running a scenario (default: its own).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+    },
     /// Check scenario files without running them (every file is checked; exit code 2 if
     /// any is invalid).
     Validate {
@@ -427,6 +437,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             sweep_grid(spec, resuming, jobs, size, out.as_deref(), format)
         }
         Command::Validate { files, format } => validate(&files, format),
+        Command::Postmortem { file, seed } => postmortem(&file, seed),
         Command::Experiment {
             file,
             scenario,
@@ -625,6 +636,29 @@ fn write_report(dir: &Path, runs: &[sim_models::RunResult]) -> Result<()> {
         &dir.join("report.md"),
         reports::report_md(runs, &charts).as_bytes(),
     )
+}
+
+/// `simctl postmortem`: a saved run (JSON) or a scenario run now.
+fn postmortem(file: &Path, seed: Option<u64>) -> Result<ExitCode> {
+    let bad = |e: String| InputError::msg(format!("simctl: {}: {e}", file.display()));
+    let result = if file.extension().is_some_and(|e| e == "json") {
+        let text = output::read_limited(file, output::MAX_RESULTS_BYTES)
+            .map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str::<sim_models::RunResult>(&text)
+            .map_err(|e| bad(format!("not a run's summary.json ({e})")))?
+    } else {
+        let v = load(file)?;
+        print_warnings(file, &v);
+        let name = file.display().to_string();
+        sim_models::run(&v.scenario, seed.unwrap_or(v.scenario.seed), &name)
+    };
+    if result.faults.is_empty() {
+        println!("No faults in this run: no incident to review.");
+    } else {
+        print!("{}", reports::postmortem_md(&result));
+    }
+    println!("\nReplay: `{}`", result.replay);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `simctl chart`: redraws saved results, whichever command saved them.

@@ -1222,3 +1222,24 @@ fn metric_flag_adds_registry_metrics_to_sweeps_and_compare() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn postmortem_reads_a_saved_run_or_runs_a_scenario_to_the_same_text() {
+    let dir = scratch("postmortem");
+    let out = simctl(&["run", "scenarios/v0.6.ron", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let saved = simctl(&["postmortem", dir.join("summary.json").to_str().unwrap()]);
+    let fresh = simctl(&["postmortem", "scenarios/v0.6.ron"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved.stderr));
+    assert_eq!(saved.stdout, fresh.stdout);
+    let md = text(&saved.stdout);
+    assert!(
+        md.contains("### Incident 3: slowdown x100 on payment"),
+        "{md}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains(md.split("\nReplay:").next().unwrap()),
+        "{report}"
+    );
+}

@@ -27,7 +27,7 @@ pub use charts::{
     xy_chart,
 };
 pub use experiment::{experiment_md, experiment_table};
-pub use report::report_md;
+pub use report::{postmortem_md, report_md};
 
 use sim_models::RunResult;
 use sim_models::metric::{MetricRef, millis as ms};

@@ -89,6 +89,12 @@ pub fn report_md(runs: &[RunResult], charts: &[Chart]) -> String {
         }
     }
 
+    if let [r] = runs
+        && !r.faults.is_empty()
+    {
+        let _ = write!(w, "\n{}", postmortem_md(r));
+    }
+
     if runs.len() > 1 {
         let _ = writeln!(w, "\n## What changed\n");
         let _ = writeln!(
@@ -113,6 +119,69 @@ pub fn report_md(runs: &[RunResult], charts: &[Chart]) -> String {
         let _ = writeln!(w, "\n## Charts\n");
         for c in charts {
             let _ = writeln!(w, "![{}]({}.png)\n", c.title, c.name);
+        }
+    }
+    out
+}
+
+/// The postmortem of a run with faults (`sim_models::postmortem`): per incident its
+/// timeline, impact, contributing factors and action items.
+pub fn postmortem_md(r: &RunResult) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "## Postmortem\n");
+    let _ = writeln!(
+        w,
+        "One incident per fault, from its start to {:.0} s after its end (or the next fault); numbers are sums over the series windows in that span, read from this run.",
+        sim_models::postmortem::TAIL_S
+    );
+    for (n, i) in sim_models::postmortem::postmortem(r).iter().enumerate() {
+        let _ = writeln!(
+            w,
+            "\n### Incident {}: {} ({:.1} s to {:.1} s)\n",
+            n + 1,
+            i.title,
+            i.from_s,
+            i.to_s
+        );
+        let _ = writeln!(w, "Timeline:\n");
+        for (t, what) in &i.timeline {
+            let _ = writeln!(w, "- {t:.1} s: {what}");
+        }
+        let budget = i
+            .budget_burned_pct
+            .map_or("no SLO to burn".to_string(), |b| {
+                format!("{b:.1}% of the run's error budget burned")
+            });
+        let routes = if i.routes_affected.is_empty() {
+            "none".to_string()
+        } else {
+            i.routes_affected
+                .iter()
+                .map(|(c, n)| format!("{c} ({} bad)", number(*n as f64, 0)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            w,
+            "\nImpact: {} of {} requests failed, {} degraded; {budget}; routes affected: {routes}.",
+            number(i.failed as f64, 0),
+            number(i.offered as f64, 0),
+            number(i.degraded as f64, 0)
+        );
+        let _ = writeln!(w, "\nContributing factors:\n");
+        if i.factors.is_empty() {
+            let _ = writeln!(w, "- none stood out in the metrics");
+        }
+        for f in &i.factors {
+            let _ = writeln!(w, "- {f}");
+        }
+        let _ = writeln!(w, "\nAction items:\n");
+        if i.action_items.is_empty() {
+            let _ = writeln!(w, "- none: the system contained this fault");
+        }
+        for a in &i.action_items {
+            let _ = writeln!(w, "- {a}");
         }
     }
     out

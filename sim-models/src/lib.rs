@@ -13,6 +13,7 @@
 //! | [`metric`] | the metric registry: every named number of a run, its unit and how to read it |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
 //! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
+//! | [`postmortem`] | incidents of a run: timeline, impact, contributing factors, action items |
 //! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
@@ -29,6 +30,7 @@ pub mod limits;
 pub mod locate;
 pub mod metric;
 pub mod policy;
+pub mod postmortem;
 pub mod recovery;
 pub mod result;
 pub mod retry;
