@@ -172,6 +172,28 @@ pub fn postmortem(r: &RunResult) -> Vec<Incident> {
                 "{transitions} circuit breaker transitions: calls to the faulty part were shed"
             ));
         }
+        let offered = sum(&s.offered, &span);
+        let share = if offered > 0 {
+            bad as f64 / offered as f64
+        } else {
+            0.0
+        };
+        if share > 0.01 {
+            let kind = f.kind.to_string();
+            let what = if kind.contains("spike") {
+                "for a surge: load shed at the door, sized to capacity, refuses it in microseconds"
+            } else if kind.contains("slowdown") || kind.contains("pause") {
+                "for a slow dependency: timeouts on calls to it, a breaker, a fallback where a route can degrade"
+            } else {
+                "for a failing dependency: a breaker or a fallback on calls to it, replicas behind a balancer"
+            };
+            items.push(format!(
+                "{:.1}% of the requests offered in the span were bad, on {} route(s): review the protection against this fault on {} (the run shows the cost, not which protection is in place; {what})",
+                100.0 * share,
+                routes_affected.len(),
+                f.target
+            ));
+        }
         if r.detections.get(k).is_none() {
             items.push("add an SLO: no alert could page for this incident".into());
         } else if r.detections.get(k).is_some_and(|d| d.detected_s.is_none()) && failed > 0 {
@@ -192,7 +214,7 @@ pub fn postmortem(r: &RunResult) -> Vec<Incident> {
             timeline,
             failed,
             degraded,
-            offered: sum(&s.offered, &span),
+            offered,
             budget_burned_pct: budget.filter(|&b| b > 0.0).map(|b| 100.0 * bad as f64 / b),
             routes_affected,
             factors,
