@@ -22,6 +22,7 @@ use sim_models::scenario::Scenario;
 
 mod bench;
 mod experiment;
+mod exports;
 mod journal;
 mod output;
 mod series;
@@ -67,6 +68,18 @@ enum Command {
         /// `--set services.db.queue=Bounded(5)` and `--set 'clients.c.policy.retry_on=[Timeout]'`).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Write the run's event log here: JSON lines in time order of faults and rule
+        /// actions starting and ending, rules firing, alerts firing and resolving, breaker
+        /// transitions and outlier ejections (times from --start too).
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
+        /// Also write these exports into --out (repeatable): `openmetrics` writes
+        /// metrics.om (every time series, for `promtool tsdb create-blocks-from openmetrics`).
+        #[arg(long, value_enum, requires = "out")]
+        export: Vec<exports::Export>,
+        /// With --export openmetrics: the UTC instant virtual time 0 is mapped onto.
+        #[arg(long, default_value = exports::DEFAULT_START, value_parser = exports::start_arg, value_name = "YYYY-MM-DDTHH:MM:SSZ")]
+        start: i64,
         /// Time series written with --format json and into summary.json: `full` (every
         /// window), `none`, or a coarser window such as `60s` (a whole multiple of the
         /// scenario's window). Charts and verdicts always use every window.
@@ -81,8 +94,8 @@ enum Command {
     /// range `200..2000:200` (durations too: `100ms..1s:100ms`), or N log-spaced points
     /// `10..10000:log4`. Replicate 0 uses the base seed; every point uses the same seeds.
     Sweep {
-        /// The scenario file (RON); not needed with --resume.
-        #[arg(required_unless_present = "resume")]
+        /// The scenario file (RON); not needed with --resume or --merge.
+        #[arg(required_unless_present_any = ["resume", "merge"])]
         file: Option<PathBuf>,
         /// A field to vary and its values, `PATH=VALUES` (repeatable: the grid is the
         /// cartesian product, the first parameter varying slowest).
@@ -115,6 +128,16 @@ enum Command {
         /// Finish the interrupted sweep saved in this directory (runs only what is missing).
         #[arg(long, conflicts_with_all = ["file", "params", "sets", "find", "seeds", "seed", "out"])]
         resume: Option<PathBuf>,
+        /// Run only the K-th of N disjoint slices of the grid (runs whose index, point x
+        /// replicates + replicate, is K-1 modulo N) and save them in --out; join the N
+        /// directories with --merge. For a cluster's job array (see docs/cluster/).
+        #[arg(long, value_name = "K/N", value_parser = shard_arg, requires = "out", conflicts_with_all = ["resume", "find"])]
+        shard: Option<sweep::Shard>,
+        /// Join the directories of every shard of one sweep (made with --shard K/N) into
+        /// --out: the same files, byte for byte, as the sweep run on one machine.
+        #[arg(long, num_args = 1.., value_name = "DIR", requires = "out",
+              conflicts_with_all = ["file", "params", "sets", "find", "seeds", "seed", "resume", "shard"])]
+        merge: Vec<PathBuf>,
         /// Search `PATH=LO..HI` for the smallest value at which the run turns metastable.
         #[arg(long, value_name = "PATH=LO..HI", conflicts_with = "params")]
         find: Option<String>,
@@ -152,6 +175,13 @@ enum Command {
         /// Write the results (results.json), overlaid charts and report.md here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write these exports into --out (repeatable): `openmetrics` writes
+        /// metrics.om (every time series, for `promtool tsdb create-blocks-from openmetrics`).
+        #[arg(long, value_enum, requires = "out")]
+        export: Vec<exports::Export>,
+        /// With --export openmetrics: the UTC instant virtual time 0 is mapped onto.
+        #[arg(long, default_value = exports::DEFAULT_START, value_parser = exports::start_arg, value_name = "YYYY-MM-DDTHH:MM:SSZ")]
+        start: i64,
         /// Time series written into results.json: `full`, `none` or a coarser window
         /// such as `60s` (as for `simctl run`).
         #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
@@ -282,6 +312,11 @@ fn seed_arg(text: &str) -> Result<u64, String> {
     })
 }
 
+/// `--shard K/N`.
+fn shard_arg(text: &str) -> Result<sweep::Shard, String> {
+    sweep::Shard::parse(text)
+}
+
 /// A failure that is the input's fault (exit code 2), as opposed to ours (exit code 1);
 /// with the scenario's diagnostics when there are any.
 #[derive(Debug)]
@@ -369,6 +404,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             max_in_flight,
             sets,
             series,
+            export,
+            start,
+            events,
         } => {
             let limits = Limits {
                 max_events,
@@ -378,6 +416,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 format,
                 out: out.as_deref(),
                 series,
+                export: (export, start),
+                events: events.as_deref(),
             };
             run(&file, seed, output, limits, &sets)
         }
@@ -392,6 +432,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             max_runs,
             out,
             resume,
+            shard,
+            merge,
             find,
             until: Until::Metastable,
             tolerance,
@@ -405,6 +447,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 Some(n) => n,
                 None => std::thread::available_parallelism().map_or(1, |n| n.get()),
             };
+            if !merge.is_empty() {
+                let out = out.expect("clap requires --out with --merge");
+                return sweep_merge(&merge, &out, format);
+            }
             if let Some(find) = find {
                 let file = file.expect("clap requires a file without --resume");
                 let search = Search {
@@ -429,6 +475,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         seeds,
                         seed,
                         metrics,
+                        // Set once the scenario is read (its hash and seed).
+                        shard: shard.map(|s| sweep::ShardSpec {
+                            index: s.index,
+                            count: s.count,
+                            scenario_hash: String::new(),
+                            base_seed: 0,
+                        }),
                     };
                     (spec, out, false)
                 }
@@ -470,7 +523,17 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             format,
             out,
             series,
-        } => compare(&files, seed, &metrics, format, out.as_deref(), series),
+            export,
+            start,
+        } => compare(
+            &files,
+            seed,
+            &metrics,
+            format,
+            out.as_deref(),
+            series,
+            (export, start),
+        ),
         Command::Chart { results, out } => chart(&results, &out),
         Command::Bench {
             requests,
@@ -508,6 +571,10 @@ struct RunOutput<'a> {
     format: Format,
     out: Option<&'a Path>,
     series: series::SeriesOut,
+    /// `--export` and `--start`.
+    export: (Vec<exports::Export>, i64),
+    /// `--events FILE`.
+    events: Option<&'a Path>,
 }
 
 fn run(
@@ -521,6 +588,8 @@ fn run(
         format,
         out,
         series,
+        export,
+        events,
     } = output;
     let mut v = load(file)?;
     print_warnings(file, &v);
@@ -555,7 +624,12 @@ fn run(
     }
     if let (Some(dir), Some(json)) = (out, &json) {
         output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-        write_report(dir, std::slice::from_ref(&result))?;
+        write_report(dir, std::slice::from_ref(&result), &[&v.scenario])?;
+        exports::write(dir, std::slice::from_ref(&result), &export.0, export.1)?;
+    }
+    if let Some(file) = events {
+        let log = reports::events_jsonl(&result, export.1);
+        output::write_atomic(file, log.as_bytes())?;
     }
     if !result.stopped.is_normal() {
         if json_messages() {
@@ -625,7 +699,12 @@ fn validate(files: &[PathBuf], format: Format) -> Result<ExitCode> {
 }
 
 /// Charts and report.md of one run (or several compared) into `dir`.
-fn write_report(dir: &Path, runs: &[sim_models::RunResult]) -> Result<()> {
+/// `scenarios` (one per run, or none for saved results) give report.md its call graphs.
+fn write_report(
+    dir: &Path,
+    runs: &[sim_models::RunResult],
+    scenarios: &[&sim_models::Scenario],
+) -> Result<()> {
     let charts = if runs.len() == 1 {
         reports::run_charts(&runs[0])
     } else {
@@ -634,7 +713,7 @@ fn write_report(dir: &Path, runs: &[sim_models::RunResult]) -> Result<()> {
     output::write_charts(dir, &charts)?;
     output::write_atomic(
         &dir.join("report.md"),
-        reports::report_md(runs, &charts).as_bytes(),
+        reports::report_md_with_topology(runs, &charts, scenarios).as_bytes(),
     )
 }
 
@@ -676,11 +755,11 @@ fn chart(results: &Path, out: &Path) -> Result<ExitCode> {
     } else if value.is_array() {
         let runs: Vec<sim_models::RunResult> =
             serde_json::from_value(value).map_err(|e| bad(format!("{what} ({e})")))?;
-        write_report(out, &runs)?;
+        write_report(out, &runs, &[])?;
     } else {
         let run: sim_models::RunResult =
             serde_json::from_value(value).map_err(|e| bad(format!("{what} ({e})")))?;
-        write_report(out, std::slice::from_ref(&run))?;
+        write_report(out, std::slice::from_ref(&run), &[])?;
     }
     eprintln!("simctl: charts and report.md written to {}", out.display());
     Ok(ExitCode::SUCCESS)
@@ -703,6 +782,7 @@ fn compare(
     format: CompareFormat,
     out: Option<&Path>,
     series: series::SeriesOut,
+    export: (Vec<exports::Export>, i64),
 ) -> Result<ExitCode> {
     // Every file is read and checked first, and every bad one reported, not just the first.
     let mut loaded: Vec<(String, Validated)> = Vec::new();
@@ -737,12 +817,19 @@ fn compare(
     }
     // Independent single-threaded runs; joined in input order, so the output is the same
     // whatever finishes first.
+    // Progress on stderr, except where stderr speaks JSON.
+    let progress = (!json_messages()).then(|| sweep::Progress::new("compare", loaded.len(), 0));
     let mut results: Vec<sim_models::RunResult> = std::thread::scope(|scope| {
+        let progress = progress.as_ref();
         let handles: Vec<_> = loaded
             .iter()
             .map(|(name, v)| {
                 scope.spawn(move || {
-                    sim_models::run(&v.scenario, seed.unwrap_or(v.scenario.seed), name)
+                    let r = sim_models::run(&v.scenario, seed.unwrap_or(v.scenario.seed), name);
+                    if let Some(p) = progress {
+                        p.tick();
+                    }
+                    r
                 })
             })
             .collect();
@@ -751,6 +838,9 @@ fn compare(
             .map(|h| h.join().expect("a simulation thread panicked"))
             .collect()
     });
+    if let Some(p) = &progress {
+        p.finish();
+    }
     match format {
         CompareFormat::Table => print!("{}", reports::compare(&results, false, &extra)),
         CompareFormat::Markdown => print!("{}", reports::compare(&results, true, &extra)),
@@ -784,7 +874,10 @@ fn compare(
             r.series = s;
         }
         output::write_atomic(&dir.join("results.json"), all.as_bytes())?;
-        write_report(dir, &results)?;
+        let scenarios: Vec<&sim_models::Scenario> =
+            loaded.iter().map(|(_, v)| &v.scenario).collect();
+        write_report(dir, &results, &scenarios)?;
+        exports::write(dir, &results, &export.0, export.1)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -849,6 +942,10 @@ fn sweep_grid(
     let hash = sweep::file_hash(&text);
     if !resuming {
         spec.file_hash = hash;
+        if let Some(shard) = &mut spec.shard {
+            shard.scenario_hash = v.scenario.hash();
+            shard.base_seed = spec.seed.unwrap_or(v.scenario.seed);
+        }
         // A new sweep into a directory holding another one would mix their runs.
         if let Some(dir) = out.filter(|d| d.join("sweep.spec.json").exists())
             && sweep::read_spec(dir)? != spec
@@ -868,13 +965,8 @@ fn sweep_grid(
     }
     sweep::on_interrupt();
     let size = (!resuming).then_some(&size);
-    let mut metrics: Vec<MetricRef> = sim_models::metric::run_metrics().collect();
-    let extra = metric_refs(&spec.metrics, &[&v.scenario])?;
-    metrics.extend(
-        extra
-            .into_iter()
-            .filter(|m| !matches!(m, MetricRef::Run(_))),
-    );
+    metric_refs(&spec.metrics, &[&v.scenario])?;
+    let metrics = sweep::columns(&spec)?;
     let result = match sweep::run(&spec, &metrics, &v.scenario, jobs, size, out)? {
         sweep::Ending::Done(result) => result,
         sweep::Ending::Interrupted { done, total } => {
@@ -889,19 +981,68 @@ fn sweep_grid(
             }
             return Ok(ExitCode::from(130));
         }
+        sweep::Ending::Shard { runs } => {
+            let (dir, shard) = (out.expect("clap requires --out with --shard"), spec.shard);
+            let shard = shard.expect("a shard's spec");
+            eprintln!(
+                "simctl: shard {}/{}: {runs} runs saved in {}; when every shard is done: simctl sweep --merge DIR... --out OUT",
+                shard.index,
+                shard.count,
+                dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     };
+    sweep_outputs(&result, out, format)
+}
+
+/// `simctl sweep --merge DIR... --out OUT`: the shards' runs copied as they are, then every
+/// output written from them as a single-machine sweep would.
+fn sweep_merge(dirs: &[PathBuf], out: &Path, format: SweepFormat) -> Result<ExitCode> {
+    let merged = sweep::merge(dirs)?;
+    output::check_out_dir(out)?;
+    let _lock = sweep::Lock::take(out)?;
+    if out.join("sweep.spec.json").exists() && sweep::read_spec(out)? != merged.spec {
+        let msg = format!(
+            "simctl: {} holds a different sweep; merge into a new directory",
+            out.display()
+        );
+        return Err(InputError::msg(msg).into());
+    }
+    for (from, name) in &merged.runs {
+        let bytes = std::fs::read(from)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", from.display()))?;
+        output::write_atomic(&out.join("runs").join(name), &bytes)?;
+    }
+    let text = serde_json::to_string_pretty(&merged.spec).expect("a spec serialises");
+    output::write_atomic(&out.join("sweep.spec.json"), text.as_bytes())?;
+    eprintln!(
+        "simctl: merged {} shards, {} runs, into {}",
+        dirs.len(),
+        merged.runs.len(),
+        out.display()
+    );
+    sweep_outputs(&merged.result, Some(out), format)
+}
+
+/// A finished sweep's files in `out` (if any) and its summary on stdout.
+fn sweep_outputs(
+    result: &sim_models::sweep::SweepResult,
+    out: Option<&Path>,
+    format: SweepFormat,
+) -> Result<ExitCode> {
     let json = format!(
         "{}\n",
-        serde_json::to_string_pretty(&result).expect("a sweep serialises")
+        serde_json::to_string_pretty(result).expect("a sweep serialises")
     );
     if let Some(dir) = out {
         output::write_atomic(&dir.join("runs.csv"), result.runs_csv().as_bytes())?;
         output::write_atomic(&dir.join("points.csv"), result.points_csv().as_bytes())?;
         output::write_atomic(&dir.join("sweep.json"), json.as_bytes())?;
-        write_sweep_report(dir, &result)?;
+        write_sweep_report(dir, result)?;
     }
     match format {
-        SweepFormat::Table => print!("{}", reports::sweep_table(&result)),
+        SweepFormat::Table => print!("{}", reports::sweep_table(result)),
         SweepFormat::Csv => print!("{}", result.points_csv()),
         SweepFormat::Json => print!("{json}"),
     }

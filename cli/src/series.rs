@@ -194,6 +194,31 @@ fn coarsen(s: &Series, k: usize, width: SimDuration) -> Series {
                 rejected: sum(&x.rejected),
             })
             .collect(),
+        caches: s
+            .caches
+            .iter()
+            .map(|x| {
+                let (lookups, hits, fetches) =
+                    (sum(&x.lookups), sum(&x.hits), sum(&x.backend_fetches));
+                sim_models::result::CacheSeries {
+                    name: x.name.clone(),
+                    hit_ratio: hits
+                        .iter()
+                        .zip(&lookups)
+                        .map(|(&h, &n)| if n > 0 { h as f64 / n as f64 } else { 0.0 })
+                        .collect(),
+                    backend_rps: fetches
+                        .iter()
+                        .zip(&span)
+                        .map(|(&n, &t)| if t > 0.0 { n as f64 / t } else { 0.0 })
+                        .collect(),
+                    lookups,
+                    hits,
+                    backend_fetches: fetches,
+                    coalesced: sum(&x.coalesced),
+                }
+            })
+            .collect(),
         latency_cdf: s.latency_cdf.clone(),
     }
 }
@@ -228,6 +253,7 @@ mod tests {
                 utilization: vec![0.5, 1.0, 0.6, 0.5, 0.5],
                 rejected: vec![0; 5],
             }],
+            caches: Vec::new(),
             latency_cdf: vec![(0.5, 1.0)],
         }
     }

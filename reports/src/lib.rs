@@ -10,6 +10,9 @@
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
 //! - [`report_md`]: the markdown report, with plain-words changes between runs;
 //! - [`experiment_table`], [`experiment_md`]: a chaos experiment's verdict and probes.
+//! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
+//! - [`events_jsonl`]: a run's event log, JSON lines in time order;
+//! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md).
 
 use std::fmt::Write;
 
@@ -17,17 +20,23 @@ mod sweep;
 pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 
 mod charts;
+mod events;
 mod experiment;
+mod openmetrics;
 mod report;
 #[cfg(test)]
 mod testing;
+mod topology;
 
 pub use charts::{
     Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, run_charts, run_label,
     xy_chart,
 };
+pub use events::events_jsonl;
 pub use experiment::{experiment_md, experiment_table};
-pub use report::{postmortem_md, report_md};
+pub use openmetrics::openmetrics;
+pub use report::{postmortem_md, report_md, report_md_with_topology};
+pub use topology::topology_mermaid;
 
 use sim_models::RunResult;
 use sim_models::metric::{MetricRef, millis as ms};
@@ -203,6 +212,57 @@ pub fn table(r: &RunResult) -> String {
             s.wasted_work_s
         );
     }
+    if !r.caches.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "{:<12} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7} {:>12}",
+            "cache",
+            "lookups",
+            "hits",
+            "ratio",
+            "fetches",
+            "coalesced",
+            "evicted",
+            "expired",
+            "flushes",
+            "peak fetch/s"
+        );
+        for c in &r.caches {
+            // The highest backend load of a window after the warm-up (which holds the cold
+            // start), and when: the stampede after a flush.
+            let peak = r
+                .series
+                .caches
+                .iter()
+                .find(|s| s.name == c.name)
+                .and_then(|s| {
+                    s.backend_rps
+                        .iter()
+                        .zip(&r.series.t_s)
+                        .filter(|&(_, &t)| t > r.warmup_s)
+                        .fold(None, |best: Option<(f64, f64)>, (&x, &t)| match best {
+                            Some((b, _)) if b >= x => best,
+                            _ => Some((x, t)),
+                        })
+                })
+                .map_or("-".to_string(), |(x, t)| format!("{x:.0} @{t:.0}s"));
+            let _ = writeln!(
+                w,
+                "{:<12} {:>9} {:>9} {:>6.3} {:>9} {:>9} {:>9} {:>8} {:>7} {:>12}",
+                c.name,
+                c.lookups,
+                c.hits,
+                c.hit_ratio,
+                c.backend_fetches,
+                c.coalesced,
+                c.evictions,
+                c.expirations,
+                c.flushes,
+                peak
+            );
+        }
+    }
     if r.clients.len() > 1 {
         let _ = writeln!(w);
         let _ = writeln!(
@@ -225,6 +285,7 @@ pub fn table(r: &RunResult) -> String {
             );
         }
     }
+    zone_table(w, r);
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
     out
@@ -382,4 +443,28 @@ pub fn compare(runs: &[RunResult], markdown: bool, extra: &[MetricRef]) -> Strin
         out.push_str(&line(row));
     }
     out
+}
+/// Each zone's instances and its clients' requests, where the scenario has zones.
+fn zone_table(w: &mut String, r: &RunResult) {
+    if r.zones.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "{:<12} {:>9} {:>7} {:>10} {:>10} {:>10} {:>12}",
+        "zone", "instances", "clients", "offered", "succeeded", "not issued", "availability"
+    );
+    for z in &r.zones {
+        let availability = if z.clients == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.4}", z.availability)
+        };
+        let _ = writeln!(
+            w,
+            "{:<12} {:>9} {:>7} {:>10} {:>10} {:>10} {:>12}",
+            z.zone, z.instances, z.clients, z.offered, z.succeeded, z.not_issued, availability
+        );
+    }
 }

@@ -13,6 +13,17 @@ const MATERIAL: f64 = 0.10;
 /// The markdown report of `runs` (in the order given) with `charts` embedded as
 /// `![title](name.png)`, next to the report. Deterministic: same input, same text.
 pub fn report_md(runs: &[RunResult], charts: &[Chart]) -> String {
+    report_md_with_topology(runs, charts, &[])
+}
+
+/// [`report_md`] with a "Topology" section: the call graph of each distinct scenario in
+/// `scenarios` (one per run, in the same order; empty when they are not known, as for saved
+/// results) as a Mermaid flowchart.
+pub fn report_md_with_topology(
+    runs: &[RunResult],
+    charts: &[Chart],
+    scenarios: &[&sim_models::Scenario],
+) -> String {
     let labels: Vec<String> = runs.iter().map(run_label).collect();
     let mut out = String::new();
     let w = &mut out;
@@ -58,6 +69,28 @@ pub fn report_md(runs: &[RunResult], charts: &[Chart]) -> String {
                 w,
                 "- {:.1} s to {:.1} s: {} on {}",
                 f.start_s, f.end_s, f.kind, f.target
+            );
+        }
+    }
+
+    if !scenarios.is_empty() {
+        let _ = writeln!(w, "\n## Topology\n");
+        let mut drawn: Vec<&str> = Vec::new();
+        let several = runs
+            .iter()
+            .any(|r| r.scenario_hash != runs[0].scenario_hash);
+        for ((r, s), l) in runs.iter().zip(scenarios).zip(&labels) {
+            if drawn.contains(&r.scenario_hash.as_str()) {
+                continue;
+            }
+            drawn.push(&r.scenario_hash);
+            if several {
+                let _ = writeln!(w, "{l}:\n");
+            }
+            let _ = writeln!(
+                w,
+                "```mermaid\n{}```\n",
+                crate::topology::topology_mermaid(s)
             );
         }
     }

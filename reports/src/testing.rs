@@ -54,6 +54,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
     };
     let service = |name: &str| ServiceResult {
         name: name.to_string(),
+        zone: None,
         workers: 8,
         attempts: total,
         rejected: 0,
@@ -121,6 +122,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         }],
         actions: Vec::new(),
         breakers: Vec::new(),
+        ejections: Vec::new(),
         alerts: None,
         detections: Vec::new(),
         baseline_goodput_rps: Some(99.0),
@@ -136,6 +138,8 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         collapsed_at_s: None,
         clients: Vec::new(),
         services,
+        zones: Vec::new(),
+        caches: Vec::new(),
         series: Series {
             window_s: 1.0,
             goodput_rps: succeeded.iter().map(|&s| s as f64).collect(),
@@ -157,6 +161,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
             failed,
             clients: Vec::new(),
             services: service_series,
+            caches: Vec::new(),
             latency_cdf: if windows == 0 { Vec::new() } else { cdf },
         },
     }

@@ -6,7 +6,8 @@
 //!
 //! One file per concern: `balance` ([`Balancer`]: which healthy replica gets the next
 //! request), `outlier_ejection` ([`OutlierDetector`]: Envoy's consecutive-failure
-//! ejection) and `health_check` ([`HealthChecker`]: active health checks); each file's
+//! ejection), `health_check` ([`HealthChecker`]: active health checks) and `zone_aware`
+//! ([`ZoneAware`]: Envoy's zone-aware routing, which zone's replicas to choose among); each file's
 //! docs give its semantics and where they differ from the system they follow.
 //!
 //! [`SimRng`]: sim_core::rng::SimRng
@@ -14,10 +15,12 @@
 mod balance;
 mod health_check;
 mod outlier_ejection;
+mod zone_aware;
 
 pub use balance::{Balance, Balancer};
 pub use health_check::{HealthCheckSpec, HealthChecker};
 pub use outlier_ejection::{Ejection, EjectionSpec, MAX_STORED_EJECTIONS, OutlierDetector};
+pub use zone_aware::{ZoneAware, ZoneAwareSpec};
 
 #[cfg(test)]
 mod test_support {

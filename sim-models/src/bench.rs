@@ -76,6 +76,7 @@ fn one_service(
                 ..CallPolicy::default()
             },
             deadline: None,
+            zone: None,
         }],
         services: vec![Service {
             name: "server".into(),
@@ -98,9 +99,13 @@ fn one_service(
             health_check: None,
             bulkhead: None,
             idempotency: None,
+            zones: Vec::new(),
+            zone_aware: None,
         }],
+        caches: Vec::new(),
         links: Vec::new(),
         default_link: Default::default(),
+        cross_zone: None,
         faults: Vec::new(),
         slo: None,
         rules: Vec::new(),

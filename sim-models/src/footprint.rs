@@ -2,7 +2,7 @@
 //! needs at start-up, estimated before anything is allocated.
 //!
 //! Validation refuses a scenario (with file, line:column and field) when
-//! - its node count (clients + service instances, each replica one) is above
+//! - its node count (clients + component instances, each replica one) is above
 //!   `limits.max_nodes`, or above [`NODE_CEILING`], what node ids can hold;
 //! - a `Parallel` step, an endpoint's step list or a service's endpoint list is longer than
 //!   [`MAX_PARALLEL`], [`MAX_STEPS`] or [`MAX_ENDPOINTS`] (attempts count them in 16 bits);
@@ -52,8 +52,12 @@ pub mod cost {
     pub const LINK_PAIR: u64 = 80;
     /// A call site of one instance (or a client's route): policy, breaker, random streams.
     pub const EDGE: u64 = 2560;
-    /// One callee instance of a call site: balancer, ejection and health-check state.
+    /// One callee instance of a call site: balancer, ejection, health-check state and
+    /// its zone for zone-aware routing (one byte).
     pub const TARGET: u64 = 40;
+    /// A call site to a `zone_aware` service: its zone shares and counts, for up to
+    /// `zones::MAX_ZONES` zones (12 bytes each), and their boxes.
+    pub const ZONE_AWARE_EDGE: u64 = 256;
     /// Expected visits per request, kept per (client, service instance), and the dense
     /// vectors they are computed in.
     pub const VISIT: u64 = 40;
@@ -61,6 +65,8 @@ pub mod cost {
     pub const FAULT_TARGET: u64 = 96;
     /// A closed-loop user: its pending event.
     pub const USER: u64 = 64;
+    /// One key of a cache with `Zipf` keys: its LRU links, expiry and generation.
+    pub const CACHE_KEY: u64 = 24;
     /// One time-series window: the system row (and what post-processing derives from it),
     /// and each client's and instance's row; doubled, as a growing `Vec` may hold twice
     /// what it uses.
@@ -73,10 +79,12 @@ pub mod cost {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Footprint {
     pub clients: u64,
-    /// Service instances: one per replica.
+    /// Component instances: one per service replica, one per cache.
     pub instances: u64,
     /// Call sites after replica expansion: each client's route, each instance's calls.
     pub edges: u64,
+    /// Of those, the call sites to a `zone_aware` service.
+    pub zone_aware_edges: u64,
     /// Callee instances summed over call sites.
     pub targets: u64,
     pub users: u64,
@@ -109,12 +117,20 @@ fn replicas(s: &Scenario, j: usize) -> u64 {
 pub fn footprint(s: &Scenario) -> Footprint {
     let services = crate::topology::service_map(s);
     let callee = |name: &str| services.get(name).map_or(1, |&j| replicas(s, j));
+    let zone_aware = |name: &str| {
+        u64::from(
+            services
+                .get(name)
+                .is_some_and(|&j| s.services[j].zone_aware.is_some()),
+        )
+    };
     let mut f = Footprint {
         clients: s.clients.len() as u64,
         ..Default::default()
     };
     for c in &s.clients {
         f.edges = f.edges.saturating_add(1);
+        f.zone_aware_edges = f.zone_aware_edges.saturating_add(zone_aware(&c.target));
         f.targets = f.targets.saturating_add(callee(&c.target));
         if let Load::Closed { users, .. } = c.load {
             f.users = f.users.saturating_add(u64::from(users));
@@ -124,7 +140,7 @@ pub fn footprint(s: &Scenario) -> Footprint {
         let n = replicas(s, j);
         f.instances = f.instances.saturating_add(n);
         let steps = std::iter::once(&svc.calls).chain(svc.endpoints.iter().map(|e| &e.calls));
-        let (mut sites, mut targets) = (0u64, 0u64);
+        let (mut sites, mut targets, mut aware) = (0u64, 0u64, 0u64);
         for step in steps.flatten() {
             let calls: &[crate::scenario::CallSpec] = match step {
                 Step::Call(c) | Step::Async(c) => std::slice::from_ref(c),
@@ -132,11 +148,23 @@ pub fn footprint(s: &Scenario) -> Footprint {
             };
             for c in calls {
                 sites = sites.saturating_add(1);
+                aware = aware.saturating_add(zone_aware(&c.to));
                 targets = targets.saturating_add(callee(&c.to));
             }
         }
         f.edges = f.edges.saturating_add(n.saturating_mul(sites));
+        f.zone_aware_edges = f.zone_aware_edges.saturating_add(n.saturating_mul(aware));
         f.targets = f.targets.saturating_add(n.saturating_mul(targets));
+    }
+    // A cache is one instance with one call site (its backend) and a row per key.
+    let mut cache_keys = 0u64;
+    for cache in &s.caches {
+        f.instances = f.instances.saturating_add(1);
+        f.edges = f.edges.saturating_add(1);
+        f.targets = f.targets.saturating_add(callee(&cache.backend));
+        if let crate::scenario::CacheKeys::Zipf { keys, .. } = cache.keys {
+            cache_keys = cache_keys.saturating_add(keys);
+        }
     }
     for fault in &s.faults {
         f.fault_targets = f
@@ -158,6 +186,10 @@ pub fn footprint(s: &Scenario) -> Footprint {
         ("call sites", f.edges.saturating_mul(cost::EDGE)),
         ("call-site targets", f.targets.saturating_mul(cost::TARGET)),
         (
+            "zone-aware call sites",
+            f.zone_aware_edges.saturating_mul(cost::ZONE_AWARE_EDGE),
+        ),
+        (
             "expected visits",
             f.clients
                 .saturating_mul(f.instances)
@@ -168,6 +200,7 @@ pub fn footprint(s: &Scenario) -> Footprint {
             f.fault_targets.saturating_mul(cost::FAULT_TARGET),
         ),
         ("closed-loop users", f.users.saturating_mul(cost::USER)),
+        ("cache keys", cache_keys.saturating_mul(cost::CACHE_KEY)),
         ("time series", f.windows.saturating_mul(row)),
     ];
     parts.sort_by_key(|p| std::cmp::Reverse(p.1));
@@ -187,7 +220,8 @@ fn fault_targets(s: &Scenario, services: &BTreeMap<&str, usize>, f: &Fault) -> u
         FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => {
             one(a).saturating_mul(one(b))
         }
-        FaultKind::Spike { .. } => 1,
+        FaultKind::Spike { .. } | FaultKind::Flush { .. } => 1,
+        FaultKind::ZoneOutage { zone, .. } => crate::zones::nodes_in(s, zone),
     }
 }
 
@@ -315,6 +349,18 @@ fn memory_blame(s: &Scenario, f: &Footprint) -> FieldPath {
             }),
         Some("time series") => root.field("window"),
         Some("fault targets") => root.field("faults"),
+        Some("cache keys") => s
+            .caches
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c.keys {
+                crate::scenario::CacheKeys::Zipf { keys, .. } => Some((keys, i)),
+                crate::scenario::CacheKeys::HitRatio(_) => None,
+            })
+            .max_by_key(|&(keys, i)| (keys, std::cmp::Reverse(i)))
+            .map_or(root.field("caches"), |(_, i)| {
+                root.field("caches").index(i).field("keys").field("keys")
+            }),
         _ => node_blame(s),
     }
 }

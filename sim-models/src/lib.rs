@@ -17,6 +17,7 @@
 //! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
+//! | [`zones`] | availability zones: where each node runs, and the checks on zone fields |
 //!
 //! Value in, value out: nothing here reads files, the clock or the environment.
 
@@ -44,6 +45,7 @@ pub mod sweep;
 pub mod topology;
 pub mod validate;
 pub mod world;
+pub mod zones;
 
 pub use result::RunResult;
 pub use run::run;

@@ -7,13 +7,14 @@
 //! - run-wide metrics ([`RUN`]): `availability`, `p99_ms`, `recovery_s`, ...;
 //! - per service ([`SERVICE`]): `services.NAME.FIELD`, e.g. `services.db.utilization`;
 //! - per client, i.e. per route ([`CLIENT`]): `clients.NAME.FIELD`, e.g.
-//!   `clients.shoppers.p99_ms`.
+//!   `clients.shoppers.p99_ms`;
+//! - per cache ([`CACHE`]): `caches.NAME.FIELD`, e.g. `caches.redis.hit_ratio`.
 //!
 //! A metric with no value in a run (`recovery_s` of a metastable run, a service the run
 //! does not have) reads `None`: it is missing, never zero.
 
 use crate::recovery::Verdict;
-use crate::result::{ClientResult, RunResult, ServiceResult};
+use crate::result::{CacheResult, ClientResult, RunResult, ServiceResult};
 
 /// What a metric's number counts, for formatting and for readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -342,85 +343,173 @@ pub const CLIENT: &[Field<ClientResult>] = &[
     ),
 ];
 
+/// Per-cache metrics (`caches.NAME.FIELD`), after warm-up.
+pub const CACHE: &[Field<CacheResult>] = &[
+    field!("lookups", Count, "lookups answered", |c| Some(
+        c.lookups as f64
+    )),
+    field!("hits", Count, "lookups answered from the cache", |c| Some(
+        c.hits as f64
+    )),
+    field!("hit_ratio", Ratio, "hits over lookups", |c| Some(
+        c.hit_ratio
+    )),
+    field!(
+        "backend_fetches",
+        Count,
+        "fetches sent to the backend",
+        |c| Some(c.backend_fetches as f64)
+    ),
+    field!("failed_fetches", Count, "fetches that failed", |c| Some(
+        c.failed_fetches as f64
+    )),
+    field!(
+        "coalesced",
+        Count,
+        "misses that waited on a fetch in flight (single-flight)",
+        |c| Some(c.coalesced as f64)
+    ),
+    field!("evictions", Count, "keys evicted for room", |c| Some(
+        c.evictions as f64
+    )),
+    field!("expirations", Count, "keys found expired", |c| Some(
+        c.expirations as f64
+    )),
+];
+
+/// The parts of a run that have metrics of their own, named `PREFIX.NAME.FIELD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Service,
+    Client,
+    Cache,
+}
+
+impl Part {
+    const ALL: [Part; 3] = [Part::Service, Part::Client, Part::Cache];
+
+    /// The first segment of its metrics' names.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Part::Service => "services",
+            Part::Client => "clients",
+            Part::Cache => "caches",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Part::Service => "service",
+            Part::Client => "client",
+            Part::Cache => "cache",
+        }
+    }
+
+    /// Its fields' names and units, in registry order.
+    fn fields(self) -> Vec<(&'static str, Unit)> {
+        fn of<T>(list: &[Field<T>]) -> Vec<(&'static str, Unit)> {
+            list.iter().map(|f| (f.name, f.unit)).collect()
+        }
+        match self {
+            Part::Service => of(SERVICE),
+            Part::Client => of(CLIENT),
+            Part::Cache => of(CACHE),
+        }
+    }
+
+    /// Field `field` of the part called `name` in `r`.
+    fn read(self, r: &RunResult, name: &str, field: usize) -> Option<f64> {
+        fn find<T>(list: &[T], named: impl Fn(&T) -> bool) -> Option<&T> {
+            list.iter().find(|x| named(x))
+        }
+        match self {
+            Part::Service => find(&r.services, |x| x.name == name).and_then(SERVICE[field].read),
+            Part::Client => find(&r.clients, |x| x.name == name).and_then(CLIENT[field].read),
+            Part::Cache => find(&r.caches, |x| x.name == name).and_then(CACHE[field].read),
+        }
+    }
+
+    /// Whether the scenario has a part of this kind called `name`.
+    fn exists(self, s: &crate::scenario::Scenario, name: &str) -> bool {
+        match self {
+            Part::Service => s.service_index(name).is_some(),
+            Part::Client => s.clients.iter().any(|c| c.name == name),
+            Part::Cache => s.cache_index(name).is_some(),
+        }
+    }
+}
+
 /// A metric named in a command line or a file, resolved against the registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetricRef {
     Run(usize),
-    Service { name: String, field: usize },
-    Client { name: String, field: usize },
+    /// Field `field` (an index in the part's list) of the part called `name`.
+    Of {
+        part: Part,
+        name: String,
+        field: usize,
+    },
 }
 
 impl MetricRef {
-    /// Resolves `name` (`availability`, `services.db.utilization`, `clients.web.p99_ms`).
-    /// Whether the service or client exists is the caller's check ([`MetricRef::check`]);
-    /// an unknown field is an error with the names it could have meant.
+    /// Resolves `name` (`availability`, `services.db.utilization`, `clients.web.p99_ms`,
+    /// `caches.redis.hit_ratio`). Whether the part exists is the caller's check
+    /// ([`MetricRef::check`]); an unknown field is an error listing the known ones.
     pub fn parse(name: &str) -> Result<MetricRef, String> {
         if let Some(i) = RUN.iter().position(|m| m.name == name) {
             return Ok(MetricRef::Run(i));
         }
         // `services.NAME.FIELD`: the name may hold dots, the field does not.
-        let (group, rest) = name.split_once('.').unwrap_or((name, ""));
-        let (who, field) = match rest.rsplit_once('.') {
-            Some((w, f)) => (Some(w), Some(f)),
-            None => (None, None),
-        };
-        let group = Some(group);
-        let fields = |names: Vec<&'static str>, who: &str, field: &str, group: &str| {
-            format!(
-                "unknown {group} metric `{field}` (of `{who}`); known: {}",
-                names.join(", ")
-            )
-        };
-        match (group, who, field) {
-            (Some("services"), Some(who), Some(f)) if !who.is_empty() => SERVICE
-                .iter()
-                .position(|m| m.name == f)
-                .map(|field| MetricRef::Service {
-                    name: who.to_string(),
-                    field,
-                })
-                .ok_or_else(|| fields(SERVICE.iter().map(|m| m.name).collect(), who, f, "service")),
-            (Some("clients"), Some(who), Some(f)) if !who.is_empty() => CLIENT
-                .iter()
-                .position(|m| m.name == f)
-                .map(|field| MetricRef::Client {
-                    name: who.to_string(),
-                    field,
-                })
-                .ok_or_else(|| fields(CLIENT.iter().map(|m| m.name).collect(), who, f, "client")),
+        let (prefix, rest) = name.split_once('.').unwrap_or((name, ""));
+        let part = Part::ALL.into_iter().find(|p| p.prefix() == prefix);
+        match (part, rest.rsplit_once('.')) {
+            (Some(part), Some((who, f))) if !who.is_empty() => {
+                let fields = part.fields();
+                match fields.iter().position(|(n, _)| *n == f) {
+                    Some(field) => Ok(MetricRef::Of {
+                        part,
+                        name: who.to_string(),
+                        field,
+                    }),
+                    None => Err(format!(
+                        "unknown {} metric `{f}` (of `{who}`); known: {}",
+                        part.noun(),
+                        fields
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
+            }
             _ => {
                 let known: Vec<&str> = RUN.iter().map(|m| m.name).collect();
                 let hint = crate::diagnostic::nearest(name, &known)
                     .map(|n| format!(" (did you mean `{n}`?)"))
                     .unwrap_or_default();
+                let parts: Vec<String> = Part::ALL
+                    .iter()
+                    .map(|p| format!("`{}.NAME.FIELD`", p.prefix()))
+                    .collect();
                 Err(format!(
-                    "unknown metric `{name}`{hint}: a run metric ({}), `services.NAME.FIELD` or `clients.NAME.FIELD`",
-                    RUN.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+                    "unknown metric `{name}`{hint}: a run metric ({}), or {}",
+                    known.join(", "),
+                    parts.join(", ")
                 ))
             }
         }
     }
 
-    /// Checks that the service or client it names is in the scenario.
+    /// Checks that the part it names is in the scenario.
     pub fn check(&self, s: &crate::scenario::Scenario) -> Result<(), String> {
         match self {
-            MetricRef::Run(_) => Ok(()),
-            MetricRef::Service { name, .. } => match s.service_index(name) {
-                Some(_) => Ok(()),
-                None => Err(format!(
-                    "`{}`: no service `{name}` in {}",
-                    self.name(),
-                    s.name
-                )),
-            },
-            MetricRef::Client { name, .. } => match s.clients.iter().any(|c| &c.name == name) {
-                true => Ok(()),
-                false => Err(format!(
-                    "`{}`: no client `{name}` in {}",
-                    self.name(),
-                    s.name
-                )),
-            },
+            MetricRef::Of { part, name, .. } if !part.exists(s, name) => Err(format!(
+                "`{}`: no {} `{name}` in {}",
+                self.name(),
+                part.noun(),
+                s.name
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -428,18 +517,16 @@ impl MetricRef {
     pub fn name(&self) -> String {
         match self {
             MetricRef::Run(i) => RUN[*i].name.to_string(),
-            MetricRef::Service { name, field } => {
-                format!("services.{name}.{}", SERVICE[*field].name)
+            MetricRef::Of { part, name, field } => {
+                format!("{}.{name}.{}", part.prefix(), part.fields()[*field].0)
             }
-            MetricRef::Client { name, field } => format!("clients.{name}.{}", CLIENT[*field].name),
         }
     }
 
     pub fn unit(&self) -> Unit {
         match self {
             MetricRef::Run(i) => RUN[*i].unit,
-            MetricRef::Service { field, .. } => SERVICE[*field].unit,
-            MetricRef::Client { field, .. } => CLIENT[*field].unit,
+            MetricRef::Of { part, field, .. } => part.fields()[*field].1,
         }
     }
 
@@ -447,16 +534,7 @@ impl MetricRef {
     pub fn read(&self, r: &RunResult) -> Option<f64> {
         match self {
             MetricRef::Run(i) => (RUN[*i].read)(r),
-            MetricRef::Service { name, field } => r
-                .services
-                .iter()
-                .find(|s| &s.name == name)
-                .and_then(SERVICE[*field].read),
-            MetricRef::Client { name, field } => r
-                .clients
-                .iter()
-                .find(|c| &c.name == name)
-                .and_then(CLIENT[*field].read),
+            MetricRef::Of { part, name, field } => part.read(r, name, *field),
         }
     }
 }
@@ -476,6 +554,7 @@ mod tests {
             (RUN.iter().map(|m| m.name).collect::<Vec<_>>(), "run"),
             (SERVICE.iter().map(|m| m.name).collect(), "service"),
             (CLIENT.iter().map(|m| m.name).collect(), "client"),
+            (CACHE.iter().map(|m| m.name).collect(), "cache"),
         ] {
             let mut sorted = list.clone();
             sorted.sort();
@@ -493,7 +572,8 @@ mod tests {
         let r = MetricRef::parse("services.db.eu.queue_depth_max").unwrap();
         assert_eq!(
             r,
-            MetricRef::Service {
+            MetricRef::Of {
+                part: Part::Service,
                 name: "db.eu".into(),
                 field: 14
             }

@@ -51,6 +51,9 @@ pub struct RunResult {
     pub actions: Vec<ActionWindow>,
     /// Circuit breaker transitions, per call site that has a breaker.
     pub breakers: Vec<BreakerReport>,
+    /// Outlier ejections, per call site that ejects (absent when none happened).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ejections: Vec<EjectionReport>,
     /// Burn-rate alerts of the scenario's SLO (windows scaled to the horizon, as `note` says).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub alerts: Option<crate::slo::AlertReport>,
@@ -83,7 +86,55 @@ pub struct RunResult {
     pub collapsed_at_s: Option<f64>,
     pub clients: Vec<ClientResult>,
     pub services: Vec<ServiceResult>,
+    /// Per availability zone, where the scenario has zones (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<ZoneResult>,
+    /// Each cache's lookups, hits and backend fetches (absent without caches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<CacheResult>,
     pub series: Series,
+}
+
+/// A cache's counts, from the end of the warm-up on (lookups that arrived after it;
+/// fetches, evictions and expirations that happened after it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheResult {
+    pub name: String,
+    /// Keys looked up (`hits + misses`); lookups that found it down are not among them.
+    pub lookups: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// hits / lookups.
+    pub hit_ratio: f64,
+    /// Calls to the backend: one per miss, or one per key in flight with `single_flight`.
+    pub backend_fetches: u64,
+    /// Fetches that failed (nothing filled; the waiting lookups failed too).
+    pub failed_fetches: u64,
+    /// Misses that waited for a fetch already in flight (`single_flight`).
+    pub coalesced: u64,
+    /// Keys evicted to make room (least recently used).
+    pub evictions: u64,
+    /// Keys found expired when looked up (lazy expiry).
+    pub expirations: u64,
+    /// Flush faults (whole run).
+    pub flushes: u64,
+    /// Lookups refused or lost because it was down.
+    pub unavailable: u64,
+    pub keys_held_at_end: u64,
+}
+
+/// A cache's lookups per window (the whole run, warm-up included).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheSeries {
+    pub name: String,
+    pub lookups: Vec<u64>,
+    pub hits: Vec<u64>,
+    /// hits / lookups in the window (0 without lookups).
+    pub hit_ratio: Vec<f64>,
+    /// Backend fetches started in the window, and per second: the load the cache passes on.
+    pub backend_fetches: Vec<u64>,
+    pub backend_rps: Vec<f64>,
+    pub coalesced: Vec<u64>,
 }
 
 /// Request outcomes at the clients, for the whole system or one client: requests issued
@@ -134,6 +185,16 @@ pub struct BreakerReport {
     pub callee: String,
     /// Every transition: (virtual seconds, from, to).
     pub transitions: Vec<(f64, String, String)>,
+}
+
+/// The replicas one call site's outlier detection ejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EjectionReport {
+    pub caller: String,
+    pub callee: String,
+    /// Every ejection, up to the first `balancer::outlier_ejection::MAX_STORED_EJECTIONS`:
+    /// (virtual seconds ejected, virtual seconds back, replica instance `NAME#i`).
+    pub ejections: Vec<(f64, f64, String)>,
 }
 
 /// A fault as scheduled.
@@ -196,6 +257,12 @@ impl Latency {
 pub struct ClientResult {
     pub name: String,
     pub target: String,
+    /// The zone its traffic comes from, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Requests it would have issued after warm-up while its zone was out (not offered).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_issued: u64,
     #[serde(flatten)]
     pub totals: Totals,
     /// Burn-rate alerts of this route's own SLO, if it has one.
@@ -212,6 +279,9 @@ pub struct ClientResult {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceResult {
     pub name: String,
+    /// The zone of this instance, if its service has zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
     pub workers: u32,
     /// Attempts that arrived.
     pub attempts: u64,
@@ -260,6 +330,22 @@ pub struct ServiceResult {
     pub arrival_rps: f64,
 }
 
+/// One availability zone: its instances, and the requests of the clients in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ZoneResult {
+    pub zone: String,
+    /// Service instances placed in it (every instance built, `max_replicas` included).
+    pub instances: u32,
+    /// Clients in it, and their requests after warm-up.
+    pub clients: u32,
+    pub offered: u64,
+    pub succeeded: u64,
+    /// Requests its clients would have issued while it was out.
+    pub not_issued: u64,
+    /// succeeded / offered of its clients (1 when they offered nothing).
+    pub availability: f64,
+}
+
 /// Time series, one entry per window of virtual time (columns, not rows, to keep JSON small).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Series {
@@ -284,6 +370,8 @@ pub struct Series {
     pub slow: Vec<u64>,
     pub clients: Vec<ClientSeries>,
     pub services: Vec<ServiceSeries>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<CacheSeries>,
     /// Chart data beside the windows: the latency distribution of all successful requests
     /// as (fraction of requests, ms) points, dense in the tail (up to p99.999).
     #[serde(default)]

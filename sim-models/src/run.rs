@@ -8,7 +8,7 @@ use sim_core::{SimDuration, SimTime};
 use crate::recovery::{RecoveryParams, recovery};
 use crate::result::{
     ClientResult, Failed, FaultLabel, FaultWindow, Latency, RunResult, ServiceResult, StopKind,
-    Stopped, Totals,
+    Stopped, Totals, ZoneResult,
 };
 use crate::scenario::{FaultKind, Scenario};
 use crate::world::World;
@@ -69,6 +69,8 @@ fn finish(
             ClientResult {
                 name: c.name.clone(),
                 target: spec.target.clone(),
+                zone: spec.zone.clone(),
+                not_issued: c.not_issued,
                 alerts: None,
                 detections: Vec::new(),
                 totals: totals(
@@ -115,12 +117,20 @@ fn finish(
             .map(|(c, v)| c.totals.offered as f64 * v[j])
             .sum()
     };
-    let services: Vec<ServiceResult> = world
+    let mut services: Vec<ServiceResult> = world
         .services
         .iter()
         .enumerate()
         .map(|(j, svc)| svc.result(expected_at(j), end, counted_s, world.attempts_in_flight(j)))
         .collect();
+    let instance_zones = s
+        .services
+        .iter()
+        .flat_map(|svc| (0..svc.instances()).map(move |i| svc.zone_of(i)));
+    for (r, zone) in services.iter_mut().zip(instance_zones) {
+        r.zone = zone.map(str::to_string);
+    }
+    let zones = zone_results(s, &clients);
     let attempts: u64 = services.iter().map(|x| x.attempts).sum();
     let expected: f64 = (0..services.len()).map(expected_at).sum();
 
@@ -217,6 +227,7 @@ fn finish(
         faults,
         actions: std::mem::take(&mut world.actions),
         breakers: world.breaker_reports(),
+        ejections: world.ejection_reports(),
         alerts,
         detections,
         baseline_goodput_rps: rec.baseline_rps,
@@ -228,8 +239,48 @@ fn finish(
         collapsed_at_s: rec.collapsed_at_s,
         clients,
         services,
+        zones,
+        caches: world.caches.iter().map(|c| c.result()).collect(),
         series,
     }
+}
+
+/// Each zone's instances, and its clients' requests.
+fn zone_results(s: &Scenario, clients: &[ClientResult]) -> Vec<ZoneResult> {
+    let zones = crate::zones::Zones::of(s);
+    (0..zones.len())
+        .map(|z| {
+            let zone = zones.name(z);
+            let instances = s
+                .services
+                .iter()
+                .map(|svc| {
+                    (0..svc.instances())
+                        .filter(|&i| svc.zone_of(i) == Some(zone))
+                        .count() as u32
+                })
+                .sum();
+            let here: Vec<&ClientResult> = clients
+                .iter()
+                .filter(|c| c.zone.as_deref() == Some(zone))
+                .collect();
+            let offered = here.iter().map(|c| c.totals.offered).sum();
+            let succeeded = here.iter().map(|c| c.totals.succeeded).sum();
+            ZoneResult {
+                zone: zone.to_string(),
+                instances,
+                clients: here.len() as u32,
+                offered,
+                succeeded,
+                not_issued: here.iter().map(|c| c.not_issued).sum(),
+                availability: if offered == 0 {
+                    1.0
+                } else {
+                    succeeded as f64 / offered as f64
+                },
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
@@ -249,6 +300,10 @@ pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
         FaultKind::Partition { a, b } => (C::Partition, String::new(), format!("{a} <-> {b}")),
         FaultKind::Loss { a, b, p } => (C::Loss, format!("p={p}"), format!("{a} <-> {b}")),
         FaultKind::Spike { client, factor } => (C::Spike, format!("x{factor}"), client.clone()),
+        FaultKind::ZoneOutage { zone, mode } => {
+            (C::ZoneOutage, format!("({mode:?})"), format!("zone {zone}"))
+        }
+        FaultKind::Flush { cache } => (C::Flush, String::new(), cache.clone()),
     };
     let kind = FaultLabel::new(class, &rest);
     FaultWindow {

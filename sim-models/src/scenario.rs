@@ -36,11 +36,20 @@ pub struct Scenario {
     pub limits: RunLimits,
     pub clients: Vec<Client>,
     pub services: Vec<Service>,
+    /// Look-aside caches (Redis-like) in front of a service: called like a service
+    /// (`Call(to: "redis")`), a miss fetches from the backend and fills the cache.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<Cache>,
     /// Links with their own latency and loss; pairs not listed use `default_link`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
     #[serde(default)]
     pub default_link: LinkSpec,
+    /// Latency and loss between two nodes in different zones, where no `links` entry
+    /// names the pair; same-zone pairs and nodes without a zone use `default_link`
+    /// (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<LinkSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
     /// Availability objective over all clients' requests: burn-rate alerts and the time to
@@ -163,6 +172,11 @@ pub struct Client {
     /// service the request reaches; only services with `honor_deadline` act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<SimDuration>,
+    /// The availability zone its traffic comes from: it sets which links are cross-zone,
+    /// which zone a zone-aware callee prefers, and a `ZoneOutage` of this zone stops it
+    /// issuing (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// A service: `workers` serve attempts one at a time each; the rest wait in the queue.
@@ -244,6 +258,15 @@ pub struct Service {
     /// a repeated attempt from that record instead of doing the work again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
+    /// Availability zones its instances are spread over, round robin: instance `i` (those
+    /// up to `max_replicas` included) is in `zones[i % len]`, as a Kubernetes topology
+    /// spread with `maxSkew: 1` places them. None: no zone (see [`crate::zones`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
+    /// Zone-aware routing: callers prefer instances in their own zone while it has enough
+    /// healthy ones (Envoy's zone-aware load balancing; [`crate::balancer::ZoneAware`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_aware: Option<crate::balancer::ZoneAwareSpec>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -471,6 +494,62 @@ pub enum FaultKind {
     Loss { a: String, b: String, p: f64 },
     /// The client's arrival rate is multiplied by `factor`.
     Spike { client: String, factor: f64 },
+    /// Every instance in availability zone `zone` is down (a `Crash` with `mode` each),
+    /// and every client in it stops issuing: a zone outage takes its callers too.
+    ZoneOutage { zone: String, mode: CrashMode },
+    /// The cache is emptied at `start` (FLUSHALL): every key misses until filled again.
+    /// `end` only bounds the fault's window in reports.
+    Flush { cache: String },
+}
+
+/// A look-aside cache in front of `backend` (see `world::components::cache` for what it
+/// follows and where it differs from Redis).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    pub name: String,
+    /// The service a miss fetches from.
+    pub backend: String,
+    /// Its endpoint; the backend's default endpoint if omitted.
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
+    pub backend_endpoint: Option<String>,
+    /// How the cache calls its backend (timeout, retries, breaker, ...).
+    #[serde(default)]
+    pub policy: CallPolicy,
+    /// Which key each lookup asks for.
+    pub keys: CacheKeys,
+    /// Keys held at most; the least recently used is evicted to make room (none: every key
+    /// fits).
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
+    pub capacity: Option<u64>,
+    /// A filled key expires this long after its fill (a hit does not extend it).
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
+    pub ttl: Option<SimDuration>,
+    /// Concurrent misses on one key wait for the one fetch in flight (request coalescing,
+    /// Go's singleflight) instead of each fetching.
+    // Always written, so that `--set caches.NAME.FIELD=..` finds it.
+    #[serde(default)]
+    pub single_flight: bool,
+    /// Time to answer a lookup (no queue: it serves any number at once).
+    #[serde(default = "default_lookup_time")]
+    pub lookup_time: Dist<SimDuration>,
+}
+
+fn default_lookup_time() -> Dist<SimDuration> {
+    Dist::Constant(SimDuration::ZERO)
+}
+
+/// The keys lookups ask for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CacheKeys {
+    /// `keys` keys, key k (1-based) asked with probability proportional to 1 / k^exponent
+    /// (independent requests: the independent reference model).
+    Zipf { keys: u64, exponent: f64 },
+    /// Each lookup hits with this probability, with no keys, capacity or TTL (a simple model).
+    HitRatio(f64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -501,6 +580,12 @@ impl Service {
     pub fn instances(&self) -> u32 {
         self.replicas.max(self.max_replicas.unwrap_or(0)).max(1)
     }
+
+    /// The zone of its instance `i` (round robin over `zones`), if it has zones.
+    pub fn zone_of(&self, i: u32) -> Option<&str> {
+        let n = self.zones.len();
+        (n > 0).then(|| self.zones[i as usize % n].as_str())
+    }
 }
 
 impl Scenario {
@@ -513,6 +598,10 @@ impl Scenario {
 
     pub fn service_index(&self, name: &str) -> Option<usize> {
         self.services.iter().position(|s| s.name == name)
+    }
+
+    pub fn cache_index(&self, name: &str) -> Option<usize> {
+        self.caches.iter().position(|c| c.name == name)
     }
 
     /// The service and replica a fault or partition names: `NAME` is every replica (None),

@@ -2,8 +2,9 @@
 //!
 //! Nodes are (service, endpoint) pairs, numbered within a service by [`endpoint_index`]:
 //! 0 is the default endpoint (the service's own `service_time` and `calls`), 1 + e is
-//! `endpoints[e]`. Edges are the calls of each endpoint's steps, in file order: a `Call`,
-//! each element of a `Parallel` and an `Async` are one edge each.
+//! `endpoints[e]`; then one node per cache. Edges are the calls of each endpoint's steps, in
+//! file order: a `Call`, each element of a `Parallel` and an `Async` are one edge each; a
+//! cache has one edge, to its backend.
 //!
 //! [`problems`] checks what a request would run into: names that do not resolve, endpoints
 //! defined twice, names shared by a client and a service, cycles (a request would recurse
@@ -22,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim_core::path::{FieldPath, Problem};
 
 use crate::diagnostic::nearest;
-use crate::scenario::{CallSpec, Scenario, Service, Step};
+use crate::scenario::{CacheKeys, CallSpec, Scenario, Service, Step};
 
 /// How deep [`expected_visits`] follows calls in a graph with a cycle. Such a scenario
 /// never passes [`problems`]; the bound only keeps a misuse from looping forever.
@@ -60,6 +61,15 @@ fn endpoint_map(service: &Service) -> BTreeMap<&str, usize> {
     map
 }
 
+/// Each cache's index by name (first wins).
+pub(crate) fn cache_map(s: &Scenario) -> BTreeMap<&str, usize> {
+    let mut map = BTreeMap::new();
+    for (i, c) in s.caches.iter().enumerate() {
+        map.entry(c.name.as_str()).or_insert(i);
+    }
+    map
+}
+
 /// Every call-graph problem of `s`, in file order within each kind of check.
 pub fn problems(s: &Scenario) -> Vec<Problem> {
     let graph = Graph::build(s);
@@ -91,7 +101,7 @@ pub fn expected_visits(s: &Scenario) -> Vec<Vec<f64>> {
                     Some(order) => graph.counts_acyclic(entry, order),
                     None => graph.counts_bounded(entry),
                 };
-                for (node, k) in count.iter().enumerate() {
+                for (node, k) in count.iter().enumerate().take(graph.cache_base) {
                     visits[graph.service_of[node]] += k;
                 }
             }
@@ -100,22 +110,29 @@ pub fn expected_visits(s: &Scenario) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// One call: the node it reaches and where the call is written (the `CallSpec`).
+/// One call: the node it reaches, where its callee is named (a `CallSpec`'s `to`, a cache's
+/// `backend`), and the visits to the callee per visit to the caller with nothing failing:
+/// 1 for a call; for a cache's backend, the miss probability (1 - p with `HitRatio(p)`;
+/// with `Zipf` keys it is not known before the run, and every lookup is counted as a miss).
 #[derive(Clone, Debug)]
 struct Edge {
     to: usize,
     at: FieldPath,
+    weight: f64,
 }
 
 /// The resolved call graph. References that do not resolve become problems, not edges.
 struct Graph<'a> {
     /// Service index by name.
     index: BTreeMap<&'a str, usize>,
+    /// Cache index by name; cache c is node `cache_base + c`.
+    caches: BTreeMap<&'a str, usize>,
+    cache_base: usize,
     /// Per service, endpoint node number (within the service) by name.
     endpoints: Vec<BTreeMap<&'a str, usize>>,
     /// Node number of each service's default endpoint; its endpoint e is `first[i] + 1 + e`.
     first: Vec<usize>,
-    /// The service each node belongs to.
+    /// The service each service node belongs to.
     service_of: Vec<usize>,
     /// Outgoing calls of each node, in file order.
     calls: Vec<Vec<Edge>>,
@@ -133,21 +150,34 @@ impl<'a> Graph<'a> {
             first.push(service_of.len());
             service_of.extend(std::iter::repeat_n(i, 1 + svc.endpoints.len()));
         }
+        let cache_base = service_of.len();
         let mut graph = Graph {
             index: service_map(s),
+            caches: cache_map(s),
+            cache_base,
             endpoints: s.services.iter().map(endpoint_map).collect(),
             first,
-            calls: vec![Vec::new(); service_of.len()],
+            calls: vec![Vec::new(); cache_base + s.caches.len()],
             service_of,
             entries: Vec::with_capacity(s.clients.len()),
             problems: Vec::new(),
         };
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
+        let names = Names {
+            services: &names,
+            caches: &s.caches.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
+        };
 
         let clients = FieldPath::root().field("clients");
         for (i, c) in s.clients.iter().enumerate() {
             let at = clients.index(i);
-            let entry = graph.resolve(s, &names, &c.target, c.endpoint.as_deref(), &at, "target");
+            let entry = graph.resolve(
+                s,
+                &names,
+                (&c.target, c.endpoint.as_deref()),
+                &at,
+                ("target", "endpoint"),
+            );
             graph.entries.push(entry);
         }
 
@@ -166,39 +196,79 @@ impl<'a> Graph<'a> {
                     let to = graph.resolve(
                         s,
                         &names,
-                        &call.to,
-                        call.endpoint.as_deref(),
+                        (&call.to, call.endpoint.as_deref()),
                         &call_at,
-                        "to",
+                        ("to", "endpoint"),
                     );
                     if let Some(to) = to {
-                        graph.calls[from].push(Edge { to, at: call_at });
+                        graph.calls[from].push(Edge {
+                            to,
+                            at: call_at.field("to"),
+                            weight: 1.0,
+                        });
                     }
                 }
+            }
+        }
+        let caches = FieldPath::root().field("caches");
+        for (i, cache) in s.caches.iter().enumerate() {
+            let at = caches.index(i);
+            let to = graph.resolve(
+                s,
+                &names,
+                (&cache.backend, cache.backend_endpoint.as_deref()),
+                &at,
+                ("backend", "backend_endpoint"),
+            );
+            if let Some(to) = to {
+                let weight = match cache.keys {
+                    CacheKeys::HitRatio(p) => (1.0 - p).clamp(0.0, 1.0),
+                    CacheKeys::Zipf { .. } => 1.0,
+                };
+                graph.calls[cache_base + i].push(Edge {
+                    to,
+                    at: at.field("backend"),
+                    weight,
+                });
             }
         }
         graph
     }
 
-    /// The node that `service` and `endpoint` name, written in the value at `at` (a client
-    /// or a `CallSpec`) whose field `field` names the service; else a problem at that field
-    /// or at `endpoint`.
+    /// The node that `service` and `endpoint` name (a service's endpoint, or a cache),
+    /// written in the value at `at` (a client, a `CallSpec` or a cache) whose fields
+    /// `fields` name the service and the endpoint; else a problem at one of them.
     fn resolve(
         &mut self,
         s: &Scenario,
-        names: &[&str],
-        service: &str,
-        endpoint: Option<&str>,
+        names: &Names,
+        (service, endpoint): (&str, Option<&str>),
         at: &FieldPath,
-        field: &'static str,
+        fields: (&'static str, &'static str),
     ) -> Option<usize> {
+        let (field, endpoint_field) = fields;
         let Some(&i) = self.index.get(service) else {
-            let verb = if field == "target" {
-                "targets"
-            } else {
-                "calls"
+            if let Some(&c) = self.caches.get(service) {
+                if endpoint.is_some() {
+                    let msg = format!("`{service}` is a cache: it has no endpoints");
+                    self.problems
+                        .push(Problem::new(at.field(endpoint_field), msg));
+                    return None;
+                }
+                return Some(self.cache_base + c);
+            }
+            let verb = match field {
+                "target" => "targets",
+                "backend" => "fetches from",
+                _ => "calls",
             };
-            let msg = unknown_service(verb, service, names);
+            let mut msg = unknown_service(verb, service, names.services);
+            if !names.caches.is_empty() {
+                if let Some(close) = nearest(service, names.caches) {
+                    msg.push_str(&format!(" (or the cache `{close}`?)"));
+                }
+                msg.push_str(&format!("; caches are: {}", listing(names.caches)));
+            }
             self.problems.push(Problem::new(at.field(field), msg));
             return None;
         };
@@ -212,7 +282,8 @@ impl<'a> Graph<'a> {
             None => {
                 let wanted = endpoint.unwrap_or_default();
                 let msg = unknown_endpoint(svc, wanted);
-                self.problems.push(Problem::new(at.field("endpoint"), msg));
+                self.problems
+                    .push(Problem::new(at.field(endpoint_field), msg));
                 None
             }
         }
@@ -227,7 +298,7 @@ impl<'a> Graph<'a> {
             let k = count[node];
             if k != 0.0 {
                 for edge in &self.calls[node] {
-                    count[edge.to] += k;
+                    count[edge.to] += k * edge.weight;
                 }
             }
         }
@@ -247,7 +318,7 @@ impl<'a> Graph<'a> {
                 if k != 0.0 {
                     total[node] += k;
                     for edge in &self.calls[node] {
-                        next[edge.to] += k;
+                        next[edge.to] += k * edge.weight;
                         any = true;
                     }
                 }
@@ -284,6 +355,9 @@ impl<'a> Graph<'a> {
 
     /// How messages name a node: `orders` for the default endpoint, `orders:list` otherwise.
     fn label(&self, s: &Scenario, node: usize) -> String {
+        if let Some(c) = node.checked_sub(self.cache_base) {
+            return s.caches[c].name.clone();
+        }
         let i = self.service_of[node];
         let svc = &s.services[i];
         match (node - self.first[i]).checked_sub(1) {
@@ -387,6 +461,27 @@ fn name_problems(s: &Scenario, index: &BTreeMap<&str, usize>) -> Vec<Problem> {
             ));
         }
     }
+    // Calls, links and faults name a cache the way they name a service.
+    for (i, cache) in s.caches.iter().enumerate() {
+        let other = if let Some(&j) = index.get(cache.name.as_str()) {
+            Some(format!("service #{j}"))
+        } else {
+            s.clients
+                .iter()
+                .position(|c| c.name == cache.name)
+                .map(|j| format!("client #{j}"))
+        };
+        if let Some(other) = other {
+            out.push(Problem::new(
+                FieldPath::root().field("caches").index(i).field("name"),
+                format!(
+                    "`{}` is also the name of {other}: calls, links and faults refer to \
+                     caches, services and clients by name, so a name must be unique across them",
+                    cache.name
+                ),
+            ));
+        }
+    }
     let services = FieldPath::root().field("services");
     for (i, svc) in s.services.iter().enumerate() {
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -458,7 +553,7 @@ fn cycles(s: &Scenario, graph: &Graph) -> Vec<Problem> {
                         .chain(std::iter::once(graph.label(s, edge.to)))
                         .collect();
                     out.push(Problem::new(
-                        edge.at.field("to"),
+                        edge.at.clone(),
                         format!(
                             "calling `{}` here closes a cycle: {}; a request would recurse forever",
                             graph.label(s, edge.to),
@@ -487,11 +582,31 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
         if std::mem::replace(&mut seen[node], true) {
             continue;
         }
-        reached.insert(graph.service_of[node]);
+        if let Some(&i) = graph.service_of.get(node) {
+            reached.insert(i);
+        }
         work.extend(graph.calls[node].iter().map(|e| e.to));
     }
+    let caches = FieldPath::root().field("caches");
+    let unreached_caches: Vec<Problem> = s
+        .caches
+        .iter()
+        .enumerate()
+        .filter(|&(i, c)| {
+            !seen[graph.cache_base + i] && graph.caches.get(c.name.as_str()) == Some(&i)
+        })
+        .map(|(i, c)| {
+            Problem::new(
+                caches.index(i).field("name"),
+                format!(
+                    "no client's requests ever reach cache `{}`: add a call to it, or remove it",
+                    c.name
+                ),
+            )
+        })
+        .collect();
     let services = FieldPath::root().field("services");
-    s.services
+    let mut out: Vec<Problem> = s.services
         .iter()
         .enumerate()
         // A second service with an existing name is a duplicate (reported by validation);
@@ -506,7 +621,15 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
                 ),
             )
         })
-        .collect()
+        .collect();
+    out.extend(unreached_caches);
+    out
+}
+
+/// The names a call may resolve to, for messages.
+struct Names<'a> {
+    services: &'a [&'a str],
+    caches: &'a [&'a str],
 }
 
 #[cfg(test)]

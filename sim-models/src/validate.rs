@@ -228,7 +228,24 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         }
     }
 
-    let node_names: Vec<&str> = client_names.iter().chain(&service_names).copied().collect();
+    let cache_names: Vec<&str> = s.caches.iter().map(|x| x.name.as_str()).collect();
+    check_names(&root.field("caches"), &cache_names, "cache", &mut err);
+    for (i, cache) in s.caches.iter().enumerate() {
+        cache_problems(
+            &root.field("caches").index(i),
+            cache,
+            &mut err,
+            &mut warnings,
+        );
+    }
+
+    // Caches come last, so `names[clients.len()..]` still begins with the services.
+    let node_names: Vec<&str> = client_names
+        .iter()
+        .chain(&service_names)
+        .chain(&cache_names)
+        .copied()
+        .collect();
     let nodes = Nodes::new(s, &node_names);
     link_problems(
         &root.field("default_link"),
@@ -237,6 +254,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         &mut err,
     );
     links_problems(s, &root, &nodes, &mut err);
+    if let Some(l) = &s.cross_zone {
+        link_problems(&root.field("cross_zone"), &l.latency, l.loss, &mut err);
+    }
 
     for (i, f) in s.faults.iter().enumerate() {
         fault_problems(s, &root.field("faults").index(i), f, &nodes, &mut err);
@@ -261,6 +281,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         );
     }
     errors.extend(crate::topology::problems(s));
+    let (zone_errors, zone_warnings) = crate::zones::problems(s);
+    errors.extend(zone_errors);
+    warnings.extend(zone_warnings);
     errors.extend(name_character_problems(s));
     // The memory estimate is the last resort: a field already refused for a clearer
     // reason (too many windows, say) is not blamed again for the memory it would take.
@@ -289,6 +312,9 @@ fn name_character_problems(s: &Scenario) -> Vec<Problem> {
     let mut named: Vec<(FieldPath, &str)> = vec![(root.field("name"), &s.name)];
     for (i, c) in s.clients.iter().enumerate() {
         named.push((root.field("clients").index(i).field("name"), &c.name));
+    }
+    for (i, cache) in s.caches.iter().enumerate() {
+        named.push((root.field("caches").index(i).field("name"), &cache.name));
     }
     for (i, svc) in s.services.iter().enumerate() {
         let at = root.field("services").index(i);
@@ -480,12 +506,99 @@ fn error_rate_problems(at: &FieldPath, p: f64, err: &mut impl FnMut(FieldPath, S
     }
 }
 
+/// A cache's own fields (its backend's name is the call graph's business, in `topology`).
+fn cache_problems(
+    at: &FieldPath,
+    c: &crate::scenario::Cache,
+    err: &mut impl FnMut(FieldPath, String),
+    warnings: &mut Vec<Problem>,
+) {
+    use crate::scenario::CacheKeys;
+    match c.keys {
+        CacheKeys::Zipf { keys, exponent } => {
+            let zipf = at.field("keys");
+            if keys == 0 {
+                err(
+                    zipf.field("keys"),
+                    "must be at least 1: a cache with no keys has nothing to look up".into(),
+                );
+            } else if keys > crate::world::components::cache::MAX_KEYS {
+                err(
+                    zipf.field("keys"),
+                    format!(
+                        "must be at most {}, got {keys}",
+                        crate::world::components::cache::MAX_KEYS
+                    ),
+                );
+            }
+            if !(exponent.is_finite() && exponent >= 0.0) {
+                err(
+                    zipf.field("exponent"),
+                    format!("must be a number >= 0 (0: every key equally popular), got {exponent}"),
+                );
+            }
+            if let Some(cap) = c.capacity
+                && cap > keys
+                && keys > 0
+            {
+                warnings.push(Problem::new(
+                    at.field("capacity"),
+                    format!("is more than the {keys} keys: the cache never evicts"),
+                ));
+            }
+        }
+        CacheKeys::HitRatio(p) => {
+            if !(0.0..=1.0).contains(&p) {
+                err(
+                    at.field("keys"),
+                    format!("HitRatio is a probability and must be within [0, 1], got {p}"),
+                );
+            }
+            for (field, set) in [
+                ("capacity", c.capacity.is_some()),
+                ("ttl", c.ttl.is_some()),
+                ("single_flight", c.single_flight),
+            ] {
+                if set {
+                    warnings.push(Problem::new(
+                        at.field(field),
+                        "has no effect with `keys: HitRatio(..)`, which has no keys: use \
+                         `Zipf(keys: .., exponent: ..)`"
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    if c.capacity == Some(0) {
+        err(
+            at.field("capacity"),
+            "must be at least 1: a cache that holds nothing always misses (leave it out for no bound)"
+                .into(),
+        );
+    }
+    if c.ttl.is_some_and(|t| t.is_zero()) {
+        err(
+            at.field("ttl"),
+            "must be longer than 0s: a key that expires at once always misses (leave it out for no expiry)"
+                .into(),
+        );
+    }
+    for p in c.lookup_time.problems() {
+        err(at.field("lookup_time").join(&p.path), p.message);
+    }
+    for p in policy_problems(&c.policy) {
+        err(at.field("policy").join(&p.path), p.message);
+    }
+}
+
 /// Names of clients and services, looked up in sorted maps (validation stays O(n log n)).
 struct Nodes<'a> {
     /// In file order, clients then services: for messages.
     names: &'a [&'a str],
     known: BTreeSet<&'a str>,
     services: BTreeMap<&'a str, usize>,
+    caches: BTreeMap<&'a str, usize>,
     clients: BTreeMap<&'a str, usize>,
 }
 
@@ -499,6 +612,7 @@ impl<'a> Nodes<'a> {
             names,
             known: names.iter().copied().collect(),
             services: crate::topology::service_map(s),
+            caches: crate::topology::cache_map(s),
             clients,
         }
     }
@@ -598,8 +712,19 @@ fn fault_problems(
     }
     let kind = at.field("kind");
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
+        if nodes.caches.contains_key(name) {
+            if !matches!(f.kind, FaultKind::Crash { .. }) {
+                err(
+                    kind.field("service"),
+                    format!(
+                        "`{name}` is a cache: the faults that apply to a cache are Crash and Flush"
+                    ),
+                );
+            }
+            return;
+        }
         if nodes.replica_target(s, name).is_none() {
-            let services = &nodes.names[s.clients.len()..];
+            let services = &nodes.names[s.clients.len()..s.clients.len() + s.services.len()];
             err(
                 kind.field("service"),
                 crate::topology::unknown_service("names", name, services),
@@ -656,6 +781,24 @@ fn fault_problems(
                 probability(*p, err);
             }
         }
+        FaultKind::Flush { cache } => {
+            if !nodes.caches.contains_key(cache.as_str()) {
+                let caches = &nodes.names[s.clients.len() + s.services.len()..];
+                let mut msg = format!("cache `{cache}` does not exist");
+                if let Some(close) = nearest(cache, caches) {
+                    msg.push_str(&format!(" (did you mean `{close}`?)"));
+                }
+                if caches.is_empty() {
+                    msg.push_str("; the scenario defines no caches");
+                } else {
+                    msg.push_str(&format!(
+                        "; caches are: {}",
+                        crate::topology::listing(caches)
+                    ));
+                }
+                err(kind.field("cache"), msg);
+            }
+        }
         FaultKind::Spike { client, factor } => {
             if !nodes.clients.contains_key(client.as_str()) {
                 let clients = &nodes.names[..s.clients.len()];
@@ -684,6 +827,8 @@ fn fault_problems(
                 );
             }
         }
+        // Its zone is checked with the other zone fields (`zones::problems`).
+        FaultKind::ZoneOutage { .. } => {}
     }
 }
 

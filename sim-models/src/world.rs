@@ -41,6 +41,8 @@ mod network;
 mod side_effects;
 
 use components::Instance;
+pub use components::cache::CacheEvent;
+use components::cache::CacheState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
 
@@ -79,6 +81,8 @@ pub enum Event {
     CancelArrives(AttemptKey),
     /// A service's own event.
     Service(ServiceEvent),
+    /// A cache's own event.
+    Cache(CacheEvent),
     /// An answer reaches the caller of attempt `number` of `call`.
     Response {
         call: CallKey,
@@ -141,7 +145,6 @@ pub(crate) enum Parent {
     Attempt(AttemptKey),
     /// A component's own call (a cache's backend fetch, a broker's delivery): the answer
     /// goes to instance `instance`'s kind with the kind's own `token`.
-    #[allow(dead_code)] // the broker and the cache are the first kinds that call
     Component {
         instance: u32,
         token: u32,
@@ -254,6 +257,8 @@ pub(crate) struct Edge {
     detector: Option<crate::balancer::OutlierDetector>,
     health: Option<crate::balancer::HealthChecker>,
     lb_rng: SimRng,
+    /// Zone-aware routing, if the callee has it and the caller is in a zone.
+    zone_aware: Option<Box<crate::balancer::ZoneAware>>,
     endpoint: u16,
     timeout: Option<SimDuration>,
     max_attempts: u32,
@@ -297,6 +302,12 @@ pub(crate) struct ClientState {
     load: LoadGen,
     rng: SimRng,
     pub outcome: metrics::ClientTally,
+    /// Down with its zone: it issues nothing; its closed-loop users wait in `parked`
+    /// until it is up again.
+    down: bool,
+    parked: Vec<u32>,
+    /// Requests it would have issued (after warm-up) while down.
+    pub not_issued: u64,
 }
 
 /// A service of the scenario: its instances (`NAME#i` for a replicated one) and how many
@@ -322,6 +333,8 @@ pub struct World {
     accepting: Vec<bool>,
     not_accepting: u32,
     pub(crate) services: Vec<ServiceState>,
+    /// Each cache of the scenario (file order); its instances come after every service's.
+    pub(crate) caches: Vec<CacheState>,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,
@@ -362,6 +375,37 @@ pub struct World {
 }
 
 impl World {
+    /// Ejections by every call site's outlier detection, in call-site order (sites that
+    /// ejected nothing left out).
+    pub(crate) fn ejection_reports(&self) -> Vec<crate::result::EjectionReport> {
+        let n_clients = self.clients.len() as u32;
+        let name = |n: u32| {
+            if n < n_clients {
+                self.clients[n as usize].name.clone()
+            } else {
+                self.services[(n - n_clients) as usize].name.clone()
+            }
+        };
+        self.edges
+            .iter()
+            .filter_map(|e| {
+                let d = e.detector.as_ref().filter(|d| !d.ejections().is_empty())?;
+                Some(crate::result::EjectionReport {
+                    caller: name(e.from),
+                    callee: e.callee.clone(),
+                    ejections: d
+                        .ejections()
+                        .iter()
+                        .map(|j| {
+                            let replica = name(n_clients + e.targets[j.replica]);
+                            (j.at.as_secs_f64(), j.until.as_secs_f64(), replica)
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
     /// Transitions of every call site's breaker, in call-site order.
     pub(crate) fn breaker_reports(&self) -> Vec<crate::result::BreakerReport> {
         let n_clients = self.clients.len() as u32;
@@ -369,7 +413,7 @@ impl World {
             if n < n_clients {
                 &self.clients[n as usize].name
             } else {
-                &self.services[(n - n_clients) as usize].name
+                self.instance_name(n - n_clients)
             }
         };
         self.edges
@@ -377,7 +421,7 @@ impl World {
             .filter_map(|e| {
                 let b = e.breaker.as_ref()?;
                 Some(crate::result::BreakerReport {
-                    caller: name(e.from).clone(),
+                    caller: name(e.from).to_string(),
                     callee: e.callee.clone(),
                     transitions: b
                         .transitions()
@@ -489,6 +533,7 @@ impl sim_core::engine::Model for World {
             Event::CancelArrives(a) => self.deliver_cancel(a, q),
             Event::Service(ServiceEvent::WorkDone(a)) => self.on_work_done(a, q),
             Event::Service(ServiceEvent::Stopped(a)) => self.on_stopped(a, q),
+            Event::Cache(e) => self.on_cache_event(e, q),
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)

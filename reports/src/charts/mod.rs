@@ -96,7 +96,7 @@ pub fn run_label(r: &RunResult) -> String {
 }
 
 /// Labels of several runs, with the seed added where two runs share a label.
-fn run_labels(runs: &[RunResult]) -> Vec<String> {
+pub(crate) fn run_labels(runs: &[RunResult]) -> Vec<String> {
     let labels: Vec<String> = runs.iter().map(run_label).collect();
     runs.iter()
         .zip(&labels)

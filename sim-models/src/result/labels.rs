@@ -119,6 +119,10 @@ pub enum FaultClass {
     Partition,
     Loss,
     Spike,
+    /// Every instance (and client) in a zone down.
+    ZoneOutage,
+    /// A cache emptied.
+    Flush,
 }
 
 impl FaultClass {
@@ -133,10 +137,12 @@ impl FaultClass {
             FaultClass::Partition => "partition",
             FaultClass::Loss => "loss",
             FaultClass::Spike => "traffic spike",
+            FaultClass::ZoneOutage => "zone outage",
+            FaultClass::Flush => "flush",
         }
     }
 
-    const ALL: [FaultClass; 8] = [
+    const ALL: [FaultClass; 10] = [
         FaultClass::Crash,
         FaultClass::Errors,
         FaultClass::Slowdown,
@@ -145,6 +151,8 @@ impl FaultClass {
         FaultClass::Partition,
         FaultClass::Loss,
         FaultClass::Spike,
+        FaultClass::ZoneOutage,
+        FaultClass::Flush,
     ];
 }
 

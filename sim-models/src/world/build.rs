@@ -7,13 +7,14 @@ use sim_core::rng;
 use sim_core::{SimDuration, SimTime};
 use slotmap::{SecondaryMap, SlotMap};
 
+use super::components::cache::CacheState;
 use super::components::service::{ServiceState, Step};
 use super::components::{Instance, Kind};
 use super::effects::{EffectDef, EffectKind};
 use super::metrics::{Metrics, empty_series};
 use super::network::Network;
 use super::{ClientState, Edge, Event, Group, LoadGen, World, control};
-use crate::balancer::{Balancer, HealthChecker, OutlierDetector};
+use crate::balancer::{Balancer, HealthChecker, OutlierDetector, ZoneAware};
 use crate::breaker::Breaker;
 use crate::limits::AdaptiveTimeout;
 use crate::policy::{RateSchedule, ThinnedPoisson};
@@ -21,6 +22,46 @@ use crate::retry_budget::RetryBudget;
 use crate::scenario::{self, CallSpec, FaultKind, Load, Scenario};
 use crate::slo::BurnRateAlerts;
 use crate::topology::{endpoint_index, expected_visits};
+use crate::zones::Zones;
+
+/// How the callers on `from`'s side of a call to `callee` spread over the zones (one
+/// share per zone): the zoned clients that target `callee` if `from` is a client, else the
+/// in-service instances (`replicas`) of `from`'s service. See [`ZoneAware`].
+fn caller_share(
+    s: &Scenario,
+    zones: &Zones,
+    node_zone: &[Option<usize>],
+    first: &[u32],
+    from: u32,
+    callee: &str,
+) -> Vec<f64> {
+    let n_clients = s.clients.len();
+    let mut count = vec![0u32; zones.len()];
+    match (from as usize).checked_sub(n_clients) {
+        None => {
+            for (c, spec) in s.clients.iter().enumerate() {
+                if let (true, Some(z)) = (spec.target == callee, node_zone[c]) {
+                    count[z] += 1;
+                }
+            }
+        }
+        Some(k) => {
+            let j = first.partition_point(|&f| f as usize <= k) - 1;
+            let start = n_clients + first[j] as usize;
+            for z in node_zone[start..start + s.services[j].replicas as usize]
+                .iter()
+                .flatten()
+            {
+                count[*z] += 1;
+            }
+        }
+    }
+    let total: u32 = count.iter().sum();
+    count
+        .iter()
+        .map(|&n| f64::from(n) / f64::from(total.max(1)))
+        .collect()
+}
 
 impl World {
     /// Builds the world of a validated scenario and schedules its first events.
@@ -35,8 +76,13 @@ impl World {
             n_instances += svc.instances();
         }
         let all_of = |j: usize| first[j]..first[j] + s.services[j].instances();
+        // Caches come after every service instance, one instance each.
+        let cache_first = n_instances;
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
+            if let Some(c) = s.cache_index(name) {
+                return vec![cache_first + c as u32];
+            }
             match s.replica_target(name).expect("validated scenario") {
                 (j, None) => all_of(j).collect(),
                 (j, Some(i)) => vec![first[j] + i],
@@ -52,6 +98,8 @@ impl World {
             }
         };
         let to_time = |d: SimDuration| start.saturating_add(d);
+        let zones = Zones::of(s);
+        let node_zone = zones.of_nodes(s);
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
         let mut effects: Vec<EffectDef> = Vec::new();
@@ -116,6 +164,24 @@ impl World {
                         .position(|c| &c.name == client)
                         .expect("validated fault target") as u32,
                 }],
+                // One crash per instance in the zone, and its clients stop issuing.
+                FaultKind::ZoneOutage { zone, mode } => {
+                    let z = zones.id(zone);
+                    (0..node_zone.len() as u32)
+                        .filter(|&n| node_zone[n as usize] == z)
+                        .map(|n| match n.checked_sub(n_clients) {
+                            Some(instance) => EffectKind::Crash {
+                                instance,
+                                mode: *mode,
+                            },
+                            None => EffectKind::ClientDown { client: n },
+                        })
+                        .collect()
+                }
+                FaultKind::Flush { cache } => instances_of(cache)
+                    .into_iter()
+                    .map(|instance| EffectKind::Flush { instance })
+                    .collect(),
             };
             effects.extend(targets.into_iter().map(|kind| EffectDef {
                 start,
@@ -147,34 +213,53 @@ impl World {
             .iter()
             .map(|c| c.name.as_str())
             .chain(instance_names.iter().map(String::as_str))
+            .chain(s.caches.iter().map(|c| c.name.as_str()))
             .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
-                let group = s.service_index(spec_to).expect("validated scenario");
-                let callee = &s.services[group];
-                let endpoint = endpoint_index(callee, endpoint).expect("validated endpoint");
-                let targets: Vec<u32> = all_of(group).collect();
+                // A cache is one instance with one endpoint, no balancing options.
+                let (callee, endpoint, targets) = match s.cache_index(spec_to) {
+                    Some(c) => (None, 0, vec![cache_first + c as u32]),
+                    None => {
+                        let group = s.service_index(spec_to).expect("validated scenario");
+                        let callee = &s.services[group];
+                        let endpoint =
+                            endpoint_index(callee, endpoint).expect("validated endpoint");
+                        (Some(callee), endpoint, all_of(group).collect())
+                    }
+                };
                 // Keyed by names, not by edge index, so other call sites leave its draws alone.
                 let same = edges
                     .iter()
                     .filter(|e| e.from == from && e.targets == targets)
                     .count();
                 let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
+                let zone_aware = callee.and_then(|c| c.zone_aware.as_ref()).and_then(|spec| {
+                    let local = node_zone[from as usize]?;
+                    let zone_of: Vec<usize> = targets
+                        .iter()
+                        .map(|&t| node_zone[(n_clients + t) as usize])
+                        .collect::<Option<_>>()?;
+                    let share = caller_share(s, &zones, &node_zone, &first, from, spec_to);
+                    Some(Box::new(ZoneAware::new(spec, local, zone_of, share)))
+                });
                 edges.push(Edge {
                     from,
                     // Services' callers are set below, once the services exist.
                     caller_honors_deadline: true,
                     callee: spec_to.to_string(),
-                    balancer: Balancer::new(callee.balance, targets.len()),
+                    balancer: Balancer::new(
+                        callee.map_or(Default::default(), |c| c.balance),
+                        targets.len(),
+                    ),
                     detector: callee
-                        .ejection
-                        .as_ref()
+                        .and_then(|c| c.ejection.as_ref())
                         .map(|e| OutlierDetector::new(e, targets.len())),
                     health: callee
-                        .health_check
-                        .as_ref()
+                        .and_then(|c| c.health_check.as_ref())
                         .map(|h| HealthChecker::new(h, targets.len())),
                     lb_rng: rng::stream(seed, &format!("balance/{key}")),
+                    zone_aware,
                     targets,
                     pairs: Vec::new(),
                     endpoint: endpoint as u16,
@@ -234,6 +319,9 @@ impl World {
                     load,
                     rng: rng::stream(seed, &format!("client/{}/arrivals", c.name)),
                     outcome: Default::default(),
+                    down: false,
+                    parked: Vec::new(),
+                    not_issued: 0,
                 }
             })
             .collect();
@@ -265,6 +353,21 @@ impl World {
                 })
             })
             .collect();
+        let caches: Vec<CacheState> = s
+            .caches
+            .iter()
+            .enumerate()
+            .map(|(c, spec)| {
+                let me = n_clients + cache_first + c as u32;
+                let edge = new_edge(
+                    me,
+                    &spec.backend,
+                    spec.backend_endpoint.as_deref(),
+                    &spec.policy,
+                );
+                CacheState::new(spec, seed, edge)
+            })
+            .collect();
         let instances: Vec<Instance> = (0..s.services.len())
             .flat_map(|j| all_of(j).map(move |index| (j, index)))
             .map(|(j, index)| Instance {
@@ -272,6 +375,11 @@ impl World {
                 index,
                 group: j as u32,
             })
+            .chain((0..s.caches.len() as u32).map(|index| Instance {
+                kind: Kind::Cache,
+                index,
+                group: u32::MAX,
+            }))
             .collect();
 
         for e in &mut edges {
@@ -279,6 +387,8 @@ impl World {
                 let inst = instances[i as usize];
                 e.caller_honors_deadline = match inst.kind {
                     Kind::Service => services[inst.index as usize].honor_deadline,
+                    // Its fetches carry no deadline: one may serve many lookups.
+                    Kind::Cache => false,
                 };
             }
         }
@@ -287,7 +397,7 @@ impl World {
             .iter()
             .flat_map(|e| e.targets.iter().map(move |&t| (e.from, n_clients + t)))
             .collect();
-        let net = Network::new(s, seed, &node_names, used, nodes_of);
+        let net = Network::new(s, seed, &node_names, used, nodes_of, &node_zone);
         for e in &mut edges {
             e.pairs = e
                 .targets
@@ -330,6 +440,7 @@ impl World {
                     .clone()
                     .map(move |i| i - g.instances.start < g.replicas)
             })
+            .chain(s.caches.iter().map(|_| true))
             .collect();
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
@@ -347,6 +458,7 @@ impl World {
             actions: Vec::new(),
             horizon: start.saturating_add(s.horizon),
             services,
+            caches,
             edges,
             net,
             requests: SlotMap::with_key(),
@@ -388,6 +500,14 @@ impl World {
                     .collect(),
             ),
         };
+        world.metrics.series.caches = s
+            .caches
+            .iter()
+            .map(|c| crate::result::CacheSeries {
+                name: c.name.clone(),
+                ..Default::default()
+            })
+            .collect();
         world.schedule_first_events(s, q);
         world
     }

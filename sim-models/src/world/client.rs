@@ -98,6 +98,9 @@ impl World {
         let now = q.now();
         let counted = now >= self.warmup;
         let client = &mut self.clients[c as usize];
+        if client.down {
+            return client.skip_issue(user, counted);
+        }
         client.outcome.offered += u64::from(counted);
         self.metrics.window.offered += 1;
         self.metrics.window.client_offered[c as usize] += 1;
@@ -631,6 +634,9 @@ impl World {
                 .zip(checker.healthy())
                 .for_each(|(h, ok)| *h &= *ok);
         }
+        if let Some(z) = &mut e.zone_aware {
+            z.narrow(healthy, &mut e.lb_rng);
+        }
         let picked = e
             .balancer
             .pick(&outstanding, healthy, &mut e.lb_rng)
@@ -655,6 +661,19 @@ impl World {
         }
         if let Some(checker) = &self.edges[edge as usize].health {
             q.schedule(q.now() + checker.interval(), Event::HealthCheck { edge });
+        }
+    }
+}
+
+impl super::ClientState {
+    /// A client that is down (with its zone) issues nothing: an open-loop arrival is
+    /// counted as not issued, a closed-loop user waits until the client is up again.
+    #[cold]
+    fn skip_issue(&mut self, user: u32, counted: bool) {
+        if user == NO_USER {
+            self.not_issued += u64::from(counted);
+        } else {
+            self.parked.push(user);
         }
     }
 }

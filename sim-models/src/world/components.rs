@@ -13,6 +13,7 @@
 //! caller side (timeouts, retries, budgets, breakers, hedges, deadlines) is untouched: it
 //! only ever sends attempts to instances.
 
+pub(crate) mod cache;
 pub(crate) mod service;
 
 use sim_core::queue::EventQueue;
@@ -24,10 +25,12 @@ use super::{AttemptKey, Event, Outcome, World};
 pub(crate) enum Kind {
     /// A request/response server ([`service`]).
     Service,
+    /// A look-aside cache in front of a service ([`cache`]).
+    Cache,
 }
 
 /// One instance of a component: its kind, its index in that kind's table, and the
-/// scenario entry (group) it is a replica of.
+/// scenario entry (group) it is a replica of (services only: a cache is one instance).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Instance {
     pub kind: Kind,
@@ -48,6 +51,7 @@ impl World {
         let att = &self.attempts[a];
         match self.instances[att.target as usize].kind {
             Kind::Service => self.on_attempt_arrives(a, q),
+            Kind::Cache => self.on_cache_arrives(a, q),
         }
     }
 
@@ -59,6 +63,7 @@ impl World {
         };
         match self.instances[att.target as usize].kind {
             Kind::Service => self.on_cancel_arrives(a, q),
+            Kind::Cache => {} // callers send none: it does not honour cancellation
         }
     }
 
@@ -67,6 +72,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].honor_cancellation,
+            Kind::Cache => false,
         }
     }
 
@@ -75,6 +81,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].down.is_some(),
+            Kind::Cache => self.caches[inst.index as usize].down.is_some(),
         }
     }
 
@@ -84,6 +91,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].present(),
+            Kind::Cache => self.caches[inst.index as usize].present(),
         }
     }
 
@@ -92,6 +100,7 @@ impl World {
         let inst = self.instances[i as usize];
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].answers_probes(),
+            Kind::Cache => self.caches[inst.index as usize].down.is_none(),
         }
     }
 
@@ -105,12 +114,13 @@ impl World {
                 let svc = &mut self.services[inst.index as usize];
                 svc.paused_since.is_some().then_some(&mut svc.deferred)
             }
+            Kind::Cache => None, // a cache is never paused (validation)
         }
     }
 
     /// The one place the answer to a component's own call (`Parent::Component`) reaches
-    /// its kind. Services wait on their calls through their attempts instead
-    /// (`Parent::Attempt`), so no service call ends here.
+    /// its kind: a cache's backend fetch. Services wait on their calls through their
+    /// attempts instead (`Parent::Attempt`), so no service call ends here.
     pub(super) fn component_call_done(
         &mut self,
         instance: u32,
@@ -118,9 +128,19 @@ impl World {
         outcome: Outcome,
         q: &mut EventQueue<Event>,
     ) {
-        let _ = (token, outcome, q);
-        match self.instances[instance as usize].kind {
+        let inst = self.instances[instance as usize];
+        match inst.kind {
             Kind::Service => debug_assert!(false, "services wait through their attempts"),
+            Kind::Cache => self.cache_fetch_done(inst.index as usize, token, outcome, q),
+        }
+    }
+
+    /// The name of instance `i` (`NAME#r` for a replica).
+    pub(super) fn instance_name(&self, i: u32) -> &str {
+        let inst = self.instances[i as usize];
+        match inst.kind {
+            Kind::Service => &self.services[inst.index as usize].name,
+            Kind::Cache => &self.caches[inst.index as usize].name,
         }
     }
 

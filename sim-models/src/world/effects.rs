@@ -85,6 +85,14 @@ pub(crate) enum EffectKind {
     Fallback {
         edge: u32,
     },
+    /// The client issues nothing (its zone is out).
+    ClientDown {
+        client: u32,
+    },
+    /// The cache instance is emptied when the effect starts.
+    Flush {
+        instance: u32,
+    },
 }
 
 impl EffectKind {
@@ -96,6 +104,7 @@ impl EffectKind {
             | EffectKind::Slowdown { instance, .. }
             | EffectKind::CapacityLoss { instance, .. }
             | EffectKind::Limit { instance, .. }
+            | EffectKind::Flush { instance }
             | EffectKind::Pause { instance } => Some(instance),
             _ => None,
         }
@@ -118,6 +127,10 @@ impl World {
             let inst = self.instances[i as usize];
             match inst.kind {
                 Kind::Service => self.refresh_service(inst.index as usize, i, q),
+                Kind::Cache => {
+                    let flush = starting && matches!(kind, EffectKind::Flush { .. });
+                    self.refresh_cache(inst.index as usize, i, flush, q)
+                }
             }
             return;
         }
@@ -136,11 +149,13 @@ impl World {
             EffectKind::Scale { group, .. } => self.refresh_group(group, q),
             EffectKind::Drain { instance } => self.refresh_accepting(instance),
             EffectKind::Fallback { edge } => self.refresh_fallback(edge),
+            EffectKind::ClientDown { client } => self.refresh_client(client, q),
             EffectKind::Crash { .. }
             | EffectKind::Errors { .. }
             | EffectKind::Slowdown { .. }
             | EffectKind::CapacityLoss { .. }
             | EffectKind::Pause { .. }
+            | EffectKind::Flush { .. }
             | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
         }
     }
@@ -255,6 +270,21 @@ impl World {
             .any(|d| matches!(d.kind, EffectKind::Fallback { edge: e } if e == edge));
         let e = &mut self.edges[edge as usize];
         e.fallback = e.fallback_spec || forced;
+    }
+
+    /// Client `c` is down while an effect says so; when it comes up, its parked
+    /// closed-loop users issue at once (open-loop arrivals never stopped being drawn).
+    fn refresh_client(&mut self, c: u32, q: &mut EventQueue<Event>) {
+        let down = self
+            .active_effects()
+            .any(|d| matches!(d.kind, EffectKind::ClientDown { client } if client == c));
+        let client = &mut self.clients[c as usize];
+        client.down = down;
+        if !down {
+            for user in std::mem::take(&mut client.parked) {
+                q.schedule(q.now(), Event::UserReady { client: c, user });
+            }
+        }
     }
 
     /// The effects active now, in the order they were defined.

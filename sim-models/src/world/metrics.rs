@@ -360,6 +360,9 @@ impl World {
             st.queue_level.reset(now);
             st.busy_level.reset(now);
         }
+        for (cache, out) in self.caches.iter_mut().zip(series.caches.iter_mut()) {
+            cache.close_window(out, secs);
+        }
         if let Some(q) = q.filter(|_| control) {
             self.evaluate_rules(now, width, &groups, &clients, q);
         }

@@ -57,13 +57,15 @@ fn key(a: u32, b: u32) -> (u32, u32) {
 impl Network {
     /// The links of `s` between `node_names` (clients, then instances), for the node pairs
     /// in `used` (each call site's caller and each of its targets); `nodes_of` resolves a
-    /// name in a link spec to its nodes (every replica for a replicated service).
+    /// name in a link spec to its nodes (every replica for a replicated service). A pair in
+    /// two different zones (`node_zone`) uses `s.cross_zone`, if set, unless a link names it.
     pub(crate) fn new(
         s: &Scenario,
         seed: u64,
         node_names: &[&str],
         used: impl IntoIterator<Item = (u32, u32)>,
         nodes_of: impl Fn(&str) -> Vec<u32>,
+        node_zone: &[Option<usize>],
     ) -> Network {
         let mut links = vec![LinkDef {
             latency: s.default_link.latency.compile().expect("validated link"),
@@ -82,6 +84,20 @@ impl Network {
             };
             index.len()
         ];
+        if let Some(cross) = &s.cross_zone {
+            links.push(LinkDef {
+                latency: cross.latency.compile().expect("validated link"),
+                loss: cross.loss,
+            });
+            let id = (links.len() - 1) as u32;
+            for (&(a, b), &p) in &index {
+                if let (Some(za), Some(zb)) = (node_zone[a as usize], node_zone[b as usize])
+                    && za != zb
+                {
+                    pairs[p as usize].link = id;
+                }
+            }
+        }
         for l in &s.links {
             links.push(LinkDef {
                 latency: l.latency.compile().expect("validated link"),

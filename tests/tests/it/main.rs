@@ -6,8 +6,10 @@
 )]
 mod accounting;
 mod bad_input;
+mod cache;
 mod control;
 mod determinism;
+mod exports;
 mod ladder;
 mod model;
 mod progress;
@@ -16,3 +18,4 @@ mod scale;
 mod support;
 mod theory;
 mod verdicts;
+mod zones;

@@ -182,6 +182,7 @@ impl ServiceState {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         ServiceResult {
             name: self.name.clone(),
+            zone: None,
             workers: self.workers,
             attempts: st.attempts,
             rejected: st.rejected,
