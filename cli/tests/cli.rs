@@ -1116,13 +1116,13 @@ fn bad_experiment_files_get_file_line_col_errors_and_exit_2() {
             "e.ron:4:",
             "field `hypothesis[0].of`: `nobody` is not a client",
         ),
-        // Zones are a hook, refused until they exist.
+        // A zone the service has no instance in.
         (
             format!(
                 "{probe}\n    method: [Inject(start: \"100s\", end: \"130s\", kind: Slowdown(service: \"db\", factor: 10.0), blast_radius: Zone(\"a\"))],"
             ),
             "e.ron:5:",
-            "field `method[0].blast_radius`: zones are not in this build",
+            "field `method[0].blast_radius`: `db` has no instance in this zone",
         ),
         // A share of traffic only where the fault acts per attempt.
         (

@@ -233,7 +233,7 @@ pub enum BlastRadius {
     /// Honest only where the fault acts per attempt: `Errors` (p becomes p x share) and
     /// `Loss` (likewise). A slowdown, crash or pause acts on an instance, not on requests.
     Traffic { share: f64 },
-    /// The instances in one zone: a hook for zones (not in this build; refused).
+    /// The service's instances in this zone (its `zones`, instance i in zone i mod n).
     Zone(String),
 }
 

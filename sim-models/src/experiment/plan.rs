@@ -285,12 +285,6 @@ fn expand(inj: &Inject, s: &Scenario) -> Result<Vec<Fault>, (FieldPath, String)>
     };
     match &inj.blast_radius {
         BlastRadius::All => Ok(vec![fault(inj.kind.clone())]),
-        BlastRadius::Zone(z) => Err((
-            radius,
-            format!(
-                "zones are not in this build (zone `{z}`): hit instances with Instances(percent: ..) or name one as `NAME#i`"
-            ),
-        )),
         BlastRadius::Traffic { share } => {
             if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
                 return Err((
@@ -314,8 +308,10 @@ fn expand(inj: &Inject, s: &Scenario) -> Result<Vec<Fault>, (FieldPath, String)>
                 )),
             }
         }
-        BlastRadius::Instances { percent } => {
-            if !(percent.is_finite() && *percent > 0.0 && *percent <= 100.0) {
+        BlastRadius::Instances { .. } | BlastRadius::Zone(_) => {
+            if let BlastRadius::Instances { percent } = &inj.blast_radius
+                && !(percent.is_finite() && *percent > 0.0 && *percent <= 100.0)
+            {
                 return Err((
                     radius.field("percent"),
                     format!("must be in (0, 100], got {percent}"),
@@ -330,7 +326,7 @@ fn expand(inj: &Inject, s: &Scenario) -> Result<Vec<Fault>, (FieldPath, String)>
                 _ => {
                     return Err((
                         radius,
-                        "a percentage of instances applies to faults on a service".into(),
+                        "a percentage of instances or a zone applies to faults on a service (a whole zone's outage is the ZoneOutage fault)".into(),
                     ));
                 }
             };
@@ -338,16 +334,33 @@ fn expand(inj: &Inject, s: &Scenario) -> Result<Vec<Fault>, (FieldPath, String)>
                 return Err((
                     FieldPath::root().field("kind").field("service"),
                     format!(
-                        "`{name}` is not a service (a percentage of instances needs the whole service's name)"
+                        "`{name}` is not a service (a blast radius needs the whole service's name)"
                     ),
                 ));
             };
-            let n = s.services[j].instances();
+            let svc = &s.services[j];
+            let n = svc.instances();
+            let hit: Vec<u32> = match &inj.blast_radius {
+                BlastRadius::Zone(z) => (0..n).filter(|&i| svc.zone_of(i) == Some(z)).collect(),
+                BlastRadius::Instances { percent } => {
+                    (0..((f64::from(n) * percent / 100.0).ceil() as u32).clamp(1, n)).collect()
+                }
+                _ => unreachable!("matched above"),
+            };
+            if hit.is_empty() {
+                return Err((
+                    radius,
+                    format!(
+                        "`{name}` has no instance in this zone (its zones: {:?})",
+                        svc.zones
+                    ),
+                ));
+            }
             if n == 1 {
                 return Ok(vec![fault(inj.kind.clone())]);
             }
-            let k = ((f64::from(n) * percent / 100.0).ceil() as u32).clamp(1, n);
-            Ok((0..k)
+            Ok(hit
+                .into_iter()
                 .map(|i| {
                     let mut kind = inj.kind.clone();
                     if let FaultKind::Crash { service, .. }
@@ -447,6 +460,32 @@ mod tests {
         assert_eq!(p.seeds[0], 7);
         assert_eq!(p.windows, vec![(70.0, 120.0)]);
         assert_eq!(p.method_s, (30.0, 60.0));
+    }
+
+    #[test]
+    fn a_zone_hits_the_service_instances_in_it() {
+        let text = SCENARIO.replace("replicas: 4,", r#"replicas: 4, zones: ["a", "b"],"#);
+        let s = crate::load("s.ron", &text).expect("valid").scenario;
+        let e = experiment(
+            r#"Inject(start: "30s", end: "60s", kind: Crash(service: "api", mode: Refuse), blast_radius: Zone("b"))"#,
+        );
+        let p = prepare(&e, &s).unwrap();
+        let targets: Vec<String> = p
+            .treatment
+            .faults
+            .iter()
+            .map(|f| crate::run::fault_window(f).target)
+            .collect();
+        // Instance i is in zone i mod 2: b holds #1 and #3.
+        assert_eq!(targets, ["api#1", "api#3"]);
+        let e = experiment(
+            r#"Inject(start: "30s", end: "60s", kind: Crash(service: "api", mode: Refuse), blast_radius: Zone("c"))"#,
+        );
+        let err = prepare(&e, &s).unwrap_err();
+        assert!(
+            err[0].message.contains("no instance in this zone"),
+            "{err:?}"
+        );
     }
 
     #[test]
