@@ -124,7 +124,7 @@ fn index(log: &str) -> String {
     let mut out = String::from("# Reliability journal\n\n");
     out.push_str(
         "Score: held 100, deviated or aborted 50, undetermined 0 (Gremlin's pass / fail / not run); \
-         the running score is the mean over the latest record of each experiment.\n\n",
+         the running score is the mean over the latest record of each experiment on each scenario.\n\n",
     );
     out.push_str(
         "| # | date | experiment | scenario | verdict | score | running score | entry |\n",
@@ -134,9 +134,11 @@ fn index(log: &str) -> String {
     for r in &records {
         let name = r["experiment"].as_str().unwrap_or("?").to_string();
         let s = r["score"].as_u64().unwrap_or(0);
-        match latest.iter_mut().find(|(n, _)| *n == name) {
+        // One score per experiment and scenario: the latest.
+        let key = format!("{name} on {}", r["scenario_hash"]);
+        match latest.iter_mut().find(|(k, _)| *k == key) {
             Some(e) => e.1 = s,
-            None => latest.push((name.clone(), s)),
+            None => latest.push((key, s)),
         }
         let running = latest.iter().map(|(_, s)| *s).sum::<u64>() as f64 / latest.len() as f64;
         let entry = r["entry"].as_str().unwrap_or("");

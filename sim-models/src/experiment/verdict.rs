@@ -305,6 +305,12 @@ pub fn learning(
     };
     let show = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.4}"));
     for p in probes.iter().filter(|p| !p.deviated_seeds.is_empty()) {
+        // A recovery time is missing where the run never recovered (or had nothing to
+        // recover from, in a control without faults).
+        let show = |x: Option<f64>| match x {
+            None if p.metric == "recovery_s" => "none (never recovered, or no fault)".to_string(),
+            x => show(x),
+        };
         out.push(format!(
             "`{}` broke its tolerance ({}) on {} of {} seeds: {} {} in the experiment against {} in the control ({:.0} s to {:.0} s)",
             p.name,
