@@ -286,6 +286,7 @@ pub fn table(r: &RunResult) -> String {
         }
     }
     zone_table(w, r);
+    broker_table(w, r);
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
     out
@@ -330,6 +331,60 @@ fn period(secs: f64) -> String {
         }
     }
     format!("{secs}s")
+}
+
+/// One row per consumer group of each broker (nothing without brokers). Lag is the age of
+/// the oldest waiting message: its peak over the run.
+fn broker_table(w: &mut String, r: &RunResult) {
+    if r.brokers.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "{:<12} {:<12} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "broker",
+        "group",
+        "published",
+        "acked",
+        "backlog",
+        "max back.",
+        "max lag",
+        "redeliv.",
+        "dlq",
+        "dropped",
+        "dupl.",
+        "p99 ack"
+    );
+    for b in &r.brokers {
+        for g in &b.groups {
+            let max_backlog = g.series.backlog.iter().max().copied().unwrap_or(0);
+            let max_lag = g.series.lag_s.iter().copied().fold(0.0, f64::max);
+            let _ = writeln!(
+                w,
+                "{:<12} {:<12} {:>9} {:>9} {:>8} {:>9} {:>7.1}s {:>8} {:>8} {:>8} {:>9} {:>8}s",
+                b.name,
+                g.service,
+                g.published,
+                g.acked,
+                g.backlog_at_end,
+                max_backlog,
+                max_lag,
+                g.redeliveries,
+                g.dead_lettered,
+                g.dropped,
+                g.duplicates_processed,
+                format!("{:.1}", g.publish_to_ack_ms.p99 / 1e3)
+            );
+        }
+        if b.rejected + b.refused > 0 {
+            let _ = writeln!(
+                w,
+                "{:<12} publishes rejected (queue full) {}, refused (broker down) {}",
+                b.name, b.rejected, b.refused
+            );
+        }
+    }
 }
 
 /// Several runs side by side: one row per metric, one column per run (labelled by its file

@@ -1,7 +1,9 @@
 //! A scenario's call graph as a Mermaid flowchart (GitHub, GitLab and most markdown hosts
 //! draw it): clients and their load, services with their kind, replicas, workers and queue,
 //! and on each call edge the caller's policy (timeout, attempts, budget, breaker, hedge,
-//! fallback, deadline). Nodes are named by position (`c0`, `s1`), so any service name works.
+//! fallback, deadline); caches (with their backend fetch) and brokers (with their consumer
+//! groups, thick edges). Nodes are named by position (`c0`, `s1`, `k0` a cache, `b0` a
+//! broker), so any name works.
 
 use std::fmt::Write;
 
@@ -13,8 +15,15 @@ use sim_models::scenario::{CallPolicy, CallSpec, QueueSpec, Step};
 pub fn topology_mermaid(s: &Scenario) -> String {
     let mut out = String::from("flowchart LR\n");
     let id = |name: &str| -> String {
-        s.service_index(name)
-            .map_or_else(|| format!("unknown_{}", safe(name)), |i| format!("s{i}"))
+        if let Some(i) = s.service_index(name) {
+            format!("s{i}")
+        } else if let Some(i) = s.cache_index(name) {
+            format!("k{i}")
+        } else if let Some(i) = s.broker_index(name) {
+            format!("b{i}")
+        } else {
+            format!("unknown_{}", safe(name))
+        }
     };
     for (i, c) in s.clients.iter().enumerate() {
         let load = match &c.load {
@@ -45,6 +54,28 @@ pub fn topology_mermaid(s: &Scenario) -> String {
             parts.join(", ")
         );
     }
+    for (i, k) in s.caches.iter().enumerate() {
+        let _ = writeln!(out, "  k{i}[(\"{}<br/>cache\")]", text(&k.name));
+        let mut label: Vec<String> = k
+            .backend_endpoint
+            .iter()
+            .map(|e| format!("→ /{e}"))
+            .collect();
+        label.push("on a miss".into());
+        label.extend(policy(&k.policy));
+        edge(&mut out, &format!("k{i}"), &id(&k.backend), "-->", label);
+    }
+    for (i, b) in s.brokers.iter().enumerate() {
+        let _ = writeln!(out, "  b{i}[/\"{}<br/>broker\"/]", text(&b.name));
+        for g in &b.groups {
+            let mut label = vec![format!(
+                "{} consumers x prefetch {}",
+                g.consumers, g.prefetch
+            )];
+            label.extend(g.endpoint.iter().map(|e| format!("→ /{e}")));
+            edge(&mut out, &format!("b{i}"), &id(&g.service), "==>", label);
+        }
+    }
     for (i, c) in s.clients.iter().enumerate() {
         let mut label: Vec<String> = c.endpoint.iter().map(|e| format!("→ /{e}")).collect();
         label.extend(policy(&c.policy));
@@ -65,6 +96,12 @@ pub fn topology_mermaid(s: &Scenario) -> String {
                 Step::Call(c) => vec![(c, "-->", None)],
                 Step::Parallel(cs) => cs.iter().map(|c| (c, "-->", Some("parallel"))).collect(),
                 Step::Async(c) => vec![(c, "-.->", Some("async"))],
+                Step::Publish(p) => {
+                    let mut label = vec!["publish".to_string()];
+                    label.extend(policy(&p.policy));
+                    edge(&mut out, &from, &id(&p.to), "-->", label);
+                    Vec::new()
+                }
             };
             for (c, arrow, how) in calls {
                 // `/browse → /list`: the caller's endpoint, then the callee's.

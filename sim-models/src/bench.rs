@@ -109,5 +109,6 @@ fn one_service(
         faults: Vec::new(),
         slo: None,
         rules: Vec::new(),
+        brokers: Vec::new(),
     }
 }

@@ -145,6 +145,12 @@ pub fn footprint(s: &Scenario) -> Footprint {
             let calls: &[crate::scenario::CallSpec] = match step {
                 Step::Call(c) | Step::Async(c) => std::slice::from_ref(c),
                 Step::Parallel(cs) => cs,
+                Step::Publish(_) => {
+                    // One call site to one broker instance.
+                    sites = sites.saturating_add(1);
+                    targets = targets.saturating_add(1);
+                    &[]
+                }
             };
             for c in calls {
                 sites = sites.saturating_add(1);
@@ -164,6 +170,14 @@ pub fn footprint(s: &Scenario) -> Footprint {
         f.targets = f.targets.saturating_add(callee(&cache.backend));
         if let crate::scenario::CacheKeys::Zipf { keys, .. } = cache.keys {
             cache_keys = cache_keys.saturating_add(keys);
+        }
+    }
+    // A broker is one instance with one call site per consumer group.
+    for b in &s.brokers {
+        f.instances = f.instances.saturating_add(1);
+        for g in &b.groups {
+            f.edges = f.edges.saturating_add(1);
+            f.targets = f.targets.saturating_add(callee(&g.service));
         }
     }
     for fault in &s.faults {
@@ -413,6 +427,7 @@ fn shape_problems(s: &Scenario, root: &FieldPath, out: &mut Vec<Problem>) {
                     Step::Call(c) | Step::Async(c) => {
                         policy(at.index(k).field("policy"), &c.policy)
                     }
+                    Step::Publish(p) => policy(at.index(k).field("policy"), &p.policy),
                     Step::Parallel(cs) => {
                         if cs.len() > MAX_PARALLEL {
                             lists.push(Problem::new(

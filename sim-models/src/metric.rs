@@ -8,13 +8,14 @@
 //! - per service ([`SERVICE`]): `services.NAME.FIELD`, e.g. `services.db.utilization`;
 //! - per client, i.e. per route ([`CLIENT`]): `clients.NAME.FIELD`, e.g.
 //!   `clients.shoppers.p99_ms`;
-//! - per cache ([`CACHE`]): `caches.NAME.FIELD`, e.g. `caches.redis.hit_ratio`.
+//! - per cache ([`CACHE`]): `caches.NAME.FIELD`, e.g. `caches.redis.hit_ratio`;
+//! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`.
 //!
 //! A metric with no value in a run (`recovery_s` of a metastable run, a service the run
 //! does not have) reads `None`: it is missing, never zero.
 
 use crate::recovery::Verdict;
-use crate::result::{CacheResult, ClientResult, RunResult, ServiceResult};
+use crate::result::{BrokerResult, CacheResult, ClientResult, RunResult, ServiceResult};
 
 /// What a metric's number counts, for formatting and for readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,16 +378,98 @@ pub const CACHE: &[Field<CacheResult>] = &[
     )),
 ];
 
+/// Per-broker metrics (`brokers.NAME.FIELD`), over all its consumer groups and the whole
+/// run (so that conservation holds exactly).
+pub const BROKER: &[Field<BrokerResult>] = &[
+    field!(
+        "published",
+        Count,
+        "messages put on its groups' queues",
+        |b| Some(sum(b, |g| g.published))
+    ),
+    field!("acked", Count, "messages acked", |b| Some(
+        sum(b, |g| g.acked)
+    )),
+    field!(
+        "rejected",
+        Count,
+        "publishes refused by a full queue",
+        |b| Some(b.rejected as f64)
+    ),
+    field!(
+        "dropped",
+        Count,
+        "messages dropped from the head of a full queue",
+        |b| Some(sum(b, |g| g.dropped))
+    ),
+    field!(
+        "dead_lettered",
+        Count,
+        "messages whose last allowed delivery failed",
+        |b| Some(sum(b, |g| g.dead_lettered))
+    ),
+    field!(
+        "redeliveries",
+        Count,
+        "deliveries beyond the first of a message",
+        |b| Some(sum(b, |g| g.redeliveries))
+    ),
+    field!(
+        "duplicates_processed",
+        Count,
+        "handler completions beyond the first of a message",
+        |b| Some(sum(b, |g| g.duplicates_processed))
+    ),
+    field!(
+        "backlog_max",
+        Count,
+        "most ready messages in one group at a window end",
+        |b| b
+            .groups
+            .iter()
+            .flat_map(|g| g.series.backlog.iter())
+            .max()
+            .map(|&m| m as f64)
+    ),
+    field!(
+        "lag_max_s",
+        Seconds,
+        "oldest ready message's greatest age at a window end",
+        |b| b
+            .groups
+            .iter()
+            .flat_map(|g| g.series.lag_s.iter())
+            .copied()
+            .reduce(f64::max)
+    ),
+    field!(
+        "publish_to_ack_p99_ms",
+        Millis,
+        "99th percentile from publish to ack",
+        |b| b
+            .groups
+            .iter()
+            .map(|g| g.publish_to_ack_ms.p99)
+            .reduce(f64::max)
+    ),
+];
+
+/// A count summed over a broker's groups.
+fn sum(b: &BrokerResult, count: fn(&crate::result::BrokerGroupResult) -> u64) -> f64 {
+    b.groups.iter().map(count).sum::<u64>() as f64
+}
+
 /// The parts of a run that have metrics of their own, named `PREFIX.NAME.FIELD`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
     Service,
     Client,
     Cache,
+    Broker,
 }
 
 impl Part {
-    const ALL: [Part; 3] = [Part::Service, Part::Client, Part::Cache];
+    const ALL: [Part; 4] = [Part::Service, Part::Client, Part::Cache, Part::Broker];
 
     /// The first segment of its metrics' names.
     pub fn prefix(self) -> &'static str {
@@ -394,6 +477,7 @@ impl Part {
             Part::Service => "services",
             Part::Client => "clients",
             Part::Cache => "caches",
+            Part::Broker => "brokers",
         }
     }
 
@@ -402,6 +486,7 @@ impl Part {
             Part::Service => "service",
             Part::Client => "client",
             Part::Cache => "cache",
+            Part::Broker => "broker",
         }
     }
 
@@ -414,6 +499,7 @@ impl Part {
             Part::Service => of(SERVICE),
             Part::Client => of(CLIENT),
             Part::Cache => of(CACHE),
+            Part::Broker => of(BROKER),
         }
     }
 
@@ -426,6 +512,7 @@ impl Part {
             Part::Service => find(&r.services, |x| x.name == name).and_then(SERVICE[field].read),
             Part::Client => find(&r.clients, |x| x.name == name).and_then(CLIENT[field].read),
             Part::Cache => find(&r.caches, |x| x.name == name).and_then(CACHE[field].read),
+            Part::Broker => find(&r.brokers, |x| x.name == name).and_then(BROKER[field].read),
         }
     }
 
@@ -435,6 +522,7 @@ impl Part {
             Part::Service => s.service_index(name).is_some(),
             Part::Client => s.clients.iter().any(|c| c.name == name),
             Part::Cache => s.cache_index(name).is_some(),
+            Part::Broker => s.broker_index(name).is_some(),
         }
     }
 }
@@ -555,6 +643,7 @@ mod tests {
             (SERVICE.iter().map(|m| m.name).collect(), "service"),
             (CLIENT.iter().map(|m| m.name).collect(), "client"),
             (CACHE.iter().map(|m| m.name).collect(), "cache"),
+            (BROKER.iter().map(|m| m.name).collect(), "broker"),
         ] {
             let mut sorted = list.clone();
             sorted.sort();

@@ -92,6 +92,9 @@ pub struct RunResult {
     /// Each cache's lookups, hits and backend fetches (absent without caches).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caches: Vec<CacheResult>,
+    /// Message brokers, in file order (absent when the scenario has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brokers: Vec<BrokerResult>,
     pub series: Series,
 }
 
@@ -403,4 +406,58 @@ pub struct ServiceSeries {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// A message broker over the whole run (warm-up included, so that each group's
+/// conservation holds exactly).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BrokerResult {
+    pub name: String,
+    /// Publishes refused because a queue was full (`RejectPublish`).
+    pub rejected: u64,
+    /// Publishes that found the broker down (crashed).
+    pub refused: u64,
+    pub groups: Vec<BrokerGroupResult>,
+}
+
+/// One consumer group of a broker. Exactly `published = acked + backlog_at_end +
+/// in_flight_at_end + dead_lettered + dropped`, and so at every window end of `series`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BrokerGroupResult {
+    pub service: String,
+    pub consumers: u32,
+    pub prefetch: u32,
+    /// Messages put on this group's queue.
+    pub published: u64,
+    /// Messages whose handler answered Ok (or degraded) in time.
+    pub acked: u64,
+    /// Ready messages when the run ended.
+    pub backlog_at_end: u64,
+    /// Delivered, not yet acked or given up on, when the run ended.
+    pub in_flight_at_end: u64,
+    /// Messages whose last allowed delivery failed.
+    pub dead_lettered: u64,
+    /// Messages dropped from the head of a full queue (`DropOldest`).
+    pub dropped: u64,
+    /// Deliveries beyond the first of a message.
+    pub redeliveries: u64,
+    /// Handler completions beyond the first for one message (at-least-once at work).
+    pub duplicates_processed: u64,
+    /// From publish to ack, acked messages only.
+    pub publish_to_ack_ms: Latency,
+    pub series: BrokerGroupSeries,
+}
+
+/// A group's state at each window end (the run's `series.t_s`): levels, and counts since
+/// the start of the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BrokerGroupSeries {
+    pub published: Vec<u64>,
+    pub acked: Vec<u64>,
+    pub backlog: Vec<u64>,
+    pub in_flight: Vec<u64>,
+    pub dead_lettered: Vec<u64>,
+    pub dropped: Vec<u64>,
+    /// Consumer lag: age of the oldest ready message, in seconds (0 with none).
+    pub lag_s: Vec<f64>,
 }

@@ -122,6 +122,11 @@ pub enum Metric {
     P99,
     /// Client: successes per second in the window.
     Goodput,
+    /// Broker: ready messages at the window end, all its groups together.
+    Backlog,
+    /// Broker: age of the oldest ready message at the window end, in seconds (its most
+    /// lagging group).
+    ConsumerLag,
 }
 
 impl Metric {
@@ -134,6 +139,8 @@ impl Metric {
             Metric::ErrorRate => "error_rate",
             Metric::P99 => "p99_ms",
             Metric::Goodput => "goodput_rps",
+            Metric::Backlog => "backlog",
+            Metric::ConsumerLag => "consumer_lag_s",
         }
     }
 
@@ -148,6 +155,11 @@ impl Metric {
     /// Whether a client (route) has it.
     pub fn of_client(self) -> bool {
         matches!(self, Metric::ErrorRate | Metric::P99 | Metric::Goodput)
+    }
+
+    /// Whether a broker has it.
+    pub fn of_broker(self) -> bool {
+        matches!(self, Metric::Backlog | Metric::ConsumerLag)
     }
 }
 

@@ -241,6 +241,7 @@ fn finish(
         services,
         zones,
         caches: world.caches.iter().map(|c| c.result()).collect(),
+        brokers: world.brokers.iter_mut().map(|b| b.result()).collect(),
         series,
     }
 }

@@ -15,6 +15,9 @@ use sim_core::dist::Dist;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::locate::Position;
 
+mod broker;
+pub use broker::{Broker, ConsumerGroup, Overflow, PublishSpec};
+
 /// A whole simulation: who sends what to whom, for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +63,10 @@ pub struct Scenario {
     /// condition holds: see [`crate::rules`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<crate::rules::Rule>,
+    /// Message brokers: `Publish` steps (or clients targeting one) put messages on them,
+    /// consumer groups of services take them off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brokers: Vec<Broker>,
 }
 
 fn default_window() -> SimDuration {
@@ -304,6 +311,8 @@ pub enum Step {
     Parallel(Vec<CallSpec>),
     /// Call and do not wait (fire and forget).
     Async(CallSpec),
+    /// Put a message on a broker and wait for its confirm.
+    Publish(PublishSpec),
 }
 
 /// A call to another service.
@@ -602,6 +611,11 @@ impl Scenario {
 
     pub fn cache_index(&self, name: &str) -> Option<usize> {
         self.caches.iter().position(|c| c.name == name)
+    }
+
+    /// The index of the broker called `name`.
+    pub fn broker_index(&self, name: &str) -> Option<usize> {
+        self.brokers.iter().position(|b| b.name == name)
     }
 
     /// The service and replica a fault or partition names: `NAME` is every replica (None),

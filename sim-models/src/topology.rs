@@ -4,7 +4,8 @@
 //! 0 is the default endpoint (the service's own `service_time` and `calls`), 1 + e is
 //! `endpoints[e]`; then one node per cache. Edges are the calls of each endpoint's steps, in
 //! file order: a `Call`, each element of a `Parallel` and an `Async` are one edge each; a
-//! cache has one edge, to its backend.
+//! cache has one edge, to its backend; a `Publish` is an edge to each consumer group of its
+//! broker (a broker is not a node: its groups' consumers are).
 //!
 //! [`problems`] checks what a request would run into: names that do not resolve, endpoints
 //! defined twice, names shared by a client and a service, cycles (a request would recurse
@@ -96,7 +97,7 @@ pub fn expected_visits(s: &Scenario) -> Vec<Vec<f64>> {
         .iter()
         .map(|entry| {
             let mut visits = vec![0.0; s.services.len()];
-            if let Some(entry) = *entry {
+            for &entry in entry {
                 let count = match &order {
                     Some(order) => graph.counts_acyclic(entry, order),
                     None => graph.counts_bounded(entry),
@@ -136,8 +137,13 @@ struct Graph<'a> {
     service_of: Vec<usize>,
     /// Outgoing calls of each node, in file order.
     calls: Vec<Vec<Edge>>,
-    /// The node each client's requests enter at, if its target and endpoint resolve.
-    entries: Vec<Option<usize>>,
+    /// The nodes each client's requests enter at: its target's endpoint (or cache) if it
+    /// resolves, or for a client publishing to a broker, the node of each of the broker's
+    /// groups.
+    entries: Vec<Vec<usize>>,
+    /// Per broker, the node each of its consumer groups delivers to: a publish (a message
+    /// per group) is an edge to each.
+    consumers: Vec<Vec<usize>>,
     /// Unknown services and endpoints, found while resolving.
     problems: Vec<Problem>,
 }
@@ -160,6 +166,7 @@ impl<'a> Graph<'a> {
             calls: vec![Vec::new(); cache_base + s.caches.len()],
             service_of,
             entries: Vec::with_capacity(s.clients.len()),
+            consumers: Vec::new(),
             problems: Vec::new(),
         };
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
@@ -168,9 +175,29 @@ impl<'a> Graph<'a> {
             caches: &s.caches.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
         };
 
+        let brokers = FieldPath::root().field("brokers");
+        for (b, broker) in s.brokers.iter().enumerate() {
+            let mut nodes = Vec::new();
+            for (k, g) in broker.groups.iter().enumerate() {
+                let at = brokers.index(b).field("groups").index(k);
+                let endpoint = g.endpoint.as_deref();
+                nodes.extend(graph.resolve(
+                    s,
+                    &names,
+                    (&g.service, endpoint),
+                    &at,
+                    ("service", "endpoint"),
+                ));
+            }
+            graph.consumers.push(nodes);
+        }
         let clients = FieldPath::root().field("clients");
         for (i, c) in s.clients.iter().enumerate() {
             let at = clients.index(i);
+            if let Some(b) = s.broker_index(&c.target) {
+                graph.entries.push(graph.consumers[b].clone());
+                continue;
+            }
             let entry = graph.resolve(
                 s,
                 &names,
@@ -178,7 +205,7 @@ impl<'a> Graph<'a> {
                 &at,
                 ("target", "endpoint"),
             );
-            graph.entries.push(entry);
+            graph.entries.push(entry.into_iter().collect());
         }
 
         let services = FieldPath::root().field("services");
@@ -204,6 +231,20 @@ impl<'a> Graph<'a> {
                         graph.calls[from].push(Edge {
                             to,
                             at: call_at.field("to"),
+                            weight: 1.0,
+                        });
+                    }
+                }
+                for (j, step) in steps.iter().enumerate() {
+                    let Step::Publish(p) = step else { continue };
+                    for &to in s
+                        .broker_index(&p.to)
+                        .map_or(&[][..], |b| &graph.consumers[b])
+                    {
+                        let at = steps_at.index(j).field("to");
+                        graph.calls[from].push(Edge {
+                            to,
+                            at,
                             weight: 1.0,
                         });
                     }
@@ -260,6 +301,7 @@ impl<'a> Graph<'a> {
             let verb = match field {
                 "target" => "targets",
                 "backend" => "fetches from",
+                "service" => "delivers to",
                 _ => "calls",
             };
             let mut msg = unknown_service(verb, service, names.services);
@@ -391,6 +433,8 @@ fn calls_of<'a>(steps: &'a [Step], at: &FieldPath) -> Vec<(&'a CallSpec, FieldPa
             Step::Parallel(calls) => {
                 out.extend(calls.iter().enumerate().map(|(k, c)| (c, step_at.index(k))));
             }
+            // Not a call of a service: checked with the brokers (`validate`).
+            Step::Publish(_) => {}
         }
     }
     out
@@ -577,6 +621,7 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
     }
     let mut seen = vec![false; graph.calls.len()];
     let mut work: Vec<usize> = graph.entries.iter().flatten().copied().collect();
+    work.extend(graph.consumers.iter().flatten());
     let mut reached = BTreeSet::new();
     while let Some(node) = work.pop() {
         if std::mem::replace(&mut seen[node], true) {

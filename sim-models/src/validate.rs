@@ -12,6 +12,8 @@ use crate::diagnostic::{Diagnostic, Diagnostics, nearest};
 use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
+mod broker;
+
 /// A scenario that passed validation, with the warnings found on the way.
 #[derive(Clone, Debug)]
 pub struct Validated {
@@ -284,6 +286,7 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let (zone_errors, zone_warnings) = crate::zones::problems(s);
     errors.extend(zone_errors);
     warnings.extend(zone_warnings);
+    errors.extend(broker::problems(s));
     errors.extend(name_character_problems(s));
     // The memory estimate is the last resort: a field already refused for a clearer
     // reason (too many windows, say) is not blamed again for the memory it would take.
@@ -322,6 +325,9 @@ fn name_character_problems(s: &Scenario) -> Vec<Problem> {
         for (e, ep) in svc.endpoints.iter().enumerate() {
             named.push((at.field("endpoints").index(e).field("name"), &ep.name));
         }
+    }
+    for (i, b) in s.brokers.iter().enumerate() {
+        named.push((root.field("brokers").index(i).field("name"), &b.name));
     }
     named
         .into_iter()
@@ -478,6 +484,12 @@ fn steps_problems(at: &FieldPath, steps: &[Step], err: &mut impl FnMut(FieldPath
         let at = at.index(j);
         let calls: Vec<(FieldPath, &crate::scenario::CallSpec)> = match step {
             Step::Call(c) | Step::Async(c) => vec![(at.clone(), c)],
+            Step::Publish(p) => {
+                for problem in policy_problems(&p.policy) {
+                    err(at.field("policy").join(&problem.path), problem.message);
+                }
+                Vec::new()
+            }
             Step::Parallel(cs) => {
                 if cs.is_empty() {
                     err(at.clone(), "a parallel step needs at least one call".into());
@@ -725,10 +737,12 @@ fn fault_problems(
         }
         if nodes.replica_target(s, name).is_none() {
             let services = &nodes.names[s.clients.len()..s.clients.len() + s.services.len()];
-            err(
-                kind.field("service"),
-                crate::topology::unknown_service("names", name, services),
-            );
+            let msg = if s.broker_index(name).is_some() {
+                format!("`{name}` is a broker: only Crash and Pause faults apply to a broker")
+            } else {
+                crate::topology::unknown_service("names", name, services)
+            };
+            err(kind.field("service"), msg);
         }
     };
     let probability = |p: f64, err: &mut dyn FnMut(FieldPath, String)| {
@@ -740,7 +754,11 @@ fn fault_problems(
         }
     };
     match &f.kind {
-        FaultKind::Crash { service: x, .. } | FaultKind::Pause { service: x } => service(x, err),
+        FaultKind::Crash { service: x, .. } | FaultKind::Pause { service: x } => {
+            if s.broker_index(x).is_none() {
+                service(x, err)
+            }
+        }
         FaultKind::Errors { service: x, p } => {
             service(x, err);
             probability(*p, err);
@@ -850,7 +868,25 @@ fn rule_problems(
     match &rule.when {
         Condition::Above { metric, of, .. } | Condition::Below { metric, of, .. } => {
             let field = when.field("of");
-            if services.contains(&of.as_str()) {
+            if s.broker_index(of).is_some() {
+                if !metric.of_broker() {
+                    err(
+                        when.field("metric"),
+                        format!(
+                            "{} is not a metric of a broker, and `{of}` is a broker; a broker has Backlog and ConsumerLag",
+                            metric.name()
+                        ),
+                    );
+                }
+            } else if metric.of_broker() {
+                err(
+                    when.field("metric"),
+                    format!(
+                        "{} is a metric of a broker, and `{of}` is not a broker",
+                        metric.name()
+                    ),
+                );
+            } else if services.contains(&of.as_str()) {
                 if !metric.of_service() {
                     err(
                         when.field("metric"),

@@ -41,6 +41,7 @@ mod network;
 mod side_effects;
 
 use components::Instance;
+use components::broker::BrokerState;
 pub use components::cache::CacheEvent;
 use components::cache::CacheState;
 pub use components::service::ServiceEvent;
@@ -335,6 +336,8 @@ pub struct World {
     pub(crate) services: Vec<ServiceState>,
     /// Each cache of the scenario (file order); its instances come after every service's.
     pub(crate) caches: Vec<CacheState>,
+    /// Message brokers (instances after every service instance).
+    pub(crate) brokers: Vec<BrokerState>,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,

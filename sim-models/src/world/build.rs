@@ -7,6 +7,7 @@ use sim_core::rng;
 use sim_core::{SimDuration, SimTime};
 use slotmap::{SecondaryMap, SlotMap};
 
+use super::components::broker::BrokerState;
 use super::components::cache::CacheState;
 use super::components::service::{ServiceState, Step};
 use super::components::{Instance, Kind};
@@ -76,12 +77,16 @@ impl World {
             n_instances += svc.instances();
         }
         let all_of = |j: usize| first[j]..first[j] + s.services[j].instances();
-        // Caches come after every service instance, one instance each.
+        // Caches come after every service instance, then brokers, one instance each.
         let cache_first = n_instances;
+        let broker_first = cache_first + s.caches.len() as u32;
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
             if let Some(c) = s.cache_index(name) {
                 return vec![cache_first + c as u32];
+            }
+            if let Some(b) = s.broker_index(name) {
+                return vec![broker_first + b as u32];
             }
             match s.replica_target(name).expect("validated scenario") {
                 (j, None) => all_of(j).collect(),
@@ -214,12 +219,16 @@ impl World {
             .map(|c| c.name.as_str())
             .chain(instance_names.iter().map(String::as_str))
             .chain(s.caches.iter().map(|c| c.name.as_str()))
+            .chain(s.brokers.iter().map(|b| b.name.as_str()))
             .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
-                // A cache is one instance with one endpoint, no balancing options.
-                let (callee, endpoint, targets) = match s.cache_index(spec_to) {
-                    Some(c) => (None, 0, vec![cache_first + c as u32]),
+                // A cache or a broker is one instance with one endpoint, no balancing
+                // options (publishes go to the broker).
+                let cache = s.cache_index(spec_to).map(|c| cache_first + c as u32);
+                let broker = s.broker_index(spec_to).map(|b| broker_first + b as u32);
+                let (callee, endpoint, targets) = match cache.or(broker) {
+                    Some(one) => (None, 0, vec![one]),
                     None => {
                         let group = s.service_index(spec_to).expect("validated scenario");
                         let callee = &s.services[group];
@@ -341,6 +350,12 @@ impl World {
                         .map(|step| match step {
                             scenario::Step::Call(c) => Step::Call(edge_of(c)),
                             scenario::Step::Async(c) => Step::Async(edge_of(c)),
+                            // A publish waits for the broker's confirm: a call to it.
+                            scenario::Step::Publish(p) => Step::Call(edge_of(&CallSpec {
+                                to: p.to.clone(),
+                                endpoint: None,
+                                policy: p.policy.clone(),
+                            })),
                             scenario::Step::Parallel(cs) => {
                                 let ids: Vec<u32> = cs.iter().map(&mut edge_of).collect();
                                 Step::Parallel {
@@ -368,6 +383,25 @@ impl World {
                 CacheState::new(spec, seed, edge)
             })
             .collect();
+        // Each broker delivers to each of its groups through a call site of its own.
+        let brokers: Vec<BrokerState> = s
+            .brokers
+            .iter()
+            .enumerate()
+            .map(|(b, spec)| {
+                let me = n_clients + broker_first + b as u32;
+                let policy = BrokerState::delivery_policy(spec);
+                let edges: Vec<u32> = spec
+                    .groups
+                    .iter()
+                    .map(|g| new_edge(me, &g.service, g.endpoint.as_deref(), &policy))
+                    .collect();
+                let services: Vec<u32> = (spec.groups.iter())
+                    .map(|g| s.service_index(&g.service).expect("validated group") as u32)
+                    .collect();
+                BrokerState::new(spec, &edges, &services)
+            })
+            .collect();
         let instances: Vec<Instance> = (0..s.services.len())
             .flat_map(|j| all_of(j).map(move |index| (j, index)))
             .map(|(j, index)| Instance {
@@ -380,6 +414,12 @@ impl World {
                 index,
                 group: u32::MAX,
             }))
+            .chain((0..s.brokers.len() as u32).map(|index| Instance {
+                kind: Kind::Broker,
+                index,
+                // Not a service group: scaling and rules on services never reach it.
+                group: u32::MAX,
+            }))
             .collect();
 
         for e in &mut edges {
@@ -389,6 +429,7 @@ impl World {
                     Kind::Service => services[inst.index as usize].honor_deadline,
                     // Its fetches carry no deadline: one may serve many lookups.
                     Kind::Cache => false,
+                    Kind::Broker => true, // its deliveries carry no deadline
                 };
             }
         }
@@ -441,6 +482,7 @@ impl World {
                     .map(move |i| i - g.instances.start < g.replicas)
             })
             .chain(s.caches.iter().map(|_| true))
+            .chain(s.brokers.iter().map(|_| true))
             .collect();
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
@@ -459,6 +501,7 @@ impl World {
             horizon: start.saturating_add(s.horizon),
             services,
             caches,
+            brokers,
             edges,
             net,
             requests: SlotMap::with_key(),

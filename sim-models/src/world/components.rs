@@ -13,6 +13,7 @@
 //! caller side (timeouts, retries, budgets, breakers, hedges, deadlines) is untouched: it
 //! only ever sends attempts to instances.
 
+pub(crate) mod broker;
 pub(crate) mod cache;
 pub(crate) mod service;
 
@@ -27,6 +28,8 @@ pub(crate) enum Kind {
     Service,
     /// A look-aside cache in front of a service ([`cache`]).
     Cache,
+    /// A message queue with consumer groups ([`broker`]).
+    Broker,
 }
 
 /// One instance of a component: its kind, its index in that kind's table, and the
@@ -52,6 +55,7 @@ impl World {
         match self.instances[att.target as usize].kind {
             Kind::Service => self.on_attempt_arrives(a, q),
             Kind::Cache => self.on_cache_arrives(a, q),
+            Kind::Broker => self.on_publish(a, q),
         }
     }
 
@@ -63,7 +67,8 @@ impl World {
         };
         match self.instances[att.target as usize].kind {
             Kind::Service => self.on_cancel_arrives(a, q),
-            Kind::Cache => {} // callers send none: it does not honour cancellation
+            Kind::Cache => {}  // callers send none: it does not honour cancellation
+            Kind::Broker => {} // never sent: it does not honour cancellation
         }
     }
 
@@ -73,6 +78,7 @@ impl World {
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].honor_cancellation,
             Kind::Cache => false,
+            Kind::Broker => false,
         }
     }
 
@@ -82,6 +88,7 @@ impl World {
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].down.is_some(),
             Kind::Cache => self.caches[inst.index as usize].down.is_some(),
+            Kind::Broker => self.brokers[inst.index as usize].down.is_some(),
         }
     }
 
@@ -92,6 +99,7 @@ impl World {
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].present(),
             Kind::Cache => self.caches[inst.index as usize].present(),
+            Kind::Broker => 0, // never balanced over: one instance
         }
     }
 
@@ -101,6 +109,7 @@ impl World {
         match inst.kind {
             Kind::Service => self.services[inst.index as usize].answers_probes(),
             Kind::Cache => self.caches[inst.index as usize].down.is_none(),
+            Kind::Broker => self.brokers[inst.index as usize].answers_probes(),
         }
     }
 
@@ -115,6 +124,13 @@ impl World {
                 svc.paused_since.is_some().then_some(&mut svc.deferred)
             }
             Kind::Cache => None, // a cache is never paused (validation)
+            Kind::Broker => {
+                let broker = &mut self.brokers[inst.index as usize];
+                broker
+                    .paused_since
+                    .is_some()
+                    .then_some(&mut broker.deferred)
+            }
         }
     }
 
@@ -132,6 +148,7 @@ impl World {
         match inst.kind {
             Kind::Service => debug_assert!(false, "services wait through their attempts"),
             Kind::Cache => self.cache_fetch_done(inst.index as usize, token, outcome, q),
+            Kind::Broker => self.on_delivery_done(inst.index as usize, token, outcome, q),
         }
     }
 
@@ -141,6 +158,7 @@ impl World {
         match inst.kind {
             Kind::Service => &self.services[inst.index as usize].name,
             Kind::Cache => &self.caches[inst.index as usize].name,
+            Kind::Broker => &self.brokers[inst.index as usize].name,
         }
     }
 
@@ -149,6 +167,9 @@ impl World {
     #[inline(always)]
     pub(super) fn reply(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let att = self.remove_attempt(a).expect("answering a live attempt");
+        if !self.brokers.is_empty() {
+            self.note_handled(&att, outcome, q.now());
+        }
         // Nobody listens if the call is over or has moved on to another attempt.
         let Some(call) = self.calls.get(att.call) else {
             return;

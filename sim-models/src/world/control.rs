@@ -28,6 +28,8 @@ enum Of {
     /// A service group (scenario order).
     Service(u32),
     Client(u32),
+    /// A broker (scenario order).
+    Broker(u32),
 }
 
 enum Watch {
@@ -97,6 +99,8 @@ pub(crate) fn compile(s: &Scenario) -> Vec<CompiledRule> {
                 } => {
                     let of = if s.service_index(of).is_some() {
                         Of::Service(group(of))
+                    } else if let Some(b) = s.broker_index(of) {
+                        Of::Broker(b as u32)
                     } else {
                         Of::Client(client(of))
                     };
@@ -157,7 +161,7 @@ impl GroupWindow {
             Metric::ErrorRate => {
                 (self.attempts > 0).then(|| self.failed as f64 / self.attempts as f64)
             }
-            Metric::P99 | Metric::Goodput => None,
+            Metric::P99 | Metric::Goodput | Metric::Backlog | Metric::ConsumerLag => None,
         }
     }
 }
@@ -206,6 +210,10 @@ impl World {
                             clients[c as usize].value(metric, width.as_secs_f64()),
                             &self.clients[c as usize].name,
                         ),
+                        Of::Broker(b) => {
+                            let broker = &self.brokers[b as usize];
+                            (broker.value(metric), &broker.name)
+                        }
                     };
                     let holds =
                         v.is_some_and(|v| if above { v > threshold } else { v < threshold });

@@ -131,6 +131,7 @@ impl World {
                     let flush = starting && matches!(kind, EffectKind::Flush { .. });
                     self.refresh_cache(inst.index as usize, i, flush, q)
                 }
+                Kind::Broker => self.refresh_broker(inst.index as usize, i, q),
             }
             return;
         }

@@ -237,8 +237,11 @@ impl World {
         &mut self,
         now: SimTime,
         width: SimDuration,
-        q: Option<&mut EventQueue<super::Event>>,
+        mut q: Option<&mut EventQueue<super::Event>>,
     ) {
+        if !self.brokers.is_empty() {
+            self.close_broker_windows(now, q.as_deref_mut());
+        }
         let faults_active = self.faults_active();
         let control = !self.rules.is_empty() && q.is_some();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];

@@ -6,6 +6,7 @@
 )]
 mod accounting;
 mod bad_input;
+mod broker;
 mod cache;
 mod control;
 mod determinism;
