@@ -2,7 +2,8 @@
 //! the wall clock for benchmarks, and writes outputs (atomically).
 //!
 //! Exit codes: 0 success; 1 the run stopped on a guard or an internal error; 2 bad usage or
-//! bad input (the scenario file could not be read, parsed or validated).
+//! bad input (the scenario file could not be read, parsed or validated); `simctl experiment`
+//! adds 3 deviated, 4 aborted, 5 undetermined (0 is held).
 
 #![allow(
     clippy::disallowed_methods,
@@ -20,7 +21,9 @@ use sim_models::metric::MetricRef;
 use sim_models::scenario::Scenario;
 
 mod bench;
+mod experiment;
 mod exports;
+mod journal;
 mod output;
 mod series;
 mod sweep;
@@ -28,7 +31,8 @@ mod sweep;
 /// A deterministic discrete-event simulator for the resilience of distributed systems.
 ///
 /// Exit codes: 0 success, 1 a run stopped on a guard or an internal error, 2 bad usage or
-/// bad input (unreadable, malformed or invalid scenario).
+/// bad input (unreadable, malformed or invalid scenario). `simctl experiment`: 0 held,
+/// 3 deviated, 4 aborted, 5 undetermined.
 #[derive(Parser)]
 #[command(name = "simctl", version, about, long_about)]
 struct Cli {
@@ -197,6 +201,48 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run a chaos experiment: its steady-state hypothesis checked on control and
+    /// experiment runs (the method's faults added) on the same seeds, and a verdict.
+    ///
+    /// Exit codes: 0 the hypothesis held, 3 it deviated, 4 a stop condition aborted the
+    /// method, 5 undetermined (a run stopped early, the control breaks the hypothesis, or a
+    /// probe could not be evaluated), 2 bad input, 1 internal error.
+    Experiment {
+        /// The experiment file (RON).
+        file: PathBuf,
+        /// Run this scenario instead of the one the file names (same hypothesis and method).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Seeds (replicates) instead of the file's `seeds`.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: Option<u32>,
+        /// Base seed instead of the file's `seed` (or the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write experiment.json and experiment.md here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Append this experiment to the journal in this directory (journal.jsonl, one
+        /// markdown entry per experiment, and index.md).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+    },
+    /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
+    /// contributing factors read from the metrics and action items. Reads a saved run's
+    /// summary.json, or runs a scenario file.
+    Postmortem {
+        /// A run's summary.json (with its series), or a scenario file (RON) to run.
+        file: PathBuf,
+        /// Seed, when running a scenario (default: its own).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+    },
     /// Check scenario files without running them (every file is checked; exit code 2 if
     /// any is invalid).
     Validate {
@@ -309,6 +355,9 @@ fn main() -> ExitCode {
             format: SweepFormat::Json,
             ..
         } | Command::Validate {
+            format: Format::Json,
+            ..
+        } | Command::Experiment {
             format: Format::Json,
             ..
         }
@@ -448,6 +497,32 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             sweep_grid(spec, resuming, jobs, size, out.as_deref(), format)
         }
         Command::Validate { files, format } => validate(&files, format),
+        Command::Postmortem { file, seed } => postmortem(&file, seed),
+        Command::Experiment {
+            file,
+            scenario,
+            seeds,
+            seed,
+            jobs,
+            format,
+            out,
+            journal,
+        } => {
+            if jobs == Some(0) {
+                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
+            }
+            experiment::run(experiment::Args {
+                file,
+                scenario,
+                seeds,
+                seed,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                json: matches!(format, Format::Json),
+                out,
+                journal,
+            })
+        }
         Command::Compare {
             files,
             seed,
@@ -659,6 +734,29 @@ fn write_report(
         &dir.join("report.md"),
         reports::report_md_with_topology(runs, &charts, scenarios).as_bytes(),
     )
+}
+
+/// `simctl postmortem`: a saved run (JSON) or a scenario run now.
+fn postmortem(file: &Path, seed: Option<u64>) -> Result<ExitCode> {
+    let bad = |e: String| InputError::msg(format!("simctl: {}: {e}", file.display()));
+    let result = if file.extension().is_some_and(|e| e == "json") {
+        let text = output::read_limited(file, output::MAX_RESULTS_BYTES)
+            .map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str::<sim_models::RunResult>(&text)
+            .map_err(|e| bad(format!("not a run's summary.json ({e})")))?
+    } else {
+        let v = load(file)?;
+        print_warnings(file, &v);
+        let name = file.display().to_string();
+        sim_models::run(&v.scenario, seed.unwrap_or(v.scenario.seed), &name)
+    };
+    if result.faults.is_empty() {
+        println!("No faults in this run: no incident to review.");
+    } else {
+        print!("{}", reports::postmortem_md(&result));
+    }
+    println!("\nReplay: `{}`", result.replay);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `simctl chart`: redraws saved results, whichever command saved them.

@@ -948,6 +948,213 @@ fn set_takes_ron_values_for_variants_and_lists() {
     );
 }
 
+/// The issue's acceptance test: the same experiment file holds on v1.0 and deviates on v0.1
+/// (only the scenario differs), the exit codes say so, and each run gets a journal entry.
+#[test]
+fn the_ladder_experiment_holds_on_v10_and_deviates_on_v01() {
+    let journal = scratch("journal");
+    let j = journal.to_str().unwrap();
+    let file = "experiments/ladder-db-slowdown.ron";
+    let held = simctl(&["experiment", file, "--seeds", "3", "--journal", j]);
+    assert_eq!(held.status.code(), Some(0), "{}", text(&held.stderr));
+    let out = text(&held.stdout);
+    assert!(
+        out.contains("verdict     held: every probe within tolerance on all 3 seeds"),
+        "{out}"
+    );
+    let dev = simctl(&[
+        "experiment",
+        file,
+        "--seeds",
+        "3",
+        "--journal",
+        j,
+        "--scenario",
+        "scenarios/v0.1.ron",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(dev.status.code(), Some(3), "{}", text(&dev.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&dev.stdout).unwrap();
+    assert_eq!(v["verdict"], "deviated");
+    assert_eq!(v["scenario"], "v0.1-naive");
+    // v0.1 never recovers from the slowdown: after it, nothing succeeds on any seed.
+    let after = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "availability after")
+        .unwrap();
+    assert_eq!(after["deviated_seeds"].as_array().unwrap().len(), 3);
+    assert!(after["deviation_rate"]["low"].as_f64().unwrap() > 0.4);
+    assert!(
+        after["difference"]["high"].as_f64().unwrap() < -0.5,
+        "{after}"
+    );
+
+    let log = std::fs::read_to_string(journal.join("journal.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["verdict"], "held");
+    assert_eq!(records[1]["verdict"], "deviated");
+    assert!(
+        records[1]["replay"]
+            .as_str()
+            .unwrap()
+            .contains("--scenario scenarios/v0.1.ron")
+    );
+    let learning = records[1]["learning"].as_array().unwrap();
+    assert!(
+        learning
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("never recovered")),
+        "{learning:?}"
+    );
+    let index = std::fs::read_to_string(journal.join("index.md")).unwrap();
+    assert!(
+        index.contains("| ladder-db-slowdown | v1.0-composed"),
+        "{index}"
+    );
+    // Held on v1.0 (100) and deviated on v0.1 (50), each scenario counted: 75.
+    assert!(index.contains("| deviated | 50 | 75 |"), "{index}");
+    for r in &records {
+        let entry = journal.join(r["entry"].as_str().unwrap());
+        let md = std::fs::read_to_string(&entry).unwrap();
+        assert!(
+            md.contains(&format!("**Verdict: {}.**", r["verdict"].as_str().unwrap())),
+            "{md}"
+        );
+        assert!(md.contains("## Learning"));
+    }
+}
+
+#[test]
+fn a_stop_condition_aborts_the_experiment_with_exit_4() {
+    let dir = scratch("abort");
+    let out = simctl(&[
+        "experiment",
+        "experiments/ladder-db-outage.ron",
+        "--seeds",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("experiment.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["verdict"], "aborted");
+    let aborts = v["aborts"].as_array().unwrap();
+    assert_eq!(aborts.len(), 2);
+    // The page fires within seconds of the outage's start at 200 s, long before its end.
+    for a in aborts {
+        let at = a["at_s"].as_f64().unwrap();
+        assert!((200.0..230.0).contains(&at), "{a}");
+    }
+    let md = std::fs::read_to_string(dir.join("experiment.md")).unwrap();
+    assert!(md.contains("## Aborted"), "{md}");
+}
+
+/// Writes an experiment on v1.0 (in `dir`, naming the bundled scenario by absolute path)
+/// with `body` as its hypothesis, method and anything else.
+fn experiment_file(dir: &Path, body: &str) -> PathBuf {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/v1.0.ron");
+    let path = dir.join("e.ron");
+    std::fs::write(
+        &path,
+        format!(
+            "Experiment(\n    name: \"e\",\n    scenario: {:?},\n{body}\n)\n",
+            scenario.display().to_string()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn bad_experiment_files_get_file_line_col_errors_and_exit_2() {
+    let dir = scratch("bad-experiment");
+    let probe = r#"    hypothesis: [Probe(name: "a", metric: Availability, window: After, tolerance: AtLeast(0.9))],"#;
+    let method = r#"    method: [Inject(start: "100s", end: "130s", kind: Slowdown(service: "db", factor: 10.0))],"#;
+    let cases = [
+        // A typo in a field name: the parser's position.
+        (
+            format!("{probe}\n    methd: [],"),
+            "e.ron:5:5: error: ",
+            "Unexpected field named `methd`",
+        ),
+        // An unknown service in the method: the scenario's check, at the injection.
+        (
+            format!(
+                "{probe}\n    method: [Inject(start: \"100s\", end: \"130s\", kind: Slowdown(service: \"dbx\", factor: 10.0))],"
+            ),
+            "e.ron:5:",
+            "field `method[0].kind.service`",
+        ),
+        // A window outside the horizon: the method ends at the horizon, After is empty.
+        (
+            format!(
+                "{probe}\n    method: [Inject(start: \"500s\", end: \"600s\", kind: Slowdown(service: \"db\", factor: 10.0))],"
+            ),
+            "e.ron:4:",
+            "field `hypothesis[0].window`: After is empty here (10m to 10m)",
+        ),
+        (
+            format!(
+                "{probe}\n    method: [Inject(start: \"500s\", end: \"700s\", kind: Slowdown(service: \"db\", factor: 10.0))],"
+            ),
+            "e.ron:5:",
+            "field `method[0].end`: is after the horizon (10m)",
+        ),
+        // A probe of a client that does not exist.
+        (
+            format!(
+                "    hypothesis: [Probe(name: \"a\", metric: Goodput, of: \"nobody\", window: After, tolerance: AtLeast(1.0))],\n{method}"
+            ),
+            "e.ron:4:",
+            "field `hypothesis[0].of`: `nobody` is not a client",
+        ),
+        // A zone the service has no instance in.
+        (
+            format!(
+                "{probe}\n    method: [Inject(start: \"100s\", end: \"130s\", kind: Slowdown(service: \"db\", factor: 10.0), blast_radius: Zone(\"a\"))],"
+            ),
+            "e.ron:5:",
+            "field `method[0].blast_radius`: `db` has no instance in this zone",
+        ),
+        // A share of traffic only where the fault acts per attempt.
+        (
+            format!(
+                "{probe}\n    method: [Inject(start: \"100s\", end: \"130s\", kind: Slowdown(service: \"db\", factor: 10.0), blast_radius: Traffic(share: 0.5))],"
+            ),
+            "e.ron:5:",
+            "a share of traffic applies to faults that act per attempt",
+        ),
+        // A stop condition on a client that does not exist: at the condition.
+        (
+            format!(
+                "{probe}\n{method}\n    abort: [Stop(name: \"s\", when: Above(metric: ErrorRate, of: \"nobody\", threshold: 0.5))],"
+            ),
+            "e.ron:6:",
+            "field `abort[0].when.of`",
+        ),
+    ];
+    for (body, at, message) in cases {
+        let file = experiment_file(&dir, &body);
+        let out = simctl(&["experiment", file.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body}\n{err}");
+        assert!(out.stdout.is_empty(), "{body}");
+        assert!(
+            err.contains(at) && err.contains(message),
+            "{body}\nexpected {at} .. {message} in:\n{err}"
+        );
+    }
+}
+
 /// `--metric` names any registry metric: a per-service one becomes a sweep column (equal to
 /// the run's own JSON value) and a compare row; an unknown name or service is an input error.
 #[test]
@@ -1015,4 +1222,25 @@ fn metric_flag_adds_registry_metrics_to_sweeps_and_compare() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn postmortem_reads_a_saved_run_or_runs_a_scenario_to_the_same_text() {
+    let dir = scratch("postmortem");
+    let out = simctl(&["run", "scenarios/v0.6.ron", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let saved = simctl(&["postmortem", dir.join("summary.json").to_str().unwrap()]);
+    let fresh = simctl(&["postmortem", "scenarios/v0.6.ron"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved.stderr));
+    assert_eq!(saved.stdout, fresh.stdout);
+    let md = text(&saved.stdout);
+    assert!(
+        md.contains("### Incident 3: slowdown x100 on payment"),
+        "{md}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains(md.split("\nReplay:").next().unwrap()),
+        "{report}"
+    );
 }

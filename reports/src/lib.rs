@@ -9,6 +9,7 @@
 //! - [`run_charts`], [`compare_charts`]: charts as PNG bytes and SVG text, built on the
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
 //! - [`report_md`]: the markdown report, with plain-words changes between runs;
+//! - [`experiment_table`], [`experiment_md`]: a chaos experiment's verdict and probes.
 //! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
 //! - [`chrome_trace`]: traced requests as Chrome trace-event JSON (Perfetto);
 //! - [`events_jsonl`]: a run's event log, JSON lines in time order;
@@ -22,6 +23,7 @@ pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 mod charts;
 mod chrome_trace;
 mod events;
+mod experiment;
 mod openmetrics;
 mod report;
 #[cfg(test)]
@@ -34,8 +36,9 @@ pub use charts::{
 };
 pub use chrome_trace::chrome_trace;
 pub use events::events_jsonl;
+pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
-pub use report::{report_md, report_md_with_topology};
+pub use report::{postmortem_md, report_md, report_md_with_topology};
 pub use topology::topology_mermaid;
 
 use sim_models::RunResult;
@@ -165,6 +168,16 @@ pub fn table(r: &RunResult) -> String {
             let _ = writeln!(w, "          ({note})");
         }
     }
+    let slo = slo_lines(r);
+    if slo.is_empty() {
+        let _ = writeln!(
+            w,
+            "slo       none set (an `slo` on the scenario or on a client states met or missed, and the error budget consumed)"
+        );
+    }
+    for line in slo {
+        let _ = writeln!(w, "slo       {line}");
+    }
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -282,6 +295,47 @@ pub fn table(r: &RunResult) -> String {
     out
 }
 
+/// One line per SLO of the run (the scenario's, then each route's): met or missed, the
+/// SLI, the error budget consumed, and the alerts raised.
+pub fn slo_lines(r: &RunResult) -> Vec<String> {
+    sim_models::slo_status::slo_status(r)
+        .iter()
+        .map(|s| {
+            let sli = s.sli.map_or("n/a".to_string(), |x| format!("{x:.5}"));
+            let alerts = if s.alerts.is_empty() {
+                "no alerts".to_string()
+            } else {
+                let list: Vec<String> = s
+                    .alerts
+                    .iter()
+                    .map(|(name, n)| format!("{name} x{n}"))
+                    .collect();
+                format!("alerts {}", list.join(", "))
+            };
+            format!(
+                "{} {} objective {}: {} (SLI {sli}), error budget consumed {:.0}% over the run ({:.2}% of a {} period's), {alerts}",
+                s.route,
+                if s.route == "all" { "requests" } else { "route" },
+                s.objective,
+                s.verdict(),
+                s.budget_consumed_pct,
+                s.period_budget_consumed_pct,
+                period(s.period_s),
+            )
+        })
+        .collect()
+}
+
+/// An SLO period in its largest whole unit: `30d`, `12h`, `90m`, `45s`.
+fn period(secs: f64) -> String {
+    for (unit, size) in [("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)] {
+        if secs >= size && (secs / size).fract() == 0.0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
 /// One row per consumer group of each broker (nothing without brokers). Lag is the age of
 /// the oldest waiting message: its peak over the run.
 fn broker_table(w: &mut String, r: &RunResult) {
@@ -374,6 +428,28 @@ pub fn compare(runs: &[RunResult], markdown: bool, extra: &[MetricRef]) -> Strin
     row("recovery".into(), runs.iter().map(recovery).collect());
     for m in extra {
         row(m.name(), runs.iter().map(|r| cell(m, r)).collect());
+    }
+    // One row per SLO any run has (the scenario's `all`, then routes, by first appearance):
+    // met or MISSED, with the error budget the run consumed.
+    let slos: Vec<Vec<sim_models::slo_status::SloStatus>> = runs
+        .iter()
+        .map(sim_models::slo_status::slo_status)
+        .collect();
+    let mut routes: Vec<&str> = Vec::new();
+    for s in slos.iter().flatten() {
+        if !routes.contains(&s.route.as_str()) {
+            routes.push(&s.route);
+        }
+    }
+    for route in routes {
+        let cells = slos.iter().map(|list| {
+            list.iter()
+                .find(|s| s.route == route)
+                .map_or("-".to_string(), |s| {
+                    format!("{} {:.0}%", s.verdict(), s.budget_consumed_pct)
+                })
+        });
+        row(format!("SLO {route} (budget)"), cells.collect());
     }
     row(
         "seed".into(),

@@ -98,6 +98,36 @@ pub fn report_md_with_topology(
     let _ = writeln!(w, "\n## Summary\n");
     let _ = write!(w, "{}", crate::compare(runs, true, &[]));
 
+    let _ = writeln!(w, "\n## SLOs\n");
+    let _ = writeln!(
+        w,
+        "Over each run after its warm-up, taken as the SLO window: met or missed, and the error budget consumed (100% spends it exactly; in brackets, the share of a whole period's budget at the run's traffic). Pages and tickets are the multiwindow burn-rate alerts as evaluated during the run.\n"
+    );
+    for (r, l) in runs.iter().zip(&labels) {
+        let lines = crate::slo_lines(r);
+        if lines.is_empty() {
+            let _ = writeln!(w, "- {l}: no SLO set.");
+        }
+        for line in lines {
+            let _ = writeln!(w, "- {l}: {line}.");
+        }
+        for d in &r.detections {
+            let when = d.time_to_detect_s.map_or("not paged".to_string(), |s| {
+                format!(
+                    "paged after {s:.1} s ({})",
+                    d.rule.as_deref().unwrap_or("?")
+                )
+            });
+            let _ = writeln!(w, "  - fault #{} at {:.1} s: {when}", d.fault, d.start_s);
+        }
+    }
+
+    if let [r] = runs
+        && !r.faults.is_empty()
+    {
+        let _ = write!(w, "\n{}", postmortem_md(r));
+    }
+
     if runs.len() > 1 {
         let _ = writeln!(w, "\n## What changed\n");
         let _ = writeln!(
@@ -122,6 +152,72 @@ pub fn report_md_with_topology(
         let _ = writeln!(w, "\n## Charts\n");
         for c in charts {
             let _ = writeln!(w, "![{}]({}.png)\n", c.title, c.name);
+        }
+    }
+    out
+}
+
+/// The postmortem of a run with faults (`sim_models::postmortem`): per incident its
+/// timeline, impact, contributing factors and action items.
+pub fn postmortem_md(r: &RunResult) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "## Postmortem\n");
+    let _ = writeln!(
+        w,
+        "One incident per fault, from its start to {:.0} s after its end (or the next fault); numbers are sums over the series windows in that span, read from this run.",
+        sim_models::postmortem::TAIL_S
+    );
+    for (n, i) in sim_models::postmortem::postmortem(r).iter().enumerate() {
+        let _ = writeln!(
+            w,
+            "\n### Incident {}: {} ({:.1} s to {:.1} s)\n",
+            n + 1,
+            i.title,
+            i.from_s,
+            i.to_s
+        );
+        let _ = writeln!(w, "Timeline:\n");
+        for (t, what) in &i.timeline {
+            let _ = writeln!(w, "- {t:.1} s: {what}");
+        }
+        let budget = i
+            .budget_burned_pct
+            .map_or("no SLO to burn".to_string(), |b| {
+                format!("{b:.1}% of the run's error budget burned")
+            });
+        let routes = if i.routes_affected.is_empty() {
+            "none".to_string()
+        } else {
+            i.routes_affected
+                .iter()
+                .map(|(c, n)| format!("{c} ({} bad)", number(*n as f64, 0)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            w,
+            "\nImpact: {} of {} requests failed, {} degraded; {budget}; routes affected: {routes}.",
+            number(i.failed as f64, 0),
+            number(i.offered as f64, 0),
+            number(i.degraded as f64, 0)
+        );
+        let _ = writeln!(w, "\nContributing factors:\n");
+        if i.factors.is_empty() {
+            let _ = writeln!(w, "- none stood out in the metrics");
+        }
+        for f in &i.factors {
+            let _ = writeln!(w, "- {f}");
+        }
+        let _ = writeln!(w, "\nAction items:\n");
+        if i.action_items.is_empty() {
+            let _ = writeln!(
+                w,
+                "- none from the metrics: under 1% of the requests in the span were bad"
+            );
+        }
+        for a in &i.action_items {
+            let _ = writeln!(w, "- {a}");
         }
     }
     out

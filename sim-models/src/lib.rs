@@ -12,6 +12,9 @@
 //! | [`run`] | scenario + seed -> [`RunResult`] |
 //! | [`metric`] | the metric registry: every named number of a run, its unit and how to read it |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
+//! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
+//! | [`postmortem`] | incidents of a run: timeline, impact, contributing factors, action items |
+//! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
 //! | [`zones`] | availability zones: where each node runs, and the checks on zone fields |
@@ -22,11 +25,13 @@ pub mod balancer;
 pub mod bench;
 pub mod breaker;
 pub mod diagnostic;
+pub mod experiment;
 pub mod footprint;
 pub mod limits;
 pub mod locate;
 pub mod metric;
 pub mod policy;
+pub mod postmortem;
 pub mod recovery;
 pub mod result;
 pub mod retry;
@@ -35,6 +40,7 @@ pub mod rules;
 pub mod run;
 pub mod scenario;
 pub mod slo;
+pub mod slo_status;
 pub mod sweep;
 pub mod topology;
 pub mod trace;

@@ -195,6 +195,10 @@ pub enum Action {
     Fallback { caller: String, callee: String },
     /// Multiply the arrival rate of client `client` by `factor`.
     Spike { client: String, factor: f64 },
+    /// End the scheduled faults `faults` (their indices in the scenario's `faults`) now:
+    /// active ones stop, later ones never start. A stop condition, as AWS FIS has: the
+    /// rule that takes it is how `simctl experiment` aborts its method.
+    EndFaults { faults: Vec<u32> },
 }
 
 impl Action {
@@ -218,6 +222,10 @@ impl Action {
             }
             Action::Spike { client, factor } => {
                 (format!("traffic spike x{factor}"), client.clone())
+            }
+            Action::EndFaults { faults } => {
+                let list: Vec<String> = faults.iter().map(|f| format!("#{f}")).collect();
+                ("end faults".into(), format!("faults {}", list.join(", ")))
             }
         }
     }
@@ -269,6 +277,10 @@ impl Rule {
             } => out.push(Problem::new(
                 action.field("max_concurrency"),
                 "must be at least 1",
+            )),
+            Action::EndFaults { faults } if faults.is_empty() => out.push(Problem::new(
+                action.field("faults"),
+                "must name at least one fault (by its index in `faults`)",
             )),
             Action::Spike { factor, .. } if !(factor.is_finite() && *factor >= 0.0) => {
                 out.push(Problem::new(

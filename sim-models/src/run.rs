@@ -317,7 +317,7 @@ fn zone_results(s: &Scenario, clients: &[ClientResult]) -> Vec<ZoneResult> {
         .collect()
 }
 
-fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
+pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
     use crate::result::FaultClass as C;
     let (class, rest, target) = match &f.kind {
         FaultKind::Crash { service, mode } => (C::Crash, format!("({mode:?})"), service.clone()),

@@ -650,6 +650,16 @@ impl Scenario {
 /// Parses RON text into a scenario, without semantic checks. `file` names the source in
 /// messages.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
+    parse_ron(file, text, "Scenario")
+}
+
+/// Parses RON text into any of the input types (a scenario, an experiment); `what` names
+/// the type in the message about trailing text.
+pub(crate) fn parse_ron<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    what: &str,
+) -> Result<T, Diagnostics> {
     let fail = |position: ron::error::Position, field: String, message: String| {
         let at = Position {
             line: position.line,
@@ -664,8 +674,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
             | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
     );
     let mut de = ron::Deserializer::from_str_with_options(text, &options)
-        .map_err(|e| fail(e.span.start, String::new(), syntax_message(&e.code)))?;
-    let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        .map_err(|e| fail(e.span.start, String::new(), syntax_message(&e.code, what)))?;
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         // serde_path_to_error says `.` for the root and `?` where it could not tell.
         let field = if field == "." || field == "?" {
@@ -674,29 +684,36 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
             field
         };
         let spanned = de.span_error(e.into_inner());
-        fail(spanned.span.start, field, syntax_message(&spanned.code))
+        fail(
+            spanned.span.start,
+            field,
+            syntax_message(&spanned.code, what),
+        )
     })?;
     de.end().map_err(|e| {
         let spanned = de.span_error(e);
         fail(
             spanned.span.start,
             String::new(),
-            syntax_message(&spanned.code),
+            syntax_message(&spanned.code, what),
         )
     })?;
-    Ok(scenario)
+    Ok(value)
 }
 
 /// ron's messages, with the wording tuned where it would puzzle a user.
-fn syntax_message(code: &ron::Error) -> String {
+fn syntax_message(code: &ron::Error, what: &str) -> String {
     match code {
-        ron::Error::TrailingCharacters => {
-            "unexpected text after the scenario: a file holds exactly one Scenario(...)".into()
-        }
+        ron::Error::TrailingCharacters => format!(
+            "unexpected text after the {}: a file holds exactly one {what}(...)",
+            what.to_lowercase()
+        ),
         // ron's own text tells a Rust programmer to raise `ron::Options::recursion_limit`.
         ron::Error::ExceededRecursionLimit => {
-            "the file nests too deeply here (more than 128 levels): no scenario needs that many"
-                .into()
+            format!(
+                "the file nests too deeply here (more than 128 levels): no {} needs that many",
+                what.to_lowercase()
+            )
         }
         other => other.to_string(),
     }

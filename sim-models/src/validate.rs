@@ -1046,6 +1046,19 @@ fn rule_problems(
             ),
             Some(_) => {}
         },
+        Action::EndFaults { faults } => {
+            for (k, &f) in faults.iter().enumerate() {
+                if f as usize >= s.faults.len() {
+                    err(
+                        act.field("faults").index(k),
+                        format!(
+                            "no fault #{f}: the scenario has {} faults (numbered from 0)",
+                            s.faults.len()
+                        ),
+                    );
+                }
+            }
+        }
     }
 }
 

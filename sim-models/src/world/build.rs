@@ -108,7 +108,7 @@ impl World {
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
         let mut effects: Vec<EffectDef> = Vec::new();
-        for f in &s.faults {
+        for (index, f) in s.faults.iter().enumerate() {
             let (start, end) = (to_time(f.start), to_time(f.end));
             let targets: Vec<EffectKind> = match &f.kind {
                 FaultKind::Crash { service: x, mode } => instances_of(x)
@@ -162,7 +162,13 @@ impl World {
                             .map(move |b| EffectKind::Loss { a, b, p: *p })
                     })
                     .collect(),
-                FaultKind::Spike { .. } => vec![EffectKind::Spike],
+                FaultKind::Spike { client, .. } => vec![EffectKind::Spike {
+                    client: s
+                        .clients
+                        .iter()
+                        .position(|c| &c.name == client)
+                        .expect("validated fault target") as u32,
+                }],
                 // One crash per instance in the zone, and its clients stop issuing.
                 FaultKind::ZoneOutage { zone, mode } => {
                     let z = zones.id(zone);
@@ -187,6 +193,7 @@ impl World {
                 end,
                 kind,
                 by_rule: false,
+                fault: Some(index as u32),
             }));
         }
 

@@ -59,6 +59,40 @@ impl World {
             .map(|at| q.schedule(at, Event::Arrival { client: c }));
     }
 
+    /// The scheduled spike on client `c` over `window` ends now instead (its rate schedule
+    /// is built again and its next arrival drawn again, as for a live spike).
+    pub(super) fn end_spike_early(
+        &mut self,
+        c: u32,
+        window: (SimTime, SimTime),
+        q: &mut EventQueue<Event>,
+    ) {
+        let now = q.now();
+        let client = &mut self.clients[c as usize];
+        let LoadGen::Open {
+            schedule,
+            next,
+            base_rps,
+            shape,
+            spikes,
+        } = &mut client.load
+        else {
+            return; // validated: spikes are on open loops only
+        };
+        for spike in spikes.iter_mut() {
+            if (spike.0, spike.1) == window {
+                spike.1 = now.max(spike.0);
+            }
+        }
+        *schedule = crate::policy::RateSchedule::new(*base_rps, shape, spikes);
+        if let Some(k) = next.take() {
+            q.cancel(k);
+        }
+        *next = ThinnedPoisson
+            .next_arrival(schedule, now, &mut client.rng)
+            .map(|at| q.schedule(at, Event::Arrival { client: c }));
+    }
+
     /// Client `c` (user `user` for a closed loop) issues a logical request.
     pub(super) fn issue(&mut self, c: u32, user: u32, q: &mut EventQueue<Event>) {
         let now = q.now();

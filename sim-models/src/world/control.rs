@@ -277,6 +277,11 @@ impl World {
         let kinds = self.action_effects(&spec.action);
         let duration = match spec.action {
             Action::Restart { restart_time, .. } => Some(restart_time),
+            // Instantaneous: it ends other effects and starts none.
+            Action::EndFaults { ref faults } => {
+                self.end_faults(faults, q);
+                Some(SimDuration::ZERO)
+            }
             _ => spec.duration,
         };
         for kind in kinds {
@@ -372,6 +377,7 @@ impl World {
                     .expect("validated target") as u32,
                 factor: *factor,
             }],
+            Action::EndFaults { .. } => Vec::new(),
         }
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct EffectDef {
     pub kind: EffectKind,
     /// Started by a rule (an action), not scheduled (a fault).
     pub by_rule: bool,
+    /// The scheduled fault it comes from (its index in the scenario's `faults`).
+    pub fault: Option<u32>,
 }
 
 /// What an effect does, to which instance (`instance`), node pair (`a`, `b`) or client.
@@ -54,8 +56,10 @@ pub(crate) enum EffectKind {
         b: u32,
         p: f64,
     },
-    /// A scheduled spike, compiled into the client's rate schedule at build.
-    Spike,
+    /// A scheduled spike on client `client`, compiled into its rate schedule at build.
+    Spike {
+        client: u32,
+    },
     /// A spike started during the run: the client's schedule is rebuilt with it.
     LiveSpike {
         client: u32,
@@ -109,6 +113,11 @@ impl EffectKind {
 
 impl World {
     pub(super) fn on_effect(&mut self, f: u32, starting: bool, q: &mut EventQueue<Event>) {
+        // A fault ended early (`end_faults`) before its start never starts.
+        if starting && self.effects[f as usize].end <= q.now() && !self.effects[f as usize].by_rule
+        {
+            return;
+        }
         self.effect_active[f as usize] = starting;
         if starting && !self.effects[f as usize].by_rule {
             self.metrics.window.faults_started += 1;
@@ -130,7 +139,7 @@ impl World {
             EffectKind::Partition { a, b } | EffectKind::Loss { a, b, .. } => {
                 self.refresh_pair(a, b)
             }
-            EffectKind::Spike => {}
+            EffectKind::Spike { .. } => {}
             EffectKind::LiveSpike { client, factor } => {
                 if starting {
                     let def = &self.effects[f as usize];
@@ -168,6 +177,7 @@ impl World {
             end,
             kind,
             by_rule: true,
+            fault: None,
         });
         self.effect_active.push(false);
         if end < SimTime::MAX {
@@ -175,6 +185,26 @@ impl World {
         }
         self.on_effect(f, true, q);
         f
+    }
+
+    /// Ends scheduled faults `faults` (indices in the scenario's `faults`) now: active ones
+    /// stop, later ones never start. How an experiment's stop condition takes its method out.
+    pub(super) fn end_faults(&mut self, faults: &[u32], q: &mut EventQueue<Event>) {
+        let now = q.now();
+        for f in 0..self.effects.len() {
+            let def = &self.effects[f];
+            if def.end <= now || !def.fault.is_some_and(|x| faults.contains(&x)) {
+                continue;
+            }
+            let (start, end) = (def.start, def.end);
+            self.effects[f].end = now;
+            if let EffectKind::Spike { client } = self.effects[f].kind {
+                self.end_spike_early(client, (start, end), q);
+            }
+            if self.effect_active[f] {
+                self.on_effect(f as u32, false, q);
+            }
+        }
     }
 
     /// Service group `group` runs as many instances as the latest active scaling effect on

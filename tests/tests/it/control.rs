@@ -305,3 +305,118 @@ fn bad_rules_are_refused_with_line_col_and_field() {
     assert!(text.contains("bad.ron:6:"), "{text}");
     assert!(text.contains("Latency"), "{text}");
 }
+
+/// `EndFaults` (an experiment's stop condition): an active fault stops when the rule acts,
+/// a later one never starts, a spike ends early; faults not named go on.
+#[test]
+fn end_faults_stops_active_faults_and_cancels_later_ones() {
+    let text = r#"Scenario(
+    name: "control", seed: 1, horizon: "3m",
+    clients: [Client(name: "c", target: "api", load: Open(rate_rps: 200.0))],
+    services: [Service(name: "api", workers: 4, service_time: Constant("5ms"))],
+    faults: [
+        Fault(start: "30s", end: "90s", kind: Errors(service: "api", p: 1.0)),
+        Fault(start: "100s", end: "110s", kind: Crash(service: "api", mode: Refuse)),
+        Fault(start: "30s", end: "90s", kind: Spike(client: "c", factor: 3.0)),
+        Fault(start: "120s", end: "130s", kind: Errors(service: "api", p: 1.0)),
+    ],
+    rules: [Rule(name: "stop", when: At("60s"), do: EndFaults(faults: [0, 1, 2]))],
+)"#;
+    let r = run(text, 1);
+    assert_eq!(r.actions.len(), 1);
+    let a = &r.actions[0];
+    assert_eq!(
+        (a.kind.as_str(), a.start_s, a.end_s),
+        ("end faults", 60.0, 60.0)
+    );
+    assert_eq!(a.target, "faults #0, #1, #2");
+    let failed = &r.series.failed;
+    // Every request fails while fault 0 is on (windows 30..60), none after it ends, fault 1
+    // never starts, and fault 3, not named, still fails every request in 120..130.
+    assert!(failed[31..59].iter().all(|&f| f > 0));
+    assert_eq!(failed[61..119].iter().sum::<u64>(), 0);
+    assert!(failed[121..129].iter().all(|&f| f > 0));
+    // The spike (x3, 600 rps) ends at 60 s too: 200 rps after, ± 5 %.
+    let offered: u64 = r.series.offered[61..90].iter().sum();
+    assert!((5510..6090).contains(&offered), "offered {offered} in 29 s");
+    let spiked: u64 = r.series.offered[31..59].iter().sum();
+    assert!((15960..17640).contains(&spiked), "offered {spiked} in 28 s");
+}
+
+#[test]
+fn end_faults_must_name_faults_that_exist() {
+    let text = r#"Scenario(
+    name: "control", seed: 1, horizon: "3m",
+    clients: [Client(name: "c", target: "api", load: Open(rate_rps: 200.0))],
+    services: [Service(name: "api", workers: 4, service_time: Constant("5ms"))],
+    faults: [Fault(start: "30s", end: "90s", kind: Errors(service: "api", p: 1.0))],
+    rules: [Rule(name: "stop", when: At("60s"), do: EndFaults(faults: [0, 3]))],
+)"#;
+    let err = sim_models::load("control.ron", text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("control.ron:6:")
+            && err
+                .contains("field `rules[0].do.faults[1]`: no fault #3: the scenario has 1 faults"),
+        "{err}"
+    );
+}
+
+/// SLO validation (issue 14 item 2): a known share of bad requests gives the error budget
+/// consumed the arithmetic predicts, for the scenario's SLO and a route's own, and the
+/// run summary, the compare table and report.md state it.
+#[test]
+fn slo_status_states_met_or_missed_and_the_budget_consumed() {
+    // Every request fails for 60 s of the 600 s after the warm-up: 10% bad. Against a 0.8
+    // objective (20% budget) that is half the budget, met; against 0.95 (5%), 200%, missed.
+    let text = r#"Scenario(
+    name: "slo", seed: 3, horizon: "610s", warmup: "10s",
+    clients: [
+        Client(name: "a", target: "api", load: Open(rate_rps: 200.0), slo: (availability: 0.95)),
+        Client(name: "b", target: "api", load: Open(rate_rps: 200.0)),
+    ],
+    services: [Service(name: "api", workers: 8, service_time: Constant("1ms"))],
+    faults: [Fault(start: "300s", end: "360s", kind: Errors(service: "api", p: 1.0))],
+    slo: (availability: 0.8),
+)"#;
+    let r = run(text, 3);
+    let status = sim_models::slo_status::slo_status(&r);
+    assert_eq!(status.len(), 2);
+    let (all, a) = (&status[0], &status[1]);
+    assert_eq!((all.route.as_str(), a.route.as_str()), ("all", "a"));
+    // The bad share is 60/600 up to Poisson noise (sd ~0.4% of it over 24,000 requests).
+    let share = |s: &sim_models::slo_status::SloStatus| s.bad as f64 / (s.good + s.bad) as f64;
+    assert!((share(all) - 0.1).abs() < 0.005, "{all:?}");
+    assert_eq!(all.met, Some(true));
+    assert!((all.budget_consumed_pct - 50.0).abs() < 2.5, "{all:?}");
+    assert_eq!(a.met, Some(false));
+    assert!((a.budget_consumed_pct - 200.0).abs() < 10.0, "{a:?}");
+    // The route's counts are its own: about half of all requests.
+    assert!((a.good + a.bad) * 2 > (all.good + all.bad) * 9 / 10);
+    // A 600 s run of a 30-day period: the period's share is the run's x 600 / 2,592,000.
+    let ratio = all.period_budget_consumed_pct / all.budget_consumed_pct;
+    assert!((ratio - 600.0 / 2_592_000.0).abs() < 1e-9, "{ratio}");
+    assert!(a.pages > 0, "the route's burn pages: {a:?}");
+
+    let table = reports::table(&r);
+    assert!(
+        table.contains("slo       all requests objective 0.8: met"),
+        "{table}"
+    );
+    assert!(
+        table.contains("slo       a route objective 0.95: MISSED"),
+        "{table}"
+    );
+    let compare = reports::compare(std::slice::from_ref(&r), false, &[]);
+    assert!(
+        compare.contains("SLO all (budget)") && compare.contains("SLO a (budget)"),
+        "{compare}"
+    );
+    assert!(
+        compare.contains(&format!("met {:.0}%", all.budget_consumed_pct)),
+        "{compare}"
+    );
+    let md = reports::report_md(std::slice::from_ref(&r), &[]);
+    assert!(md.contains("## SLOs") && md.contains("MISSED"), "{md}");
+}

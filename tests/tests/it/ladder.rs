@@ -265,3 +265,66 @@ fn accounting_identities_hold_on_every_version() {
     assert!(v1.totals.in_flight_at_end > 0);
     assert!(v1.services.iter().any(|s| s.in_flight_at_end > 0));
 }
+
+/// The postmortem of v0.6 (issue 14): one incident per fault, whose numbers are the run's:
+/// its failed and offered requests are the series' sums over the incident's span, and
+/// agree with the per-route counts, accumulated apart; every fault is in a timeline.
+#[test]
+fn the_v06_postmortem_is_read_from_its_run() {
+    let r = version("0.6");
+    let incidents = sim_models::postmortem::postmortem(r);
+    assert_eq!(incidents.len(), r.faults.len());
+    let s = &r.series;
+    let within = |i: &sim_models::postmortem::Incident| -> Vec<usize> {
+        (0..s.t_s.len())
+            .filter(|&k| s.t_s[k] - s.window_s >= i.from_s - 1e-9 && s.t_s[k] <= i.to_s + 1e-9)
+            .collect()
+    };
+    for (inc, f) in incidents.iter().zip(&r.faults) {
+        let ix = within(inc);
+        assert_eq!(inc.from_s, f.start_s);
+        assert_eq!(inc.to_s, f.end_s + 60.0);
+        assert_eq!(inc.failed, ix.iter().map(|&k| s.failed[k]).sum::<u64>());
+        assert_eq!(inc.offered, ix.iter().map(|&k| s.offered[k]).sum::<u64>());
+        // No client SLO in v0.6: a route's bad requests are its failed and degraded ones,
+        // so the routes' counts add up to the system's.
+        let routes: u64 = inc.routes_affected.iter().map(|(_, n)| n).sum();
+        assert_eq!(routes, inc.failed + inc.degraded, "{inc:?}");
+        assert!(
+            inc.failed > 1000,
+            "each ladder fault fails requests in v0.6: {inc:?}"
+        );
+        assert_eq!(
+            inc.timeline[0],
+            (
+                f.start_s,
+                format!("fault starts: {} on {}", f.kind, f.target)
+            )
+        );
+        assert!(
+            inc.timeline
+                .iter()
+                .any(|(t, what)| *t == f.end_s && what == "fault ends")
+        );
+        // No SLO in v0.6: no budget to burn, and the action items say to add one.
+        assert_eq!(inc.budget_burned_pct, None);
+        assert!(inc.action_items.iter().any(|a| a.starts_with("add an SLO")));
+    }
+    // v0.6 recovers: the last incident's timeline says when, from the run's recovery_s.
+    let back = r.faults.last().unwrap().end_s + r.recovery_s.expect("v0.6 recovers");
+    assert!(
+        incidents
+            .last()
+            .unwrap()
+            .timeline
+            .iter()
+            .any(|(t, w)| *t == back && w.starts_with("goodput back"))
+    );
+    // The report of the run carries it.
+    let md = reports::report_md(std::slice::from_ref(r), &[]);
+    assert!(
+        md.contains("## Postmortem")
+            && md.contains("### Incident 2: slowdown x100 on db (360.0 s to 450.0 s)"),
+        "{md}"
+    );
+}

@@ -1,0 +1,190 @@
+//! The experiment journal (`--journal DIR`): `journal.jsonl` gets one JSON record per
+//! experiment run, `entries/NNNN-NAME.md` its markdown entry, and `index.md` the history
+//! rebuilt from every record, with the score over time. The date is the wall clock's, read
+//! here: the simulation never sees it.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sim_models::experiment::{Experiment, Outcome, Verdict};
+
+use crate::output;
+
+/// Gremlin's reliability score convention: a passed test 100, a failed one 50, one that
+/// did not run 0. Here: held 100, deviated or aborted 50, undetermined 0.
+fn score(v: Verdict) -> u32 {
+    match v {
+        Verdict::Held => 100,
+        Verdict::Deviated | Verdict::Aborted => 50,
+        Verdict::Undetermined => 0,
+    }
+}
+
+/// Today's UTC date and time, `YYYY-MM-DD HH:MM UTC`.
+#[allow(
+    clippy::disallowed_types,
+    reason = "the journal's date is the wall clock's, read by simctl, never by a run"
+)]
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// Appends `outcome` to the journal in `dir`.
+pub fn append(
+    dir: &Path,
+    exp: &Experiment,
+    outcome: &Outcome,
+    scenario_text: &str,
+    replay: &str,
+) -> Result<()> {
+    let log = dir.join("journal.jsonl");
+    let previous = if log.exists() {
+        output::read_limited(&log, output::MAX_RESULTS_BYTES)
+            .with_context(|| format!("cannot read {}", log.display()))?
+    } else {
+        String::new()
+    };
+    let number = previous.lines().filter(|l| !l.trim().is_empty()).count() + 1;
+    let date = now_utc();
+    let slug: String = exp
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let entry = format!("entries/{number:04}-{slug}.md");
+    let record = serde_json::json!({
+        "number": number,
+        "date": date,
+        "experiment": exp.name,
+        "description": exp.description,
+        "scenario": outcome.scenario,
+        "scenario_hash": outcome.scenario_hash,
+        "scenario_file_hash": crate::sweep::file_hash(scenario_text),
+        "hypothesis": exp.hypothesis,
+        "method": outcome.method,
+        "verdict": outcome.verdict,
+        "score": score(outcome.verdict),
+        "reason": outcome.reason,
+        "probes": outcome.probes,
+        "aborts": outcome.aborts,
+        "learning": outcome.learning,
+        "replay": replay,
+        "entry": entry,
+    });
+    let mut md = format!("_{date}, journal entry {number}_\n\n");
+    md.push_str(&reports::experiment_md(outcome, replay));
+    if !exp.description.is_empty() {
+        md.push_str(&format!("\n## Why\n\n{}\n", exp.description));
+    }
+    md.push_str("\n## Learning\n\n");
+    if outcome.learning.is_empty() {
+        md.push_str("- Nothing beyond the probes: the experiment runs look like the controls.\n");
+    }
+    for l in &outcome.learning {
+        md.push_str(&format!("- {l}\n"));
+    }
+    output::write_atomic(&dir.join(&entry), md.as_bytes())?;
+    // The record goes last: a journal line always has its entry.
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("cannot write {}", log.display()))?;
+    writeln!(f, "{record}").with_context(|| format!("cannot write {}", log.display()))?;
+    f.sync_all()?;
+    let all = format!("{previous}{record}\n");
+    output::write_atomic(&dir.join("index.md"), index(&all).as_bytes())
+}
+
+/// The history page from every record of `journal.jsonl`.
+fn index(log: &str) -> String {
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mut out = String::from("# Reliability journal\n\n");
+    out.push_str(
+        "Score: held 100, deviated or aborted 50, undetermined 0 (Gremlin's pass / fail / not run); \
+         the running score is the mean over the latest record of each experiment on each scenario.\n\n",
+    );
+    out.push_str(
+        "| # | date | experiment | scenario | verdict | score | running score | entry |\n",
+    );
+    out.push_str("| ---: | --- | --- | --- | --- | ---: | ---: | --- |\n");
+    let mut latest: Vec<(String, u64)> = Vec::new();
+    for r in &records {
+        let name = r["experiment"].as_str().unwrap_or("?").to_string();
+        let s = r["score"].as_u64().unwrap_or(0);
+        // One score per experiment and scenario: the latest.
+        let key = format!("{name} on {}", r["scenario_hash"]);
+        match latest.iter_mut().find(|(k, _)| *k == key) {
+            Some(e) => e.1 = s,
+            None => latest.push((key, s)),
+        }
+        let running = latest.iter().map(|(_, s)| *s).sum::<u64>() as f64 / latest.len() as f64;
+        let entry = r["entry"].as_str().unwrap_or("");
+        out.push_str(&format!(
+            "| {} | {} | {name} | {} (`{}`) | {} | {s} | {running:.0} | [{entry}]({entry}) |\n",
+            r["number"],
+            r["date"].as_str().unwrap_or("?"),
+            r["scenario"].as_str().unwrap_or("?"),
+            r["scenario_hash"].as_str().unwrap_or("?"),
+            r["verdict"].as_str().unwrap_or("?"),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_keeps_the_latest_score_per_experiment() {
+        let log = [
+            r#"{"number":1,"date":"d1","experiment":"a","scenario":"s","scenario_hash":"h","verdict":"deviated","score":50,"entry":"entries/0001-a.md"}"#,
+            r#"{"number":2,"date":"d2","experiment":"b","scenario":"s","scenario_hash":"h","verdict":"held","score":100,"entry":"entries/0002-b.md"}"#,
+            r#"{"number":3,"date":"d3","experiment":"a","scenario":"s","scenario_hash":"h","verdict":"held","score":100,"entry":"entries/0003-a.md"}"#,
+        ]
+        .join("\n");
+        let md = index(&log);
+        assert!(
+            md.contains("| 1 | d1 | a | s (`h`) | deviated | 50 | 50 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 2 | d2 | b | s (`h`) | held | 100 | 75 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 3 | d3 | a | s (`h`) | held | 100 | 100 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        let d = now_utc();
+        assert_eq!(d.len(), "2026-01-01 00:00 UTC".len(), "{d}");
+        assert!(d.starts_with("20"), "{d}");
+    }
+}
