@@ -78,6 +78,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .iter()
         .flat_map(|&s| [(s, false), (s, true)])
         .collect();
+    let progress =
+        (!crate::json_messages()).then(|| crate::sweep::Progress::new("experiment", jobs.len(), 0));
     let results = pool.install(|| {
         jobs.par_iter()
             .map(|&(seed, treated)| {
@@ -86,10 +88,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 } else {
                     &plan.control
                 };
-                sim_models::run(s, seed, &scenario_name)
+                let r = sim_models::run(s, seed, &scenario_name);
+                if let Some(p) = &progress {
+                    p.tick();
+                }
+                r
             })
             .collect::<Vec<_>>()
     });
+    if let Some(p) = &progress {
+        p.finish();
+    }
     let (mut control, mut treatment) = (Vec::new(), Vec::new());
     for (r, &(_, treated)) in results.into_iter().zip(&jobs) {
         if treated {

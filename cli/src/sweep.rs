@@ -512,7 +512,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
 }
 
 /// A bar on a terminal; a plain line per tenth of the work otherwise (CI logs). Shared by
-/// the commands that run many simulations (`sweep`, `compare`).
+/// the commands that run many simulations (`sweep`, `compare`, `experiment`).
 pub struct Progress {
     /// The command, at the start of each plain line.
     what: &'static str,

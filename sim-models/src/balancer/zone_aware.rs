@@ -91,10 +91,7 @@ impl ZoneAware {
         let applies = zone_of.len() >= spec.min_cluster_size as usize
             && zone_of.contains(&local)
             && caller_share[local] > 0.0;
-        assert!(
-            caller_share.len() <= MAX_ZONES,
-            "validated zone count"
-        );
+        assert!(caller_share.len() <= MAX_ZONES, "validated zone count");
         ZoneAware {
             local,
             scratch: vec![0; caller_share.len()].into(),
