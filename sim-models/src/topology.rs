@@ -95,20 +95,33 @@ pub fn expected_visits(s: &Scenario) -> Vec<Vec<f64>> {
     graph
         .entries
         .iter()
-        .map(|entry| {
-            let mut visits = vec![0.0; s.services.len()];
-            for &entry in entry {
-                let count = match &order {
-                    Some(order) => graph.counts_acyclic(entry, order),
-                    None => graph.counts_bounded(entry),
-                };
-                for (node, k) in count.iter().enumerate().take(graph.cache_base) {
-                    visits[graph.service_of[node]] += k;
-                }
-            }
-            visits
-        })
+        .map(|entry| graph.visits(s, entry, order.as_deref(), true))
         .collect()
+}
+
+/// [`expected_visits`] split by when the attempts happen, for a per-window amplification
+/// that a backlog drained later does not inflate: `[client][service]` within each request
+/// (publishes not followed; a client publishing to a broker has none), and
+/// `[broker][group][service]` per delivery to the group (its consumer and what that calls,
+/// publishes not followed). A request's total is its share of the first, plus the second
+/// for each message it publishes, once delivered.
+pub fn visits_by_timing(s: &Scenario) -> (Vec<Vec<f64>>, Vec<Vec<Vec<f64>>>) {
+    let graph = Graph::build(s);
+    let order = graph.topological_order();
+    let order = order.as_deref();
+    let request = (graph.entries.iter().zip(&graph.publishes))
+        .map(|(entry, &publishes)| match publishes {
+            true => vec![0.0; s.services.len()],
+            false => graph.visits(s, entry, order, false),
+        })
+        .collect();
+    let delivery = (graph.consumers.iter())
+        .map(|groups| {
+            let one = |&node: &usize| graph.visits(s, &[node], order, false);
+            groups.iter().map(one).collect()
+        })
+        .collect();
+    (request, delivery)
 }
 
 /// One call: the node it reaches, where its callee is named (a `CallSpec`'s `to`, a cache's
@@ -120,6 +133,8 @@ struct Edge {
     to: usize,
     at: FieldPath,
     weight: f64,
+    /// A publish: its visits happen when the broker delivers, not within the request.
+    via_broker: bool,
 }
 
 /// The resolved call graph. References that do not resolve become problems, not edges.
@@ -144,6 +159,8 @@ struct Graph<'a> {
     /// Per broker, the node each of its consumer groups delivers to: a publish (a message
     /// per group) is an edge to each.
     consumers: Vec<Vec<usize>>,
+    /// Whether each client publishes to a broker (its entries are then the groups').
+    publishes: Vec<bool>,
     /// Unknown services and endpoints, found while resolving.
     problems: Vec<Problem>,
 }
@@ -167,6 +184,7 @@ impl<'a> Graph<'a> {
             service_of,
             entries: Vec::with_capacity(s.clients.len()),
             consumers: Vec::new(),
+            publishes: Vec::with_capacity(s.clients.len()),
             problems: Vec::new(),
         };
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
@@ -196,6 +214,7 @@ impl<'a> Graph<'a> {
             let at = clients.index(i);
             if let Some(b) = s.broker_index(&c.target) {
                 graph.entries.push(graph.consumers[b].clone());
+                graph.publishes.push(true);
                 continue;
             }
             let entry = graph.resolve(
@@ -206,6 +225,7 @@ impl<'a> Graph<'a> {
                 ("target", "endpoint"),
             );
             graph.entries.push(entry.into_iter().collect());
+            graph.publishes.push(false);
         }
 
         let services = FieldPath::root().field("services");
@@ -227,6 +247,7 @@ impl<'a> Graph<'a> {
                             to,
                             at: call_at.field("to"),
                             weight: 1.0,
+                            via_broker: false,
                         });
                     }
                 }
@@ -241,6 +262,7 @@ impl<'a> Graph<'a> {
                             to,
                             at,
                             weight: 1.0,
+                            via_broker: true,
                         });
                     }
                 }
@@ -265,6 +287,7 @@ impl<'a> Graph<'a> {
                     to,
                     at: at.field("backend"),
                     weight,
+                    via_broker: false,
                 });
             }
         }
@@ -326,15 +349,41 @@ impl<'a> Graph<'a> {
         }
     }
 
+    /// Attempts per service per request entering at the nodes `entry`.
+    fn visits(
+        &self,
+        s: &Scenario,
+        entry: &[usize],
+        order: Option<&[usize]>,
+        all: bool,
+    ) -> Vec<f64> {
+        let mut visits = vec![0.0; s.services.len()];
+        for &entry in entry {
+            let count = match order {
+                Some(order) => self.counts_acyclic(entry, order, all),
+                None => self.counts_bounded(entry, all),
+            };
+            for (node, k) in count.iter().enumerate().take(self.cache_base) {
+                visits[self.service_of[node]] += k;
+            }
+        }
+        visits
+    }
+
     /// How often each node is entered per request entering at `entry`, propagated in
     /// topological order: a node's count is final before its calls pass it on.
-    fn counts_acyclic(&self, entry: usize, order: &[usize]) -> Vec<f64> {
+    /// `through_brokers`: follow publishes too (the work a request causes, whenever it
+    /// happens); otherwise only what happens within the request.
+    fn counts_acyclic(&self, entry: usize, order: &[usize], through_brokers: bool) -> Vec<f64> {
         let mut count = vec![0.0; self.calls.len()];
         count[entry] = 1.0;
         for &node in order {
             let k = count[node];
             if k != 0.0 {
                 for edge in &self.calls[node] {
+                    if edge.via_broker && !through_brokers {
+                        continue;
+                    }
                     count[edge.to] += k * edge.weight;
                 }
             }
@@ -344,7 +393,7 @@ impl<'a> Graph<'a> {
 
     /// Like [`Graph::counts_acyclic`] for a graph with a cycle: calls followed to depth
     /// [`MAX_DEPTH`] only.
-    fn counts_bounded(&self, entry: usize) -> Vec<f64> {
+    fn counts_bounded(&self, entry: usize, through_brokers: bool) -> Vec<f64> {
         let mut total = vec![0.0; self.calls.len()];
         let mut layer = vec![0.0; self.calls.len()];
         layer[entry] = 1.0;
@@ -355,6 +404,9 @@ impl<'a> Graph<'a> {
                 if k != 0.0 {
                     total[node] += k;
                     for edge in &self.calls[node] {
+                        if edge.via_broker && !through_brokers {
+                            continue;
+                        }
                         next[edge.to] += k * edge.weight;
                         any = true;
                     }
@@ -753,6 +805,32 @@ Scenario(
             extra_services.to_string(),
         ];
         text(&client("web", "gateway"), &services.join("\n"))
+    }
+
+    /// A publish's visits happen at delivery: the per-window split leaves them out of the
+    /// request and counts them per delivery to the group, and the total is the same.
+    #[test]
+    fn publishes_are_visited_per_delivery_not_per_request() {
+        let services = [
+            service("api", r#"Call(to: "db"), Publish(to: "jobs")"#, ""),
+            service("worker", r#"Call(to: "db")"#, ""),
+            service("db", "", ""),
+        ];
+        let clients = [client("web", "api"), client("producer", "jobs")].join("\n");
+        let src = text(&clients, &services.join("\n")).replace(
+            "    ],\n)",
+            "    ],\n    brokers: [Broker(name: \"jobs\", visibility_timeout: \"30s\", max_deliveries: 3, groups: [Group(service: \"worker\", consumers: 1, prefetch: 1)])],\n)",
+        );
+        let s = parse(&src);
+        assert_eq!(found(&src), vec![]);
+        // Order: api, worker, db.
+        assert_eq!(
+            expected_visits(&s),
+            vec![vec![1.0, 1.0, 2.0], vec![0.0, 1.0, 1.0]]
+        );
+        let (request, delivery) = visits_by_timing(&s);
+        assert_eq!(request, vec![vec![1.0, 0.0, 1.0], vec![0.0, 0.0, 0.0]]);
+        assert_eq!(delivery, vec![vec![vec![0.0, 1.0, 1.0]]]);
     }
 
     #[test]

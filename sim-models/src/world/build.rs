@@ -22,7 +22,7 @@ use crate::policy::{RateSchedule, ThinnedPoisson};
 use crate::retry_budget::RetryBudget;
 use crate::scenario::{self, CallSpec, FaultKind, Load, Scenario};
 use crate::slo::BurnRateAlerts;
-use crate::topology::{endpoint_index, expected_visits};
+use crate::topology::{endpoint_index, expected_visits, visits_by_timing};
 use crate::zones::Zones;
 
 /// How the callers on `from`'s side of a call to `callee` spread over the zones (one
@@ -552,6 +552,14 @@ impl World {
                 ..Default::default()
             })
             .collect();
+        if !s.brokers.is_empty() {
+            let (request, delivery) = visits_by_timing(s);
+            let sum = |v: &Vec<f64>| v.iter().sum::<f64>();
+            world.metrics.request_visits = request.iter().map(sum).collect();
+            world.metrics.delivery_visits = (delivery.iter())
+                .map(|groups| groups.iter().map(sum).collect())
+                .collect();
+        }
         world.schedule_first_events(s, q);
         world
     }

@@ -116,6 +116,11 @@ pub(crate) struct Metrics {
     /// Attempts each service receives per request of each client when nothing fails and
     /// nobody retries: `[client][service]`. Normalises retry amplification.
     pub visits: Vec<Vec<f64>>,
+    /// With brokers only (else empty): attempts within one request of each client, and per
+    /// delivery to each broker's group (`topology::visits_by_timing`), so a window's
+    /// expected attempts count the deliveries it made, not the publishes it took.
+    pub request_visits: Vec<f64>,
+    pub delivery_visits: Vec<Vec<f64>>,
     /// Clients whose window p99 a rule watches.
     pub p99_watched: Vec<bool>,
     /// Burn-rate alerts of the scenario's SLO and of each client's own, evaluated at each
@@ -141,6 +146,8 @@ impl Metrics {
             window: WindowCounts::new(p99_watched.len(), &p99_watched),
             series,
             visits,
+            request_visits: Vec::new(),
+            delivery_visits: Vec::new(),
             p99_watched,
         }
     }
@@ -262,12 +269,24 @@ impl World {
         } else {
             Vec::new()
         };
-        let expected: f64 = w
-            .client_offered
-            .iter()
-            .zip(&m.visits)
-            .map(|(&n, visits)| n as f64 * visits.iter().sum::<f64>())
-            .sum();
+        let expected: f64 = if self.brokers.is_empty() {
+            w.client_offered
+                .iter()
+                .zip(&m.visits)
+                .map(|(&n, visits)| n as f64 * visits.iter().sum::<f64>())
+                .sum()
+        } else {
+            let requests: f64 = (w.client_offered.iter().zip(&m.request_visits))
+                .map(|(&n, v)| n as f64 * v)
+                .sum();
+            let mut deliveries = 0.0;
+            for (broker, visits) in self.brokers.iter_mut().zip(&m.delivery_visits) {
+                for (g, v) in broker.groups.iter_mut().zip(visits) {
+                    deliveries += std::mem::take(&mut g.first_deliveries) as f64 * v;
+                }
+            }
+            requests + deliveries
+        };
         let attempts: u64 = self.services.iter().map(|s| s.stats.window.attempts).sum();
         let series = &mut m.series;
         let secs = width.as_secs_f64().max(1e-12);

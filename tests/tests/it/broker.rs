@@ -168,6 +168,19 @@ fn the_bundled_scenario_grows_then_drains() {
     );
     assert_eq!(g.backlog_at_end, 0);
     assert_eq!((g.redeliveries, g.dead_lettered, g.dropped), (0, 0, 0));
+    // No retry and no redelivery: amplification is 1 over the run and in every window,
+    // the drain included (each window counts the deliveries it made, not the publishes it
+    // took; it read 4.62 when deliveries were set against the window's publishes).
+    assert!(
+        (r.retry_amplification - 1.0).abs() < 1e-9,
+        "{}",
+        r.retry_amplification
+    );
+    assert!(
+        (r.retry_amplification_peak - 1.0).abs() < 1e-9,
+        "peak {}",
+        r.retry_amplification_peak
+    );
 }
 
 /// A consumer replica crashes (its process gone, messages to it vanish) from 10 s to 30 s.

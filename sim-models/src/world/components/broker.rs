@@ -89,6 +89,9 @@ pub(crate) struct GroupState {
     dead_lettered: u64,
     dropped: u64,
     duplicates: u64,
+    /// First deliveries since the last window end (the per-window amplification's
+    /// expected work: see `topology::visits_by_timing`).
+    pub(crate) first_deliveries: u64,
     latency: LatencyRecorder,
     latency_exact: Welford,
     series: BrokerGroupSeries,
@@ -145,6 +148,7 @@ impl BrokerState {
                 dead_lettered: 0,
                 dropped: 0,
                 duplicates: 0,
+                first_deliveries: 0,
                 latency: LatencyRecorder::new(),
                 latency_exact: Welford::new(),
                 series: BrokerGroupSeries::default(),
@@ -337,6 +341,7 @@ impl World {
             let m = &mut broker.messages[slot as usize];
             m.deliveries += 1;
             g.redeliveries += u64::from(m.deliveries > 1);
+            g.first_deliveries += u64::from(m.deliveries == 1);
             let id = m.id;
             g.pumping = true;
             let parent = Parent::Component {
