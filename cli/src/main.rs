@@ -25,6 +25,7 @@ mod experiment;
 mod exports;
 mod journal;
 mod output;
+mod progress;
 mod series;
 mod sweep;
 
@@ -629,7 +630,14 @@ fn run(
             let (r, t) = sim_models::run_traced(&v.scenario, seed, &source, n as usize);
             (r, Some(t))
         }
-        None => (sim_models::run(&v.scenario, seed, &source), None),
+        None if json_messages() => (sim_models::run(&v.scenario, seed, &source), None),
+        None => {
+            let mut progress = progress::RunProgress::new(v.scenario.horizon);
+            let mut update = |done: f64| progress.update(done);
+            let r = sim_models::run_with_progress(&v.scenario, seed, &source, &mut update);
+            progress.finish();
+            (r, None)
+        }
     };
     // The JSON (with its series at the chosen resolution) only when something writes it.
     let json = (matches!(format, Format::Json) || out.is_some())

@@ -49,6 +49,6 @@ pub mod world;
 pub mod zones;
 
 pub use result::RunResult;
-pub use run::{run, run_traced};
+pub use run::{run, run_traced, run_with_progress};
 pub use scenario::Scenario;
 pub use validate::{Validated, load};

@@ -117,3 +117,46 @@ fn trace_digest_identifies_the_run() {
         sim_models::run(&s, 2, "one.ron").trace_digest
     );
 }
+
+/// A run reported in hundredths of its horizon (`run_with_progress`, what `simctl run`
+/// shows as progress) is the same run: the same bytes as `run`, for a run to the horizon,
+/// a run a guard stops early (v0.1's in-flight limit, shortened), and one that drains; the
+/// shares reported only grow, and stop where the run stopped.
+#[test]
+fn progress_reporting_changes_nothing_in_the_run() {
+    let v01 = std::fs::read_to_string(scenario_path("v0.1.ron")).unwrap();
+    let guarded = v01.replace("seed: 42,", "seed: 42, limits: (max_in_flight: 20000),");
+    let drained = r#"Scenario(name: "d", seed: 1, horizon: "10s",
+        clients: [Client(name: "c", target: "s", load: Open(rate_rps: 50.0,
+            shape: [Step(at: "2s", rate_rps: 0.0)]))],
+        services: [Service(name: "s", workers: 1, service_time: Constant("1ms"))])"#;
+    for (name, text) in [
+        (
+            "v0.6.ron",
+            std::fs::read_to_string(scenario_path("v0.6.ron")).unwrap(),
+        ),
+        ("guarded.ron", guarded),
+        ("drained.ron", drained.to_string()),
+    ] {
+        let s = load(name, &text);
+        let plain = sim_models::run(&s, 42, name);
+        let mut shares = Vec::new();
+        let reported = sim_models::run_with_progress(&s, 42, name, &mut |d| shares.push(d));
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            serde_json::to_string(&reported).unwrap(),
+            "{name}"
+        );
+        assert!(shares.windows(2).all(|w| w[0] < w[1]), "{name}: {shares:?}");
+        assert!(shares.iter().all(|&d| d > 0.0 && d < 1.0), "{name}");
+        let ran = plain.simulated_s / s.horizon.as_secs_f64();
+        assert!(
+            shares.last().is_none_or(|&d| d <= ran + 1e-9),
+            "{name}: {ran}"
+        );
+        if name == "guarded.ron" {
+            assert!(!plain.stopped.is_normal(), "the guard must stop it");
+            assert!(shares.len() < 99, "{name}: progress went past the stop");
+        }
+    }
+}
