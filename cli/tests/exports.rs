@@ -765,3 +765,48 @@ fn a_trace_nests_and_keeps_the_scenario_timing() {
         "{nested} {timeouts} {retries} {backoffs}"
     );
 }
+
+/// Broker and cache series go into the export too: one sample per window, and the values
+/// the run's JSON holds (a group's published count, a cache's hit ratio per window).
+#[test]
+fn brokers_and_caches_are_in_the_export() {
+    let dir = scratch("om-kinds");
+    for (file, family, json_series) in [
+        ("broker", "simctl_broker_published_total{", "published"),
+        ("cache", "simctl_cache_hit_ratio{", "hit_ratio"),
+    ] {
+        let out_dir = dir.join(file);
+        let scenario = repo().join(format!("scenarios/{file}.ron"));
+        let out = simctl(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--export",
+            "openmetrics",
+        ]);
+        ok(&out);
+        let om = std::fs::read_to_string(out_dir.join("metrics.om")).unwrap();
+        let values: Vec<f64> = om
+            .lines()
+            .filter(|l| l.starts_with(family))
+            .map(|l| l.split(' ').nth(1).unwrap().parse().unwrap())
+            .collect();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+                .unwrap();
+        let expected: Vec<f64> = match file {
+            "broker" => &json["brokers"][0]["groups"][0]["series"][json_series],
+            _ => &json["series"]["caches"][0][json_series],
+        }
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+        let windows = json["series"]["t_s"].as_array().unwrap().len();
+        assert_eq!(values.len(), windows, "{file}: one sample per window");
+        assert_eq!(values, expected, "{file}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

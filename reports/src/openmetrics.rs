@@ -249,6 +249,66 @@ fn families(runs: &[RunResult]) -> Vec<Family> {
             "Busy worker time / (workers x window) of a service.",
         ),
         family(
+            "simctl_cache_lookups",
+            Counter,
+            None,
+            "Lookups a cache answered.",
+        ),
+        family(
+            "simctl_cache_hits",
+            Counter,
+            None,
+            "Lookups a cache answered from its keys.",
+        ),
+        family(
+            "simctl_cache_hit_ratio",
+            Gauge,
+            Some("ratio"),
+            "Hits / lookups of a cache in the window (0 without lookups).",
+        ),
+        family(
+            "simctl_cache_backend_fetches",
+            Counter,
+            None,
+            "Fetches a cache sent to its backend: the load it passes on.",
+        ),
+        family(
+            "simctl_broker_published",
+            Counter,
+            None,
+            "Messages put on a broker's consumer group queue.",
+        ),
+        family(
+            "simctl_broker_acked",
+            Counter,
+            None,
+            "Messages a consumer group acked.",
+        ),
+        family(
+            "simctl_broker_backlog",
+            Gauge,
+            None,
+            "Ready messages on a consumer group's queue at the window's end.",
+        ),
+        family(
+            "simctl_broker_in_flight",
+            Gauge,
+            None,
+            "Messages delivered to a consumer group and not yet acked, at the window's end.",
+        ),
+        family(
+            "simctl_broker_lag_seconds",
+            Gauge,
+            Some("seconds"),
+            "Consumer lag: age of the oldest ready message of a group at the window's end.",
+        ),
+        family(
+            "simctl_broker_dead_lettered",
+            Counter,
+            None,
+            "Messages of a group whose last allowed delivery failed.",
+        ),
+        family(
             "simctl_fault_active",
             Gauge,
             None,
@@ -384,6 +444,35 @@ fn families(runs: &[RunResult]) -> Vec<Family> {
                 service(),
                 v.utilization.clone(),
             );
+        }
+        for c in &s.caches {
+            let cache = || vec![("cache", c.name.clone())];
+            add(
+                "simctl_cache_lookups",
+                cache(),
+                cumulative(&u64s(&c.lookups)),
+            );
+            add("simctl_cache_hits", cache(), cumulative(&u64s(&c.hits)));
+            add("simctl_cache_hit_ratio", cache(), c.hit_ratio.clone());
+            let fetches = cumulative(&u64s(&c.backend_fetches));
+            add("simctl_cache_backend_fetches", cache(), fetches);
+        }
+        // A group's series are levels and counts since the start, at each window end.
+        for b in &r.brokers {
+            for g in &b.groups {
+                let group = || vec![("broker", b.name.clone()), ("group", g.service.clone())];
+                let gs = &g.series;
+                add("simctl_broker_published", group(), u64s(&gs.published));
+                add("simctl_broker_acked", group(), u64s(&gs.acked));
+                add("simctl_broker_backlog", group(), u64s(&gs.backlog));
+                add("simctl_broker_in_flight", group(), u64s(&gs.in_flight));
+                add("simctl_broker_lag_seconds", group(), gs.lag_s.clone());
+                add(
+                    "simctl_broker_dead_lettered",
+                    group(),
+                    u64s(&gs.dead_lettered),
+                );
+            }
         }
         for (i, f) in r.faults.iter().enumerate() {
             let labels = vec![
