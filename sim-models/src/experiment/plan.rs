@@ -75,6 +75,8 @@ pub fn prepare(exp: &Experiment, scenario: &Scenario) -> Result<Plan, Vec<Proble
     let mut control = scenario.clone();
     if exp.scenario_faults == ScenarioFaults::Remove {
         control.faults.clear();
+        // Incident processes are scenario faults too (drawn per seed).
+        control.incidents.clear();
     }
     // The method's faults, each with the injection it came from.
     let mut faults: Vec<(usize, Fault)> = Vec::new();
