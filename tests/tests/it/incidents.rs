@@ -173,3 +173,28 @@ fn bad_processes_get_positioned_errors() {
         assert!(err.contains(want), "missing {want:?} in\n{err}");
     }
 }
+
+/// Across seeds, the counts spread as the renewal bound says: over 200 seeds, their mean is
+/// within 4 sd / sqrt(200) of T / mu, and their sample variance within [0.6, 1.4] of
+/// T s2 / mu^3 (for a normal count, s^2 / sigma^2 has sd sqrt(2 / 199) = 0.10; 4 sd).
+#[test]
+fn counts_spread_across_seeds_as_the_bound_says() {
+    let s = load("incidents.ron", &scenario(DB));
+    let counts: Vec<f64> = (0..200)
+        .map(|seed| sim_models::incidents::expand(&s, seed).len() as f64)
+        .collect();
+    let (span, mu, s2): (f64, f64, f64) = (2000.0 * 60.0, 90.0, 3600.0 + 900.0);
+    let (expected, var) = (span / mu, span * s2 / mu.powi(3));
+    let n = counts.len() as f64;
+    let mean = counts.iter().sum::<f64>() / n;
+    let sample_var = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    assert!(
+        (mean - expected).abs() <= 4.0 * (var / n).sqrt(),
+        "mean count {mean:.1}, expected {expected:.1}"
+    );
+    let ratio = sample_var / var;
+    assert!(
+        (0.6..=1.4).contains(&ratio),
+        "sample variance {sample_var:.1} against {var:.1} ({ratio:.2})"
+    );
+}
