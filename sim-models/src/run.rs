@@ -182,10 +182,15 @@ fn finish(
         .filter(|&(_, &offered)| offered > 0)
         .map(|(&a, _)| a)
         .fold(0.0, f64::max);
+    // The scenario's own faults, then those its incident processes drew.
     let faults: Vec<FaultWindow> = crate::incidents::with_incidents(s, seed)
         .faults
         .iter()
-        .map(fault_window)
+        .enumerate()
+        .map(|(i, f)| FaultWindow {
+            incident: i >= s.faults.len(),
+            ..fault_window(f)
+        })
         .collect();
     let fault_spans: Vec<(f64, f64)> = faults.iter().map(|f| (f.start_s, f.end_s)).collect();
     // The load offered by open-loop clients (it does not depend on the answers), per second:
@@ -355,6 +360,7 @@ pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
         target,
         start_s: f.start.as_secs_f64(),
         end_s: f.end.as_secs_f64(),
+        incident: false,
     }
 }
 
