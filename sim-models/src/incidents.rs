@@ -141,8 +141,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
                     MAX_PER_PROCESS / 2
                 ),
             ));
-        } else if mtbf > 3.0 * span {
+        } else if mtbf.is_finite() && mtbf > 3.0 * span {
             // P(no failure before the horizon) is e^(-span/mtbf) > 0.7 for an exponential.
+            // (An infinite mean, a Pareto with shape <= 1, says nothing of the first draw.)
             warnings.push(Problem::new(
                 at.field("mtbf"),
                 format!(
@@ -237,7 +238,8 @@ mod tests {
         let s = scenario(
             r#"Incidents(kind: Pause(service: "db"), mtbf: Constant("0s"), mttr: Uniform(min: "0s", max: "0s")),
                Incidents(kind: Pause(service: "db"), mtbf: Constant("1s"), mttr: Constant("1s")),
-               Incidents(kind: Pause(service: "db"), mtbf: Constant("10000h"), mttr: Constant("1s"))"#,
+               Incidents(kind: Pause(service: "db"), mtbf: Constant("10000h"), mttr: Constant("1s")),
+               Incidents(kind: Pause(service: "db"), mtbf: Pareto(scale: "1h", shape: 0.5), mttr: Constant("1s"))"#,
         );
         let (errors, warnings) = problems(&s);
         let text: Vec<String> = errors
