@@ -205,3 +205,22 @@ fn counts_spread_across_seeds_as_the_bound_says() {
         "sample variance {sample_var:.1} against {var:.1} ({ratio:.2})"
     );
 }
+
+/// The scenario's own faults come first and keep their numbers (`EndFaults` names them);
+/// the drawn ones follow, marked.
+#[test]
+fn written_faults_come_first_and_keep_their_numbers() {
+    let text = scenario(DB).replace(
+        "incidents: [",
+        r#"faults: [Fault(start: "1500h", end: "1501h", kind: Slowdown(service: "api", factor: 3.0))],
+    incidents: ["#,
+    );
+    let r = run(&text, 2);
+    assert_eq!(
+        (r.faults[0].start_s, r.faults[0].incident),
+        (5_400_000.0, false)
+    );
+    assert_eq!(r.faults[0].target, "api");
+    assert!(r.faults[1..].iter().all(|f| f.incident && f.target == "db"));
+    assert!(r.faults.len() > 1000);
+}
