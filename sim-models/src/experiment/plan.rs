@@ -458,6 +458,24 @@ mod tests {
         assert_eq!(targets, ["api#0", "api#1"]);
         // The scenario's own fault is removed from both arms.
         assert!(p.control.faults.is_empty());
+        // And so are its incident processes.
+        let mut s = crate::load("s.ron", SCENARIO).expect("valid").scenario;
+        s.incidents.push(crate::scenario::Incidents {
+            kind: crate::scenario::FaultKind::Pause {
+                service: "api".into(),
+            },
+            mtbf: sim_core::dist::Dist::Constant(sim_core::SimDuration::from_secs(10)),
+            mttr: sim_core::dist::Dist::Constant(sim_core::SimDuration::from_secs(1)),
+            start: sim_core::SimDuration::ZERO,
+        });
+        let with = prepare(
+            &experiment(
+                r#"Inject(start: "30s", end: "60s", kind: Crash(service: "api", mode: Refuse))"#,
+            ),
+            &s,
+        )
+        .unwrap();
+        assert!(with.control.incidents.is_empty() && with.treatment.incidents.is_empty());
         assert_eq!(p.seeds.len(), 3);
         assert_eq!(p.seeds[0], 7);
         assert_eq!(p.windows, vec![(70.0, 120.0)]);
