@@ -116,8 +116,12 @@ pub fn table(r: &RunResult) -> String {
         for f in &r.faults {
             let _ = writeln!(
                 w,
-                "          {:>8.1}s .. {:>8.1}s  {} on {}",
-                f.start_s, f.end_s, f.kind, f.target
+                "          {:>8.1}s .. {:>8.1}s  {} on {}{}",
+                f.start_s,
+                f.end_s,
+                f.kind,
+                f.target,
+                if f.incident { "  (incident)" } else { "" }
             );
         }
     }

@@ -119,6 +119,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
             target: "db".to_string(),
             start_s: f0,
             end_s: f1,
+            incident: false,
         }],
         actions: Vec::new(),
         breakers: Vec::new(),

@@ -107,6 +107,7 @@ fn one_service(
         default_link: Default::default(),
         cross_zone: None,
         faults: Vec::new(),
+        incidents: Vec::new(),
         slo: None,
         rules: Vec::new(),
         brokers: Vec::new(),

@@ -185,6 +185,17 @@ pub fn footprint(s: &Scenario) -> Footprint {
             .fault_targets
             .saturating_add(fault_targets(s, &services, fault));
     }
+    // An incident process generates at most its cap of faults.
+    for p in &s.incidents {
+        let fault = Fault {
+            start: p.start,
+            end: p.start,
+            kind: p.kind.clone(),
+        };
+        f.fault_targets = f.fault_targets.saturating_add(
+            fault_targets(s, &services, &fault).saturating_mul(crate::incidents::MAX_PER_PROCESS),
+        );
+    }
     f.windows = if s.window.is_zero() {
         0
     } else {
@@ -480,8 +491,10 @@ fn rate_problems(s: &Scenario, root: &FieldPath, out: &mut Vec<Problem>) {
                 RateChange::Spike { factor: x, .. } => factor *= x.max(1.0),
             }
         }
-        for f in &s.faults {
-            if let FaultKind::Spike { client, factor: x } = &f.kind
+        // A process's incidents never overlap: each spikes once at a time.
+        let kinds = s.faults.iter().map(|f| &f.kind);
+        for kind in kinds.chain(s.incidents.iter().map(|p| &p.kind)) {
+            if let FaultKind::Spike { client, factor: x } = kind
                 && *client == c.name
             {
                 factor *= x.max(1.0);
@@ -544,6 +557,16 @@ mod tests {
                services:"#,
         );
         let f = footprint(&parse(&text));
+        // An incident process on a (3 instances) counts its cap of incidents.
+        let with_process = footprint(&parse(&text.replace(
+            "services:",
+            r#"incidents: [Incidents(kind: Pause(service: "a"), mtbf: Constant("1s"), mttr: Constant("1s"))],
+               services:"#,
+        )));
+        assert_eq!(
+            with_process.fault_targets - f.fault_targets,
+            3 * crate::incidents::MAX_PER_PROCESS
+        );
         assert_eq!((f.clients, f.instances, f.nodes()), (1, 8, 9));
         // Client route 1; a: 3 instances x 3 sites; b: 5 instances x 1 site.
         assert_eq!(f.edges, 1 + 9 + 5);

@@ -7,6 +7,7 @@
 //! | [`footprint`] | count bounds and the start-up memory estimate, checked by validation |
 //! | [`locate`] | finds the line:column of a field path in RON source |
 //! | [`diagnostic`] | errors and warnings as `file:line:col: error: field `path`: message` |
+//! | [`incidents`] | seeded fault processes (MTBF/MTTR) expanded into faults per seed |
 //! | [`world`] | the model: clients, services, requests; the event handler |
 //! | [`rules`] | rules that act during a run: conditions, actions, their state machine |
 //! | [`run`] | scenario + seed -> [`RunResult`] |
@@ -27,6 +28,7 @@ pub mod breaker;
 pub mod diagnostic;
 pub mod experiment;
 pub mod footprint;
+pub mod incidents;
 pub mod limits;
 pub mod locate;
 pub mod metric;

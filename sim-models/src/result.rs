@@ -207,6 +207,10 @@ pub struct FaultWindow {
     pub target: String,
     pub start_s: f64,
     pub end_s: f64,
+    /// Drawn by one of the scenario's `incidents` processes rather than written in its
+    /// `faults` (left out when false, so results without incidents keep their bytes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incident: bool,
 }
 
 /// An action a rule took: an effect started during the run.

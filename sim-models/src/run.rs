@@ -86,7 +86,13 @@ pub fn run_traced(
 /// The engine for a scenario, ready to run (benchmarks drive it directly).
 pub fn build(scenario: &Scenario, seed: u64) -> Engine<World> {
     let mut queue = EventQueue::new();
-    let world = World::new(scenario, seed, &mut queue);
+    // Incident processes become faults here and again in `finish` (the same pure
+    // expansion), so the world and the result see the same faults.
+    let world = World::new(
+        &crate::incidents::with_incidents(scenario, seed),
+        seed,
+        &mut queue,
+    );
     let limits = Limits {
         horizon: SimTime::ZERO + scenario.horizon,
         max_events: scenario.limits.max_events,
@@ -205,7 +211,16 @@ fn finish(
         .filter(|&(_, &offered)| offered > 0)
         .map(|(&a, _)| a)
         .fold(0.0, f64::max);
-    let faults: Vec<FaultWindow> = s.faults.iter().map(fault_window).collect();
+    // The scenario's own faults, then those its incident processes drew.
+    let faults: Vec<FaultWindow> = crate::incidents::with_incidents(s, seed)
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FaultWindow {
+            incident: i >= s.faults.len(),
+            ..fault_window(f)
+        })
+        .collect();
     let fault_spans: Vec<(f64, f64)> = faults.iter().map(|f| (f.start_s, f.end_s)).collect();
     // The load offered by open-loop clients (it does not depend on the answers), per second:
     // the verdict checks that a lower goodput is not just less load.
@@ -374,6 +389,7 @@ pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
         target,
         start_s: f.start.as_secs_f64(),
         end_s: f.end.as_secs_f64(),
+        incident: false,
     }
 }
 

@@ -55,6 +55,10 @@ pub struct Scenario {
     pub cross_zone: Option<LinkSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
+    /// Seeded fault processes (MTBF/MTTR): each expands, per seed, into faults appended
+    /// after `faults` (see [`crate::incidents`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<Incidents>,
     /// Availability objective over all clients' requests: burn-rate alerts and the time to
     /// detect each fault are reported when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -481,6 +485,23 @@ pub struct Fault {
     pub start: SimDuration,
     pub end: SimDuration,
     pub kind: FaultKind,
+}
+
+/// A fault process on one target: up for a draw of `mtbf`, then the fault `kind` for a draw
+/// of `mttr`, again and again from `start` to the horizon (see [`crate::incidents`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incidents {
+    /// The fault each incident is, with its target (`Crash(service: "db", mode: Refuse)`).
+    pub kind: FaultKind,
+    /// Up time from the end of one incident (or `start`) to the next failure: the MTBF of a
+    /// repairable system (total up time / failures), so a cycle lasts `mtbf + mttr`.
+    pub mtbf: Dist<SimDuration>,
+    /// How long each incident lasts (time to repair).
+    pub mttr: Dist<SimDuration>,
+    /// When the process starts (up at first).
+    #[serde(default)]
+    pub start: SimDuration,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

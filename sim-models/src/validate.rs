@@ -263,6 +263,15 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     for (i, f) in s.faults.iter().enumerate() {
         fault_problems(s, &root.field("faults").index(i), f, &nodes, &mut err);
     }
+    // An incident process's fault is checked as a scenario fault at its start would be.
+    for (i, p) in s.incidents.iter().enumerate() {
+        let f = crate::scenario::Fault {
+            start: p.start,
+            end: p.start + SimDuration::from_nanos(1),
+            kind: p.kind.clone(),
+        };
+        fault_problems(s, &root.field("incidents").index(i), &f, &nodes, &mut err);
+    }
     let rule_names: Vec<&str> = s.rules.iter().map(|r| r.name.as_str()).collect();
     for (i, name) in rule_names.iter().enumerate() {
         if let Some(first) = rule_names[..i].iter().position(|n| n == name) {
@@ -287,6 +296,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     errors.extend(zone_errors);
     warnings.extend(zone_warnings);
     errors.extend(broker::problems(s));
+    let (incident_errors, incident_warnings) = crate::incidents::problems(s);
+    errors.extend(incident_errors);
+    warnings.extend(incident_warnings);
     errors.extend(name_character_problems(s));
     // The memory estimate is the last resort: a field already refused for a clearer
     // reason (too many windows, say) is not blamed again for the memory it would take.

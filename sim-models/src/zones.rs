@@ -187,15 +187,20 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
             ));
         }
     }
-    for (i, f) in s.faults.iter().enumerate() {
-        if let FaultKind::ZoneOutage { zone, .. } = &f.kind
+    let faults = s.faults.iter().map(|f| ("faults", &f.kind));
+    let incidents = s.incidents.iter().map(|p| ("incidents", &p.kind));
+    let mut seen = [0usize; 2];
+    for (list, kind) in faults.chain(incidents) {
+        let i = &mut seen[usize::from(list == "incidents")];
+        if let FaultKind::ZoneOutage { zone, .. } = kind
             && !used.contains(zone.as_str())
         {
             errors.push(Problem::new(
-                root.field("faults").index(i).field("kind").field("zone"),
+                root.field(list).index(*i).field("kind").field("zone"),
                 unknown(zone),
             ));
         }
+        *i += 1;
     }
     if s.cross_zone.is_some() && used.is_empty() {
         warnings.push(Problem::new(

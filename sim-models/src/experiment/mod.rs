@@ -76,8 +76,8 @@ pub struct Experiment {
     pub description: String,
     /// The scenario file, relative to the experiment file.
     pub scenario: String,
-    /// Whether the scenario's own faults stay in both runs (`Keep`) or are taken out of
-    /// both (`Remove`), leaving the method the only faults.
+    /// Whether the scenario's own faults and incident processes stay in both runs (`Keep`)
+    /// or are taken out of both (`Remove`), leaving the method the only faults.
     #[serde(default)]
     pub scenario_faults: ScenarioFaults,
     /// Replicates: seed `seed`, then seeds derived from it (as `simctl sweep --seeds`).

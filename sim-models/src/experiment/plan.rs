@@ -75,6 +75,8 @@ pub fn prepare(exp: &Experiment, scenario: &Scenario) -> Result<Plan, Vec<Proble
     let mut control = scenario.clone();
     if exp.scenario_faults == ScenarioFaults::Remove {
         control.faults.clear();
+        // Incident processes are scenario faults too (drawn per seed).
+        control.incidents.clear();
     }
     // The method's faults, each with the injection it came from.
     let mut faults: Vec<(usize, Fault)> = Vec::new();
@@ -456,6 +458,24 @@ mod tests {
         assert_eq!(targets, ["api#0", "api#1"]);
         // The scenario's own fault is removed from both arms.
         assert!(p.control.faults.is_empty());
+        // And so are its incident processes.
+        let mut s = crate::load("s.ron", SCENARIO).expect("valid").scenario;
+        s.incidents.push(crate::scenario::Incidents {
+            kind: crate::scenario::FaultKind::Pause {
+                service: "api".into(),
+            },
+            mtbf: sim_core::dist::Dist::Constant(sim_core::SimDuration::from_secs(10)),
+            mttr: sim_core::dist::Dist::Constant(sim_core::SimDuration::from_secs(1)),
+            start: sim_core::SimDuration::ZERO,
+        });
+        let with = prepare(
+            &experiment(
+                r#"Inject(start: "30s", end: "60s", kind: Crash(service: "api", mode: Refuse))"#,
+            ),
+            &s,
+        )
+        .unwrap();
+        assert!(with.control.incidents.is_empty() && with.treatment.incidents.is_empty());
         assert_eq!(p.seeds.len(), 3);
         assert_eq!(p.seeds[0], 7);
         assert_eq!(p.windows, vec![(70.0, 120.0)]);

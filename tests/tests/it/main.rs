@@ -11,6 +11,7 @@ mod cache;
 mod control;
 mod determinism;
 mod exports;
+mod incidents;
 mod ladder;
 mod model;
 mod progress;
