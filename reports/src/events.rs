@@ -94,7 +94,7 @@ pub fn events_jsonl(run: &RunResult, start_unix_s: i64) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of `start_unix_s` + `t_s`.
-pub(crate) fn utc(start_unix_s: i64, t_s: f64) -> String {
+pub fn utc(start_unix_s: i64, t_s: f64) -> String {
     let ms = start_unix_s * 1000 + (t_s * 1000.0).round() as i64;
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     // Howard Hinnant's civil_from_days.

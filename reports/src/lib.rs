@@ -35,7 +35,7 @@ pub use charts::{
     xy_chart,
 };
 pub use chrome_trace::chrome_trace;
-pub use events::events_jsonl;
+pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
 pub use report::{postmortem_md, report_md, report_md_with_topology};
