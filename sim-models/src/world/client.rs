@@ -37,26 +37,7 @@ impl World {
         window: (SimTime, SimTime),
         q: &mut EventQueue<Event>,
     ) {
-        let now = q.now();
-        let client = &mut self.clients[c as usize];
-        let LoadGen::Open {
-            schedule,
-            next,
-            base_rps,
-            shape,
-            spikes,
-        } = &mut client.load
-        else {
-            return; // validated: spikes are on open loops only
-        };
-        spikes.push((window.0, window.1, factor));
-        *schedule = crate::policy::RateSchedule::new(*base_rps, shape, spikes);
-        if let Some(k) = next.take() {
-            q.cancel(k);
-        }
-        *next = ThinnedPoisson
-            .next_arrival(schedule, now, &mut client.rng)
-            .map(|at| q.schedule(at, Event::Arrival { client: c }));
+        self.change_spikes(c, q, |spikes, _| spikes.push((window.0, window.1, factor)));
     }
 
     /// The scheduled spike on client `c` over `window` ends now instead (its rate schedule
@@ -66,6 +47,23 @@ impl World {
         c: u32,
         window: (SimTime, SimTime),
         q: &mut EventQueue<Event>,
+    ) {
+        self.change_spikes(c, q, |spikes, now| {
+            for spike in spikes.iter_mut() {
+                if (spike.0, spike.1) == window {
+                    spike.1 = now.max(spike.0);
+                }
+            }
+        });
+    }
+
+    /// Changes open-loop client `c`'s spikes, rebuilds its rate schedule and draws its next
+    /// arrival again from now.
+    fn change_spikes(
+        &mut self,
+        c: u32,
+        q: &mut EventQueue<Event>,
+        change: impl FnOnce(&mut Vec<(SimTime, SimTime, f64)>, SimTime),
     ) {
         let now = q.now();
         let client = &mut self.clients[c as usize];
@@ -79,11 +77,7 @@ impl World {
         else {
             return; // validated: spikes are on open loops only
         };
-        for spike in spikes.iter_mut() {
-            if (spike.0, spike.1) == window {
-                spike.1 = now.max(spike.0);
-            }
-        }
+        change(spikes, now);
         *schedule = crate::policy::RateSchedule::new(*base_rps, shape, spikes);
         if let Some(k) = next.take() {
             q.cancel(k);
