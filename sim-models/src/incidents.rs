@@ -52,7 +52,7 @@ pub fn expand(s: &Scenario, seed: u64) -> Vec<Fault> {
 
 /// The stream of process `i`: `incidents/TARGET/K`.
 pub fn stream_key(s: &Scenario, i: usize) -> String {
-    let target = |p: &Incidents| crate::run::fault_window(&probe(p)).target;
+    let target = |p: &Incidents| probe(p).kind.target();
     let mine = target(&s.incidents[i]);
     let k = s.incidents[..i]
         .iter()

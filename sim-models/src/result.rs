@@ -86,7 +86,7 @@ pub struct RunResult {
     pub collapsed_at_s: Option<f64>,
     pub clients: Vec<ClientResult>,
     pub services: Vec<ServiceResult>,
-    /// Per availability zone, where the scenario has zones (see [`crate::zones`]).
+    /// Per availability zone, where the scenario has zones (see the `zones` module).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<ZoneResult>,
     /// Each cache's lookups, hits and backend fetches (absent without caches).

@@ -13,7 +13,7 @@ use crate::result::{
 use crate::scenario::{FaultKind, Scenario};
 use crate::world::World;
 
-/// Runs `scenario` (which must have passed [`crate::validate`]) with `seed`. `file` names the
+/// Runs `scenario` (which must have passed `validate`) with `seed`. `file` names the
 /// scenario as the command line did (its path, and any `--set` flags), for the replay line.
 pub fn run(scenario: &Scenario, seed: u64, file: &str) -> RunResult {
     let mut engine = build(scenario, seed);
@@ -363,26 +363,21 @@ fn zone_results(s: &Scenario, clients: &[ClientResult]) -> Vec<ZoneResult> {
 
 pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
     use crate::result::FaultClass as C;
-    let (class, rest, target) = match &f.kind {
-        FaultKind::Crash { service, mode } => (C::Crash, format!("({mode:?})"), service.clone()),
-        FaultKind::Errors { service, p } => (C::Errors, format!("p={p}"), service.clone()),
-        FaultKind::Slowdown { service, factor } => {
-            (C::Slowdown, format!("x{factor}"), service.clone())
+    let (class, rest) = match &f.kind {
+        FaultKind::Crash { mode, .. } => (C::Crash, format!("({mode:?})")),
+        FaultKind::Errors { p, .. } => (C::Errors, format!("p={p}")),
+        FaultKind::Slowdown { factor, .. } => (C::Slowdown, format!("x{factor}")),
+        FaultKind::CapacityLoss { workers, .. } => {
+            (C::CapacityLoss, format!("to {workers} workers"))
         }
-        FaultKind::CapacityLoss { service, workers } => (
-            C::CapacityLoss,
-            format!("to {workers} workers"),
-            service.clone(),
-        ),
-        FaultKind::Pause { service } => (C::Pause, String::new(), service.clone()),
-        FaultKind::Partition { a, b } => (C::Partition, String::new(), format!("{a} <-> {b}")),
-        FaultKind::Loss { a, b, p } => (C::Loss, format!("p={p}"), format!("{a} <-> {b}")),
-        FaultKind::Spike { client, factor } => (C::Spike, format!("x{factor}"), client.clone()),
-        FaultKind::ZoneOutage { zone, mode } => {
-            (C::ZoneOutage, format!("({mode:?})"), format!("zone {zone}"))
-        }
-        FaultKind::Flush { cache } => (C::Flush, String::new(), cache.clone()),
+        FaultKind::Pause { .. } => (C::Pause, String::new()),
+        FaultKind::Partition { .. } => (C::Partition, String::new()),
+        FaultKind::Loss { p, .. } => (C::Loss, format!("p={p}")),
+        FaultKind::Spike { factor, .. } => (C::Spike, format!("x{factor}")),
+        FaultKind::ZoneOutage { mode, .. } => (C::ZoneOutage, format!("({mode:?})")),
+        FaultKind::Flush { .. } => (C::Flush, String::new()),
     };
+    let target = f.kind.target();
     let kind = FaultLabel::new(class, &rest);
     FaultWindow {
         kind,

@@ -1,7 +1,7 @@
 //! The scenario schema: what a RON file says, as serde types.
 //!
 //! Loading is two steps: [`parse`] turns text into a [`Scenario`] (syntax and type errors,
-//! with ron's own position and the field path), then [`crate::validate`] checks what types
+//! with ron's own position and the field path), then `validate` checks what types
 //! cannot say (rates > 0, names that resolve, ...) and points at the field in the file.
 //! Runs only ever see a scenario that passed both.
 //!
@@ -50,13 +50,13 @@ pub struct Scenario {
     pub default_link: LinkSpec,
     /// Latency and loss between two nodes in different zones, where no `links` entry
     /// names the pair; same-zone pairs and nodes without a zone use `default_link`
-    /// (see [`crate::zones`]).
+    /// (see the `zones` module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_zone: Option<LinkSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
     /// Seeded fault processes (MTBF/MTTR): each expands, per seed, into faults appended
-    /// after `faults` (see [`crate::incidents`]).
+    /// after `faults` (see the `incidents` module).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<Incidents>,
     /// Availability objective over all clients' requests: burn-rate alerts and the time to
@@ -185,7 +185,7 @@ pub struct Client {
     pub deadline: Option<SimDuration>,
     /// The availability zone its traffic comes from: it sets which links are cross-zone,
     /// which zone a zone-aware callee prefers, and a `ZoneOutage` of this zone stops it
-    /// issuing (see [`crate::zones`]).
+    /// issuing (see the `zones` module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
 }
@@ -271,7 +271,7 @@ pub struct Service {
     pub idempotency: Option<Idempotency>,
     /// Availability zones its instances are spread over, round robin: instance `i` (those
     /// up to `max_replicas` included) is in `zones[i % len]`, as a Kubernetes topology
-    /// spread with `maxSkew: 1` places them. None: no zone (see [`crate::zones`]).
+    /// spread with `maxSkew: 1` places them. None: no zone (see the `zones` module).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<String>,
     /// Zone-aware routing: callers prefer instances in their own zone while it has enough
@@ -488,7 +488,8 @@ pub struct Fault {
 }
 
 /// A fault process on one target: up for a draw of `mtbf`, then the fault `kind` for a draw
-/// of `mttr`, again and again from `start` to the horizon (see [`crate::incidents`]).
+/// of `mttr`, again and again from `start` to the horizon (see the `incidents`
+/// module).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Incidents {
@@ -530,6 +531,24 @@ pub enum FaultKind {
     /// The cache is emptied at `start` (FLUSHALL): every key misses until filled again.
     /// `end` only bounds the fault's window in reports.
     Flush { cache: String },
+}
+
+impl FaultKind {
+    /// What the fault acts on, as reports name it: a service or instance (`db`, `api#1`), a
+    /// client, a cache, `a <-> b` for a pair, `zone NAME`.
+    pub fn target(&self) -> String {
+        match self {
+            FaultKind::Crash { service, .. }
+            | FaultKind::Errors { service, .. }
+            | FaultKind::Slowdown { service, .. }
+            | FaultKind::CapacityLoss { service, .. }
+            | FaultKind::Pause { service } => service.clone(),
+            FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => format!("{a} <-> {b}"),
+            FaultKind::Spike { client, .. } => client.clone(),
+            FaultKind::ZoneOutage { zone, .. } => format!("zone {zone}"),
+            FaultKind::Flush { cache } => cache.clone(),
+        }
+    }
 }
 
 /// A look-aside cache in front of `backend` (see `world::components::cache` for what it
