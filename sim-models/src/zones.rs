@@ -72,21 +72,16 @@ impl Zones {
         self.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
     }
 
-    /// The zone of every node: clients first, then every instance of every service, then
-    /// the caches and brokers (no zone).
+    /// The zone of every client, then of every instance of every service (instances of
+    /// other kinds come after these and have no zone).
     pub fn of_nodes(&self, s: &Scenario) -> Vec<Option<usize>> {
         let clients = s.clients.iter().map(|c| c.zone.as_deref());
         let instances = s
             .services
             .iter()
             .flat_map(|svc| (0..svc.instances()).map(move |i| svc.zone_of(i)));
-        // Caches and brokers (after the services' instances) have no zone.
-        let caches = s.caches.iter().map(|_| None);
-        let brokers = s.brokers.iter().map(|_| None);
         clients
             .chain(instances)
-            .chain(caches)
-            .chain(brokers)
             .map(|z| z.and_then(|z| self.id(z)))
             .collect()
     }

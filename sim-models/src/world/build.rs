@@ -104,7 +104,10 @@ impl World {
         };
         let to_time = |d: SimDuration| start.saturating_add(d);
         let zones = Zones::of(s);
-        let node_zone = zones.of_nodes(s);
+        let mut node_zone = zones.of_nodes(s);
+        // Instances of other kinds (caches, brokers) have no zone.
+        let n_nodes = n_clients + broker_first + s.brokers.len() as u32;
+        node_zone.resize(n_nodes as usize, None);
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
         let mut effects: Vec<EffectDef> = Vec::new();
