@@ -810,3 +810,39 @@ fn brokers_and_caches_are_in_the_export() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn traces_name_caches_and_brokers_on_their_hops() {
+    // Lanes are `caller → callee`: a cache or a broker is named as itself, not as the
+    // service whose table index it shares. A traced publish ends at the broker's confirm:
+    // deliveries to consumers are not part of the request.
+    let dir = scratch("trace-kinds");
+    for (file, lanes) in [
+        ("cache", &["web → api", "api → redis"][..]),
+        ("broker", &["producer → jobs"][..]),
+    ] {
+        let out_dir = dir.join(file);
+        let scenario = repo().join(format!("scenarios/{file}.ron"));
+        ok(&simctl(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--trace",
+            "5",
+        ]));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join("trace.json")).unwrap()).unwrap();
+        let names: Vec<&str> = doc["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"] == "thread_name")
+            .map(|e| e["args"]["name"].as_str().unwrap())
+            .collect();
+        for lane in lanes {
+            assert!(names.contains(lane), "{file}: no lane {lane} in {names:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

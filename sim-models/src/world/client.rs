@@ -303,20 +303,19 @@ impl World {
         target: u32,
         now: SimTime,
     ) {
-        let Some(t) = self.trace.as_deref_mut() else {
-            return;
-        };
-        if !t.traced(request_id) {
+        if !self.trace.as_deref().is_some_and(|t| t.traced(request_id)) {
             return;
         }
         let n_clients = self.clients.len() as u32;
         let caller = match from.checked_sub(n_clients) {
-            None => &self.clients[from as usize].name,
-            Some(i) => &self.services[self.instances[i as usize].index as usize].name,
+            None => self.clients[from as usize].name.clone(),
+            Some(i) => self.instance_name(i).to_string(),
         };
-        let callee = &self.services[self.instances[target as usize].index as usize].name;
+        let callee = self.instance_name(target).to_string();
         let hedge = number.checked_sub(HEDGE_BASE).map(|h| h + 1);
-        t.send(request_id, key, number, hedge, caller, callee, now);
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.send(request_id, key, number, hedge, &caller, &callee, now);
+        }
     }
 
     /// An answer for attempt `number` of `key` arrives (the current attempt or a hedge).
