@@ -324,7 +324,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
 }
 
 /// The same five charts for several runs, one line per run (p99 latency, goodput, retry
-/// amplification, latency distribution, queue depth summed over all services); more than
+/// amplification, latency distribution, queue depth summed over all services), and a
+/// sixth, consumer lag, when a run has a broker; more than
 /// four runs go into small multiples, one panel per run. Fault windows are the first run's.
 pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
     let labels = run_labels(runs);
@@ -363,7 +364,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
         });
         over_time(r, total)
     };
-    vec![
+    let mut charts = vec![
         over_time_chart(
             "latency",
             "p99 latency of successful requests, by run",
@@ -407,7 +408,29 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             span(runs),
             panels,
         ),
-    ]
+    ];
+    // Runs with a broker: how far its consumers are behind, the number a work queue fails on.
+    if runs.iter().any(|r| !r.brokers.is_empty()) {
+        charts.push(over_time_chart(
+            "consumer_lag",
+            "consumer lag (oldest waiting message, most lagging group), by run",
+            "seconds",
+            per_run(&|r| over_time(r, consumer_lag(r))),
+            false,
+            None,
+        ));
+    }
+    charts
+}
+
+/// Per window, the largest consumer lag over every broker's groups (none without brokers).
+fn consumer_lag(r: &RunResult) -> impl Iterator<Item = Option<f64>> + '_ {
+    (0..r.series.t_s.len()).map(|i| {
+        let groups = r.brokers.iter().flat_map(|b| &b.groups);
+        groups
+            .filter_map(|g| g.series.lag_s.get(i).copied())
+            .reduce(f64::max)
+    })
 }
 
 #[cfg(test)]

@@ -226,3 +226,29 @@ fn markers_and_strokes_keep_many_lines_apart() {
     let strokes = plain.svg.matches("<polyline").count();
     assert!(strokes > 6 + 20, "{strokes} polylines");
 }
+
+#[test]
+fn compare_charts_add_consumer_lag_when_a_run_has_a_broker() {
+    let plain = testing::run("v0.1", 60, false);
+    let mut queued = testing::run("v0.2", 60, false);
+    let windows = queued.series.t_s.len();
+    queued.brokers.push(sim_models::result::BrokerResult {
+        name: "jobs".into(),
+        groups: vec![sim_models::result::BrokerGroupResult {
+            series: sim_models::result::BrokerGroupSeries {
+                lag_s: (0..windows).map(|i| i as f64 * 0.5).collect(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let without = compare_charts(&[plain.clone(), plain.clone()]);
+    assert!(without.iter().all(|c| c.name != "consumer_lag"));
+    let with = compare_charts(&[plain, queued]);
+    let lag = with
+        .iter()
+        .find(|c| c.name == "consumer_lag")
+        .expect("a lag chart");
+    assert_drawn(lag);
+}

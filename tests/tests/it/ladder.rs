@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use sim_models::RunResult;
 
-use crate::support::{load, scenario_path};
+use crate::support::{load, scenario_path, summary};
 
 const SEED: u64 = 42;
 
@@ -46,31 +46,6 @@ fn version(v: &str) -> &'static RunResult {
     ladder()
         .get(&format!("v{v}.ron"))
         .unwrap_or_else(|| panic!("scenarios/v{v}.ron missing"))
-}
-
-/// The summary without the time series, floats rounded to 6 significant digits so that the
-/// snapshot does not depend on the last bits of libm.
-fn summary(r: &RunResult) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap();
-    v.as_object_mut().unwrap().remove("series");
-    round(&mut v);
-    v
-}
-
-fn round(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Number(n) if n.is_f64() => {
-            let x = n.as_f64().unwrap();
-            if x != 0.0 && x.is_finite() {
-                let digits = 5 - x.abs().log10().floor() as i32;
-                let scale = 10f64.powi(digits);
-                *v = serde_json::json!((x * scale).round() / scale);
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(round),
-        serde_json::Value::Object(map) => map.values_mut().for_each(round),
-        _ => {}
-    }
 }
 
 #[test]

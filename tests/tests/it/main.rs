@@ -14,6 +14,7 @@ mod exports;
 mod incidents;
 mod ladder;
 mod model;
+mod platform;
 mod progress;
 mod readme;
 mod scale;

@@ -1,0 +1,245 @@
+//! The platform gallery (scenarios/platform/): each failure mode in two files,
+//! `MODE-naive.ron` and `MODE-mitigated.ron`, that differ only in the mitigation; a snapshot
+//! of every file at seed 42, and the lesson each pair must keep teaching, on the metric that
+//! names its failure. Numbers in messages replay with `simctl run FILE --seed 42`.
+//!
+//! A changed snapshot is a behaviour change: explain it in the commit message.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use sim_models::RunResult;
+use sim_models::metric::MetricRef;
+
+use crate::support::{load, scenario_path, summary};
+
+const SEED: u64 = 42;
+
+/// Each failure mode and the scenario fields its mitigation may change (paths into the
+/// scenario as JSON, `*` for any list index); `name` and `description` always differ.
+const MODES: &[(&str, &[&str])] = &[
+    (
+        "backlog-growth",
+        &[
+            "clients.*.policy",
+            "services.*.max_replicas",
+            "brokers.*.capacity",
+            "brokers.*.overflow",
+            "rules",
+        ],
+    ),
+    ("cache-stampede", &["caches.*.single_flight"]),
+    ("log-ingest-outage", &["services.*.calls"]),
+    (
+        "retry-storm",
+        &[
+            "clients.*.policy.budget",
+            "services.*.calls.*.Call.policy.budget",
+        ],
+    ),
+    ("zone-outage", &["services.*.zones"]),
+];
+
+/// Every gallery file's result at seed 42, computed once (in parallel).
+fn gallery() -> &'static BTreeMap<String, RunResult> {
+    static RESULTS: OnceLock<BTreeMap<String, RunResult>> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let files: Vec<String> = MODES
+            .iter()
+            .flat_map(|(m, _)| [format!("{m}-naive.ron"), format!("{m}-mitigated.ron")])
+            .collect();
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = files
+                .iter()
+                .map(|f| scope.spawn(move || (f.clone(), run_file(f))))
+                .collect();
+            runs.into_iter()
+                .map(|h| h.join().expect("gallery run"))
+                .collect()
+        })
+    })
+}
+
+fn scenario(file: &str) -> sim_models::Scenario {
+    let path = scenario_path(&format!("platform/{file}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    load(&format!("scenarios/platform/{file}"), &text)
+}
+
+fn run_file(file: &str) -> RunResult {
+    let name = format!("scenarios/platform/{file}");
+    sim_models::run(&scenario(file), SEED, &name)
+}
+
+fn pair(mode: &str) -> (&'static RunResult, &'static RunResult) {
+    let get = |v: &str| &gallery()[&format!("{mode}-{v}.ron")];
+    (get("naive"), get("mitigated"))
+}
+
+fn metric(r: &RunResult, name: &str) -> f64 {
+    MetricRef::parse(name)
+        .unwrap()
+        .read(r)
+        .unwrap_or_else(|| panic!("{}: no {name}", r.scenario))
+}
+
+/// Requests that succeeded over those that ended in windows ending in (from, to] seconds.
+fn availability_between(r: &RunResult, from: f64, to: f64) -> f64 {
+    let s = &r.series;
+    let (mut ok, mut all) = (0, 0);
+    for (i, t) in s.t_s.iter().enumerate() {
+        if *t > from && *t <= to {
+            ok += s.succeeded[i];
+            all += s.succeeded[i] + s.failed[i] + s.degraded[i];
+        }
+    }
+    ok as f64 / all as f64
+}
+
+/// Leaf paths at which two JSON values differ.
+fn differences(a: &serde_json::Value, b: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    use serde_json::Value::{Array, Object};
+    match (a, b) {
+        (Object(x), Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => differences(p, q, path, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        (Array(x), Array(y)) if x.len() == y.len() => {
+            for (p, q) in x.iter().zip(y) {
+                differences(p, q, format!("{at}.*"), out);
+            }
+        }
+        _ if a != b => out.push(at),
+        _ => {}
+    }
+}
+
+#[test]
+fn each_pair_differs_only_in_its_mitigation() {
+    for (mode, allowed) in MODES {
+        let json = |v: &str| serde_json::to_value(scenario(&format!("{mode}-{v}.ron"))).unwrap();
+        let mut diff = Vec::new();
+        differences(&json("naive"), &json("mitigated"), String::new(), &mut diff);
+        diff.retain(|p| p != "name" && p != "description");
+        assert!(
+            !diff.is_empty(),
+            "{mode}: the two files are the same scenario"
+        );
+        for path in &diff {
+            assert!(
+                allowed.iter().any(|a| path.starts_with(a)),
+                "{mode}: {path} differs, which is not the mitigation ({allowed:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn gallery_snapshots() {
+    for (file, result) in gallery() {
+        insta::assert_json_snapshot!(format!("platform-{file}"), summary(result));
+    }
+}
+
+#[test]
+fn each_pair_shows_its_lesson() {
+    for (file, r) in gallery() {
+        assert_eq!(
+            r.stopped.kind,
+            sim_models::result::StopKind::Horizon,
+            "{file}: {}",
+            r.replay
+        );
+    }
+
+    // Log ingest outage (60-120 s): a blocking push takes the request path down with it;
+    // an asynchronous push that drops costs log records only.
+    let (naive, mitigated) = pair("log-ingest-outage");
+    let (a, b) = (
+        availability_between(naive, 62.0, 120.0),
+        availability_between(mitigated, 62.0, 120.0),
+    );
+    assert!(a < 0.2, "naive availability during the outage {a}");
+    assert!(b > 0.999, "mitigated availability during the outage {b}");
+
+    // Zone outage (60-120 s): one zone holds everything, or a third.
+    let (naive, mitigated) = pair("zone-outage");
+    let (a, b) = (
+        availability_between(naive, 62.0, 120.0),
+        availability_between(mitigated, 62.0, 120.0),
+    );
+    assert!(a < 0.05, "single-zone availability during the outage {a}");
+    assert!(b > 0.99, "zone-spread availability during the outage {b}");
+
+    // Cache stampede (flush at 90 s): postgres's load spike over its load before the flush.
+    let spike = |r: &RunResult| {
+        let s = &r.series;
+        let db = s.services.iter().find(|x| x.name == "postgres").unwrap();
+        let at = |t: f64| s.t_s.iter().position(|x| *x >= t).unwrap();
+        let before = db.attempts[at(60.0)..at(90.0)].iter().sum::<u64>() as f64 / 30.0 * s.window_s;
+        let peak = *db.attempts[at(90.0)..at(100.0)].iter().max().unwrap() as f64;
+        peak / before
+    };
+    let (a, b) = (
+        spike(pair("cache-stampede").0),
+        spike(pair("cache-stampede").1),
+    );
+    assert!(
+        a > 1.25 * b,
+        "postgres spike: naive {a:.2}x, single-flight {b:.2}x"
+    );
+    let failed = |r: &RunResult| metric(r, "failed_timeout") + metric(r, "failed_rejected");
+    assert!(failed(pair("cache-stampede").0) > 0.0);
+    assert_eq!(
+        failed(pair("cache-stampede").1),
+        0.0,
+        "single-flight: nothing fails"
+    );
+
+    // Backlog growth: the scaler and the bound keep the lag and the backlog down.
+    let (naive, mitigated) = pair("backlog-growth");
+    let (lag_a, lag_b) = (
+        metric(naive, "brokers.jobs.lag_max_s"),
+        metric(mitigated, "brokers.jobs.lag_max_s"),
+    );
+    assert!(
+        lag_a > 2.0 * lag_b,
+        "consumer lag: naive {lag_a} s, mitigated {lag_b} s"
+    );
+    assert!(metric(naive, "brokers.jobs.backlog_max") > 10_000.0);
+    assert!(metric(mitigated, "brokers.jobs.backlog_max") <= 5_000.0);
+    assert_eq!(mitigated.actions.len(), 1, "the scaler acts once");
+
+    // Retry storm: without budgets the slowdown outlives itself; with them it ends with it.
+    let (naive, mitigated) = pair("retry-storm");
+    assert!(
+        naive.metastable,
+        "naive retries recovered: {:?}",
+        naive.recovery_s
+    );
+    assert!(
+        naive.retry_amplification_peak > 5.0,
+        "{}",
+        naive.retry_amplification_peak
+    );
+    assert!(
+        !mitigated.metastable && mitigated.recovery_s.is_some_and(|s| s < 10.0),
+        "budgets: recovery {:?}",
+        mitigated.recovery_s
+    );
+    assert!(
+        mitigated.retry_amplification_peak < 1.2,
+        "{}",
+        mitigated.retry_amplification_peak
+    );
+}
