@@ -210,21 +210,19 @@ impl LatencyRecorder {
     /// A recorder keeping `sigfigs` significant digits (1..=5); fewer digits make a smaller,
     /// faster histogram, e.g. 2 for per-window percentiles of a time series.
     pub fn with_precision(sigfigs: u8) -> Self {
-        let mut r = Self::new();
-        r.hist = Histogram::new(sigfigs.clamp(1, 5)).expect("1..=5 significant figures is valid");
-        r
-    }
-
-    pub fn new() -> Self {
         // Auto-resizing: starts small and grows to cover whatever is recorded, so idle
         // recorders stay cheap and no value is ever out of range.
-        let hist = Histogram::new(LATENCY_SIGFIGS).expect("3 significant figures is valid");
+        let hist = Histogram::new(sigfigs.clamp(1, 5)).expect("1..=5 significant figures is valid");
         LatencyRecorder {
             hist,
             sum_ns: 0,
             min_ns: u64::MAX,
             max_ns: 0,
         }
+    }
+
+    pub fn new() -> Self {
+        Self::with_precision(LATENCY_SIGFIGS)
     }
 
     /// Always inlined: once per answered attempt and twice per successful request.
@@ -297,7 +295,10 @@ impl LatencyRecorder {
     /// Forgets every value, keeping the allocated range (so a windowed recorder does not
     /// reallocate each window).
     pub fn reset(&mut self) {
-        self.hist.reset();
+        // Zeroing the counts is the cost (the whole grown range); an empty one has none.
+        if !self.hist.is_empty() {
+            self.hist.reset();
+        }
         self.sum_ns = 0;
         self.min_ns = u64::MAX;
         self.max_ns = 0;

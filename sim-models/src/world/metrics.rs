@@ -105,6 +105,45 @@ impl WindowCounts {
             latency: LatencyRecorder::with_precision(2),
         }
     }
+
+    /// Empties the window for reuse, keeping the recorders' grown ranges: a fresh window
+    /// each second re-grew its histograms (allocation, then zeroing) on its first answers.
+    fn reset(&mut self) {
+        // Every field named, so a field added later cannot be forgotten here.
+        let WindowCounts {
+            offered,
+            client_offered,
+            client_succeeded,
+            client_failed,
+            client_latency,
+            client_good,
+            client_bad,
+            slow,
+            succeeded,
+            degraded,
+            failed,
+            faults_started,
+            latency,
+        } = self;
+        for v in [
+            client_offered,
+            client_succeeded,
+            client_failed,
+            client_good,
+            client_bad,
+        ] {
+            v.fill(0);
+        }
+        client_latency
+            .iter_mut()
+            .flatten()
+            .for_each(LatencyRecorder::reset);
+        latency.reset();
+        for n in [offered, slow, succeeded, degraded, failed] {
+            *n = 0;
+        }
+        *faults_started = 0;
+    }
 }
 
 pub(crate) struct Metrics {
@@ -112,6 +151,8 @@ pub(crate) struct Metrics {
     pub hedges: u64,
     pub local_rejections: u64,
     pub window: WindowCounts,
+    /// The window closed last, emptied: the next one (see `WindowCounts::reset`).
+    spare_window: Option<WindowCounts>,
     pub series: Series,
     /// Attempts each service receives per request of each client when nothing fails and
     /// nobody retries: `[client][service]`. Normalises retry amplification.
@@ -144,6 +185,7 @@ impl Metrics {
             hedges: 0,
             local_rejections: 0,
             window: WindowCounts::new(p99_watched.len(), &p99_watched),
+            spare_window: None,
             series,
             visits,
             request_visits: Vec::new(),
@@ -253,10 +295,11 @@ impl World {
         let control = !self.rules.is_empty() && q.is_some();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];
         let m = &mut self.metrics;
-        let w = std::mem::replace(
-            &mut m.window,
-            WindowCounts::new(self.clients.len(), &m.p99_watched),
-        );
+        let fresh = match m.spare_window.take() {
+            Some(w) => w,
+            None => WindowCounts::new(self.clients.len(), &m.p99_watched),
+        };
+        let mut w = std::mem::replace(&mut m.window, fresh);
         let clients: Vec<ClientWindow> = if control {
             (0..self.clients.len())
                 .map(|c| ClientWindow {
@@ -385,6 +428,8 @@ impl World {
         for (cache, out) in self.caches.iter_mut().zip(series.caches.iter_mut()) {
             cache.close_window(out, secs);
         }
+        w.reset();
+        self.metrics.spare_window = Some(w);
         if let Some(q) = q.filter(|_| control) {
             self.evaluate_rules(now, width, &groups, &clients, q);
         }
