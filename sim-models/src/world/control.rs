@@ -3,7 +3,7 @@
 //! semantics). A scenario without rules builds none of this and pays nothing for it.
 
 use sim_core::queue::EventQueue;
-use sim_core::stats::LatencyRecorder;
+use sim_core::stats::WindowLatency;
 use sim_core::{SimDuration, SimTime};
 
 use super::effects::EffectKind;
@@ -180,7 +180,7 @@ impl ClientWindow {
 }
 
 /// A client's window p99, in milliseconds, or `None` without successes.
-pub(crate) fn p99_ms(recorder: &LatencyRecorder) -> Option<f64> {
+pub(crate) fn p99_ms(recorder: &WindowLatency) -> Option<f64> {
     (recorder.count() > 0).then(|| recorder.quantile(0.99).as_millis_f64())
 }
 

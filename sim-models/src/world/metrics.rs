@@ -1,7 +1,7 @@
 //! Counters of a run and its time series. Totals count what happened after warm-up; the
 //! series covers the whole run, one row per window.
 
-use sim_core::stats::{LatencyRecorder, TimeWeighted, Welford};
+use sim_core::stats::{LatencyRecorder, TimeWeighted, Welford, WindowLatency};
 use sim_core::{SimDuration, SimTime};
 
 use sim_core::queue::EventQueue;
@@ -70,7 +70,7 @@ pub(crate) struct WindowCounts {
     /// Per client: requests that failed (for rules; not in the series).
     pub client_failed: Vec<u64>,
     /// Per client whose p99 a rule watches: the window's success latencies.
-    pub client_latency: Vec<Option<LatencyRecorder>>,
+    pub client_latency: Vec<Option<WindowLatency>>,
     /// Per client: requests that met / missed the client's SLO (success within its latency).
     pub client_good: Vec<u64>,
     pub client_bad: Vec<u64>,
@@ -81,7 +81,7 @@ pub(crate) struct WindowCounts {
     pub failed: u64,
     pub faults_started: u32,
     /// Two significant digits: plenty for a chart, and a tenth of the buckets to scan.
-    pub latency: LatencyRecorder,
+    pub latency: WindowLatency,
 }
 
 impl WindowCounts {
@@ -93,7 +93,7 @@ impl WindowCounts {
             client_failed: vec![0; clients],
             client_latency: p99_watched
                 .iter()
-                .map(|&w| w.then(|| LatencyRecorder::with_precision(2)))
+                .map(|&w| w.then(|| WindowLatency::with_precision(2)))
                 .collect(),
             client_good: vec![0; clients],
             client_bad: vec![0; clients],
@@ -102,7 +102,7 @@ impl WindowCounts {
             degraded: 0,
             failed: 0,
             faults_started: 0,
-            latency: LatencyRecorder::with_precision(2),
+            latency: WindowLatency::with_precision(2),
         }
     }
 
@@ -137,7 +137,7 @@ impl WindowCounts {
         client_latency
             .iter_mut()
             .flatten()
-            .for_each(LatencyRecorder::reset);
+            .for_each(WindowLatency::reset);
         latency.reset();
         for n in [offered, slow, succeeded, degraded, failed] {
             *n = 0;
