@@ -44,11 +44,23 @@
 //! the crash is detected keeps its role and its replicas get the WAL they missed at once; a
 //! write blocked by too few replicas up (PG with `synchronous_mode_strict`) is
 //! acknowledged when a node rejoins; there is no fallback to asynchronous replication
-//! (MySQL's `rpl_semi_sync_master_timeout`, Patroni's non-strict `synchronous_mode`);
+//! (MySQL's `rpl_semi_sync_source_timeout`, 10 s by default; Patroni's non-strict
+//! `synchronous_mode`) and no `maximum_lag_on_failover` (Patroni lets no replica lagging
+//! more than it take over);
 //! crashes of single replicas are not modelled (a Crash always hits the primary),
 //! overlapping crashes of one database count as one, and the database itself makes no
 //! calls. Counts of operations are after the warm-up; failovers and lost writes cover the
 //! whole run.
+//!
+//! Sources: PostgreSQL's `synchronous_commit` and `synchronous_standby_names` (`ANY
+//! num_sync (...)` is quorum commit; `remote_apply` waits for replay, `on` for the flush
+//! on the standby), <https://www.postgresql.org/docs/current/runtime-config-replication.html>
+//! and <https://www.postgresql.org/docs/current/warm-standby.html#SYNCHRONOUS-REPLICATION>;
+//! MySQL semisynchronous replication (`AFTER_SYNC`: the source waits for receipt in the
+//! replica's relay log, so a failover to it is lossless),
+//! <https://dev.mysql.com/doc/refman/8.4/en/replication-semisync.html>; Patroni's `ttl`
+//! (30 s: "the length of time before initiation of the automatic failover process") and
+//! `loop_wait` (10 s), <https://patroni.readthedocs.io/en/latest/dynamic_configuration.html>.
 
 use std::collections::{BTreeMap, VecDeque};
 
