@@ -312,3 +312,25 @@ fn database_mistakes_get_a_positioned_error() {
     assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
     assert_eq!(v.warnings[0].field, "databases[0].failover");
 }
+
+/// A database draws from its own streams: putting one behind a service leaves the
+/// clients' arrivals and the service's work unchanged.
+#[test]
+fn a_database_leaves_other_components_draws_alone() {
+    let plain = r#"Scenario(name: "x", seed: 1, horizon: "20s",
+    clients: [Client(name: "web", target: "api", load: Open(rate_rps: 200.0))],
+    services: [Service(name: "api", workers: 100, service_time: Exponential(mean: "5ms"))])"#;
+    let with_db = plain.replace(
+        r#"service_time: Exponential(mean: "5ms"))])"#,
+        &format!(
+            r#"service_time: Exponential(mean: "5ms"), calls: [Call(to: "pg", endpoint: "write")])],
+    databases: [{}])"#,
+            GOOD.replace("workers: 4", "workers: 50")
+        ),
+    );
+    let a = sim_models::run(&load("a.ron", plain), 1, "a.ron");
+    let b = sim_models::run(&load("b.ron", &with_db), 1, "b.ron");
+    assert_eq!(a.series.offered, b.series.offered);
+    assert_eq!(a.services[0].attempts, b.services[0].attempts);
+    assert!(b.databases[0].writes > 3000, "{:?}", b.databases[0]);
+}

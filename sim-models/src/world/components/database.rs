@@ -802,3 +802,58 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_millis(ms)
+    }
+
+    fn node(shipped: &[(u64, u64, u64)]) -> Node {
+        let mut n = Node::new();
+        for &(lsn, received, replayed) in shipped {
+            n.pending.push_back(Shipped {
+                lsn,
+                received: at(received),
+                replayed: at(replayed),
+            });
+        }
+        n
+    }
+
+    /// A replica replays lazily: by `now`, every write due by then, in LSN order.
+    #[test]
+    fn a_replica_replays_what_is_due() {
+        let mut n = node(&[(1, 10, 20), (2, 15, 30), (3, 40, 40)]);
+        n.advance(at(5));
+        assert_eq!(n.replayed, 0);
+        n.advance(at(29));
+        assert_eq!((n.replayed, n.pending.len()), (1, 2));
+        n.advance(at(40));
+        assert_eq!((n.replayed, n.pending.len()), (3, 0));
+    }
+
+    /// What a replica had received at an instant is the longest prefix received by then,
+    /// replayed or not.
+    #[test]
+    fn received_by_is_a_prefix() {
+        let mut n = node(&[(1, 10, 20), (2, 15, 30), (3, 40, 40)]);
+        assert_eq!(n.received_by(at(9)), 0);
+        assert_eq!(n.received_by(at(16)), 2);
+        n.advance(at(25)); // lsn 1 replayed and popped
+        assert_eq!(n.received_by(at(12)), 1);
+        assert_eq!(n.received_by(at(39)), 2);
+        n.catch_up(7);
+        assert_eq!((n.received_by(at(0)), n.pending.len()), (7, 0));
+    }
+
+    #[test]
+    fn operations_are_read_and_write() {
+        assert_eq!(endpoint_of(None), Some(READ));
+        assert_eq!(endpoint_of(Some("read")), Some(READ));
+        assert_eq!(endpoint_of(Some("write")), Some(WRITE));
+        assert_eq!(endpoint_of(Some("delete")), None);
+    }
+}
