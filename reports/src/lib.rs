@@ -294,6 +294,7 @@ pub fn table(r: &RunResult) -> String {
     }
     zone_table(w, r);
     broker_table(w, r);
+    database_table(w, r);
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
     out
@@ -389,6 +390,53 @@ fn broker_table(w: &mut String, r: &RunResult) {
                 w,
                 "{:<12} publishes rejected (queue full) {}, refused (broker down) {}",
                 b.name, b.rejected, b.refused
+            );
+        }
+    }
+}
+
+/// One row per database, then a line per failover (nothing without databases).
+fn database_table(w: &mut String, r: &RunResult) {
+    if r.databases.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "{:<10} {:<16} {:>8} {:>8} {:>7} {:>6} {:>7} {:>6} {:>8} {:>9} {:>9}",
+        "database",
+        "replication",
+        "writes",
+        "reads",
+        "failed",
+        "lost",
+        "stale",
+        "ryw",
+        "lag ms",
+        "write p99",
+        "failover"
+    );
+    for d in &r.databases {
+        let _ = writeln!(
+            w,
+            "{:<10} {:<16} {:>8} {:>8} {:>7} {:>6} {:>7} {:>6} {:>8} {:>9} {:>9}",
+            d.name,
+            d.replication,
+            d.writes,
+            d.reads,
+            d.failed_writes + d.failed_reads,
+            d.lost_writes,
+            d.stale_reads,
+            d.ryw_violations,
+            ms(d.replication_lag_ms),
+            ms(d.write_latency_ms.p99),
+            d.failover_s.map_or("-".into(), |s| format!("{s:.1}s"))
+        );
+        for f in &d.failovers {
+            let _ = writeln!(
+                w,
+                "{:<10} failover {} -> {}: crash {:.1}s, detected {:.1}s, promoted {:.1}s, {} acknowledged writes lost",
+                d.name, f.from, f.to, f.crashed_s, f.detected_s, f.promoted_s, f.lost_writes
             );
         }
     }

@@ -2,14 +2,14 @@
 //! draw it): clients and their load, services with their kind, replicas, workers and queue,
 //! and on each call edge the caller's policy (timeout, attempts, budget, breaker, hedge,
 //! fallback, deadline); caches (with their backend fetch) and brokers (with their consumer
-//! groups, thick edges). Nodes are named by position (`c0`, `s1`, `k0` a cache, `b0` a
-//! broker), so any name works.
+//! groups, thick edges), and databases. Nodes are named by position (`c0`, `s1`, `k0` a
+//! cache, `b0` a broker, `d0` a database), so any name works.
 
 use std::fmt::Write;
 
 use sim_models::Scenario;
 use sim_models::policy::Load;
-use sim_models::scenario::{CallPolicy, CallSpec, QueueSpec, Step};
+use sim_models::scenario::{CallPolicy, CallSpec, QueueSpec, Replication, Step};
 
 /// The flowchart's Mermaid text (without the markdown fence).
 pub fn topology_mermaid(s: &Scenario) -> String {
@@ -21,6 +21,8 @@ pub fn topology_mermaid(s: &Scenario) -> String {
             format!("k{i}")
         } else if let Some(i) = s.broker_index(name) {
             format!("b{i}")
+        } else if let Some(i) = s.database_index(name) {
+            format!("d{i}")
         } else {
             format!("unknown_{}", safe(name))
         }
@@ -75,6 +77,19 @@ pub fn topology_mermaid(s: &Scenario) -> String {
             label.extend(g.endpoint.iter().map(|e| format!("→ /{e}")));
             edge(&mut out, &format!("b{i}"), &id(&g.service), "==>", label);
         }
+    }
+    for (i, d) in s.databases.iter().enumerate() {
+        let replication = match d.replication {
+            Replication::Async => "async".to_string(),
+            Replication::Sync { acks } => format!("sync, {acks} acks"),
+            Replication::SemiSync { acks } => format!("semi-sync, {acks} acks"),
+        };
+        let _ = writeln!(
+            out,
+            "  d{i}[(\"{}<br/>database: primary + {} replicas, {replication}\")]",
+            text(&d.name),
+            d.replicas
+        );
     }
     for (i, c) in s.clients.iter().enumerate() {
         let mut label: Vec<String> = c.endpoint.iter().map(|e| format!("→ /{e}")).collect();

@@ -67,6 +67,8 @@ pub mod cost {
     pub const USER: u64 = 64;
     /// One key of a cache with `Zipf` keys: its LRU links, expiry and generation.
     pub const CACHE_KEY: u64 = 24;
+    /// One key of a database: the LSN of its latest acknowledged write.
+    pub const DATABASE_KEY: u64 = 8;
     /// One time-series window: the system row (and what post-processing derives from it),
     /// and each client's and instance's row; doubled, as a growing `Vec` may hold twice
     /// what it uses.
@@ -180,6 +182,13 @@ pub fn footprint(s: &Scenario) -> Footprint {
             f.targets = f.targets.saturating_add(callee(&g.service));
         }
     }
+    // A database is one instance (its nodes inside) with a row per key.
+    let mut database_keys = 0u64;
+    for d in &s.databases {
+        f.instances = f.instances.saturating_add(1);
+        let crate::scenario::DatabaseKeys::Zipf { keys, .. } = d.keys;
+        database_keys = database_keys.saturating_add(keys);
+    }
     for fault in &s.faults {
         f.fault_targets = f
             .fault_targets
@@ -226,6 +235,10 @@ pub fn footprint(s: &Scenario) -> Footprint {
         ),
         ("closed-loop users", f.users.saturating_mul(cost::USER)),
         ("cache keys", cache_keys.saturating_mul(cost::CACHE_KEY)),
+        (
+            "database keys",
+            database_keys.saturating_mul(cost::DATABASE_KEY),
+        ),
         ("time series", f.windows.saturating_mul(row)),
     ];
     parts.sort_by_key(|p| std::cmp::Reverse(p.1));
@@ -385,6 +398,15 @@ fn memory_blame(s: &Scenario, f: &Footprint) -> FieldPath {
             .max_by_key(|&(keys, i)| (keys, std::cmp::Reverse(i)))
             .map_or(root.field("caches"), |(_, i)| {
                 root.field("caches").index(i).field("keys").field("keys")
+            }),
+        Some("database keys") => (s.databases.iter().enumerate())
+            .map(|(i, d)| {
+                let crate::scenario::DatabaseKeys::Zipf { keys, .. } = d.keys;
+                (keys, i)
+            })
+            .max_by_key(|&(keys, i)| (keys, std::cmp::Reverse(i)))
+            .map_or(root.field("databases"), |(_, i)| {
+                root.field("databases").index(i).field("keys").field("keys")
             }),
         _ => node_blame(s),
     }

@@ -9,13 +9,16 @@
 //! - per client, i.e. per route ([`CLIENT`]): `clients.NAME.FIELD`, e.g.
 //!   `clients.shoppers.p99_ms`;
 //! - per cache ([`CACHE`]): `caches.NAME.FIELD`, e.g. `caches.redis.hit_ratio`;
-//! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`.
+//! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`;
+//! - per database ([`DATABASE`]): `databases.NAME.FIELD`, e.g. `databases.pg.lost_writes`.
 //!
 //! A metric with no value in a run (`recovery_s` of a metastable run, a service the run
 //! does not have) reads `None`: it is missing, never zero.
 
 use crate::recovery::Verdict;
-use crate::result::{BrokerResult, CacheResult, ClientResult, RunResult, ServiceResult};
+use crate::result::{
+    BrokerResult, CacheResult, ClientResult, DatabaseResult, RunResult, ServiceResult,
+};
 
 /// What a metric's number counts, for formatting and for readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -454,6 +457,75 @@ pub const BROKER: &[Field<BrokerResult>] = &[
     ),
 ];
 
+/// Per-database metrics (`databases.NAME.FIELD`): operations after warm-up, failovers and
+/// lost writes over the whole run.
+pub const DATABASE: &[Field<DatabaseResult>] = &[
+    field!("reads", Count, "reads answered", |d| Some(d.reads as f64)),
+    field!("writes", Count, "writes acknowledged", |d| Some(
+        d.writes as f64
+    )),
+    field!(
+        "failed_writes",
+        Count,
+        "writes failed (no primary, or lost with it)",
+        |d| Some(d.failed_writes as f64)
+    ),
+    field!(
+        "lost_writes",
+        Count,
+        "acknowledged writes the promoted replica lacked",
+        |d| Some(d.lost_writes as f64)
+    ),
+    field!(
+        "stale_reads",
+        Count,
+        "replica reads missing the key's latest acknowledged write",
+        |d| Some(d.stale_reads as f64)
+    ),
+    field!("stale_read_ratio", Ratio, "stale reads over reads", |d| {
+        Some(d.stale_read_ratio)
+    }),
+    field!(
+        "ryw_violations",
+        Count,
+        "reads that missed the request's own write",
+        |d| Some(d.ryw_violations as f64)
+    ),
+    field!("failovers", Count, "primaries replaced", |d| Some(
+        d.failovers.len() as f64
+    )),
+    field!(
+        "failover_s",
+        Seconds,
+        "mean time from a primary's crash to a promotion",
+        |d| d.failover_s
+    ),
+    field!(
+        "replication_lag_ms",
+        Millis,
+        "mean time from commit to replay on a replica",
+        |d| Some(d.replication_lag_ms)
+    ),
+    field!(
+        "write_mean_ms",
+        Millis,
+        "mean time to acknowledge a write",
+        |d| Some(d.write_latency_ms.mean)
+    ),
+    field!(
+        "write_p99_ms",
+        Millis,
+        "99th percentile time to acknowledge a write",
+        |d| Some(d.write_latency_ms.p99)
+    ),
+    field!(
+        "read_p99_ms",
+        Millis,
+        "99th percentile read time",
+        |d| Some(d.read_latency_ms.p99)
+    ),
+];
+
 /// A count summed over a broker's groups.
 fn sum(b: &BrokerResult, count: fn(&crate::result::BrokerGroupResult) -> u64) -> f64 {
     b.groups.iter().map(count).sum::<u64>() as f64
@@ -466,10 +538,17 @@ pub enum Part {
     Client,
     Cache,
     Broker,
+    Database,
 }
 
 impl Part {
-    const ALL: [Part; 4] = [Part::Service, Part::Client, Part::Cache, Part::Broker];
+    const ALL: [Part; 5] = [
+        Part::Service,
+        Part::Client,
+        Part::Cache,
+        Part::Broker,
+        Part::Database,
+    ];
 
     /// The first segment of its metrics' names.
     pub fn prefix(self) -> &'static str {
@@ -478,6 +557,7 @@ impl Part {
             Part::Client => "clients",
             Part::Cache => "caches",
             Part::Broker => "brokers",
+            Part::Database => "databases",
         }
     }
 
@@ -487,6 +567,7 @@ impl Part {
             Part::Client => "client",
             Part::Cache => "cache",
             Part::Broker => "broker",
+            Part::Database => "database",
         }
     }
 
@@ -500,6 +581,7 @@ impl Part {
             Part::Client => of(CLIENT),
             Part::Cache => of(CACHE),
             Part::Broker => of(BROKER),
+            Part::Database => of(DATABASE),
         }
     }
 
@@ -513,6 +595,7 @@ impl Part {
             Part::Client => find(&r.clients, |x| x.name == name).and_then(CLIENT[field].read),
             Part::Cache => find(&r.caches, |x| x.name == name).and_then(CACHE[field].read),
             Part::Broker => find(&r.brokers, |x| x.name == name).and_then(BROKER[field].read),
+            Part::Database => find(&r.databases, |x| x.name == name).and_then(DATABASE[field].read),
         }
     }
 
@@ -523,6 +606,7 @@ impl Part {
             Part::Client => s.clients.iter().any(|c| c.name == name),
             Part::Cache => s.cache_index(name).is_some(),
             Part::Broker => s.broker_index(name).is_some(),
+            Part::Database => s.database_index(name).is_some(),
         }
     }
 }
@@ -644,6 +728,7 @@ mod tests {
             (CLIENT.iter().map(|m| m.name).collect(), "client"),
             (CACHE.iter().map(|m| m.name).collect(), "cache"),
             (BROKER.iter().map(|m| m.name).collect(), "broker"),
+            (DATABASE.iter().map(|m| m.name).collect(), "database"),
         ] {
             let mut sorted = list.clone();
             sorted.sort();

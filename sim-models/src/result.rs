@@ -95,7 +95,62 @@ pub struct RunResult {
     /// Message brokers, in file order (absent when the scenario has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brokers: Vec<BrokerResult>,
+    /// Replicated databases, in file order (absent when the scenario has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabaseResult>,
     pub series: Series,
+}
+
+/// A replicated database: operations after the warm-up; failovers and lost writes over the
+/// whole run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseResult {
+    pub name: String,
+    /// Read replicas besides the primary.
+    pub replicas: u32,
+    /// `Async`, `Sync(acks: k)` or `SemiSync(acks: k)`.
+    pub replication: String,
+    /// Reads answered, and writes acknowledged.
+    pub reads: u64,
+    pub writes: u64,
+    /// Operations that found no node up for them (writes during a failover) or were lost
+    /// with a crashed primary.
+    pub failed_reads: u64,
+    pub failed_writes: u64,
+    /// Reads on a replica that had not replayed the latest acknowledged write of the key.
+    pub stale_reads: u64,
+    pub stale_read_ratio: f64,
+    /// Reads by a request that wrote here before (of the key it wrote), and those that a
+    /// replica answered without that write: read-your-writes violations.
+    pub session_reads: u64,
+    pub ryw_violations: u64,
+    /// Acknowledged writes that the promoted replica had not received.
+    pub lost_writes: u64,
+    /// Mean time from a primary's crash to its replacement's promotion (null without a
+    /// failover).
+    pub failover_s: Option<f64>,
+    pub failovers: Vec<FailoverReport>,
+    /// From a write's commit until a replica replays it, over every (write, replica).
+    pub replication_lag_ms: f64,
+    pub replication_lag_max_ms: f64,
+    /// At the database, from arrival to answer: reads answered, writes acknowledged.
+    pub read_latency_ms: Latency,
+    pub write_latency_ms: Latency,
+    pub primary_at_end: String,
+}
+
+/// One failover: crash, detection, promotion.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailoverReport {
+    /// The crashed primary and the promoted replica (`NAME#i`).
+    pub from: String,
+    pub to: String,
+    pub crashed_s: f64,
+    pub detected_s: f64,
+    pub promoted_s: f64,
+    /// `promoted_s - crashed_s`: detection + promotion.
+    pub failover_s: f64,
+    pub lost_writes: u64,
 }
 
 /// A cache's counts, from the end of the warm-up on (lookups that arrived after it;

@@ -17,6 +17,8 @@ use crate::locate::Position;
 
 mod broker;
 pub use broker::{Broker, ConsumerGroup, Overflow, PublishSpec};
+mod database;
+pub use database::{Database, DatabaseKeys, Failover, ReadFrom, Replication};
 
 /// A whole simulation: who sends what to whom, for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +73,10 @@ pub struct Scenario {
     /// consumer groups of services take them off.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brokers: Vec<Broker>,
+    /// Replicated databases (a primary and read replicas, with failover): called like a
+    /// service, `endpoint: "write"` for writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<Database>,
 }
 
 fn default_window() -> SimDuration {
@@ -671,6 +677,11 @@ impl Scenario {
     /// The index of the broker called `name`.
     pub fn broker_index(&self, name: &str) -> Option<usize> {
         self.brokers.iter().position(|b| b.name == name)
+    }
+
+    /// The index of the database called `name`.
+    pub fn database_index(&self, name: &str) -> Option<usize> {
+        self.databases.iter().position(|d| d.name == name)
     }
 
     /// The service and replica a fault or partition names: `NAME` is every replica (None),

@@ -2,7 +2,8 @@
 //!
 //! Nodes are (service, endpoint) pairs, numbered within a service by [`endpoint_index`]:
 //! 0 is the default endpoint (the service's own `service_time` and `calls`), 1 + e is
-//! `endpoints[e]`; then one node per cache. Edges are the calls of each endpoint's steps, in
+//! `endpoints[e]`; then one node per cache, then one per database (a leaf: it calls
+//! nothing; its endpoints `read` and `write` are one node). Edges are the calls of each endpoint's steps, in
 //! file order: a `Call`, each element of a `Parallel` and an `Async` are one edge each; a
 //! cache has one edge, to its backend; a `Publish` is an edge to each consumer group of its
 //! broker (a broker is not a node: its groups' consumers are).
@@ -144,6 +145,9 @@ struct Graph<'a> {
     /// Cache index by name; cache c is node `cache_base + c`.
     caches: BTreeMap<&'a str, usize>,
     cache_base: usize,
+    /// Database index by name; database d is node `database_base + d`.
+    databases: BTreeMap<&'a str, usize>,
+    database_base: usize,
     /// Per service, endpoint node number (within the service) by name.
     endpoints: Vec<BTreeMap<&'a str, usize>>,
     /// Node number of each service's default endpoint; its endpoint e is `first[i] + 1 + e`.
@@ -174,13 +178,20 @@ impl<'a> Graph<'a> {
             service_of.extend(std::iter::repeat_n(i, 1 + svc.endpoints.len()));
         }
         let cache_base = service_of.len();
+        let database_base = cache_base + s.caches.len();
+        let mut databases = BTreeMap::new();
+        for (i, d) in s.databases.iter().enumerate() {
+            databases.entry(d.name.as_str()).or_insert(i);
+        }
         let mut graph = Graph {
             index: service_map(s),
             caches: cache_map(s),
             cache_base,
+            databases,
+            database_base,
             endpoints: s.services.iter().map(endpoint_map).collect(),
             first,
-            calls: vec![Vec::new(); cache_base + s.caches.len()],
+            calls: vec![Vec::new(); database_base + s.databases.len()],
             service_of,
             entries: Vec::with_capacity(s.clients.len()),
             consumers: Vec::new(),
@@ -316,6 +327,18 @@ impl<'a> Graph<'a> {
                 }
                 return Some(self.cache_base + c);
             }
+            if let Some(&d) = self.databases.get(service) {
+                if crate::world::components::database::endpoint_of(endpoint).is_none() {
+                    let msg = format!(
+                        "`{service}` is a database: its endpoints are `read` (the default) and `write`, got `{}`",
+                        endpoint.unwrap_or_default()
+                    );
+                    self.problems
+                        .push(Problem::new(at.field(endpoint_field), msg));
+                    return None;
+                }
+                return Some(self.database_base + d);
+            }
             let verb = match field {
                 "target" => "targets",
                 "backend" => "fetches from",
@@ -444,6 +467,9 @@ impl<'a> Graph<'a> {
 
     /// How messages name a node: `orders` for the default endpoint, `orders:list` otherwise.
     fn label(&self, s: &Scenario, node: usize) -> String {
+        if let Some(d) = node.checked_sub(self.database_base) {
+            return s.databases[d].name.clone();
+        }
         if let Some(c) = node.checked_sub(self.cache_base) {
             return s.caches[c].name.clone();
         }
@@ -715,6 +741,18 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
         })
         .collect();
     out.extend(unreached_caches);
+    let databases = FieldPath::root().field("databases");
+    for (i, d) in s.databases.iter().enumerate() {
+        if !seen[graph.database_base + i] && graph.databases.get(d.name.as_str()) == Some(&i) {
+            out.push(Problem::new(
+                databases.index(i).field("name"),
+                format!(
+                    "no client's requests ever reach database `{}`: add a call to it, or remove it",
+                    d.name
+                ),
+            ));
+        }
+    }
     out
 }
 

@@ -13,6 +13,7 @@ use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
 mod broker;
+mod database;
 
 /// A scenario that passed validation, with the warnings found on the way.
 #[derive(Clone, Debug)]
@@ -241,11 +242,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         );
     }
 
-    // Caches come last, so `names[clients.len()..]` still begins with the services.
+    // Caches and databases come last, so `names[clients.len()..]` still begins with the
+    // services.
+    let database_names: Vec<&str> = s.databases.iter().map(|x| x.name.as_str()).collect();
     let node_names: Vec<&str> = client_names
         .iter()
         .chain(&service_names)
         .chain(&cache_names)
+        .chain(&database_names)
         .copied()
         .collect();
     let nodes = Nodes::new(s, &node_names);
@@ -296,6 +300,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     errors.extend(zone_errors);
     warnings.extend(zone_warnings);
     errors.extend(broker::problems(s));
+    let (database_errors, database_warnings) = database::problems(s);
+    errors.extend(database_errors);
+    warnings.extend(database_warnings);
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);
@@ -340,6 +347,9 @@ fn name_character_problems(s: &Scenario) -> Vec<Problem> {
     }
     for (i, b) in s.brokers.iter().enumerate() {
         named.push((root.field("brokers").index(i).field("name"), &b.name));
+    }
+    for (i, d) in s.databases.iter().enumerate() {
+        named.push((root.field("databases").index(i).field("name"), &d.name));
     }
     named
         .into_iter()
@@ -736,6 +746,17 @@ fn fault_problems(
     }
     let kind = at.field("kind");
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
+        if s.database_index(name).is_some() {
+            if !matches!(f.kind, FaultKind::Crash { .. }) {
+                err(
+                    kind.field("service"),
+                    format!(
+                        "`{name}` is a database: the fault that applies to a database is Crash (of its primary)"
+                    ),
+                );
+            }
+            return;
+        }
         if nodes.caches.contains_key(name) {
             if !matches!(f.kind, FaultKind::Crash { .. }) {
                 err(
@@ -813,7 +834,8 @@ fn fault_problems(
         }
         FaultKind::Flush { cache } => {
             if !nodes.caches.contains_key(cache.as_str()) {
-                let caches = &nodes.names[s.clients.len() + s.services.len()..];
+                let start = s.clients.len() + s.services.len();
+                let caches = &nodes.names[start..start + s.caches.len()];
                 let mut msg = format!("cache `{cache}` does not exist");
                 if let Some(close) = nearest(cache, caches) {
                     msg.push_str(&format!(" (did you mean `{close}`?)"));

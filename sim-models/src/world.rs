@@ -45,6 +45,8 @@ use components::Instance;
 use components::broker::BrokerState;
 pub use components::cache::CacheEvent;
 use components::cache::CacheState;
+pub use components::database::DatabaseEvent;
+use components::database::DatabaseState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
 
@@ -85,6 +87,8 @@ pub enum Event {
     Service(ServiceEvent),
     /// A cache's own event.
     Cache(CacheEvent),
+    /// A database's own event.
+    Database(DatabaseEvent),
     /// An answer reaches the caller of attempt `number` of `call`.
     Response {
         call: CallKey,
@@ -339,6 +343,8 @@ pub struct World {
     pub(crate) caches: Vec<CacheState>,
     /// Message brokers (instances after every service instance).
     pub(crate) brokers: Vec<BrokerState>,
+    /// Replicated databases (instances after every broker).
+    pub(crate) databases: Vec<DatabaseState>,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,
@@ -540,6 +546,7 @@ impl sim_core::engine::Model for World {
             Event::Service(ServiceEvent::WorkDone(a)) => self.on_work_done(a, q),
             Event::Service(ServiceEvent::Stopped(a)) => self.on_stopped(a, q),
             Event::Cache(e) => self.on_cache_event(e, q),
+            Event::Database(e) => self.on_database_event(e, q),
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)

@@ -9,6 +9,7 @@ use slotmap::{SecondaryMap, SlotMap};
 
 use super::components::broker::BrokerState;
 use super::components::cache::CacheState;
+use super::components::database::{self, DatabaseState};
 use super::components::service::{ServiceState, Step};
 use super::components::{Instance, Kind};
 use super::effects::{EffectDef, EffectKind};
@@ -80,6 +81,8 @@ impl World {
         // Caches come after every service instance, then brokers, one instance each.
         let cache_first = n_instances;
         let broker_first = cache_first + s.caches.len() as u32;
+        // Then databases, one instance each (its nodes are inside it).
+        let database_first = broker_first + s.brokers.len() as u32;
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
             if let Some(c) = s.cache_index(name) {
@@ -87,6 +90,9 @@ impl World {
             }
             if let Some(b) = s.broker_index(name) {
                 return vec![broker_first + b as u32];
+            }
+            if let Some(d) = s.database_index(name) {
+                return vec![database_first + d as u32];
             }
             match s.replica_target(name).expect("validated scenario") {
                 (j, None) => all_of(j).collect(),
@@ -106,7 +112,7 @@ impl World {
         let zones = Zones::of(s);
         let mut node_zone = zones.of_nodes(s);
         // Instances of other kinds (caches, brokers) have no zone.
-        let n_nodes = n_clients + broker_first + s.brokers.len() as u32;
+        let n_nodes = n_clients + database_first + s.databases.len() as u32;
         node_zone.resize(n_nodes as usize, None);
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
@@ -223,6 +229,7 @@ impl World {
             .chain(instance_names.iter().map(String::as_str))
             .chain(s.caches.iter().map(|c| c.name.as_str()))
             .chain(s.brokers.iter().map(|b| b.name.as_str()))
+            .chain(s.databases.iter().map(|d| d.name.as_str()))
             .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
@@ -230,8 +237,14 @@ impl World {
                 // options (publishes go to the broker).
                 let cache = s.cache_index(spec_to).map(|c| cache_first + c as u32);
                 let broker = s.broker_index(spec_to).map(|b| broker_first + b as u32);
+                let db = s.database_index(spec_to).map(|d| database_first + d as u32);
                 let (callee, endpoint, targets) = match cache.or(broker) {
                     Some(one) => (None, 0, vec![one]),
+                    // A database's endpoint is its operation: read (0) or write (1).
+                    None if db.is_some() => {
+                        let op = database::endpoint_of(endpoint).expect("validated endpoint");
+                        (None, usize::from(op), vec![db.expect("a database")])
+                    }
                     None => {
                         let group = s.service_index(spec_to).expect("validated scenario");
                         let callee = &s.services[group];
@@ -405,6 +418,9 @@ impl World {
                 BrokerState::new(spec, &edges, &services)
             })
             .collect();
+        let databases: Vec<DatabaseState> = (s.databases.iter())
+            .map(|spec| DatabaseState::new(spec, seed))
+            .collect();
         let instances: Vec<Instance> = (0..s.services.len())
             .flat_map(|j| all_of(j).map(move |index| (j, index)))
             .map(|(j, index)| Instance {
@@ -423,6 +439,11 @@ impl World {
                 // Not a service group: scaling and rules on services never reach it.
                 group: u32::MAX,
             }))
+            .chain((0..s.databases.len() as u32).map(|index| Instance {
+                kind: Kind::Database,
+                index,
+                group: u32::MAX,
+            }))
             .collect();
 
         for e in &mut edges {
@@ -432,7 +453,8 @@ impl World {
                     Kind::Service => services[inst.index as usize].honor_deadline,
                     // Its fetches carry no deadline: one may serve many lookups.
                     Kind::Cache => false,
-                    Kind::Broker => true, // its deliveries carry no deadline
+                    Kind::Broker => true,   // its deliveries carry no deadline
+                    Kind::Database => true, // it makes no calls
                 };
             }
         }
@@ -486,6 +508,7 @@ impl World {
             })
             .chain(s.caches.iter().map(|_| true))
             .chain(s.brokers.iter().map(|_| true))
+            .chain(s.databases.iter().map(|_| true))
             .collect();
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
@@ -505,6 +528,7 @@ impl World {
             services,
             caches,
             brokers,
+            databases,
             edges,
             net,
             requests: SlotMap::with_key(),

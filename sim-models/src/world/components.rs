@@ -15,6 +15,7 @@
 
 pub(crate) mod broker;
 pub(crate) mod cache;
+pub(crate) mod database;
 pub(crate) mod service;
 
 use sim_core::queue::EventQueue;
@@ -30,6 +31,8 @@ pub(crate) enum Kind {
     Cache,
     /// A message queue with consumer groups ([`broker`]).
     Broker,
+    /// A primary and read replicas with failover ([`database`]).
+    Database,
 }
 
 /// One instance of a component: its kind, its index in that kind's table, and the
@@ -56,6 +59,7 @@ impl World {
             Kind::Service => self.on_attempt_arrives(a, q),
             Kind::Cache => self.on_cache_arrives(a, q),
             Kind::Broker => self.on_publish(a, q),
+            Kind::Database => self.on_database_arrives(a, q),
         }
     }
 
@@ -69,6 +73,7 @@ impl World {
             Kind::Service => self.on_cancel_arrives(a, q),
             Kind::Cache => {}  // callers send none: it does not honour cancellation
             Kind::Broker => {} // never sent: it does not honour cancellation
+            Kind::Database => {} // never sent: it does not honour cancellation
         }
     }
 
@@ -79,6 +84,7 @@ impl World {
             Kind::Service => self.services[inst.index as usize].honor_cancellation,
             Kind::Cache => false,
             Kind::Broker => false,
+            Kind::Database => false,
         }
     }
 
@@ -89,6 +95,8 @@ impl World {
             Kind::Service => self.services[inst.index as usize].down.is_some(),
             Kind::Cache => self.caches[inst.index as usize].down.is_some(),
             Kind::Broker => self.brokers[inst.index as usize].down.is_some(),
+            // Its replicas serve reads while its primary is down; it never calls.
+            Kind::Database => false,
         }
     }
 
@@ -100,6 +108,7 @@ impl World {
             Kind::Service => self.services[inst.index as usize].present(),
             Kind::Cache => self.caches[inst.index as usize].present(),
             Kind::Broker => 0, // never balanced over: one instance
+            Kind::Database => self.databases[inst.index as usize].present(),
         }
     }
 
@@ -110,6 +119,7 @@ impl World {
             Kind::Service => self.services[inst.index as usize].answers_probes(),
             Kind::Cache => self.caches[inst.index as usize].down.is_none(),
             Kind::Broker => self.brokers[inst.index as usize].answers_probes(),
+            Kind::Database => true, // its nodes fail over behind its one address
         }
     }
 
@@ -123,7 +133,7 @@ impl World {
                 let svc = &mut self.services[inst.index as usize];
                 svc.paused_since.is_some().then_some(&mut svc.deferred)
             }
-            Kind::Cache => None, // a cache is never paused (validation)
+            Kind::Cache | Kind::Database => None, // never paused (validation)
             Kind::Broker => {
                 let broker = &mut self.brokers[inst.index as usize];
                 broker
@@ -149,6 +159,7 @@ impl World {
             Kind::Service => debug_assert!(false, "services wait through their attempts"),
             Kind::Cache => self.cache_fetch_done(inst.index as usize, token, outcome, q),
             Kind::Broker => self.on_delivery_done(inst.index as usize, token, outcome, q),
+            Kind::Database => debug_assert!(false, "a database makes no calls"),
         }
     }
 
@@ -159,6 +170,7 @@ impl World {
             Kind::Service => &self.services[inst.index as usize].name,
             Kind::Cache => &self.caches[inst.index as usize].name,
             Kind::Broker => &self.brokers[inst.index as usize].name,
+            Kind::Database => &self.databases[inst.index as usize].name,
         }
     }
 

@@ -132,6 +132,7 @@ impl World {
                     self.refresh_cache(inst.index as usize, i, flush, q)
                 }
                 Kind::Broker => self.refresh_broker(inst.index as usize, i, q),
+                Kind::Database => self.refresh_database(inst.index as usize, i, q),
             }
             return;
         }

@@ -9,6 +9,7 @@ mod bad_input;
 mod broker;
 mod cache;
 mod control;
+mod database;
 mod determinism;
 mod exports;
 mod incidents;
