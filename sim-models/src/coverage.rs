@@ -68,7 +68,7 @@ pub const MAX_RUNS: u64 = 1_000_000;
 pub const EFFECT_METRICS: [&str; 3] = ["availability", "p99_ms", "metastable"];
 
 /// A factors file.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Coverage {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -91,6 +91,21 @@ pub struct Coverage {
 
 fn default_seeds() -> u32 {
     3
+}
+
+/// No factors yet, the file's defaults otherwise (for factors given only as flags).
+impl Default for Coverage {
+    fn default() -> Self {
+        Coverage {
+            description: String::new(),
+            seeds: default_seeds(),
+            seed: None,
+            scenario_faults: ScenarioFaults::default(),
+            fault: None,
+            factors: Vec::new(),
+            budget: None,
+        }
+    }
 }
 
 /// One factor and its levels.
@@ -807,7 +822,13 @@ fn labels(f: &Factor, has_target: bool, has_intensity: bool) -> Vec<String> {
         Factor::Target { levels, .. } | Factor::Set { levels, .. } => levels.clone(),
         Factor::Timing { levels, .. } => levels
             .iter()
-            .map(|w| format!("{}-{}", w.start, w.end))
+            .map(|w| {
+                format!(
+                    "{}-{}s",
+                    num(w.start.as_secs_f64()),
+                    num(w.end.as_secs_f64())
+                )
+            })
             .collect(),
         Factor::Intensity { levels, .. } => levels
             .iter()
