@@ -228,3 +228,41 @@ fn bad_factors_are_refused_with_file_line_col() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn without_a_fitting_orthogonal_array_a_covering_array_is_run_and_said_so() {
+    let dir = scratch("covering");
+    let scenario = small_scenario(&dir);
+    // 2 and 5 levels share no orthogonal-array column (there is no field of order 10).
+    let out = simctl(&[
+        "coverage",
+        scenario.to_str().unwrap(),
+        "--factor",
+        "services.db.workers=1,2",
+        "--factor",
+        "clients.c.load.rate_rps=50,100,150,200,250",
+        "--factor",
+        "services.s.workers=1,2,3,4,5",
+        "--factor",
+        "clients.c.policy.max_attempts=1,2,3,4,5",
+        "--seeds",
+        "1",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("design   covering array (IPOG) (no orthogonal array fits these levels"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("rows x 1 seeds = 25 runs; the full factorial (2x5x5x5) would need 250 rows"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("strength 2 check passed: 105 of 105 level pairs over 6 factor pairs run, not equally often (a covering array, not orthogonal)"), "{stdout}");
+    assert!(
+        stdout.contains("no orthogonal array fits these factors: this is a covering array"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,7 +29,10 @@ pub struct Field {
 
 /// Whether `n` is prime.
 pub fn is_prime(n: usize) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2
+        && (2..)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 /// The orders q for which [`Field::new`] builds a field, ascending.

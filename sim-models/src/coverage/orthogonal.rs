@@ -194,7 +194,7 @@ pub enum Fit {
 pub fn fit(s: usize, m: usize) -> Option<Fit> {
     if m == s {
         Some(Fit::Exact)
-    } else if m % s == 0 {
+    } else if m.is_multiple_of(s) {
         Some(Fit::Folded)
     } else if m == s + 1 {
         Some(Fit::Dummy)

@@ -21,8 +21,7 @@ fn cov(text: &str) -> Coverage {
 
 fn problems(text: &str) -> Vec<String> {
     prepare(&cov(text), &scenario())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .iter()
         .map(|p| format!("{}: {}", p.path, p.message))
         .collect()
