@@ -21,6 +21,7 @@ use sim_models::metric::MetricRef;
 use sim_models::scenario::Scenario;
 
 mod bench;
+mod coverage;
 mod experiment;
 mod exports;
 mod journal;
@@ -234,6 +235,46 @@ enum Command {
         #[arg(long)]
         journal: Option<PathBuf>,
     },
+    /// Cover a fault space with a strength-2 orthogonal array (OATS): factors with levels
+    /// (fault kind, target, timing, intensity, and scenario fields by path), the smallest
+    /// orthogonal array that fits them (or a covering array when none does, said so), its
+    /// strength check, every row run on several seeds, and the main effects of each factor
+    /// on availability, p99 and collapse, with the run count of the full factorial beside
+    /// it. The factors file's schema: `sim_models::coverage` (example:
+    /// experiments/coverage-v1.0.ron).
+    ///
+    /// Exit codes: 0 done, 1 the strength check failed or an internal error, 2 bad input.
+    Coverage {
+        /// The scenario file (RON).
+        file: PathBuf,
+        /// The factors file (RON): `Coverage(seeds: .., fault: .., factors: [..])`.
+        #[arg(long, required_unless_present = "factor")]
+        factors: Option<PathBuf>,
+        /// A scenario field as a factor, `PATH=LEVELS` as `simctl sweep --param` takes it
+        /// (repeatable; after the file's factors).
+        #[arg(long = "factor", value_name = "PATH=LEVELS")]
+        factor: Vec<String>,
+        /// Seeds (replicates) per row instead of the file's `seeds` (default 3).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: Option<u32>,
+        /// Base seed instead of the file's `seed` (or the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Refuse a design of more runs (rows x seeds) than this (instead of the file's
+        /// `budget`).
+        #[arg(long, value_name = "N")]
+        budget: Option<u64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write coverage.json, coverage.md, effects.csv, runs.csv, rows.csv and the
+        /// main-effects charts (PNG and SVG) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
     /// summary.json, or runs a scenario file.
@@ -359,6 +400,9 @@ fn main() -> ExitCode {
             format: Format::Json,
             ..
         } | Command::Experiment {
+            format: Format::Json,
+            ..
+        } | Command::Coverage {
             format: Format::Json,
             ..
         }
@@ -522,6 +566,33 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 json: matches!(format, Format::Json),
                 out,
                 journal,
+            })
+        }
+        Command::Coverage {
+            file,
+            factors,
+            factor,
+            seeds,
+            seed,
+            budget,
+            jobs,
+            format,
+            out,
+        } => {
+            if jobs == Some(0) {
+                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
+            }
+            coverage::run(coverage::Args {
+                file,
+                factors,
+                factor,
+                seeds,
+                seed,
+                budget,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                json: matches!(format, Format::Json),
+                out,
             })
         }
         Command::Compare {

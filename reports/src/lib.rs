@@ -10,6 +10,8 @@
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
 //! - [`report_md`]: the markdown report, with plain-words changes between runs;
 //! - [`experiment_table`], [`experiment_md`]: a chaos experiment's verdict and probes.
+//! - [`coverage_table`], [`coverage_md`], [`coverage_effects_csv`], [`coverage_charts`]: an
+//!   orthogonal-array coverage run: design, strength check, main effects and their plots;
 //! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
 //! - [`chrome_trace`]: traced requests as Chrome trace-event JSON (Perfetto);
 //! - [`events_jsonl`]: a run's event log, JSON lines in time order;
@@ -22,6 +24,7 @@ pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 
 mod charts;
 mod chrome_trace;
+mod coverage;
 mod events;
 mod experiment;
 mod openmetrics;
@@ -35,6 +38,9 @@ pub use charts::{
     xy_chart,
 };
 pub use chrome_trace::chrome_trace;
+pub use coverage::{
+    coverage_charts, coverage_effects_csv, coverage_effects_md, coverage_md, coverage_table,
+};
 pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;

@@ -14,6 +14,7 @@
 //! | [`metric`] | the metric registry: every named number of a run, its unit and how to read it |
 //! | [`result`] | the result types, named as DESIGN.md's metrics |
 //! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
+//! | [`coverage`] | orthogonal-array coverage: factors, strength-2 designs, main effects |
 //! | [`postmortem`] | incidents of a run: timeline, impact, contributing factors, action items |
 //! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
@@ -25,6 +26,7 @@
 pub mod balancer;
 pub mod bench;
 pub mod breaker;
+pub mod coverage;
 pub mod diagnostic;
 pub mod experiment;
 pub mod footprint;
