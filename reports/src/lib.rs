@@ -10,6 +10,7 @@
 //!   generic [`xy_chart`]; [`check_png`] tells a drawn chart from a blank one;
 //! - [`report_md`]: the markdown report, with plain-words changes between runs;
 //! - [`experiment_table`], [`experiment_md`]: a chaos experiment's verdict and probes.
+//! - [`score_table`], [`score_md`], [`score_chart`]: reliability scores by scenario;
 //! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
 //! - [`chrome_trace`]: traced requests as Chrome trace-event JSON (Perfetto);
 //! - [`events_jsonl`]: a run's event log, JSON lines in time order;
@@ -26,6 +27,7 @@ mod events;
 mod experiment;
 mod openmetrics;
 mod report;
+mod score;
 #[cfg(test)]
 mod testing;
 mod topology;
@@ -39,6 +41,7 @@ pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
 pub use report::{postmortem_md, report_md, report_md_with_topology};
+pub use score::{score_chart, score_label, score_lines, score_md, score_table};
 pub use topology::topology_mermaid;
 
 use sim_models::RunResult;
