@@ -267,12 +267,15 @@ pub fn suite(file: &str, scenario: &Scenario, opts: &Options) -> Suite {
             })
             .collect()
     };
-    let mut specs: Vec<(
+    // Per test: service, category, name, and its faults with the routes they excuse
+    // during the fault (client indices), or why it does not run.
+    type Spec = (
         String,
         Category,
         String,
         Result<(Vec<Inject>, Vec<usize>), String>,
-    )> = Vec::new();
+    );
+    let mut specs: Vec<Spec> = Vec::new();
     let inject = |c: Category, kind: FaultKind, blast_radius: BlastRadius| Inject {
         start,
         end: start + c.fault(),
