@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             score::suite(&f.display().to_string(), &v.scenario, &opts)
         })
         .collect();
-    for s in &suites {
+    for s in suites.iter().filter(|_| !crate::json_messages()) {
         let not_run = s.tests.iter().filter(|t| t.setup.is_err()).count();
         eprintln!(
             "simctl: {}: {} tests over {} services ({not_run} not run), {} runs ({} distinct scenarios x {} seeds)",
