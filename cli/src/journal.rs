@@ -1,6 +1,8 @@
 //! The experiment journal (`--journal DIR`): `journal.jsonl` gets one JSON record per
 //! experiment run, `entries/NNNN-NAME.md` its markdown entry, and `index.md` the history
-//! rebuilt from every record, with the score over time. The date is the wall clock's, read
+//! rebuilt from every record, with the score over time. `simctl score` records each test
+//! as an experiment, then one score record per scenario (`"kind": "score"`), which the
+//! index lists as the reliability score over time. The date is the wall clock's, read
 //! here: the simulation never sees it.
 
 use std::io::Write;
@@ -11,14 +13,11 @@ use sim_models::experiment::{Experiment, Outcome, Verdict};
 
 use crate::output;
 
-/// Gremlin's reliability score convention: a passed test 100, a failed one 50, one that
-/// did not run 0. Here: held 100, deviated or aborted 50, undetermined 0.
+/// Gremlin's reliability score convention (`sim_models::score`): a passed test 100, a
+/// failed one 50, one that did not run 0. Here: held 100, deviated or aborted 50,
+/// undetermined 0.
 fn score(v: Verdict) -> u32 {
-    match v {
-        Verdict::Held => 100,
-        Verdict::Deviated | Verdict::Aborted => 50,
-        Verdict::Undetermined => 0,
-    }
+    sim_models::score::Status::of(v).points() as u32
 }
 
 /// Today's UTC date and time, `YYYY-MM-DD HH:MM UTC`.
@@ -102,6 +101,46 @@ pub fn append(
     output::write_atomic(&dir.join("index.md"), index(&all).as_bytes())
 }
 
+/// Appends a scenario's reliability score (`simctl score`) to the journal in `dir`.
+pub fn append_score(
+    dir: &Path,
+    s: &sim_models::score::Score,
+    scenario_text: &str,
+    replay: &str,
+) -> Result<()> {
+    let log = dir.join("journal.jsonl");
+    let previous = if log.exists() {
+        output::read_limited(&log, output::MAX_RESULTS_BYTES)
+            .with_context(|| format!("cannot read {}", log.display()))?
+    } else {
+        String::new()
+    };
+    let number = previous.lines().filter(|l| !l.trim().is_empty()).count() + 1;
+    let record = serde_json::json!({
+        "kind": "score",
+        "number": number,
+        "date": now_utc(),
+        "file": s.file,
+        "scenario": s.scenario,
+        "scenario_hash": s.scenario_hash,
+        "scenario_file_hash": crate::sweep::file_hash(scenario_text),
+        "seeds": s.seeds,
+        "categories": s.categories,
+        "overall": s.overall,
+        "services": s.services,
+        "replay": replay,
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("cannot write {}", log.display()))?;
+    writeln!(f, "{record}").with_context(|| format!("cannot write {}", log.display()))?;
+    f.sync_all()?;
+    let all = format!("{previous}{record}\n");
+    output::write_atomic(&dir.join("index.md"), index(&all).as_bytes())
+}
+
 /// The history page from every record of `journal.jsonl`.
 fn index(log: &str) -> String {
     let records: Vec<serde_json::Value> = log
@@ -118,7 +157,8 @@ fn index(log: &str) -> String {
     );
     out.push_str("| ---: | --- | --- | --- | --- | ---: | ---: | --- |\n");
     let mut latest: Vec<(String, u64)> = Vec::new();
-    for r in &records {
+    let is_score = |r: &serde_json::Value| r["kind"] == "score";
+    for r in records.iter().filter(|r| !is_score(r)) {
         let name = r["experiment"].as_str().unwrap_or("?").to_string();
         let s = r["score"].as_u64().unwrap_or(0);
         // One score per experiment and scenario: the latest.
@@ -137,6 +177,51 @@ fn index(log: &str) -> String {
             r["scenario_hash"].as_str().unwrap_or("?"),
             r["verdict"].as_str().unwrap_or("?"),
         ));
+    }
+    let scores: Vec<&serde_json::Value> = records.iter().filter(|r| is_score(r)).collect();
+    if !scores.is_empty() {
+        out.push_str(
+            "\n## Reliability score over time\n\n\
+             `simctl score`: per test passed 100, failed 50, not run or undetermined 0; a \
+             category is the mean of its tests, a service the mean of its categories, the \
+             scenario the mean of its services. The change is against the previous score of \
+             the same file.\n\n\
+             | # | date | file | scenario | redundancy | scalability | dependencies | overall | change |\n\
+             | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        let mut last: Vec<(String, f64)> = Vec::new();
+        for r in scores {
+            let file = r["file"].as_str().unwrap_or("?").to_string();
+            let overall = r["overall"].as_f64().unwrap_or(0.0);
+            let category = |name: &str| {
+                r["categories"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|c| c["category"] == name))
+                    .and_then(|c| c["score"].as_f64())
+                    .map_or("n/a".to_string(), |x| format!("{x:.1}"))
+            };
+            let change = match last.iter_mut().find(|(f, _)| *f == file) {
+                Some(e) => {
+                    let d = overall - e.1;
+                    e.1 = overall;
+                    format!("{d:+.1}")
+                }
+                None => {
+                    last.push((file.clone(), overall));
+                    "first".to_string()
+                }
+            };
+            out.push_str(&format!(
+                "| {} | {} | {file} | {} (`{}`) | {} | {} | {} | {overall:.1} | {change} |\n",
+                r["number"],
+                r["date"].as_str().unwrap_or("?"),
+                r["scenario"].as_str().unwrap_or("?"),
+                r["scenario_hash"].as_str().unwrap_or("?"),
+                category("redundancy"),
+                category("scalability"),
+                category("dependencies"),
+            ));
+        }
     }
     out
 }
@@ -164,6 +249,27 @@ mod tests {
         );
         assert!(
             md.contains("| 3 | d3 | a | s (`h`) | held | 100 | 100 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn index_shows_the_score_over_time() {
+        let log = [
+            r#"{"number":1,"date":"d1","experiment":"a","scenario":"s","scenario_hash":"h","verdict":"held","score":100,"entry":"entries/0001-a.md"}"#,
+            r#"{"kind":"score","number":2,"date":"d2","file":"v.ron","scenario":"s","scenario_hash":"h","categories":[{"category":"redundancy","score":50.0},{"category":"scalability","score":null},{"category":"dependencies","score":75.0}],"overall":62.5}"#,
+            r#"{"kind":"score","number":3,"date":"d3","file":"v.ron","scenario":"s","scenario_hash":"h2","categories":[{"category":"redundancy","score":100.0}],"overall":70.0}"#,
+        ]
+        .join("\n");
+        let md = index(&log);
+        // The score records are not experiments.
+        assert_eq!(md.matches("entries/").count(), 2, "{md}");
+        assert!(
+            md.contains("| 2 | d2 | v.ron | s (`h`) | 50.0 | n/a | 75.0 | 62.5 | first |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 3 | d3 | v.ron | s (`h2`) | 100.0 | n/a | n/a | 70.0 | +7.5 |"),
             "{md}"
         );
     }

@@ -27,6 +27,7 @@ mod exports;
 mod journal;
 mod output;
 mod progress;
+mod score;
 mod series;
 mod sweep;
 
@@ -275,6 +276,40 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The reliability score of each scenario, as Gremlin defines it: a standard suite per
+    /// service (redundancy: lose one instance, lose a zone; scalability: a 2x load step;
+    /// dependencies: each dependency cut off, and slow), each test an experiment whose
+    /// hypothesis is the route SLOs, run on several seeds; passed 100, failed 50, not run
+    /// or undetermined 0, averaged per category, then across categories and services.
+    /// Prints a table (rows: files; columns: categories and overall).
+    Score {
+        /// The scenario files (RON), e.g. the ladder: scenarios/v0.*.ron scenarios/v1.0.ron.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seeds per test (control and experiment on each).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: u32,
+        /// Base seed (default: each scenario's own).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// The availability objective of a route when neither it nor its scenario declares
+        /// an SLO.
+        #[arg(long, default_value_t = sim_models::score::DEFAULT_SLO, allow_negative_numbers = true)]
+        default_slo: f64,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write score.json, score.md and the chart (score.png, score.svg) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Record each test in the journal in this directory, like any experiment, and the
+        /// scores in its index (the score over time).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+    },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
     /// summary.json, or runs a scenario file.
@@ -400,6 +435,9 @@ fn main() -> ExitCode {
             format: Format::Json,
             ..
         } | Command::Experiment {
+            format: Format::Json,
+            ..
+        } | Command::Score {
             format: Format::Json,
             ..
         } | Command::Coverage {
@@ -593,6 +631,31 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 json: matches!(format, Format::Json),
                 out,
+            })
+        }
+        Command::Score {
+            files,
+            seeds,
+            seed,
+            default_slo,
+            jobs,
+            format,
+            out,
+            journal,
+        } => {
+            if jobs == Some(0) {
+                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
+            }
+            score::run(score::Args {
+                files,
+                seeds,
+                seed,
+                default_slo,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                json: matches!(format, Format::Json),
+                out,
+                journal,
             })
         }
         Command::Compare {

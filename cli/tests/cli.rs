@@ -1244,3 +1244,150 @@ fn postmortem_reads_a_saved_run_or_runs_a_scenario_to_the_same_text() {
         "{report}"
     );
 }
+
+/// A small system for `simctl score`: a replicated api over two zones calling a db.
+const SCORE_TINY: &str = r#"Scenario(
+    name: "tiny", seed: 3, horizon: "1m", warmup: "5s",
+    clients: [Client(name: "c", target: "api", load: Open(rate_rps: 20.0), policy: (timeout: "1s", max_attempts: 2))],
+    services: [
+        Service(name: "api", workers: 4, queue: Bounded(8), replicas: 2, zones: ["a", "b"],
+                service_time: Exponential(mean: "2ms"), calls: [Call(to: "db", policy: (timeout: "100ms"))]),
+        Service(name: "db", workers: 2, service_time: Exponential(mean: "2ms")),
+    ],
+)"#;
+
+#[test]
+fn score_is_byte_identical_at_any_jobs_and_writes_table_chart_and_journal() {
+    let dir = scratch("score");
+    let file = dir.join("tiny.ron");
+    std::fs::write(&file, SCORE_TINY).unwrap();
+    let f = file.to_str().unwrap();
+    let (o1, o2, j) = (dir.join("o1"), dir.join("o2"), dir.join("journal"));
+    let (o1s, o2s, js) = (
+        o1.to_str().unwrap(),
+        o2.to_str().unwrap(),
+        j.to_str().unwrap(),
+    );
+    let a = simctl(&[
+        "score",
+        f,
+        "--seeds",
+        "2",
+        "--jobs",
+        "1",
+        "--out",
+        o1s,
+        "--journal",
+        js,
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    let b = simctl(&["score", f, "--seeds", "2", "--jobs", "2", "--out", o2s]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    for name in ["score.json", "score.md", "score.png", "score.svg"] {
+        assert_eq!(
+            std::fs::read(o1.join(name)).unwrap(),
+            std::fs::read(o2.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    check_charts(&o1, &["score"]);
+    // The table: a row for the file, the categories and overall as columns.
+    let out = text(&a.stdout);
+    assert!(
+        out.starts_with("scenario  redundancy  scalability  dependencies  overall"),
+        "{out}"
+    );
+    assert!(out.lines().nth(1).unwrap().starts_with("tiny "), "{out}");
+    // Progress went to stderr.
+    assert!(text(&a.stderr).contains("score: "), "{}", text(&a.stderr));
+    // api: host, zone a, 2x load, db down, db slow; db: host, zone (not run), 2x load.
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(o1.join("score.json")).unwrap()).unwrap();
+    let tests = v[0]["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 8);
+    assert_eq!(tests[6]["status"], "not_run");
+    // Gremlin's arithmetic over what was reported.
+    for s in v[0]["services"].as_array().unwrap() {
+        let cats: Vec<f64> = s["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["score"].as_f64())
+            .collect();
+        let mean = cats.iter().sum::<f64>() / cats.len() as f64;
+        assert!((s["score"].as_f64().unwrap() - mean).abs() < 1e-9, "{s}");
+    }
+    // The journal: each of the 7 tests that ran as an experiment, then the score.
+    let log = std::fs::read_to_string(j.join("journal.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 8, "{log}");
+    assert!(log.lines().last().unwrap().contains("\"kind\":\"score\""));
+    let index = std::fs::read_to_string(j.join("index.md")).unwrap();
+    assert!(index.contains("## Reliability score over time"), "{index}");
+    assert!(index.contains("| first |"), "{index}");
+}
+
+#[test]
+fn score_refuses_bad_input_with_exit_2() {
+    let dir = scratch("score-bad");
+    let bad = dir.join("bad.ron");
+    std::fs::write(
+        &bad,
+        "Scenario(name: \"x\", seed: 1, horizon: \"1s\",\n clients: [Client(name: \"c\", target: \"s\", load: Open(rate_rps: -1.0))],\n services: [Service(name: \"s\", workers: 1, service_time: Constant(\"1ms\"))])",
+    )
+    .unwrap();
+    let b = bad.to_str().unwrap();
+    let not_a_dir = dir.join("file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["score"], "FILES"),
+        (
+            vec!["score", "no/such/file.ron", b],
+            "cannot read scenario no/such/file.ron",
+        ),
+        (
+            vec!["score", "scenarios/mm1.ron", b],
+            "bad.ron:2:64: error: field `clients[0].load.rate_rps`",
+        ),
+        (
+            vec!["score", "scenarios/mm1.ron", "--default-slo", "1.5"],
+            "--default-slo must be an availability strictly between 0 and 1",
+        ),
+        (
+            vec!["score", "scenarios/mm1.ron", "--seeds", "0"],
+            "--seeds",
+        ),
+        (
+            vec!["score", "scenarios/mm1.ron", "--jobs", "0"],
+            "--jobs must be at least 1",
+        ),
+        (
+            vec![
+                "score",
+                "scenarios/mm1.ron",
+                "--out",
+                not_a_dir.to_str().unwrap(),
+            ],
+            "exists and is not a directory",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = simctl(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // Both bad files are reported, not only the first.
+    let both = simctl(&["score", b, "no/such/file.ron"]);
+    assert!(text(&both.stderr).contains("bad.ron:2:64"));
+    assert!(text(&both.stderr).contains("no/such/file.ron"));
+}

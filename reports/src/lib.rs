@@ -12,6 +12,7 @@
 //! - [`experiment_table`], [`experiment_md`]: a chaos experiment's verdict and probes.
 //! - [`coverage_table`], [`coverage_md`], [`coverage_effects_csv`], [`coverage_charts`]: an
 //!   orthogonal-array coverage run: design, strength check, main effects and their plots;
+//! - [`score_table`], [`score_md`], [`score_chart`]: reliability scores by scenario;
 //! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
 //! - [`chrome_trace`]: traced requests as Chrome trace-event JSON (Perfetto);
 //! - [`events_jsonl`]: a run's event log, JSON lines in time order;
@@ -29,6 +30,7 @@ mod events;
 mod experiment;
 mod openmetrics;
 mod report;
+mod score;
 #[cfg(test)]
 mod testing;
 mod topology;
@@ -45,6 +47,7 @@ pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
 pub use report::{postmortem_md, report_md, report_md_with_topology};
+pub use score::{score_chart, score_label, score_lines, score_md, score_table};
 pub use topology::topology_mermaid;
 
 use sim_models::RunResult;

@@ -16,6 +16,7 @@
 //! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
 //! | [`coverage`] | orthogonal-array coverage: factors, strength-2 designs, main effects |
 //! | [`postmortem`] | incidents of a run: timeline, impact, contributing factors, action items |
+//! | [`score`] | the reliability score: a test suite per service, scored as Gremlin does |
 //! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
@@ -43,6 +44,7 @@ pub mod retry_budget;
 pub mod rules;
 pub mod run;
 pub mod scenario;
+pub mod score;
 pub mod slo;
 pub mod slo_status;
 pub mod sweep;

@@ -19,6 +19,7 @@ mod platform;
 mod progress;
 mod readme;
 mod scale;
+mod score;
 mod support;
 mod theory;
 mod verdicts;
