@@ -9,13 +9,16 @@
 //! - per client, i.e. per route ([`CLIENT`]): `clients.NAME.FIELD`, e.g.
 //!   `clients.shoppers.p99_ms`;
 //! - per cache ([`CACHE`]): `caches.NAME.FIELD`, e.g. `caches.redis.hit_ratio`;
-//! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`.
+//! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`;
+//! - per config ([`CONFIG`]): `configs.NAME.FIELD`, e.g. `configs.flags.blast_radius`.
 //!
 //! A metric with no value in a run (`recovery_s` of a metastable run, a service the run
 //! does not have) reads `None`: it is missing, never zero.
 
 use crate::recovery::Verdict;
-use crate::result::{BrokerResult, CacheResult, ClientResult, RunResult, ServiceResult};
+use crate::result::{
+    BrokerResult, CacheResult, ClientResult, ConfigResult, PushResult, RunResult, ServiceResult,
+};
 
 /// What a metric's number counts, for formatting and for readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -454,6 +457,46 @@ pub const BROKER: &[Field<BrokerResult>] = &[
     ),
 ];
 
+/// Per-config metrics (`configs.NAME.FIELD`), over the whole run; the times are of its
+/// first push that was rolled back.
+pub const CONFIG: &[Field<ConfigResult>] = &[
+    field!(
+        "blast_radius",
+        Ratio,
+        "largest share of its instances on a bad version at once",
+        |c| Some(c.blast_radius)
+    ),
+    field!(
+        "affected_share",
+        Ratio,
+        "share of its services' attempts a bad version failed, while one was held",
+        |c| Some(c.affected_share)
+    ),
+    field!(
+        "failed_by_config",
+        Count,
+        "attempts a bad version failed",
+        |c| Some(c.failed_by_config as f64)
+    ),
+    field!(
+        "time_to_rollback_s",
+        Seconds,
+        "from the push to its rollback",
+        |c| rolled_back(c).and_then(|p| p.time_to_rollback_s)
+    ),
+    field!(
+        "time_to_clean_s",
+        Seconds,
+        "from the push to the last instance off it, after its rollback",
+        |c| rolled_back(c).and_then(|p| p.time_to_clean_s)
+    ),
+];
+
+/// A config's first push that was rolled back.
+fn rolled_back(c: &ConfigResult) -> Option<&PushResult> {
+    c.pushes.iter().find(|p| p.rollback_s.is_some())
+}
+
 /// A count summed over a broker's groups.
 fn sum(b: &BrokerResult, count: fn(&crate::result::BrokerGroupResult) -> u64) -> f64 {
     b.groups.iter().map(count).sum::<u64>() as f64
@@ -466,10 +509,17 @@ pub enum Part {
     Client,
     Cache,
     Broker,
+    Config,
 }
 
 impl Part {
-    const ALL: [Part; 4] = [Part::Service, Part::Client, Part::Cache, Part::Broker];
+    const ALL: [Part; 5] = [
+        Part::Service,
+        Part::Client,
+        Part::Cache,
+        Part::Broker,
+        Part::Config,
+    ];
 
     /// The first segment of its metrics' names.
     pub fn prefix(self) -> &'static str {
@@ -478,6 +528,7 @@ impl Part {
             Part::Client => "clients",
             Part::Cache => "caches",
             Part::Broker => "brokers",
+            Part::Config => "configs",
         }
     }
 
@@ -487,6 +538,7 @@ impl Part {
             Part::Client => "client",
             Part::Cache => "cache",
             Part::Broker => "broker",
+            Part::Config => "config",
         }
     }
 
@@ -500,6 +552,7 @@ impl Part {
             Part::Client => of(CLIENT),
             Part::Cache => of(CACHE),
             Part::Broker => of(BROKER),
+            Part::Config => of(CONFIG),
         }
     }
 
@@ -513,6 +566,7 @@ impl Part {
             Part::Client => find(&r.clients, |x| x.name == name).and_then(CLIENT[field].read),
             Part::Cache => find(&r.caches, |x| x.name == name).and_then(CACHE[field].read),
             Part::Broker => find(&r.brokers, |x| x.name == name).and_then(BROKER[field].read),
+            Part::Config => find(&r.configs, |x| x.name == name).and_then(CONFIG[field].read),
         }
     }
 
@@ -523,6 +577,7 @@ impl Part {
             Part::Client => s.clients.iter().any(|c| c.name == name),
             Part::Cache => s.cache_index(name).is_some(),
             Part::Broker => s.broker_index(name).is_some(),
+            Part::Config => s.configs.iter().any(|c| c.name == name),
         }
     }
 }
@@ -644,6 +699,7 @@ mod tests {
             (CLIENT.iter().map(|m| m.name).collect(), "client"),
             (CACHE.iter().map(|m| m.name).collect(), "cache"),
             (BROKER.iter().map(|m| m.name).collect(), "broker"),
+            (CONFIG.iter().map(|m| m.name).collect(), "config"),
         ] {
             let mut sorted = list.clone();
             sorted.sort();

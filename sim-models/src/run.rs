@@ -319,6 +319,7 @@ fn finish(
         zones,
         caches: world.caches.iter().map(|c| c.result()).collect(),
         brokers: world.brokers.iter_mut().map(|b| b.result()).collect(),
+        configs: world.configs.iter().map(|c| c.result()).collect(),
         series,
     }
 }

@@ -17,6 +17,8 @@ use crate::locate::Position;
 
 mod broker;
 pub use broker::{Broker, ConsumerGroup, Overflow, PublishSpec};
+mod config;
+pub use config::{Config, ConfigEffect, ConfigPush, Delivery, Strategy, step_count};
 
 /// A whole simulation: who sends what to whom, for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +73,10 @@ pub struct Scenario {
     /// consumer groups of services take them off.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brokers: Vec<Broker>,
+    /// Configs that services read from a config service, with pushes of new versions and
+    /// their rollout (see `world/config.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<Config>,
 }
 
 fn default_window() -> SimDuration {

@@ -13,6 +13,7 @@ use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
 mod broker;
+mod config;
 
 /// A scenario that passed validation, with the warnings found on the way.
 #[derive(Clone, Debug)]
@@ -296,6 +297,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     errors.extend(zone_errors);
     warnings.extend(zone_warnings);
     errors.extend(broker::problems(s));
+    let (config_errors, config_warnings) = config::problems(s);
+    errors.extend(config_errors);
+    warnings.extend(config_warnings);
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);
@@ -1058,6 +1062,11 @@ fn rule_problems(
             ),
             Some(_) => {}
         },
+        Action::Rollback { config } => {
+            if let Some(msg) = config::unknown_config(s, config) {
+                err(act.field("config"), msg);
+            }
+        }
         Action::EndFaults { faults } => {
             for (k, &f) in faults.iter().enumerate() {
                 if f as usize >= s.faults.len() {

@@ -34,6 +34,7 @@ use crate::scenario::Backoff;
 pub(crate) mod build;
 mod client;
 pub(crate) mod components;
+mod config;
 mod control;
 mod effects;
 pub(crate) mod metrics;
@@ -47,6 +48,8 @@ pub use components::cache::CacheEvent;
 use components::cache::CacheState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
+pub use config::ConfigEvent;
+use config::ConfigState;
 
 new_key_type! {
     /// A logical request of a client.
@@ -85,6 +88,8 @@ pub enum Event {
     Service(ServiceEvent),
     /// A cache's own event.
     Cache(CacheEvent),
+    /// A config rollout's own event.
+    Config(ConfigEvent),
     /// An answer reaches the caller of attempt `number` of `call`.
     Response {
         call: CallKey,
@@ -339,6 +344,8 @@ pub struct World {
     pub(crate) caches: Vec<CacheState>,
     /// Message brokers (instances after every service instance).
     pub(crate) brokers: Vec<BrokerState>,
+    /// Configs the services read (empty: nothing of `config` runs).
+    pub(crate) configs: Vec<ConfigState>,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,
@@ -540,6 +547,7 @@ impl sim_core::engine::Model for World {
             Event::Service(ServiceEvent::WorkDone(a)) => self.on_work_done(a, q),
             Event::Service(ServiceEvent::Stopped(a)) => self.on_stopped(a, q),
             Event::Cache(e) => self.on_cache_event(e, q),
+            Event::Config(e) => self.on_config_event(e, q),
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)
