@@ -115,3 +115,31 @@ impl Strategy {
 pub fn step_count(share: f64, n: u32) -> u32 {
     ((share * f64::from(n) - 1e-9).ceil() as u32).clamp(1, n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_steps_go_from_the_canary_to_every_instance() {
+        let s = Strategy::Staged {
+            canary: 0.1,
+            waves: 3,
+            bake: SimDuration::from_secs(60),
+        };
+        let counts: Vec<u32> = s.steps().iter().map(|&x| step_count(x, 10)).collect();
+        assert_eq!(counts, [1, 4, 7, 10]);
+        assert_eq!(Strategy::AllAtOnce.steps(), [1.0]);
+        assert_eq!(s.bake(), SimDuration::from_secs(60));
+    }
+
+    #[test]
+    fn step_counts_round_up_and_take_at_least_one() {
+        assert_eq!(step_count(0.1, 4), 1); // 0.4 rounds up
+        assert_eq!(step_count(0.01, 10), 1); // never an empty canary
+        assert_eq!(step_count(0.5, 3), 2);
+        assert_eq!(step_count(1.0, 7), 7);
+        // 0.1 + 0.9 / 3 is 0.4000000000000001: still 4 of 10.
+        assert_eq!(step_count(0.1 + 0.9 / 3.0, 10), 4);
+    }
+}
