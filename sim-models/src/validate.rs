@@ -1098,10 +1098,11 @@ pub const MAX_WINDOWS: u64 = 1_000_000;
 pub const MAX_SERIES_VALUES: u64 = 50_000_000;
 
 /// Values a run's time series holds per window: 13 for the system, 4 per client, 6 per
-/// service replica (see `result::Series`).
+/// service replica (see `result::Series`), and per config one per version and one more.
 pub fn series_values_per_window(s: &Scenario) -> u64 {
     let instances: u64 = s.services.iter().map(|x| u64::from(x.instances())).sum();
-    13 + 4 * s.clients.len() as u64 + 6 * instances
+    let configs: u64 = s.configs.iter().map(|c| c.pushes.len() as u64 + 2).sum();
+    13 + 4 * s.clients.len() as u64 + 6 * instances + configs
 }
 
 /// The window must be positive, and the series it makes (horizon / window rows) must fit

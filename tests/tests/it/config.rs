@@ -354,3 +354,22 @@ fn a_bake_within_one_poll_is_warned_about() {
     let fields: Vec<&str> = v.warnings.iter().map(|w| w.field.as_str()).collect();
     assert_eq!(fields, ["configs[0].strategy.bake"]);
 }
+
+/// The rollback can hang on an SLO's burn-rate alert instead of a threshold: the canary's
+/// 5% errors burn a 99.9% objective 50 times too fast, so `page-fast` fires, the config
+/// rolls back, and only the canary was hit.
+#[test]
+fn a_burn_rate_alert_can_roll_back_the_canary() {
+    let mut s = staged("2m");
+    s.slo = Some(sim_models::slo::SloSpec::new(0.999));
+    s.rules[0].when = sim_models::rules::Condition::AlertFiring {
+        slo: None,
+        alert: "page-fast".into(),
+    };
+    let r = sim_models::run(&s, 11, "config.ron");
+    let push = &config(&r).pushes[0];
+    assert_eq!(push.max_instances, 1);
+    assert_eq!(push.steps_s.len(), 1, "{:?}", push.steps_s);
+    let decided = push.rollback_decided_s.expect("the alert rolled it back");
+    assert!(decided > 120.0 && decided < 240.0, "{decided}");
+}
