@@ -31,8 +31,9 @@
 //! instance finishes (callers see an error answer, as with a real 500; the config counts
 //! them as `failed_by_config`), or a crash loop (down, refusing connections, while it
 //! holds the version). The canary is the first instances of each service (`api#0`, ...),
-//! not a random draw. Rollback targets the version before the push being rolled out; a
-//! later push takes over from an unfinished one.
+//! not a random draw, and shares are of every instance built (`max_replicas` of a service
+//! that scales), in service or not. Rollback targets the version before the push being
+//! rolled out; a later push takes over from an unfinished one.
 //!
 //! Each instance's poll phase comes from the config's own stream `config/NAME/phase`, so a
 //! config leaves every other component's draws unchanged, and a scenario without configs

@@ -13,13 +13,20 @@ fn bundled() -> sim_models::Scenario {
     load("config.ron", &text)
 }
 
+/// The bundled file with the staged strategy, set as README and the file's header do.
 fn staged(bake: &str) -> sim_models::Scenario {
-    let mut s = bundled();
-    s.configs[0].strategy = sim_models::scenario::Strategy::Staged {
-        canary: 0.1,
-        waves: 3,
-        bake: bake.parse().unwrap(),
-    };
+    let value = format!(r#"Staged(canary: 0.1, waves: 3, bake: "{bake}")"#);
+    let s = sim_models::sweep::Overrides::new(&bundled())
+        .apply(&[("configs.flags.strategy", &value)])
+        .unwrap();
+    assert_eq!(
+        s.configs[0].strategy,
+        sim_models::scenario::Strategy::Staged {
+            canary: 0.1,
+            waves: 3,
+            bake: bake.parse().unwrap(),
+        }
+    );
     s
 }
 
