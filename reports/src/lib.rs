@@ -304,6 +304,7 @@ pub fn table(r: &RunResult) -> String {
     zone_table(w, r);
     broker_table(w, r);
     database_table(w, r);
+    config_table(w, r);
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
     out
@@ -448,6 +449,57 @@ fn database_table(w: &mut String, r: &RunResult) {
                 d.name, f.from, f.to, f.crashed_s, f.detected_s, f.promoted_s, f.lost_writes
             );
         }
+    }
+}
+
+/// One row per push of each config (nothing without configs): when, how far it got, the
+/// most instances on it, and its rollback; then the config's blast radius.
+fn config_table(w: &mut String, r: &RunResult) {
+    if r.configs.is_empty() {
+        return;
+    }
+    let secs = |t: Option<f64>| t.map_or("-".to_string(), |t| format!("{t:.1}s"));
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "{:<12} {:>7} {:>8} {:<4} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "config",
+        "version",
+        "at",
+        "bad",
+        "steps",
+        "max inst.",
+        "decided",
+        "rollback",
+        "to rollb.",
+        "to clean"
+    );
+    for c in &r.configs {
+        for p in &c.pushes {
+            let _ = writeln!(
+                w,
+                "{:<12} {:>7} {:>7.1}s {:<4} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                c.name,
+                p.version,
+                p.at_s,
+                if p.bad { "yes" } else { "no" },
+                p.steps_s.len(),
+                format!("{}/{}", p.max_instances, c.instances),
+                secs(p.rollback_decided_s),
+                secs(p.rollback_s),
+                secs(p.time_to_rollback_s),
+                secs(p.time_to_clean_s)
+            );
+        }
+        let _ = writeln!(
+            w,
+            "{:<12} blast radius {:.0}% of instances; {} attempts failed by config, {:.1}% of {} while a bad version was held",
+            c.name,
+            c.blast_radius * 100.0,
+            c.failed_by_config,
+            c.affected_share * 100.0,
+            c.attempts_exposed
+        );
     }
 }
 

@@ -112,5 +112,6 @@ fn one_service(
         rules: Vec::new(),
         brokers: Vec::new(),
         databases: Vec::new(),
+        configs: Vec::new(),
     }
 }

@@ -11,13 +11,15 @@
 //! - per cache ([`CACHE`]): `caches.NAME.FIELD`, e.g. `caches.redis.hit_ratio`;
 //! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`;
 //! - per database ([`DATABASE`]): `databases.NAME.FIELD`, e.g. `databases.pg.lost_writes`.
+//! - per config ([`CONFIG`]): `configs.NAME.FIELD`, e.g. `configs.flags.blast_radius`.
 //!
 //! A metric with no value in a run (`recovery_s` of a metastable run, a service the run
 //! does not have) reads `None`: it is missing, never zero.
 
 use crate::recovery::Verdict;
 use crate::result::{
-    BrokerResult, CacheResult, ClientResult, DatabaseResult, RunResult, ServiceResult,
+    BrokerResult, CacheResult, ClientResult, ConfigResult, DatabaseResult, PushResult, RunResult,
+    ServiceResult,
 };
 
 /// What a metric's number counts, for formatting and for readers.
@@ -526,6 +528,46 @@ pub const DATABASE: &[Field<DatabaseResult>] = &[
     ),
 ];
 
+/// Per-config metrics (`configs.NAME.FIELD`), over the whole run; the times are of its
+/// first push that was rolled back.
+pub const CONFIG: &[Field<ConfigResult>] = &[
+    field!(
+        "blast_radius",
+        Ratio,
+        "largest share of its instances on a bad version at once",
+        |c| Some(c.blast_radius)
+    ),
+    field!(
+        "affected_share",
+        Ratio,
+        "share of its services' attempts a bad version failed, while one was held",
+        |c| Some(c.affected_share)
+    ),
+    field!(
+        "failed_by_config",
+        Count,
+        "attempts a bad version failed",
+        |c| Some(c.failed_by_config as f64)
+    ),
+    field!(
+        "time_to_rollback_s",
+        Seconds,
+        "from the push to its rollback",
+        |c| rolled_back(c).and_then(|p| p.time_to_rollback_s)
+    ),
+    field!(
+        "time_to_clean_s",
+        Seconds,
+        "from the push to the last instance off it, after its rollback",
+        |c| rolled_back(c).and_then(|p| p.time_to_clean_s)
+    ),
+];
+
+/// A config's first push that was rolled back.
+fn rolled_back(c: &ConfigResult) -> Option<&PushResult> {
+    c.pushes.iter().find(|p| p.rollback_s.is_some())
+}
+
 /// A count summed over a broker's groups.
 fn sum(b: &BrokerResult, count: fn(&crate::result::BrokerGroupResult) -> u64) -> f64 {
     b.groups.iter().map(count).sum::<u64>() as f64
@@ -539,15 +581,17 @@ pub enum Part {
     Cache,
     Broker,
     Database,
+    Config,
 }
 
 impl Part {
-    const ALL: [Part; 5] = [
+    const ALL: [Part; 6] = [
         Part::Service,
         Part::Client,
         Part::Cache,
         Part::Broker,
         Part::Database,
+        Part::Config,
     ];
 
     /// The first segment of its metrics' names.
@@ -558,6 +602,7 @@ impl Part {
             Part::Cache => "caches",
             Part::Broker => "brokers",
             Part::Database => "databases",
+            Part::Config => "configs",
         }
     }
 
@@ -568,6 +613,7 @@ impl Part {
             Part::Cache => "cache",
             Part::Broker => "broker",
             Part::Database => "database",
+            Part::Config => "config",
         }
     }
 
@@ -582,6 +628,7 @@ impl Part {
             Part::Cache => of(CACHE),
             Part::Broker => of(BROKER),
             Part::Database => of(DATABASE),
+            Part::Config => of(CONFIG),
         }
     }
 
@@ -596,6 +643,7 @@ impl Part {
             Part::Cache => find(&r.caches, |x| x.name == name).and_then(CACHE[field].read),
             Part::Broker => find(&r.brokers, |x| x.name == name).and_then(BROKER[field].read),
             Part::Database => find(&r.databases, |x| x.name == name).and_then(DATABASE[field].read),
+            Part::Config => find(&r.configs, |x| x.name == name).and_then(CONFIG[field].read),
         }
     }
 
@@ -607,6 +655,7 @@ impl Part {
             Part::Cache => s.cache_index(name).is_some(),
             Part::Broker => s.broker_index(name).is_some(),
             Part::Database => s.database_index(name).is_some(),
+            Part::Config => s.configs.iter().any(|c| c.name == name),
         }
     }
 }
@@ -729,6 +778,7 @@ mod tests {
             (CACHE.iter().map(|m| m.name).collect(), "cache"),
             (BROKER.iter().map(|m| m.name).collect(), "broker"),
             (DATABASE.iter().map(|m| m.name).collect(), "database"),
+            (CONFIG.iter().map(|m| m.name).collect(), "config"),
         ] {
             let mut sorted = list.clone();
             sorted.sort();

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod config;
 mod labels;
+pub use config::{ConfigResult, ConfigSeries, PushResult};
 pub use labels::{FaultClass, FaultLabel, StopKind, Stopped};
 
 /// The outcome of one run.
@@ -98,6 +100,9 @@ pub struct RunResult {
     /// Replicated databases, in file order (absent when the scenario has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<DatabaseResult>,
+    /// Configs and their rollouts, in file order (absent when the scenario has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ConfigResult>,
     pub series: Series,
 }
 

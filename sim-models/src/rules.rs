@@ -199,6 +199,10 @@ pub enum Action {
     /// active ones stop, later ones never start. A stop condition, as AWS FIS has: the
     /// rule that takes it is how `simctl experiment` aborts its method.
     EndFaults { faults: Vec<u32> },
+    /// Roll config `config` back: the push being rolled out halts (its later steps never
+    /// begin) and every instance is meant to hold the version before it again (Argo
+    /// Rollouts' abort; see `world/config.rs`).
+    Rollback { config: String },
 }
 
 impl Action {
@@ -223,6 +227,7 @@ impl Action {
             Action::Spike { client, factor } => {
                 (format!("traffic spike x{factor}"), client.clone())
             }
+            Action::Rollback { config } => ("rollback".into(), format!("config {config}")),
             Action::EndFaults { faults } => {
                 let list: Vec<String> = faults.iter().map(|f| format!("#{f}")).collect();
                 ("end faults".into(), format!("faults {}", list.join(", ")))

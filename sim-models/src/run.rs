@@ -320,6 +320,7 @@ fn finish(
         caches: world.caches.iter().map(|c| c.result()).collect(),
         brokers: world.brokers.iter_mut().map(|b| b.result()).collect(),
         databases: world.databases.iter().map(|d| d.result()).collect(),
+        configs: world.configs.iter().map(|c| c.result()).collect(),
         series,
     }
 }

@@ -19,6 +19,8 @@ mod broker;
 pub use broker::{Broker, ConsumerGroup, Overflow, PublishSpec};
 mod database;
 pub use database::{Database, DatabaseKeys, Failover, ReadFrom, Replication};
+mod config;
+pub use config::{Config, ConfigEffect, ConfigPush, Delivery, Strategy, step_count};
 
 /// A whole simulation: who sends what to whom, for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,6 +79,10 @@ pub struct Scenario {
     /// service, `endpoint: "write"` for writes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<Database>,
+    /// Configs that services read from a config service, with pushes of new versions and
+    /// their rollout (see `world/config.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<Config>,
 }
 
 fn default_window() -> SimDuration {

@@ -13,6 +13,7 @@ use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
 mod broker;
+mod config;
 mod database;
 
 /// A scenario that passed validation, with the warnings found on the way.
@@ -303,6 +304,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let (database_errors, database_warnings) = database::problems(s);
     errors.extend(database_errors);
     warnings.extend(database_warnings);
+    let (config_errors, config_warnings) = config::problems(s);
+    errors.extend(config_errors);
+    warnings.extend(config_warnings);
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);
@@ -1080,6 +1084,11 @@ fn rule_problems(
             ),
             Some(_) => {}
         },
+        Action::Rollback { config } => {
+            if let Some(msg) = config::unknown_config(s, config) {
+                err(act.field("config"), msg);
+            }
+        }
         Action::EndFaults { faults } => {
             for (k, &f) in faults.iter().enumerate() {
                 if f as usize >= s.faults.len() {
@@ -1111,10 +1120,11 @@ pub const MAX_WINDOWS: u64 = 1_000_000;
 pub const MAX_SERIES_VALUES: u64 = 50_000_000;
 
 /// Values a run's time series holds per window: 13 for the system, 4 per client, 6 per
-/// service replica (see `result::Series`).
+/// service replica (see `result::Series`), and per config one per version and one more.
 pub fn series_values_per_window(s: &Scenario) -> u64 {
     let instances: u64 = s.services.iter().map(|x| u64::from(x.instances())).sum();
-    13 + 4 * s.clients.len() as u64 + 6 * instances
+    let configs: u64 = s.configs.iter().map(|c| c.pushes.len() as u64 + 2).sum();
+    13 + 4 * s.clients.len() as u64 + 6 * instances + configs
 }
 
 /// The window must be positive, and the series it makes (horizon / window rows) must fit

@@ -34,6 +34,7 @@ use crate::scenario::Backoff;
 pub(crate) mod build;
 mod client;
 pub(crate) mod components;
+mod config;
 mod control;
 mod effects;
 pub(crate) mod metrics;
@@ -49,6 +50,8 @@ pub use components::database::DatabaseEvent;
 use components::database::DatabaseState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
+pub use config::ConfigEvent;
+use config::ConfigState;
 
 new_key_type! {
     /// A logical request of a client.
@@ -89,6 +92,8 @@ pub enum Event {
     Cache(CacheEvent),
     /// A database's own event.
     Database(DatabaseEvent),
+    /// A config rollout's own event.
+    Config(ConfigEvent),
     /// An answer reaches the caller of attempt `number` of `call`.
     Response {
         call: CallKey,
@@ -345,6 +350,8 @@ pub struct World {
     pub(crate) brokers: Vec<BrokerState>,
     /// Replicated databases (instances after every broker).
     pub(crate) databases: Vec<DatabaseState>,
+    /// Configs the services read (empty: nothing of `config` runs).
+    pub(crate) configs: Vec<ConfigState>,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,
@@ -547,6 +554,7 @@ impl sim_core::engine::Model for World {
             Event::Service(ServiceEvent::Stopped(a)) => self.on_stopped(a, q),
             Event::Cache(e) => self.on_cache_event(e, q),
             Event::Database(e) => self.on_database_event(e, q),
+            Event::Config(e) => self.on_config_event(e, q),
             Event::Response { call, .. }
             | Event::AttemptTimeout { call, .. }
             | Event::RetryDue(call)

@@ -12,6 +12,7 @@ use super::components::cache::CacheState;
 use super::components::database::{self, DatabaseState};
 use super::components::service::{ServiceState, Step};
 use super::components::{Instance, Kind};
+use super::config::ConfigState;
 use super::effects::{EffectDef, EffectKind};
 use super::metrics::{Metrics, empty_series};
 use super::network::Network;
@@ -529,6 +530,9 @@ impl World {
             caches,
             brokers,
             databases,
+            configs: (s.configs.iter())
+                .map(|spec| ConfigState::new(s, spec, all_of))
+                .collect(),
             edges,
             net,
             requests: SlotMap::with_key(),
@@ -588,6 +592,9 @@ impl World {
                 .collect();
         }
         world.schedule_first_events(s, q);
+        for (c, config) in world.configs.iter().enumerate() {
+            config.schedule_first(c as u16, seed, q);
+        }
         world
     }
 

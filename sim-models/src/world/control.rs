@@ -282,6 +282,10 @@ impl World {
                 self.end_faults(faults, q);
                 Some(SimDuration::ZERO)
             }
+            Action::Rollback { ref config } => {
+                self.rollback_config(config, decided_at, q);
+                Some(SimDuration::ZERO)
+            }
             _ => spec.duration,
         };
         for kind in kinds {
@@ -377,7 +381,7 @@ impl World {
                     .expect("validated target") as u32,
                 factor: *factor,
             }],
-            Action::EndFaults { .. } => Vec::new(),
+            Action::EndFaults { .. } | Action::Rollback { .. } => Vec::new(),
         }
     }
 }

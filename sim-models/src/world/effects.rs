@@ -93,6 +93,15 @@ pub(crate) enum EffectKind {
     Flush {
         instance: u32,
     },
+    /// The service instance holds a bad config: its work fails with probability `p`.
+    ConfigErrors {
+        instance: u32,
+        p: f64,
+    },
+    /// The service instance holds a config that crashes it: down, refusing connections.
+    ConfigCrash {
+        instance: u32,
+    },
 }
 
 impl EffectKind {
@@ -105,6 +114,8 @@ impl EffectKind {
             | EffectKind::CapacityLoss { instance, .. }
             | EffectKind::Limit { instance, .. }
             | EffectKind::Flush { instance }
+            | EffectKind::ConfigErrors { instance, .. }
+            | EffectKind::ConfigCrash { instance }
             | EffectKind::Pause { instance } => Some(instance),
             _ => None,
         }
@@ -158,6 +169,8 @@ impl World {
             | EffectKind::CapacityLoss { .. }
             | EffectKind::Pause { .. }
             | EffectKind::Flush { .. }
+            | EffectKind::ConfigErrors { .. }
+            | EffectKind::ConfigCrash { .. }
             | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
         }
     }
@@ -186,6 +199,14 @@ impl World {
         }
         self.on_effect(f, true, q);
         f
+    }
+
+    /// Ends effect `f` now (one started with no end: a bad config an instance stops holding).
+    pub(super) fn end_effect(&mut self, f: u32, q: &mut EventQueue<Event>) {
+        self.effects[f as usize].end = q.now();
+        if self.effect_active[f as usize] {
+            self.on_effect(f, false, q);
+        }
     }
 
     /// Ends scheduled faults `faults` (indices in the scenario's `faults`) now: active ones

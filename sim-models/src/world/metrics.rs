@@ -291,6 +291,9 @@ impl World {
         if !self.brokers.is_empty() {
             self.close_broker_windows(now, q.as_deref_mut());
         }
+        if !self.configs.is_empty() {
+            self.close_config_windows();
+        }
         let faults_active = self.faults_active();
         let control = !self.rules.is_empty() && q.is_some();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];

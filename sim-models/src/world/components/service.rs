@@ -77,6 +77,12 @@ pub(crate) struct ServiceState {
     /// Events for this service's calls that came during a pause: handled when it ends.
     pub(crate) deferred: Vec<Event>,
     slowdown: f64,
+    /// The share of errors caused by a bad config it holds (`world/config.rs`), part of
+    /// each endpoint's `error_p`; and the attempts those failed since its config last looked.
+    config_p: f64,
+    pub(crate) config_failed: u64,
+    /// Down only because of a bad config (a crash loop): its refusals are the config's.
+    config_down: bool,
     rng: SimRng,
     error_rng: SimRng,
     pub stats: ServiceStats,
@@ -142,6 +148,9 @@ impl ServiceState {
             paused_since: None,
             deferred: Vec::new(),
             slowdown: 1.0,
+            config_p: 0.0,
+            config_failed: 0,
+            config_down: false,
             rng: rng::stream(seed, &format!("service/{name}/service_time")),
             error_rng: rng::stream(seed, &format!("service/{name}/errors")),
             stats: ServiceStats::new(start),
@@ -234,6 +243,7 @@ impl World {
         if let Some(mode) = svc.down {
             match mode {
                 CrashMode::Refuse => {
+                    svc.config_failed += u64::from(svc.config_down);
                     svc.stats.refused += u64::from(counted);
                     svc.stats.window.failed += 1;
                     self.reply(a, Outcome::Failed(Failure::Error), q);
@@ -362,9 +372,15 @@ impl World {
         }
         // Drawn only where an error can happen, so a scenario without errors keeps its stream.
         let error_p = svc.endpoints[att.endpoint as usize].error_p;
-        if error_p > 0.0 && svc.error_rng.random::<f64>() < error_p {
-            svc.stats.errors += u64::from(att.counted);
-            return self.finish_attempt(a, Outcome::Failed(Failure::Error), q);
+        if error_p > 0.0 {
+            let u = svc.error_rng.random::<f64>();
+            if u < error_p {
+                svc.stats.errors += u64::from(att.counted);
+                // Causes are independent and the config's comes first: u < config_p has
+                // probability config_p, the rest of [0, error_p) is the other causes'.
+                svc.config_failed += u64::from(u < svc.config_p);
+                return self.finish_attempt(a, Outcome::Failed(Failure::Error), q);
+            }
         }
         self.advance(a, q);
     }
@@ -676,11 +692,23 @@ impl World {
         let svc = &self.services[s];
         let (mut down, mut slowdown, mut ok_p, mut capacity, mut paused) =
             (None, 1.0, 1.0, svc.workers, false);
+        let (mut config_ok, mut config_crash, mut other_crash) = (1.0, false, false);
         let mut limit = svc.max_concurrency;
         for def in self.active_effects() {
             match def.kind {
-                EffectKind::Crash { instance, mode } if instance == i => down = down.or(Some(mode)),
+                EffectKind::Crash { instance, mode } if instance == i => {
+                    down = down.or(Some(mode));
+                    other_crash = true
+                }
+                EffectKind::ConfigCrash { instance } if instance == i => {
+                    down = down.or(Some(CrashMode::Refuse));
+                    config_crash = true
+                }
                 EffectKind::Errors { instance, p } if instance == i => ok_p *= 1.0 - p,
+                EffectKind::ConfigErrors { instance, p } if instance == i => {
+                    ok_p *= 1.0 - p;
+                    config_ok *= 1.0 - p
+                }
                 EffectKind::Slowdown { instance, factor } if instance == i => slowdown *= factor,
                 EffectKind::CapacityLoss { instance, workers } if instance == i => {
                     capacity = capacity.min(workers)
@@ -698,6 +726,8 @@ impl World {
         let was_paused = svc.paused_since.is_some();
         svc.down = down;
         svc.slowdown = slowdown;
+        svc.config_p = 1.0 - config_ok;
+        svc.config_down = config_crash && !other_crash;
         for ep in &mut svc.endpoints {
             ep.error_p = 1.0 - ok_p * ep.base_ok;
         }
