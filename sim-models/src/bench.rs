@@ -111,5 +111,6 @@ fn one_service(
         slo: None,
         rules: Vec::new(),
         brokers: Vec::new(),
+        token_auths: Vec::new(),
     }
 }

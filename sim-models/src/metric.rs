@@ -9,13 +9,17 @@
 //! - per client, i.e. per route ([`CLIENT`]): `clients.NAME.FIELD`, e.g.
 //!   `clients.shoppers.p99_ms`;
 //! - per cache ([`CACHE`]): `caches.NAME.FIELD`, e.g. `caches.redis.hit_ratio`;
-//! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`.
+//! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`;
+//! - per token auth ([`TOKEN_AUTH`]): `token_auths.NAME.FIELD`, e.g.
+//!   `token_auths.gw.auth_peak_ratio`.
 //!
 //! A metric with no value in a run (`recovery_s` of a metastable run, a service the run
 //! does not have) reads `None`: it is missing, never zero.
 
 use crate::recovery::Verdict;
-use crate::result::{BrokerResult, CacheResult, ClientResult, RunResult, ServiceResult};
+use crate::result::{
+    BrokerResult, CacheResult, ClientResult, RunResult, ServiceResult, TokenAuthResult,
+};
 
 /// What a metric's number counts, for formatting and for readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -454,6 +458,64 @@ pub const BROKER: &[Field<BrokerResult>] = &[
     ),
 ];
 
+/// Per-token-auth metrics (`token_auths.NAME.FIELD`), after warm-up.
+pub const TOKEN_AUTH: &[Field<TokenAuthResult>] = &[
+    field!("requests", Count, "requests that arrived", |t| Some(
+        t.requests as f64
+    )),
+    field!(
+        "refreshes",
+        Count,
+        "token refreshes sent to the auth service",
+        |t| Some(t.refreshes as f64)
+    ),
+    field!(
+        "refreshes_on_expiry",
+        Count,
+        "refreshes of an expired token (the request waits)",
+        |t| Some(t.refreshes_on_expiry as f64)
+    ),
+    field!(
+        "refreshes_ahead",
+        Count,
+        "background refreshes ahead of expiry",
+        |t| Some(t.refreshes_ahead as f64)
+    ),
+    field!(
+        "refresh_failures",
+        Count,
+        "refreshes that failed",
+        |t| Some(t.refresh_failures as f64)
+    ),
+    field!(
+        "introspections",
+        Count,
+        "introspection calls to the auth service",
+        |t| Some(t.introspections as f64)
+    ),
+    field!(
+        "failed_by_auth",
+        Count,
+        "requests failed by a failed refresh or introspection",
+        |t| Some(t.failed_by_auth as f64)
+    ),
+    field!("refresh_peak", Count, "most refreshes in one window", |t| {
+        Some(t.refresh_peak as f64)
+    }),
+    field!(
+        "refresh_mean",
+        Count,
+        "mean refreshes per window (the steady rate)",
+        |t| Some(t.refresh_mean)
+    ),
+    field!(
+        "auth_peak_ratio",
+        Factor,
+        "most refreshes in one window over the mean per window",
+        |t| t.auth_peak_ratio
+    ),
+];
+
 /// A count summed over a broker's groups.
 fn sum(b: &BrokerResult, count: fn(&crate::result::BrokerGroupResult) -> u64) -> f64 {
     b.groups.iter().map(count).sum::<u64>() as f64
@@ -466,10 +528,17 @@ pub enum Part {
     Client,
     Cache,
     Broker,
+    TokenAuth,
 }
 
 impl Part {
-    const ALL: [Part; 4] = [Part::Service, Part::Client, Part::Cache, Part::Broker];
+    const ALL: [Part; 5] = [
+        Part::Service,
+        Part::Client,
+        Part::Cache,
+        Part::Broker,
+        Part::TokenAuth,
+    ];
 
     /// The first segment of its metrics' names.
     pub fn prefix(self) -> &'static str {
@@ -478,6 +547,7 @@ impl Part {
             Part::Client => "clients",
             Part::Cache => "caches",
             Part::Broker => "brokers",
+            Part::TokenAuth => "token_auths",
         }
     }
 
@@ -487,6 +557,7 @@ impl Part {
             Part::Client => "client",
             Part::Cache => "cache",
             Part::Broker => "broker",
+            Part::TokenAuth => "token auth",
         }
     }
 
@@ -500,6 +571,7 @@ impl Part {
             Part::Client => of(CLIENT),
             Part::Cache => of(CACHE),
             Part::Broker => of(BROKER),
+            Part::TokenAuth => of(TOKEN_AUTH),
         }
     }
 
@@ -513,6 +585,9 @@ impl Part {
             Part::Client => find(&r.clients, |x| x.name == name).and_then(CLIENT[field].read),
             Part::Cache => find(&r.caches, |x| x.name == name).and_then(CACHE[field].read),
             Part::Broker => find(&r.brokers, |x| x.name == name).and_then(BROKER[field].read),
+            Part::TokenAuth => {
+                find(&r.token_auths, |x| x.name == name).and_then(TOKEN_AUTH[field].read)
+            }
         }
     }
 
@@ -523,6 +598,7 @@ impl Part {
             Part::Client => s.clients.iter().any(|c| c.name == name),
             Part::Cache => s.cache_index(name).is_some(),
             Part::Broker => s.broker_index(name).is_some(),
+            Part::TokenAuth => s.token_auth_index(name).is_some(),
         }
     }
 }
@@ -644,6 +720,7 @@ mod tests {
             (CLIENT.iter().map(|m| m.name).collect(), "client"),
             (CACHE.iter().map(|m| m.name).collect(), "cache"),
             (BROKER.iter().map(|m| m.name).collect(), "broker"),
+            (TOKEN_AUTH.iter().map(|m| m.name).collect(), "token auth"),
         ] {
             let mut sorted = list.clone();
             sorted.sort();

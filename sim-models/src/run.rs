@@ -319,6 +319,7 @@ fn finish(
         zones,
         caches: world.caches.iter().map(|c| c.result()).collect(),
         brokers: world.brokers.iter_mut().map(|b| b.result()).collect(),
+        token_auths: world.token_auths.iter().map(|t| t.result()).collect(),
         series,
     }
 }

@@ -16,7 +16,9 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::locate::Position;
 
 mod broker;
+mod token_auth;
 pub use broker::{Broker, ConsumerGroup, Overflow, PublishSpec};
+pub use token_auth::{InitialTokens, RefreshAhead, TokenAuth, Validation};
 
 /// A whole simulation: who sends what to whom, for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +73,10 @@ pub struct Scenario {
     /// consumer groups of services take them off.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brokers: Vec<Broker>,
+    /// Token auth (short-TTL JWTs) in front of a service: called like a service, it
+    /// refreshes its users' tokens from an auth service, then forwards each request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_auths: Vec<TokenAuth>,
 }
 
 fn default_window() -> SimDuration {
@@ -666,6 +672,11 @@ impl Scenario {
 
     pub fn cache_index(&self, name: &str) -> Option<usize> {
         self.caches.iter().position(|c| c.name == name)
+    }
+
+    /// The index of the token auth called `name`.
+    pub fn token_auth_index(&self, name: &str) -> Option<usize> {
+        self.token_auths.iter().position(|t| t.name == name)
     }
 
     /// The index of the broker called `name`.

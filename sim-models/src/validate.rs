@@ -13,6 +13,7 @@ use crate::locate::Locator;
 use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario, Step};
 
 mod broker;
+mod token_auth;
 
 /// A scenario that passed validation, with the warnings found on the way.
 #[derive(Clone, Debug)]
@@ -296,6 +297,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     errors.extend(zone_errors);
     warnings.extend(zone_warnings);
     errors.extend(broker::problems(s));
+    let (auth_errors, auth_warnings) = token_auth::problems(s);
+    errors.extend(auth_errors);
+    warnings.extend(auth_warnings);
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);
@@ -340,6 +344,9 @@ fn name_character_problems(s: &Scenario) -> Vec<Problem> {
     }
     for (i, b) in s.brokers.iter().enumerate() {
         named.push((root.field("brokers").index(i).field("name"), &b.name));
+    }
+    for (i, t) in s.token_auths.iter().enumerate() {
+        named.push((root.field("token_auths").index(i).field("name"), &t.name));
     }
     named
         .into_iter()
@@ -751,6 +758,8 @@ fn fault_problems(
             let services = &nodes.names[s.clients.len()..s.clients.len() + s.services.len()];
             let msg = if s.broker_index(name).is_some() {
                 format!("`{name}` is a broker: only Crash and Pause faults apply to a broker")
+            } else if s.token_auth_index(name).is_some() {
+                format!("`{name}` is a token auth: no fault applies to it (fault its auth service)")
             } else {
                 crate::topology::unknown_service("names", name, services)
             };

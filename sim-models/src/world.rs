@@ -47,6 +47,7 @@ pub use components::cache::CacheEvent;
 use components::cache::CacheState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
+use components::token_auth::TokenAuthState;
 
 new_key_type! {
     /// A logical request of a client.
@@ -339,6 +340,9 @@ pub struct World {
     pub(crate) caches: Vec<CacheState>,
     /// Message brokers (instances after every service instance).
     pub(crate) brokers: Vec<BrokerState>,
+    /// Token auths (instances after every broker's), and the instance number of the first.
+    pub(crate) token_auths: Vec<TokenAuthState>,
+    token_auth_first: u32,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,

@@ -10,6 +10,7 @@ use slotmap::{SecondaryMap, SlotMap};
 use super::components::broker::BrokerState;
 use super::components::cache::CacheState;
 use super::components::service::{ServiceState, Step};
+use super::components::token_auth::TokenAuthState;
 use super::components::{Instance, Kind};
 use super::effects::{EffectDef, EffectKind};
 use super::metrics::{Metrics, empty_series};
@@ -80,6 +81,7 @@ impl World {
         // Caches come after every service instance, then brokers, one instance each.
         let cache_first = n_instances;
         let broker_first = cache_first + s.caches.len() as u32;
+        let token_auth_first = broker_first + s.brokers.len() as u32;
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
             if let Some(c) = s.cache_index(name) {
@@ -87,6 +89,9 @@ impl World {
             }
             if let Some(b) = s.broker_index(name) {
                 return vec![broker_first + b as u32];
+            }
+            if let Some(t) = s.token_auth_index(name) {
+                return vec![token_auth_first + t as u32];
             }
             match s.replica_target(name).expect("validated scenario") {
                 (j, None) => all_of(j).collect(),
@@ -106,7 +111,7 @@ impl World {
         let zones = Zones::of(s);
         let mut node_zone = zones.of_nodes(s);
         // Instances of other kinds (caches, brokers) have no zone.
-        let n_nodes = n_clients + broker_first + s.brokers.len() as u32;
+        let n_nodes = n_clients + token_auth_first + s.token_auths.len() as u32;
         node_zone.resize(n_nodes as usize, None);
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
@@ -223,6 +228,7 @@ impl World {
             .chain(instance_names.iter().map(String::as_str))
             .chain(s.caches.iter().map(|c| c.name.as_str()))
             .chain(s.brokers.iter().map(|b| b.name.as_str()))
+            .chain(s.token_auths.iter().map(|t| t.name.as_str()))
             .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
@@ -230,7 +236,9 @@ impl World {
                 // options (publishes go to the broker).
                 let cache = s.cache_index(spec_to).map(|c| cache_first + c as u32);
                 let broker = s.broker_index(spec_to).map(|b| broker_first + b as u32);
-                let (callee, endpoint, targets) = match cache.or(broker) {
+                let auth = s.token_auth_index(spec_to);
+                let auth = auth.map(|t| token_auth_first + t as u32);
+                let (callee, endpoint, targets) = match cache.or(broker).or(auth) {
                     Some(one) => (None, 0, vec![one]),
                     None => {
                         let group = s.service_index(spec_to).expect("validated scenario");
@@ -405,6 +413,38 @@ impl World {
                 BrokerState::new(spec, &edges, &services)
             })
             .collect();
+        // Each token auth calls its upstream, its auth service's refresh endpoint and, with
+        // introspection, its introspection endpoint, through call sites of its own.
+        let token_auths: Vec<TokenAuthState> = s
+            .token_auths
+            .iter()
+            .enumerate()
+            .map(|(t, spec)| {
+                let me = n_clients + token_auth_first + t as u32;
+                let upstream = new_edge(
+                    me,
+                    &spec.upstream,
+                    spec.upstream_endpoint.as_deref(),
+                    &spec.upstream_policy,
+                );
+                let refresh = new_edge(
+                    me,
+                    &spec.auth,
+                    spec.refresh_endpoint.as_deref(),
+                    &spec.auth_policy,
+                );
+                let introspect = match &spec.validation {
+                    scenario::Validation::Local => None,
+                    scenario::Validation::Introspect { endpoint } => Some(new_edge(
+                        me,
+                        &spec.auth,
+                        endpoint.as_deref(),
+                        &spec.auth_policy,
+                    )),
+                };
+                TokenAuthState::new(spec, seed, upstream, refresh, introspect)
+            })
+            .collect();
         let instances: Vec<Instance> = (0..s.services.len())
             .flat_map(|j| all_of(j).map(move |index| (j, index)))
             .map(|(j, index)| Instance {
@@ -423,6 +463,11 @@ impl World {
                 // Not a service group: scaling and rules on services never reach it.
                 group: u32::MAX,
             }))
+            .chain((0..s.token_auths.len() as u32).map(|index| Instance {
+                kind: Kind::TokenAuth,
+                index,
+                group: u32::MAX,
+            }))
             .collect();
 
         for e in &mut edges {
@@ -433,6 +478,8 @@ impl World {
                     // Its fetches carry no deadline: one may serve many lookups.
                     Kind::Cache => false,
                     Kind::Broker => true, // its deliveries carry no deadline
+                    // A forwarded request carries its caller's deadline; refreshes none.
+                    Kind::TokenAuth => true,
                 };
             }
         }
@@ -486,6 +533,7 @@ impl World {
             })
             .chain(s.caches.iter().map(|_| true))
             .chain(s.brokers.iter().map(|_| true))
+            .chain(s.token_auths.iter().map(|_| true))
             .collect();
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
@@ -505,6 +553,8 @@ impl World {
             services,
             caches,
             brokers,
+            token_auths,
+            token_auth_first,
             edges,
             net,
             requests: SlotMap::with_key(),

@@ -16,6 +16,7 @@
 pub(crate) mod broker;
 pub(crate) mod cache;
 pub(crate) mod service;
+pub(crate) mod token_auth;
 
 use sim_core::queue::EventQueue;
 
@@ -30,6 +31,8 @@ pub(crate) enum Kind {
     Cache,
     /// A message queue with consumer groups ([`broker`]).
     Broker,
+    /// Short-TTL tokens of a population of users in front of a service ([`token_auth`]).
+    TokenAuth,
 }
 
 /// One instance of a component: its kind, its index in that kind's table, and the
@@ -56,6 +59,7 @@ impl World {
             Kind::Service => self.on_attempt_arrives(a, q),
             Kind::Cache => self.on_cache_arrives(a, q),
             Kind::Broker => self.on_publish(a, q),
+            Kind::TokenAuth => self.on_token_auth_arrives(a, q),
         }
     }
 
@@ -69,6 +73,7 @@ impl World {
             Kind::Service => self.on_cancel_arrives(a, q),
             Kind::Cache => {}  // callers send none: it does not honour cancellation
             Kind::Broker => {} // never sent: it does not honour cancellation
+            Kind::TokenAuth => {} // never sent: it does not honour cancellation
         }
     }
 
@@ -79,6 +84,7 @@ impl World {
             Kind::Service => self.services[inst.index as usize].honor_cancellation,
             Kind::Cache => false,
             Kind::Broker => false,
+            Kind::TokenAuth => false,
         }
     }
 
@@ -89,6 +95,7 @@ impl World {
             Kind::Service => self.services[inst.index as usize].down.is_some(),
             Kind::Cache => self.caches[inst.index as usize].down.is_some(),
             Kind::Broker => self.brokers[inst.index as usize].down.is_some(),
+            Kind::TokenAuth => false, // it is never down (validation)
         }
     }
 
@@ -100,6 +107,7 @@ impl World {
             Kind::Service => self.services[inst.index as usize].present(),
             Kind::Cache => self.caches[inst.index as usize].present(),
             Kind::Broker => 0, // never balanced over: one instance
+            Kind::TokenAuth => self.token_auths[inst.index as usize].present(),
         }
     }
 
@@ -110,6 +118,7 @@ impl World {
             Kind::Service => self.services[inst.index as usize].answers_probes(),
             Kind::Cache => self.caches[inst.index as usize].down.is_none(),
             Kind::Broker => self.brokers[inst.index as usize].answers_probes(),
+            Kind::TokenAuth => true,
         }
     }
 
@@ -131,11 +140,13 @@ impl World {
                     .is_some()
                     .then_some(&mut broker.deferred)
             }
+            Kind::TokenAuth => None, // never paused (validation)
         }
     }
 
     /// The one place the answer to a component's own call (`Parent::Component`) reaches
-    /// its kind: a cache's backend fetch. Services wait on their calls through their
+    /// its kind: a cache's backend fetch, a broker's delivery, a token auth's refresh,
+    /// introspection or forwarded request. Services wait on their calls through their
     /// attempts instead (`Parent::Attempt`), so no service call ends here.
     pub(super) fn component_call_done(
         &mut self,
@@ -149,6 +160,7 @@ impl World {
             Kind::Service => debug_assert!(false, "services wait through their attempts"),
             Kind::Cache => self.cache_fetch_done(inst.index as usize, token, outcome, q),
             Kind::Broker => self.on_delivery_done(inst.index as usize, token, outcome, q),
+            Kind::TokenAuth => self.token_auth_call_done(inst.index as usize, token, outcome, q),
         }
     }
 
@@ -159,6 +171,7 @@ impl World {
             Kind::Service => &self.services[inst.index as usize].name,
             Kind::Cache => &self.caches[inst.index as usize].name,
             Kind::Broker => &self.brokers[inst.index as usize].name,
+            Kind::TokenAuth => &self.token_auths[inst.index as usize].name,
         }
     }
 

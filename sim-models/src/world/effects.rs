@@ -132,6 +132,7 @@ impl World {
                     self.refresh_cache(inst.index as usize, i, flush, q)
                 }
                 Kind::Broker => self.refresh_broker(inst.index as usize, i, q),
+                Kind::TokenAuth => {} // no instance effect applies to it (validation)
             }
             return;
         }

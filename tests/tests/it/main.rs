@@ -19,5 +19,6 @@ mod readme;
 mod scale;
 mod support;
 mod theory;
+mod token_auth;
 mod verdicts;
 mod zones;
