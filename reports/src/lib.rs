@@ -294,6 +294,7 @@ pub fn table(r: &RunResult) -> String {
     }
     zone_table(w, r);
     broker_table(w, r);
+    token_auth_table(w, r);
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
     out
@@ -391,6 +392,49 @@ fn broker_table(w: &mut String, r: &RunResult) {
                 b.name, b.rejected, b.refused
             );
         }
+    }
+}
+
+/// One row per token auth (nothing without them): its refreshes, failures, and the peak of
+/// refreshes in one window over their mean per window (an expiry storm is a multiple).
+fn token_auth_table(w: &mut String, r: &RunResult) {
+    if r.token_auths.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "{:<12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>16}",
+        "token auth",
+        "requests",
+        "refreshes",
+        "expired",
+        "ahead",
+        "failed",
+        "introsp.",
+        "auth fail",
+        "mean/win",
+        "peak/win (ratio)"
+    );
+    for t in &r.token_auths {
+        let peak = match t.auth_peak_ratio {
+            Some(x) => format!("{} @{:.0}s ({x:.2}x)", t.refresh_peak, t.refresh_peak_at_s),
+            None => "-".to_string(),
+        };
+        let _ = writeln!(
+            w,
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9.1} {:>16}",
+            t.name,
+            t.requests,
+            t.refreshes,
+            t.refreshes_on_expiry,
+            t.refreshes_ahead,
+            t.refresh_failures,
+            t.introspections,
+            t.failed_by_auth,
+            t.refresh_mean,
+            peak
+        );
     }
 }
 
