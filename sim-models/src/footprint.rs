@@ -260,7 +260,7 @@ fn fault_targets(s: &Scenario, services: &BTreeMap<&str, usize>, f: &Fault) -> u
         FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => {
             one(a).saturating_mul(one(b))
         }
-        FaultKind::Spike { .. } | FaultKind::Flush { .. } => 1,
+        FaultKind::Spike { .. } | FaultKind::Flush { .. } | FaultKind::RevokeTokens { .. } => 1,
         FaultKind::ZoneOutage { zone, .. } => crate::zones::nodes_in(s, zone),
     }
 }

@@ -123,6 +123,8 @@ pub struct TokenAuthResult {
     pub introspection_failures: u64,
     /// Requests answered with an error because their refresh or introspection failed.
     pub failed_by_auth: u64,
+    /// `RevokeTokens` faults (whole run).
+    pub revocations: u64,
     /// Most refreshes started in one window after the warm-up, and when that window ended.
     pub refresh_peak: u64,
     pub refresh_peak_at_s: f64,

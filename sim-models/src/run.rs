@@ -377,6 +377,7 @@ pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
         FaultKind::Spike { factor, .. } => (C::Spike, format!("x{factor}")),
         FaultKind::ZoneOutage { mode, .. } => (C::ZoneOutage, format!("({mode:?})")),
         FaultKind::Flush { .. } => (C::Flush, String::new()),
+        FaultKind::RevokeTokens { .. } => (C::RevokeTokens, String::new()),
     };
     let target = f.kind.target();
     let kind = FaultLabel::new(class, &rest);

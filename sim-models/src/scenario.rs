@@ -537,6 +537,11 @@ pub enum FaultKind {
     /// The cache is emptied at `start` (FLUSHALL): every key misses until filled again.
     /// `end` only bounds the fault's window in reports.
     Flush { cache: String },
+    /// Every token the token auth holds is revoked at `start` (an auth restart that lost
+    /// its sessions, a signing-key rotation without overlap): each user's next request
+    /// refreshes first, so the new tokens are issued together. `end` only bounds the
+    /// fault's window in reports.
+    RevokeTokens { token_auth: String },
 }
 
 impl FaultKind {
@@ -553,6 +558,7 @@ impl FaultKind {
             FaultKind::Spike { client, .. } => client.clone(),
             FaultKind::ZoneOutage { zone, .. } => format!("zone {zone}"),
             FaultKind::Flush { cache } => cache.clone(),
+            FaultKind::RevokeTokens { token_auth } => token_auth.clone(),
         }
     }
 }

@@ -759,7 +759,9 @@ fn fault_problems(
             let msg = if s.broker_index(name).is_some() {
                 format!("`{name}` is a broker: only Crash and Pause faults apply to a broker")
             } else if s.token_auth_index(name).is_some() {
-                format!("`{name}` is a token auth: no fault applies to it (fault its auth service)")
+                format!(
+                    "`{name}` is a token auth: the fault that applies to it is RevokeTokens (fault its auth service for the rest)"
+                )
             } else {
                 crate::topology::unknown_service("names", name, services)
             };
@@ -836,6 +838,24 @@ fn fault_problems(
                     ));
                 }
                 err(kind.field("cache"), msg);
+            }
+        }
+        FaultKind::RevokeTokens { token_auth } => {
+            if s.token_auth_index(token_auth).is_none() {
+                let names: Vec<&str> = s.token_auths.iter().map(|t| t.name.as_str()).collect();
+                let mut msg = format!("token auth `{token_auth}` does not exist");
+                if let Some(close) = nearest(token_auth, &names) {
+                    msg.push_str(&format!(" (did you mean `{close}`?)"));
+                }
+                if names.is_empty() {
+                    msg.push_str("; the scenario defines no token auths");
+                } else {
+                    msg.push_str(&format!(
+                        "; token auths are: {}",
+                        crate::topology::listing(&names)
+                    ));
+                }
+                err(kind.field("token_auth"), msg);
             }
         }
         FaultKind::Spike { client, factor } => {

@@ -195,6 +195,10 @@ impl World {
                     .into_iter()
                     .map(|instance| EffectKind::Flush { instance })
                     .collect(),
+                FaultKind::RevokeTokens { token_auth } => instances_of(token_auth)
+                    .into_iter()
+                    .map(|instance| EffectKind::Revoke { instance })
+                    .collect(),
             };
             effects.extend(targets.into_iter().map(|kind| EffectDef {
                 start,

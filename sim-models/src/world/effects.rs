@@ -93,6 +93,10 @@ pub(crate) enum EffectKind {
     Flush {
         instance: u32,
     },
+    /// The token auth instance's tokens are revoked when the effect starts.
+    Revoke {
+        instance: u32,
+    },
 }
 
 impl EffectKind {
@@ -105,6 +109,7 @@ impl EffectKind {
             | EffectKind::CapacityLoss { instance, .. }
             | EffectKind::Limit { instance, .. }
             | EffectKind::Flush { instance }
+            | EffectKind::Revoke { instance }
             | EffectKind::Pause { instance } => Some(instance),
             _ => None,
         }
@@ -132,7 +137,13 @@ impl World {
                     self.refresh_cache(inst.index as usize, i, flush, q)
                 }
                 Kind::Broker => self.refresh_broker(inst.index as usize, i, q),
-                Kind::TokenAuth => {} // no instance effect applies to it (validation)
+                // Only a revocation applies to it (validation), at its start.
+                Kind::TokenAuth => {
+                    if starting {
+                        let now = q.now();
+                        self.token_auths[inst.index as usize].revoke(now);
+                    }
+                }
             }
             return;
         }
@@ -158,6 +169,7 @@ impl World {
             | EffectKind::CapacityLoss { .. }
             | EffectKind::Pause { .. }
             | EffectKind::Flush { .. }
+            | EffectKind::Revoke { .. }
             | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
         }
     }

@@ -208,6 +208,28 @@ fn a_failed_refresh_fails_only_requests_with_an_expired_token() {
     assert!(t.refreshes_on_expiry <= 3, "{t:?}");
 }
 
+/// A revocation (an auth restart that lost its sessions) at 5 s: every user's next
+/// request refreshes, so the 100 users' new tokens are issued within a second or so of
+/// each other (a request every 0.5 s each) and expire together one TTL (10 s) later.
+#[test]
+fn a_revocation_issues_a_new_herd() {
+    let r = run_small(
+        "",
+        r#"faults: [Fault(start: "5s", end: "6s", kind: RevokeTokens(token_auth: "gw"))],"#,
+    );
+    let t = gw(&r);
+    assert_eq!(t.revocations, 1);
+    let w = &t.series.refreshes;
+    // Window k ends at k + 1 s: none before the revocation, then the whole herd.
+    assert_eq!(w[..5].iter().sum::<u64>(), 0, "{w:?}");
+    assert!(w[5] + w[6] + w[7] >= 95, "{w:?}");
+    // The herd issued at 5-8 s expires at 15-18 s and refreshes again; the tokens issued
+    // at the start would have expired at 10 s, but were replaced.
+    assert!(w[10..15].iter().sum::<u64>() <= 5, "{w:?}");
+    assert!(w[15] + w[16] + w[17] >= 95, "{w:?}");
+    assert_eq!(r.faults[0].kind.to_string(), "revoke tokens");
+}
+
 /// Same seed, same result; the token auth's draws come from its own streams.
 #[test]
 fn token_auth_runs_are_deterministic() {
@@ -291,6 +313,15 @@ fn token_auth_mistakes_get_a_positioned_error() {
                 .replace(r#"target: "gw""#, r#"target: "api""#),
             "token_auths[0].name",
             "also the name of a service",
+        ),
+        (
+            "revoking an unknown token auth",
+            small(
+                "",
+                r#"faults: [Fault(start: "1s", end: "2s", kind: RevokeTokens(token_auth: "gx"))],"#,
+            ),
+            "faults[0].kind.token_auth",
+            "did you mean `gw`",
         ),
         (
             "fault on a token auth",

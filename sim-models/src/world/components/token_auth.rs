@@ -46,8 +46,11 @@
 //! tokens held at the start were issued before the run (the login burst of a deploy is
 //! not simulated: its echo one lifetime later is the storm studied). An introspection is
 //! made by this component on the upstream's behalf, before forwarding (a real resource
-//! server introspects on receipt: the same calls, one hop earlier). Tokens are not
-//! revoked and signing keys do not rotate during a run. It does not honour cancellation:
+//! server introspects on receipt: the same calls, one hop earlier). A `RevokeTokens` fault
+//! revokes every token at once (an auth restart that lost its sessions, a key rotation
+//! without overlap); the next request of each user finds it invalid and refreshes first
+//! (a real client learns it from a 401, one round trip later). It does not honour
+//! cancellation:
 //! a forwarded request goes on when its caller gives up. Clients are not users: a user's
 //! requests may come from any caller.
 
@@ -110,6 +113,7 @@ struct Stats {
     introspections: u64,
     introspection_failures: u64,
     failed_by_auth: u64,
+    revocations: u64,
     window: Window,
     /// Over the whole windows after the warm-up: the most refreshes in one, when it
     /// ended, their sum and number.
@@ -219,6 +223,15 @@ impl TokenAuthState {
         }
     }
 
+    /// Revokes every token at `now` (a `RevokeTokens` fault): each user's next request
+    /// finds it expired and refreshes first. A refresh in flight still issues its token.
+    pub(crate) fn revoke(&mut self, now: SimTime) {
+        for t in &mut self.tokens {
+            t.expires = t.expires.min(now);
+        }
+        self.stats.revocations += 1;
+    }
+
     /// Requests here now: what balancers weigh.
     pub(crate) fn present(&self) -> u64 {
         self.present
@@ -243,6 +256,7 @@ impl TokenAuthState {
             introspections: st.introspections,
             introspection_failures: st.introspection_failures,
             failed_by_auth: st.failed_by_auth,
+            revocations: st.revocations,
             refresh_peak: st.peak,
             refresh_peak_at_s: st.peak_at.as_secs_f64(),
             refresh_mean: mean,
