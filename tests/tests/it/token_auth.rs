@@ -369,3 +369,18 @@ fn token_auth_mistakes_get_a_positioned_error() {
         v.warnings
     );
 }
+
+/// The topology diagram draws a token auth with its forward and its refreshes.
+#[test]
+fn the_topology_diagram_draws_a_token_auth() {
+    let text = std::fs::read_to_string(scenario_path("auth.ron")).unwrap();
+    let m = reports::topology_mermaid(&load("scenarios/auth.ron", &text));
+    for line in [
+        r#"a0{{"gw<br/>token auth: 6000 users, TTL 5m"}}"#,
+        "a0 --> s0",
+        r#"a0 -.->|"refresh, timeout 2s"| s1"#,
+        r#"c0 -->|"timeout 3s"| a0"#,
+    ] {
+        assert!(m.contains(line), "{line} not in\n{m}");
+    }
+}
