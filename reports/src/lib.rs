@@ -305,6 +305,7 @@ pub fn table(r: &RunResult) -> String {
     broker_table(w, r);
     database_table(w, r);
     config_table(w, r);
+    token_auth_table(w, r);
     let _ = writeln!(w);
     let _ = writeln!(w, "replay    {}", r.replay);
     out
@@ -449,6 +450,49 @@ fn database_table(w: &mut String, r: &RunResult) {
                 d.name, f.from, f.to, f.crashed_s, f.detected_s, f.promoted_s, f.lost_writes
             );
         }
+    }
+}
+
+/// One row per token auth (nothing without them): its refreshes, failures, and the peak of
+/// refreshes in one window over their mean per window (an expiry storm is a multiple).
+fn token_auth_table(w: &mut String, r: &RunResult) {
+    if r.token_auths.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "{:<12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>16}",
+        "token auth",
+        "requests",
+        "refreshes",
+        "expired",
+        "ahead",
+        "failed",
+        "introsp.",
+        "auth fail",
+        "mean/win",
+        "peak/win (ratio)"
+    );
+    for t in &r.token_auths {
+        let peak = match t.auth_peak_ratio {
+            Some(x) => format!("{} @{:.0}s ({x:.2}x)", t.refresh_peak, t.refresh_peak_at_s),
+            None => "-".to_string(),
+        };
+        let _ = writeln!(
+            w,
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9.1} {:>16}",
+            t.name,
+            t.requests,
+            t.refreshes,
+            t.refreshes_on_expiry,
+            t.refreshes_ahead,
+            t.refresh_failures,
+            t.introspections,
+            t.failed_by_auth,
+            t.refresh_mean,
+            peak
+        );
     }
 }
 

@@ -2,8 +2,9 @@
 //! draw it): clients and their load, services with their kind, replicas, workers and queue,
 //! and on each call edge the caller's policy (timeout, attempts, budget, breaker, hedge,
 //! fallback, deadline); caches (with their backend fetch) and brokers (with their consumer
-//! groups, thick edges), and databases. Nodes are named by position (`c0`, `s1`, `k0` a
-//! cache, `b0` a broker, `d0` a database), so any name works.
+//! groups, thick edges), databases, and token auths (with their upstream and their auth
+//! service, dotted). Nodes are named by position (`c0`, `s1`, `k0` a cache, `b0` a
+//! broker, `d0` a database, `a0` a token auth), so any name works.
 
 use std::fmt::Write;
 
@@ -23,6 +24,8 @@ pub fn topology_mermaid(s: &Scenario) -> String {
             format!("b{i}")
         } else if let Some(i) = s.database_index(name) {
             format!("d{i}")
+        } else if let Some(i) = s.token_auth_index(name) {
+            format!("a{i}")
         } else {
             format!("unknown_{}", safe(name))
         }
@@ -90,6 +93,28 @@ pub fn topology_mermaid(s: &Scenario) -> String {
             text(&d.name),
             d.replicas
         );
+    }
+    for (i, t) in s.token_auths.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  a{i}{{{{\"{}<br/>token auth: {} users, TTL {}\"}}}}",
+            text(&t.name),
+            t.users,
+            t.ttl
+        );
+        let mut label: Vec<String> = (t.upstream_endpoint.iter())
+            .map(|e| format!("→ /{e}"))
+            .collect();
+        label.extend(policy(&t.upstream_policy));
+        edge(&mut out, &format!("a{i}"), &id(&t.upstream), "-->", label);
+        let mut label = vec![match t.validation {
+            sim_models::scenario::Validation::Local => "refresh".to_string(),
+            sim_models::scenario::Validation::Introspect { .. } => {
+                "refresh, introspect".to_string()
+            }
+        }];
+        label.extend(policy(&t.auth_policy));
+        edge(&mut out, &format!("a{i}"), &id(&t.auth), "-.->", label);
     }
     for (i, c) in s.clients.iter().enumerate() {
         let mut label: Vec<String> = c.endpoint.iter().map(|e| format!("→ /{e}")).collect();

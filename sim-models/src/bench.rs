@@ -113,5 +113,6 @@ fn one_service(
         brokers: Vec::new(),
         databases: Vec::new(),
         configs: Vec::new(),
+        token_auths: Vec::new(),
     }
 }

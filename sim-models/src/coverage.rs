@@ -739,6 +739,7 @@ fn target_field(kind: &mut FaultKind) -> Option<&mut String> {
         | FaultKind::Pause { service } => Some(service),
         FaultKind::Spike { client, .. } => Some(client),
         FaultKind::Flush { cache } => Some(cache),
+        FaultKind::RevokeTokens { token_auth } => Some(token_auth),
         FaultKind::ZoneOutage { zone, .. } => Some(zone),
         FaultKind::Partition { .. } | FaultKind::Loss { .. } => None,
     }
@@ -787,6 +788,7 @@ fn variant(kind: &FaultKind) -> &'static str {
         FaultKind::Spike { .. } => "Spike",
         FaultKind::ZoneOutage { .. } => "ZoneOutage",
         FaultKind::Flush { .. } => "Flush",
+        FaultKind::RevokeTokens { .. } => "RevokeTokens",
     }
 }
 

@@ -69,6 +69,8 @@ pub mod cost {
     pub const CACHE_KEY: u64 = 24;
     /// One key of a database: the LSN of its latest acknowledged write.
     pub const DATABASE_KEY: u64 = 8;
+    /// One user of a token auth: its token's expiry, refresh point and refresh in flight.
+    pub const TOKEN_USER: u64 = 24;
     /// One time-series window: the system row (and what post-processing derives from it),
     /// and each client's and instance's row; doubled, as a growing `Vec` may hold twice
     /// what it uses.
@@ -189,6 +191,18 @@ pub fn footprint(s: &Scenario) -> Footprint {
         let crate::scenario::DatabaseKeys::Zipf { keys, .. } = d.keys;
         database_keys = database_keys.saturating_add(keys);
     }
+    // A token auth is one instance with two or three call sites and a row per user.
+    let mut token_users = 0u64;
+    for t in &s.token_auths {
+        f.instances = f.instances.saturating_add(1);
+        let introspect = matches!(t.validation, crate::scenario::Validation::Introspect { .. });
+        f.edges = f.edges.saturating_add(2 + u64::from(introspect));
+        f.targets = f
+            .targets
+            .saturating_add(callee(&t.upstream))
+            .saturating_add(callee(&t.auth).saturating_mul(1 + u64::from(introspect)));
+        token_users = token_users.saturating_add(t.users);
+    }
     for fault in &s.faults {
         f.fault_targets = f
             .fault_targets
@@ -239,6 +253,7 @@ pub fn footprint(s: &Scenario) -> Footprint {
             "database keys",
             database_keys.saturating_mul(cost::DATABASE_KEY),
         ),
+        ("token users", token_users.saturating_mul(cost::TOKEN_USER)),
         ("time series", f.windows.saturating_mul(row)),
     ];
     parts.sort_by_key(|p| std::cmp::Reverse(p.1));
@@ -258,7 +273,7 @@ fn fault_targets(s: &Scenario, services: &BTreeMap<&str, usize>, f: &Fault) -> u
         FaultKind::Partition { a, b } | FaultKind::Loss { a, b, .. } => {
             one(a).saturating_mul(one(b))
         }
-        FaultKind::Spike { .. } | FaultKind::Flush { .. } => 1,
+        FaultKind::Spike { .. } | FaultKind::Flush { .. } | FaultKind::RevokeTokens { .. } => 1,
         FaultKind::ZoneOutage { zone, .. } => crate::zones::nodes_in(s, zone),
     }
 }
@@ -407,6 +422,14 @@ fn memory_blame(s: &Scenario, f: &Footprint) -> FieldPath {
             .max_by_key(|&(keys, i)| (keys, std::cmp::Reverse(i)))
             .map_or(root.field("databases"), |(_, i)| {
                 root.field("databases").index(i).field("keys").field("keys")
+            }),
+        Some("token users") => s
+            .token_auths
+            .iter()
+            .enumerate()
+            .max_by_key(|&(i, t)| (t.users, std::cmp::Reverse(i)))
+            .map_or(root.field("token_auths"), |(i, _)| {
+                root.field("token_auths").index(i).field("users")
             }),
         _ => node_blame(s),
     }

@@ -12,6 +12,8 @@
 //! - per broker ([`BROKER`]): `brokers.NAME.FIELD`, e.g. `brokers.jobs.lag_max_s`;
 //! - per database ([`DATABASE`]): `databases.NAME.FIELD`, e.g. `databases.pg.lost_writes`.
 //! - per config ([`CONFIG`]): `configs.NAME.FIELD`, e.g. `configs.flags.blast_radius`.
+//! - per token auth ([`TOKEN_AUTH`]): `token_auths.NAME.FIELD`, e.g.
+//!   `token_auths.gw.auth_peak_ratio`.
 //!
 //! A metric with no value in a run (`recovery_s` of a metastable run, a service the run
 //! does not have) reads `None`: it is missing, never zero.
@@ -19,7 +21,7 @@
 use crate::recovery::Verdict;
 use crate::result::{
     BrokerResult, CacheResult, ClientResult, ConfigResult, DatabaseResult, PushResult, RunResult,
-    ServiceResult,
+    ServiceResult, TokenAuthResult,
 };
 
 /// What a metric's number counts, for formatting and for readers.
@@ -568,6 +570,64 @@ fn rolled_back(c: &ConfigResult) -> Option<&PushResult> {
     c.pushes.iter().find(|p| p.rollback_s.is_some())
 }
 
+/// Per-token-auth metrics (`token_auths.NAME.FIELD`), after warm-up.
+pub const TOKEN_AUTH: &[Field<TokenAuthResult>] = &[
+    field!("requests", Count, "requests that arrived", |t| Some(
+        t.requests as f64
+    )),
+    field!(
+        "refreshes",
+        Count,
+        "token refreshes sent to the auth service",
+        |t| Some(t.refreshes as f64)
+    ),
+    field!(
+        "refreshes_on_expiry",
+        Count,
+        "refreshes of an expired token (the request waits)",
+        |t| Some(t.refreshes_on_expiry as f64)
+    ),
+    field!(
+        "refreshes_ahead",
+        Count,
+        "background refreshes ahead of expiry",
+        |t| Some(t.refreshes_ahead as f64)
+    ),
+    field!(
+        "refresh_failures",
+        Count,
+        "refreshes that failed",
+        |t| Some(t.refresh_failures as f64)
+    ),
+    field!(
+        "introspections",
+        Count,
+        "introspection calls to the auth service",
+        |t| Some(t.introspections as f64)
+    ),
+    field!(
+        "failed_by_auth",
+        Count,
+        "requests failed by a failed refresh or introspection",
+        |t| Some(t.failed_by_auth as f64)
+    ),
+    field!("refresh_peak", Count, "most refreshes in one window", |t| {
+        Some(t.refresh_peak as f64)
+    }),
+    field!(
+        "refresh_mean",
+        Count,
+        "mean refreshes per window (the steady rate)",
+        |t| Some(t.refresh_mean)
+    ),
+    field!(
+        "auth_peak_ratio",
+        Factor,
+        "most refreshes in one window over the mean per window",
+        |t| t.auth_peak_ratio
+    ),
+];
+
 /// A count summed over a broker's groups.
 fn sum(b: &BrokerResult, count: fn(&crate::result::BrokerGroupResult) -> u64) -> f64 {
     b.groups.iter().map(count).sum::<u64>() as f64
@@ -582,16 +642,18 @@ pub enum Part {
     Broker,
     Database,
     Config,
+    TokenAuth,
 }
 
 impl Part {
-    const ALL: [Part; 6] = [
+    const ALL: [Part; 7] = [
         Part::Service,
         Part::Client,
         Part::Cache,
         Part::Broker,
         Part::Database,
         Part::Config,
+        Part::TokenAuth,
     ];
 
     /// The first segment of its metrics' names.
@@ -603,6 +665,7 @@ impl Part {
             Part::Broker => "brokers",
             Part::Database => "databases",
             Part::Config => "configs",
+            Part::TokenAuth => "token_auths",
         }
     }
 
@@ -614,6 +677,7 @@ impl Part {
             Part::Broker => "broker",
             Part::Database => "database",
             Part::Config => "config",
+            Part::TokenAuth => "token auth",
         }
     }
 
@@ -629,6 +693,7 @@ impl Part {
             Part::Broker => of(BROKER),
             Part::Database => of(DATABASE),
             Part::Config => of(CONFIG),
+            Part::TokenAuth => of(TOKEN_AUTH),
         }
     }
 
@@ -644,6 +709,9 @@ impl Part {
             Part::Broker => find(&r.brokers, |x| x.name == name).and_then(BROKER[field].read),
             Part::Database => find(&r.databases, |x| x.name == name).and_then(DATABASE[field].read),
             Part::Config => find(&r.configs, |x| x.name == name).and_then(CONFIG[field].read),
+            Part::TokenAuth => {
+                find(&r.token_auths, |x| x.name == name).and_then(TOKEN_AUTH[field].read)
+            }
         }
     }
 
@@ -656,6 +724,7 @@ impl Part {
             Part::Broker => s.broker_index(name).is_some(),
             Part::Database => s.database_index(name).is_some(),
             Part::Config => s.configs.iter().any(|c| c.name == name),
+            Part::TokenAuth => s.token_auth_index(name).is_some(),
         }
     }
 }
@@ -779,6 +848,7 @@ mod tests {
             (BROKER.iter().map(|m| m.name).collect(), "broker"),
             (DATABASE.iter().map(|m| m.name).collect(), "database"),
             (CONFIG.iter().map(|m| m.name).collect(), "config"),
+            (TOKEN_AUTH.iter().map(|m| m.name).collect(), "token auth"),
         ] {
             let mut sorted = list.clone();
             sorted.sort();

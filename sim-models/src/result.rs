@@ -103,6 +103,9 @@ pub struct RunResult {
     /// Configs and their rollouts, in file order (absent when the scenario has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<ConfigResult>,
+    /// Token auths, in file order (absent when the scenario has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_auths: Vec<TokenAuthResult>,
     pub series: Series,
 }
 
@@ -156,6 +159,53 @@ pub struct FailoverReport {
     /// `promoted_s - crashed_s`: detection + promotion.
     pub failover_s: f64,
     pub lost_writes: u64,
+}
+
+/// A token auth's counts, from the end of the warm-up on (requests that arrived after it,
+/// calls to the auth service started after it), and its refreshes per window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenAuthResult {
+    pub name: String,
+    /// Requests that arrived.
+    pub requests: u64,
+    /// Token refreshes sent to the auth service (`on_expiry + ahead`).
+    pub refreshes: u64,
+    /// Refreshes of an expired token, which the request waits for.
+    pub refreshes_on_expiry: u64,
+    /// Refreshes ahead of expiry, in the background.
+    pub refreshes_ahead: u64,
+    /// Refreshes that failed (the token is left as it was).
+    pub refresh_failures: u64,
+    /// Requests that waited for a refresh (their own or one in flight for their user).
+    pub waited_for_refresh: u64,
+    /// Introspection calls (one per request with `Introspect` validation).
+    pub introspections: u64,
+    pub introspection_failures: u64,
+    /// Requests answered with an error because their refresh or introspection failed.
+    pub failed_by_auth: u64,
+    /// `RevokeTokens` faults (whole run).
+    pub revocations: u64,
+    /// Most refreshes started in one window after the warm-up, and when that window ended.
+    pub refresh_peak: u64,
+    pub refresh_peak_at_s: f64,
+    /// Mean refreshes per window after the warm-up: the steady rate (over whole lifetimes
+    /// each user refreshes once per lifetime, whether the herd is synchronized or not).
+    pub refresh_mean: f64,
+    /// `refresh_peak / refresh_mean`: 1 for perfectly spread refreshes; an expiry storm
+    /// is a multiple. None without refreshes.
+    pub auth_peak_ratio: Option<f64>,
+    pub series: TokenAuthSeries,
+}
+
+/// A token auth's calls to the auth service per window (the whole run, warm-up included).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenAuthSeries {
+    /// Refreshes started in the window.
+    pub refreshes: Vec<u64>,
+    /// Refreshes and introspections started in the window: the load on the auth service.
+    pub auth_calls: Vec<u64>,
+    /// Requests failed by auth in the window.
+    pub failed_by_auth: Vec<u64>,
 }
 
 /// A cache's counts, from the end of the warm-up on (lookups that arrived after it;

@@ -321,6 +321,7 @@ fn finish(
         brokers: world.brokers.iter_mut().map(|b| b.result()).collect(),
         databases: world.databases.iter().map(|d| d.result()).collect(),
         configs: world.configs.iter().map(|c| c.result()).collect(),
+        token_auths: world.token_auths.iter().map(|t| t.result()).collect(),
         series,
     }
 }
@@ -378,6 +379,7 @@ pub(crate) fn fault_window(f: &crate::scenario::Fault) -> FaultWindow {
         FaultKind::Spike { factor, .. } => (C::Spike, format!("x{factor}")),
         FaultKind::ZoneOutage { mode, .. } => (C::ZoneOutage, format!("({mode:?})")),
         FaultKind::Flush { .. } => (C::Flush, String::new()),
+        FaultKind::RevokeTokens { .. } => (C::RevokeTokens, String::new()),
     };
     let target = f.kind.target();
     let kind = FaultLabel::new(class, &rest);

@@ -16,11 +16,13 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::locate::Position;
 
 mod broker;
+mod token_auth;
 pub use broker::{Broker, ConsumerGroup, Overflow, PublishSpec};
 mod database;
 pub use database::{Database, DatabaseKeys, Failover, ReadFrom, Replication};
 mod config;
 pub use config::{Config, ConfigEffect, ConfigPush, Delivery, Strategy, step_count};
+pub use token_auth::{InitialTokens, RefreshAhead, TokenAuth, Validation};
 
 /// A whole simulation: who sends what to whom, for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,6 +85,10 @@ pub struct Scenario {
     /// their rollout (see `world/config.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<Config>,
+    /// Token auth (short-TTL JWTs) in front of a service: called like a service, it
+    /// refreshes its users' tokens from an auth service, then forwards each request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_auths: Vec<TokenAuth>,
 }
 
 fn default_window() -> SimDuration {
@@ -543,6 +549,11 @@ pub enum FaultKind {
     /// The cache is emptied at `start` (FLUSHALL): every key misses until filled again.
     /// `end` only bounds the fault's window in reports.
     Flush { cache: String },
+    /// Every token the token auth holds is revoked at `start` (an auth restart that lost
+    /// its sessions, a signing-key rotation without overlap): each user's next request
+    /// refreshes first, so the new tokens are issued together. `end` only bounds the
+    /// fault's window in reports.
+    RevokeTokens { token_auth: String },
 }
 
 impl FaultKind {
@@ -559,6 +570,7 @@ impl FaultKind {
             FaultKind::Spike { client, .. } => client.clone(),
             FaultKind::ZoneOutage { zone, .. } => format!("zone {zone}"),
             FaultKind::Flush { cache } => cache.clone(),
+            FaultKind::RevokeTokens { token_auth } => token_auth.clone(),
         }
     }
 }
@@ -678,6 +690,11 @@ impl Scenario {
 
     pub fn cache_index(&self, name: &str) -> Option<usize> {
         self.caches.iter().position(|c| c.name == name)
+    }
+
+    /// The index of the token auth called `name`.
+    pub fn token_auth_index(&self, name: &str) -> Option<usize> {
+        self.token_auths.iter().position(|t| t.name == name)
     }
 
     /// The index of the broker called `name`.

@@ -3,9 +3,11 @@
 //! Nodes are (service, endpoint) pairs, numbered within a service by [`endpoint_index`]:
 //! 0 is the default endpoint (the service's own `service_time` and `calls`), 1 + e is
 //! `endpoints[e]`; then one node per cache, then one per database (a leaf: it calls
-//! nothing; its endpoints `read` and `write` are one node). Edges are the calls of each endpoint's steps, in
-//! file order: a `Call`, each element of a `Parallel` and an `Async` are one edge each; a
-//! cache has one edge, to its backend; a `Publish` is an edge to each consumer group of its
+//! nothing; its endpoints `read` and `write` are one node), then one per token auth.
+//! Edges are the calls of each endpoint's steps, in file order: a `Call`, each element
+//! of a `Parallel` and an `Async` are one edge each; a cache has one edge, to its
+//! backend; a token auth one to its upstream and one or two to its auth service
+//! (refresh, introspection); a `Publish` is an edge to each consumer group of its
 //! broker (a broker is not a node: its groups' consumers are).
 //!
 //! [`problems`] checks what a request would run into: names that do not resolve, endpoints
@@ -25,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim_core::path::{FieldPath, Problem};
 
 use crate::diagnostic::nearest;
-use crate::scenario::{CacheKeys, CallSpec, Scenario, Service, Step};
+use crate::scenario::{CacheKeys, CallSpec, Scenario, Service, Step, Validation};
 
 /// How deep [`expected_visits`] follows calls in a graph with a cycle. Such a scenario
 /// never passes [`problems`]; the bound only keeps a misuse from looping forever.
@@ -148,6 +150,9 @@ struct Graph<'a> {
     /// Database index by name; database d is node `database_base + d`.
     databases: BTreeMap<&'a str, usize>,
     database_base: usize,
+    /// Token auth index by name; token auth t is node `token_auth_base + t`.
+    token_auths: BTreeMap<&'a str, usize>,
+    token_auth_base: usize,
     /// Per service, endpoint node number (within the service) by name.
     endpoints: Vec<BTreeMap<&'a str, usize>>,
     /// Node number of each service's default endpoint; its endpoint e is `first[i] + 1 + e`.
@@ -183,15 +188,22 @@ impl<'a> Graph<'a> {
         for (i, d) in s.databases.iter().enumerate() {
             databases.entry(d.name.as_str()).or_insert(i);
         }
+        let token_auth_base = database_base + s.databases.len();
+        let mut token_auths = BTreeMap::new();
+        for (i, t) in s.token_auths.iter().enumerate() {
+            token_auths.entry(t.name.as_str()).or_insert(i);
+        }
         let mut graph = Graph {
             index: service_map(s),
             caches: cache_map(s),
             cache_base,
             databases,
             database_base,
+            token_auths,
+            token_auth_base,
             endpoints: s.services.iter().map(endpoint_map).collect(),
             first,
-            calls: vec![Vec::new(); database_base + s.databases.len()],
+            calls: vec![Vec::new(); token_auth_base + s.token_auths.len()],
             service_of,
             entries: Vec::with_capacity(s.clients.len()),
             consumers: Vec::new(),
@@ -302,6 +314,43 @@ impl<'a> Graph<'a> {
                 });
             }
         }
+        // A request visits the upstream once, and the auth service once more with
+        // introspection; refreshes are not per request (one per token lifetime), so their
+        // edge weighs nothing in the expected visits.
+        let token_auths = FieldPath::root().field("token_auths");
+        for (i, t) in s.token_auths.iter().enumerate() {
+            let at = token_auths.index(i);
+            let mut targets = vec![
+                (
+                    &t.upstream,
+                    t.upstream_endpoint.as_deref(),
+                    "upstream",
+                    "upstream_endpoint",
+                    1.0,
+                ),
+                (
+                    &t.auth,
+                    t.refresh_endpoint.as_deref(),
+                    "auth",
+                    "refresh_endpoint",
+                    0.0,
+                ),
+            ];
+            if let Validation::Introspect { endpoint } = &t.validation {
+                targets.push((&t.auth, endpoint.as_deref(), "auth", "validation", 1.0));
+            }
+            for (name, endpoint, field, endpoint_field, weight) in targets {
+                let to = graph.resolve(s, &names, (name, endpoint), &at, (field, endpoint_field));
+                if let Some(to) = to {
+                    graph.calls[token_auth_base + i].push(Edge {
+                        to,
+                        at: at.field(field),
+                        weight,
+                        via_broker: false,
+                    });
+                }
+            }
+        }
         graph
     }
 
@@ -339,9 +388,20 @@ impl<'a> Graph<'a> {
                 }
                 return Some(self.database_base + d);
             }
+            if let Some(&t) = self.token_auths.get(service) {
+                if endpoint.is_some() {
+                    let msg = format!("`{service}` is a token auth: it has no endpoints");
+                    self.problems
+                        .push(Problem::new(at.field(endpoint_field), msg));
+                    return None;
+                }
+                return Some(self.token_auth_base + t);
+            }
             let verb = match field {
                 "target" => "targets",
                 "backend" => "fetches from",
+                "upstream" => "forwards to",
+                "auth" => "gets tokens from",
                 "service" => "delivers to",
                 _ => "calls",
             };
@@ -467,6 +527,9 @@ impl<'a> Graph<'a> {
 
     /// How messages name a node: `orders` for the default endpoint, `orders:list` otherwise.
     fn label(&self, s: &Scenario, node: usize) -> String {
+        if let Some(t) = node.checked_sub(self.token_auth_base) {
+            return s.token_auths[t].name.clone();
+        }
         if let Some(d) = node.checked_sub(self.database_base) {
             return s.databases[d].name.clone();
         }
@@ -753,6 +816,24 @@ fn unreachable(s: &Scenario, graph: &Graph) -> Vec<Problem> {
             ));
         }
     }
+    let token_auths = FieldPath::root().field("token_auths");
+    out.extend(
+        (s.token_auths.iter().enumerate())
+            .filter(|&(i, t)| {
+                !seen[graph.token_auth_base + i]
+                    && graph.token_auths.get(t.name.as_str()) == Some(&i)
+            })
+            .map(|(i, t)| {
+                Problem::new(
+                    token_auths.index(i).field("name"),
+                    format!(
+                        "no client's requests ever reach token auth `{}`: add a call to it, or \
+                         remove it",
+                        t.name
+                    ),
+                )
+            }),
+    );
     out
 }
 

@@ -15,6 +15,7 @@ use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario,
 mod broker;
 mod config;
 mod database;
+mod token_auth;
 
 /// A scenario that passed validation, with the warnings found on the way.
 #[derive(Clone, Debug)]
@@ -307,6 +308,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let (config_errors, config_warnings) = config::problems(s);
     errors.extend(config_errors);
     warnings.extend(config_warnings);
+    let (auth_errors, auth_warnings) = token_auth::problems(s);
+    errors.extend(auth_errors);
+    warnings.extend(auth_warnings);
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);
@@ -354,6 +358,9 @@ fn name_character_problems(s: &Scenario) -> Vec<Problem> {
     }
     for (i, d) in s.databases.iter().enumerate() {
         named.push((root.field("databases").index(i).field("name"), &d.name));
+    }
+    for (i, t) in s.token_auths.iter().enumerate() {
+        named.push((root.field("token_auths").index(i).field("name"), &t.name));
     }
     named
         .into_iter()
@@ -776,6 +783,10 @@ fn fault_problems(
             let services = &nodes.names[s.clients.len()..s.clients.len() + s.services.len()];
             let msg = if s.broker_index(name).is_some() {
                 format!("`{name}` is a broker: only Crash and Pause faults apply to a broker")
+            } else if s.token_auth_index(name).is_some() {
+                format!(
+                    "`{name}` is a token auth: the fault that applies to it is RevokeTokens (fault its auth service for the rest)"
+                )
             } else {
                 crate::topology::unknown_service("names", name, services)
             };
@@ -853,6 +864,24 @@ fn fault_problems(
                     ));
                 }
                 err(kind.field("cache"), msg);
+            }
+        }
+        FaultKind::RevokeTokens { token_auth } => {
+            if s.token_auth_index(token_auth).is_none() {
+                let names: Vec<&str> = s.token_auths.iter().map(|t| t.name.as_str()).collect();
+                let mut msg = format!("token auth `{token_auth}` does not exist");
+                if let Some(close) = nearest(token_auth, &names) {
+                    msg.push_str(&format!(" (did you mean `{close}`?)"));
+                }
+                if names.is_empty() {
+                    msg.push_str("; the scenario defines no token auths");
+                } else {
+                    msg.push_str(&format!(
+                        "; token auths are: {}",
+                        crate::topology::listing(&names)
+                    ));
+                }
+                err(kind.field("token_auth"), msg);
             }
         }
         FaultKind::Spike { client, factor } => {

@@ -50,6 +50,7 @@ pub use components::database::DatabaseEvent;
 use components::database::DatabaseState;
 pub use components::service::ServiceEvent;
 use components::service::ServiceState;
+use components::token_auth::TokenAuthState;
 pub use config::ConfigEvent;
 use config::ConfigState;
 
@@ -352,6 +353,9 @@ pub struct World {
     pub(crate) databases: Vec<DatabaseState>,
     /// Configs the services read (empty: nothing of `config` runs).
     pub(crate) configs: Vec<ConfigState>,
+    /// Token auths (instances after every broker's), and the instance number of the first.
+    pub(crate) token_auths: Vec<TokenAuthState>,
+    token_auth_first: u32,
     edges: Vec<Edge>,
     net: network::Network,
     requests: SlotMap<ReqKey, Request>,

@@ -123,6 +123,8 @@ pub enum FaultClass {
     ZoneOutage,
     /// A cache emptied.
     Flush,
+    /// A token auth's tokens revoked.
+    RevokeTokens,
 }
 
 impl FaultClass {
@@ -139,10 +141,11 @@ impl FaultClass {
             FaultClass::Spike => "traffic spike",
             FaultClass::ZoneOutage => "zone outage",
             FaultClass::Flush => "flush",
+            FaultClass::RevokeTokens => "revoke tokens",
         }
     }
 
-    const ALL: [FaultClass; 10] = [
+    const ALL: [FaultClass; 11] = [
         FaultClass::Crash,
         FaultClass::Errors,
         FaultClass::Slowdown,
@@ -153,6 +156,7 @@ impl FaultClass {
         FaultClass::Spike,
         FaultClass::ZoneOutage,
         FaultClass::Flush,
+        FaultClass::RevokeTokens,
     ];
 }
 

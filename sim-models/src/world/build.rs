@@ -11,6 +11,7 @@ use super::components::broker::BrokerState;
 use super::components::cache::CacheState;
 use super::components::database::{self, DatabaseState};
 use super::components::service::{ServiceState, Step};
+use super::components::token_auth::TokenAuthState;
 use super::components::{Instance, Kind};
 use super::config::ConfigState;
 use super::effects::{EffectDef, EffectKind};
@@ -84,6 +85,8 @@ impl World {
         let broker_first = cache_first + s.caches.len() as u32;
         // Then databases, one instance each (its nodes are inside it).
         let database_first = broker_first + s.brokers.len() as u32;
+        // Then token auths, one instance each.
+        let token_auth_first = database_first + s.databases.len() as u32;
         // The instances a name stands for: `NAME` every replica, `NAME#i` one.
         let instances_of = |name: &str| -> Vec<u32> {
             if let Some(c) = s.cache_index(name) {
@@ -94,6 +97,9 @@ impl World {
             }
             if let Some(d) = s.database_index(name) {
                 return vec![database_first + d as u32];
+            }
+            if let Some(t) = s.token_auth_index(name) {
+                return vec![token_auth_first + t as u32];
             }
             match s.replica_target(name).expect("validated scenario") {
                 (j, None) => all_of(j).collect(),
@@ -113,7 +119,7 @@ impl World {
         let zones = Zones::of(s);
         let mut node_zone = zones.of_nodes(s);
         // Instances of other kinds (caches, brokers) have no zone.
-        let n_nodes = n_clients + database_first + s.databases.len() as u32;
+        let n_nodes = n_clients + token_auth_first + s.token_auths.len() as u32;
         node_zone.resize(n_nodes as usize, None);
 
         // A fault on a replicated service (or between two) applies to each instance (pair).
@@ -197,6 +203,10 @@ impl World {
                     .into_iter()
                     .map(|instance| EffectKind::Flush { instance })
                     .collect(),
+                FaultKind::RevokeTokens { token_auth } => instances_of(token_auth)
+                    .into_iter()
+                    .map(|instance| EffectKind::Revoke { instance })
+                    .collect(),
             };
             effects.extend(targets.into_iter().map(|kind| EffectDef {
                 start,
@@ -231,6 +241,7 @@ impl World {
             .chain(s.caches.iter().map(|c| c.name.as_str()))
             .chain(s.brokers.iter().map(|b| b.name.as_str()))
             .chain(s.databases.iter().map(|d| d.name.as_str()))
+            .chain(s.token_auths.iter().map(|t| t.name.as_str()))
             .collect();
         let mut new_edge =
             |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
@@ -239,7 +250,9 @@ impl World {
                 let cache = s.cache_index(spec_to).map(|c| cache_first + c as u32);
                 let broker = s.broker_index(spec_to).map(|b| broker_first + b as u32);
                 let db = s.database_index(spec_to).map(|d| database_first + d as u32);
-                let (callee, endpoint, targets) = match cache.or(broker) {
+                let auth = s.token_auth_index(spec_to);
+                let auth = auth.map(|t| token_auth_first + t as u32);
+                let (callee, endpoint, targets) = match cache.or(broker).or(auth) {
                     Some(one) => (None, 0, vec![one]),
                     // A database's endpoint is its operation: read (0) or write (1).
                     None if db.is_some() => {
@@ -422,6 +435,38 @@ impl World {
         let databases: Vec<DatabaseState> = (s.databases.iter())
             .map(|spec| DatabaseState::new(spec, seed))
             .collect();
+        // Each token auth calls its upstream, its auth service's refresh endpoint and, with
+        // introspection, its introspection endpoint, through call sites of its own.
+        let token_auths: Vec<TokenAuthState> = s
+            .token_auths
+            .iter()
+            .enumerate()
+            .map(|(t, spec)| {
+                let me = n_clients + token_auth_first + t as u32;
+                let upstream = new_edge(
+                    me,
+                    &spec.upstream,
+                    spec.upstream_endpoint.as_deref(),
+                    &spec.upstream_policy,
+                );
+                let refresh = new_edge(
+                    me,
+                    &spec.auth,
+                    spec.refresh_endpoint.as_deref(),
+                    &spec.auth_policy,
+                );
+                let introspect = match &spec.validation {
+                    scenario::Validation::Local => None,
+                    scenario::Validation::Introspect { endpoint } => Some(new_edge(
+                        me,
+                        &spec.auth,
+                        endpoint.as_deref(),
+                        &spec.auth_policy,
+                    )),
+                };
+                TokenAuthState::new(spec, seed, upstream, refresh, introspect)
+            })
+            .collect();
         let instances: Vec<Instance> = (0..s.services.len())
             .flat_map(|j| all_of(j).map(move |index| (j, index)))
             .map(|(j, index)| Instance {
@@ -445,6 +490,11 @@ impl World {
                 index,
                 group: u32::MAX,
             }))
+            .chain((0..s.token_auths.len() as u32).map(|index| Instance {
+                kind: Kind::TokenAuth,
+                index,
+                group: u32::MAX,
+            }))
             .collect();
 
         for e in &mut edges {
@@ -456,6 +506,8 @@ impl World {
                     Kind::Cache => false,
                     Kind::Broker => true,   // its deliveries carry no deadline
                     Kind::Database => true, // it makes no calls
+                    // A forwarded request carries its caller's deadline; refreshes none.
+                    Kind::TokenAuth => true,
                 };
             }
         }
@@ -510,6 +562,7 @@ impl World {
             .chain(s.caches.iter().map(|_| true))
             .chain(s.brokers.iter().map(|_| true))
             .chain(s.databases.iter().map(|_| true))
+            .chain(s.token_auths.iter().map(|_| true))
             .collect();
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
@@ -533,6 +586,8 @@ impl World {
             configs: (s.configs.iter())
                 .map(|spec| ConfigState::new(s, spec, all_of))
                 .collect(),
+            token_auths,
+            token_auth_first,
             edges,
             net,
             requests: SlotMap::with_key(),

@@ -17,6 +17,7 @@ pub(crate) mod broker;
 pub(crate) mod cache;
 pub(crate) mod database;
 pub(crate) mod service;
+pub(crate) mod token_auth;
 
 use sim_core::queue::EventQueue;
 
@@ -33,6 +34,8 @@ pub(crate) enum Kind {
     Broker,
     /// A primary and read replicas with failover ([`database`]).
     Database,
+    /// Short-TTL tokens of a population of users in front of a service ([`token_auth`]).
+    TokenAuth,
 }
 
 /// One instance of a component: its kind, its index in that kind's table, and the
@@ -60,6 +63,7 @@ impl World {
             Kind::Cache => self.on_cache_arrives(a, q),
             Kind::Broker => self.on_publish(a, q),
             Kind::Database => self.on_database_arrives(a, q),
+            Kind::TokenAuth => self.on_token_auth_arrives(a, q),
         }
     }
 
@@ -74,6 +78,7 @@ impl World {
             Kind::Cache => {}  // callers send none: it does not honour cancellation
             Kind::Broker => {} // never sent: it does not honour cancellation
             Kind::Database => {} // never sent: it does not honour cancellation
+            Kind::TokenAuth => {} // never sent: it does not honour cancellation
         }
     }
 
@@ -85,6 +90,7 @@ impl World {
             Kind::Cache => false,
             Kind::Broker => false,
             Kind::Database => false,
+            Kind::TokenAuth => false,
         }
     }
 
@@ -97,6 +103,7 @@ impl World {
             Kind::Broker => self.brokers[inst.index as usize].down.is_some(),
             // Its replicas serve reads while its primary is down; it never calls.
             Kind::Database => false,
+            Kind::TokenAuth => false, // it is never down (validation)
         }
     }
 
@@ -109,6 +116,7 @@ impl World {
             Kind::Cache => self.caches[inst.index as usize].present(),
             Kind::Broker => 0, // never balanced over: one instance
             Kind::Database => self.databases[inst.index as usize].present(),
+            Kind::TokenAuth => self.token_auths[inst.index as usize].present(),
         }
     }
 
@@ -120,6 +128,7 @@ impl World {
             Kind::Cache => self.caches[inst.index as usize].down.is_none(),
             Kind::Broker => self.brokers[inst.index as usize].answers_probes(),
             Kind::Database => true, // its nodes fail over behind its one address
+            Kind::TokenAuth => true,
         }
     }
 
@@ -141,11 +150,13 @@ impl World {
                     .is_some()
                     .then_some(&mut broker.deferred)
             }
+            Kind::TokenAuth => None, // never paused (validation)
         }
     }
 
     /// The one place the answer to a component's own call (`Parent::Component`) reaches
-    /// its kind: a cache's backend fetch. Services wait on their calls through their
+    /// its kind: a cache's backend fetch, a broker's delivery, a token auth's refresh,
+    /// introspection or forwarded request. Services wait on their calls through their
     /// attempts instead (`Parent::Attempt`), so no service call ends here.
     pub(super) fn component_call_done(
         &mut self,
@@ -160,6 +171,7 @@ impl World {
             Kind::Cache => self.cache_fetch_done(inst.index as usize, token, outcome, q),
             Kind::Broker => self.on_delivery_done(inst.index as usize, token, outcome, q),
             Kind::Database => debug_assert!(false, "a database makes no calls"),
+            Kind::TokenAuth => self.token_auth_call_done(inst.index as usize, token, outcome, q),
         }
     }
 
@@ -171,6 +183,7 @@ impl World {
             Kind::Cache => &self.caches[inst.index as usize].name,
             Kind::Broker => &self.brokers[inst.index as usize].name,
             Kind::Database => &self.databases[inst.index as usize].name,
+            Kind::TokenAuth => &self.token_auths[inst.index as usize].name,
         }
     }
 

@@ -102,6 +102,10 @@ pub(crate) enum EffectKind {
     ConfigCrash {
         instance: u32,
     },
+    /// The token auth instance's tokens are revoked when the effect starts.
+    Revoke {
+        instance: u32,
+    },
 }
 
 impl EffectKind {
@@ -116,6 +120,7 @@ impl EffectKind {
             | EffectKind::Flush { instance }
             | EffectKind::ConfigErrors { instance, .. }
             | EffectKind::ConfigCrash { instance }
+            | EffectKind::Revoke { instance }
             | EffectKind::Pause { instance } => Some(instance),
             _ => None,
         }
@@ -144,6 +149,13 @@ impl World {
                 }
                 Kind::Broker => self.refresh_broker(inst.index as usize, i, q),
                 Kind::Database => self.refresh_database(inst.index as usize, i, q),
+                // Only a revocation applies to it (validation), at its start.
+                Kind::TokenAuth => {
+                    if starting {
+                        let now = q.now();
+                        self.token_auths[inst.index as usize].revoke(now);
+                    }
+                }
             }
             return;
         }
@@ -171,6 +183,7 @@ impl World {
             | EffectKind::Flush { .. }
             | EffectKind::ConfigErrors { .. }
             | EffectKind::ConfigCrash { .. }
+            | EffectKind::Revoke { .. }
             | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
         }
     }

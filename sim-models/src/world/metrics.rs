@@ -433,6 +433,11 @@ impl World {
         }
         w.reset();
         self.metrics.spare_window = Some(w);
+        // A token auth's peak and mean are over whole windows that start after the warm-up.
+        let whole = width == self.window && now.saturating_since(self.warmup) >= width;
+        for ta in &mut self.token_auths {
+            ta.close_window(now, whole);
+        }
         if let Some(q) = q.filter(|_| control) {
             self.evaluate_rules(now, width, &groups, &clients, q);
         }

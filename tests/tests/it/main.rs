@@ -23,5 +23,6 @@ mod scale;
 mod score;
 mod support;
 mod theory;
+mod token_auth;
 mod verdicts;
 mod zones;
