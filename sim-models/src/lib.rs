@@ -16,6 +16,7 @@
 //! | [`experiment`] | chaos experiments: hypothesis, method, stop conditions, verdict |
 //! | [`postmortem`] | incidents of a run: timeline, impact, contributing factors, action items |
 //! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
+//! | [`spof`] | single points of failure: each thing failed alone, judged per route, beside the static view |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
 //! | [`zones`] | availability zones: where each node runs, and the checks on zone fields |
@@ -43,6 +44,7 @@ pub mod run;
 pub mod scenario;
 pub mod slo;
 pub mod slo_status;
+pub mod spof;
 pub mod sweep;
 pub mod topology;
 pub mod trace;
