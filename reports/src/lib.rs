@@ -26,6 +26,7 @@ mod events;
 mod experiment;
 mod openmetrics;
 mod report;
+mod spof;
 #[cfg(test)]
 mod testing;
 mod topology;
@@ -39,6 +40,7 @@ pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
 pub use report::{postmortem_md, report_md, report_md_with_topology};
+pub use spof::{spof_md, spof_table};
 pub use topology::topology_mermaid;
 
 use sim_models::RunResult;

@@ -152,13 +152,21 @@ pub struct Report {
     pub cases: Vec<CaseOutcome>,
     /// In enumeration order: services, instances, caches, brokers, links, zones.
     pub targets: Vec<TargetOutcome>,
-    /// Target and failure pairs no fault expresses (`zone a: slow`).
-    pub not_run: Vec<String>,
+    /// Targets with failures no fault expresses (a link's crash and slow, a zone's slow).
+    pub not_run: Vec<NotRun>,
     /// The single points of failure found, common-mode failures, and targets the runs
     /// could not judge.
     pub spofs: Vec<String>,
     pub common_mode: Vec<String>,
     pub undetermined: Vec<String>,
+}
+
+/// A target's failures that were not run: no fault expresses them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotRun {
+    pub target: String,
+    pub kind: TargetKind,
+    pub failures: Vec<Failure>,
 }
 
 /// Indices of the series windows that start at or after `from_s`.
@@ -342,12 +350,25 @@ pub fn evaluate(
         undetermined: named(Verdict::Undetermined),
         cases: outcomes,
         targets,
-        not_run: plan
-            .not_run
-            .iter()
-            .map(|&(i, f)| format!("{}: {f}", plan.targets[i].name))
-            .collect(),
+        not_run: not_run(plan),
     }
+}
+
+/// The plan's pairs not run, grouped by target.
+fn not_run(plan: &Plan) -> Vec<NotRun> {
+    let mut out: Vec<NotRun> = Vec::new();
+    for &(i, f) in &plan.not_run {
+        let t = &plan.targets[i];
+        match out.last_mut() {
+            Some(last) if last.target == t.name => last.failures.push(f),
+            _ => out.push(NotRun {
+                target: t.name.clone(),
+                kind: t.kind,
+                failures: vec![f],
+            }),
+        }
+    }
+    out
 }
 
 fn route_impact(
@@ -510,6 +531,10 @@ fn target_outcome(t: &super::Target, view: &StaticView, cases: &[&CaseOutcome]) 
                 broken_by.push(c.failure);
             }
         }
+    }
+    // In route order, as the cases list their routes.
+    if let Some(c) = cases.first() {
+        missed.sort_by_key(|m| c.routes.iter().position(|x| &x.route == m));
     }
     let any_undetermined = cases.iter().any(|c| c.verdict == Verdict::Undetermined);
     let verdict = if !missed.is_empty() {

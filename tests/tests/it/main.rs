@@ -17,6 +17,7 @@ mod model;
 mod progress;
 mod readme;
 mod scale;
+mod spof;
 mod support;
 mod theory;
 mod verdicts;
