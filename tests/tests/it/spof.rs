@@ -9,10 +9,14 @@ use crate::support::{load, scenario_path};
 /// The services of v1.0, each on every path of `shoppers` with one instance.
 const SERVICES: [&str; 5] = ["gateway", "orders", "inventory", "payment", "db"];
 
-/// The analysis of a bundled scenario over `only`, on 2 seeds, its runs on 2 threads.
+/// The analysis of a bundled scenario over `only`, on 2 seeds, its runs on 2 threads; the
+/// scenario cut to its first 5 minutes (its own faults out) to keep the test short: each
+/// failure lasts 30 s from 75 s.
 fn analyse(file: &str, only: &[String], failures: &[Failure]) -> spof::Report {
     let text = std::fs::read_to_string(scenario_path(file)).unwrap();
-    let s = load(file, &text);
+    let mut s = load(file, &text);
+    s.faults.clear();
+    s.horizon = sim_core::SimDuration::from_secs(300);
     let spec = Spec {
         start: None,
         length: None,
@@ -66,7 +70,9 @@ fn target<'a>(r: &'a spof::Report, name: &str) -> &'a spof::judge::TargetOutcome
 
 /// The acceptance test: `simctl spof` on v1.0 names its single points of failure,
 /// and adding replicas (with failover: ejection, health checks, a retry per call) removes
-/// them; failing every replica at once still breaks the routes, as common-mode.
+/// them; failing every replica at once still breaks the routes, as common-mode. Crashes
+/// only, to keep it short; README's analysis runs every target and failure on the whole
+/// horizon (blackholes and slowdowns of single instances survive there too).
 #[test]
 fn v10_has_single_points_of_failure_and_replicas_remove_them() {
     let names: Vec<String> = SERVICES.iter().map(|s| s.to_string()).collect();
@@ -93,11 +99,7 @@ fn v10_has_single_points_of_failure_and_replicas_remove_them() {
 
     let mut only = names.clone();
     only.extend(SERVICES.iter().map(|s| format!("{s}#0")));
-    let replicated = analyse(
-        "replicated-v1.0.ron",
-        &only,
-        &[Failure::Crash, Failure::Blackhole],
-    );
+    let replicated = analyse("replicated-v1.0.ron", &only, &[Failure::Crash]);
     assert!(replicated.spofs.is_empty(), "{:?}", replicated.spofs);
     for name in SERVICES {
         let one = target(&replicated, &format!("{name}#0"));
