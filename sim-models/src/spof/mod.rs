@@ -192,11 +192,7 @@ pub fn prepare(s: &Scenario, spec: &Spec) -> Result<Plan, Vec<String>> {
                 Some(kind) => cases.push(Case {
                     target: i,
                     failure,
-                    fault: Fault {
-                        start,
-                        end: end,
-                        kind,
-                    },
+                    fault: Fault { start, end, kind },
                 }),
                 None => not_run.push((i, failure)),
             }
