@@ -631,3 +631,70 @@ fn compare(
     };
     (agreement, notes.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spof::{Spec, prepare};
+
+    /// One client calling one service.
+    const TEXT: &str = r#"Scenario(name: "t", seed: 1, horizon: "60s", warmup: "5s",
+        clients: [Client(name: "c", target: "api", load: Open(rate_rps: 200.0))],
+        services: [Service(name: "api", workers: 8, service_time: Exponential(mean: "1ms"))],
+        slo: (availability: 0.99))"#;
+
+    fn judge(seeds: u32) -> Report {
+        let s = crate::load("t.ron", TEXT).expect("valid").scenario;
+        let spec = Spec {
+            start: Some(sim_core::SimDuration::from_secs(20)),
+            length: Some(sim_core::SimDuration::from_secs(10)),
+            seed: 1,
+            seeds,
+            failures: vec![Failure::Crash],
+            slow_factor: 10.0,
+            only: Vec::new(),
+            objective: None,
+        };
+        let plan = prepare(&s, &spec).expect("a valid spec");
+        let baseline: Vec<RunResult> = plan
+            .seeds
+            .iter()
+            .map(|&seed| crate::run(&plan.baseline, seed, "t"))
+            .collect();
+        let cases: Vec<Vec<RunResult>> = (0..plan.cases.len())
+            .map(|i| {
+                let sc = plan.scenario(i);
+                plan.seeds
+                    .iter()
+                    .map(|&seed| crate::run(&sc, seed, "t"))
+                    .collect()
+            })
+            .collect();
+        evaluate(&plan, "t", &baseline, &cases)
+    }
+
+    #[test]
+    fn a_lone_service_crashing_is_a_spof_and_one_seed_cannot_tell() {
+        let r = judge(3);
+        let api = &r.cases[0];
+        assert_eq!((api.target.as_str(), api.verdict), ("api", Verdict::Spof));
+        let c = &api.routes[0];
+        assert_eq!(c.verdict, RouteVerdict::Missed, "{}", c.why);
+        // 10 s down out of 55 s counted: about 18% bad, about 10 s of goodput lost.
+        let sli = c.sli_interval.expect("3 seeds").estimate;
+        assert!((0.78..0.86).contains(&sli), "SLI {sli}");
+        assert!((9.0..11.5).contains(&c.lost_s.unwrap()), "{:?}", c.lost_s);
+        assert_eq!(c.availability_in_window, Some(0.0));
+        assert_eq!(r.spofs, ["api"]);
+        assert_eq!(r.targets[0].agreement, Agreement::Agree);
+
+        let one = judge(1);
+        assert_eq!(one.cases[0].verdict, Verdict::Undetermined);
+        assert!(
+            one.cases[0].reason.contains("one seed"),
+            "{}",
+            one.cases[0].reason
+        );
+        assert_eq!(one.undetermined, ["api"]);
+    }
+}
