@@ -29,6 +29,7 @@ mod output;
 mod progress;
 mod score;
 mod series;
+mod spof;
 mod sweep;
 
 /// A deterministic discrete-event simulator for the resilience of distributed systems.
@@ -310,6 +311,51 @@ enum Command {
         #[arg(long)]
         journal: Option<PathBuf>,
     },
+    /// Find single points of failure: fail each service, instance, cache, broker, link and
+    /// zone alone (crash, blackhole, slow) for a window on several seeds, rank the failures
+    /// by goodput lost, and mark those that make a route miss its SLO, beside the static
+    /// view of the call graph.
+    Spof {
+        /// The scenario file (RON).
+        file: PathBuf,
+        /// Set a field of the scenario first (`services.db.replicas=3`), as `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// When each failure starts (default: a quarter into the horizon, after warm-up).
+        #[arg(long)]
+        start: Option<String>,
+        /// How long each failure lasts (default: 30s, or a tenth of a shorter horizon).
+        #[arg(long)]
+        length: Option<String>,
+        /// Seeds (replicates) per failure and for the baseline.
+        #[arg(long, default_value_t = 3)]
+        seeds: u32,
+        /// Base seed (default: the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// The failures to try, comma-separated: crash, blackhole, slow.
+        #[arg(long, default_value = "crash,blackhole,slow")]
+        kinds: String,
+        /// A slow target's work takes this many times as long.
+        #[arg(long, default_value_t = 10.0)]
+        slow_factor: f64,
+        /// Only this target (as the output names it: `db`, `db#1`, `gateway -> orders`,
+        /// `zone a`); repeat for more.
+        #[arg(long, value_name = "TARGET")]
+        only: Vec<String>,
+        /// Judge every route by this availability objective instead of its SLO's.
+        #[arg(long)]
+        objective: Option<f64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write spof.json and spof.md here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
     /// summary.json, or runs a scenario file.
@@ -435,6 +481,9 @@ fn main() -> ExitCode {
             format: Format::Json,
             ..
         } | Command::Experiment {
+            format: Format::Json,
+            ..
+        } | Command::Spof {
             format: Format::Json,
             ..
         } | Command::Score {
@@ -581,6 +630,41 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { files, format } => validate(&files, format),
         Command::Postmortem { file, seed } => postmortem(&file, seed),
+        Command::Spof {
+            file,
+            sets,
+            start,
+            length,
+            seeds,
+            seed,
+            kinds,
+            slow_factor,
+            only,
+            objective,
+            jobs,
+            format,
+            out,
+        } => {
+            if jobs == Some(0) {
+                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
+            }
+            spof::run(spof::Args {
+                file,
+                sets,
+                start,
+                length,
+                seeds,
+                seed,
+                kinds,
+                slow_factor,
+                only,
+                objective,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                json: matches!(format, Format::Json),
+                out,
+            })
+        }
         Command::Experiment {
             file,
             scenario,

@@ -1391,3 +1391,109 @@ fn score_refuses_bad_input_with_exit_2() {
     assert!(text(&both.stderr).contains("bad.ron:2:64"));
     assert!(text(&both.stderr).contains("no/such/file.ron"));
 }
+
+/// `simctl spof` refuses bad options with exit code 2, a message naming the option and no
+/// output, before running anything.
+#[test]
+fn spof_refuses_bad_input_with_clear_errors() {
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["--only", "dbx"],
+            "--only `dbx`: no such target (did you mean `db`?)",
+        ),
+        (
+            &["--start", "590s", "--length", "30s"],
+            "the window ends at 620s, after the horizon (10m)",
+        ),
+        (&["--start", "10s"], "starts during the warm-up (30s)"),
+        (&["--length", "0s"], "must last longer than 0s"),
+        (&["--start", "soon"], "--start `soon`"),
+        (&["--kinds", "crash,melt"], "unknown failure `melt`"),
+        (
+            &["--slow-factor", "0.5"],
+            "--slow-factor: must be a number above 1",
+        ),
+        (&["--seeds", "0"], "--seeds: must be 1 to 10000"),
+    ];
+    for (extra, wanted) in cases {
+        let mut args = vec!["spof", "scenarios/v1.0.ron"];
+        args.extend_from_slice(extra);
+        let out = simctl(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(wanted), "{args:?}: wanted {wanted:?} in {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // A scenario without an SLO has nothing to judge routes by.
+    let out = simctl(&["spof", "scenarios/mm1.ron"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("has no SLO to judge it by"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Links only blackhole.
+    let out = simctl(&[
+        "spof",
+        "scenarios/v1.0.ron",
+        "--only",
+        "gateway -> orders",
+        "--kinds",
+        "slow",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no target asked for can fail that way"));
+}
+
+/// The same analysis gives the same bytes at any --jobs, and --out gets spof.json and
+/// spof.md.
+#[test]
+fn spof_output_does_not_depend_on_jobs() {
+    let dir = scratch("spof");
+    let d = dir.to_str().unwrap();
+    let args = |jobs: &'static str| {
+        vec![
+            "spof",
+            "scenarios/v1.0.ron",
+            "--set",
+            "faults=[]",
+            "--set",
+            "horizon=2m",
+            "--start",
+            "60s",
+            "--length",
+            "10s",
+            "--only",
+            "db",
+            "--only",
+            "gateway -> orders",
+            "--seeds",
+            "2",
+            "--jobs",
+            jobs,
+        ]
+    };
+    let one = simctl(&args("1"));
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    let mut with_out = args("2");
+    with_out.extend(["--out", d]);
+    let two = simctl(&with_out);
+    assert_eq!(two.status.code(), Some(0), "{}", text(&two.stderr));
+    assert_eq!(one.stdout, two.stdout);
+    let table = text(&one.stdout);
+    assert!(
+        table.contains("SPOF          db, gateway -> orders"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("spof.json")).unwrap()).unwrap();
+    assert_eq!(
+        json["spofs"],
+        serde_json::json!(["db", "gateway -> orders"])
+    );
+    // db: crash, blackhole, slow; the link: blackhole only.
+    assert_eq!(json["cases"].as_array().unwrap().len(), 4);
+    let md = std::fs::read_to_string(dir.join("spof.md")).unwrap();
+    assert!(md.starts_with("# Single points of failure"), "{md}");
+    assert_eq!(file_names(&dir), ["spof.json", "spof.md"]);
+}

@@ -31,6 +31,7 @@ mod experiment;
 mod openmetrics;
 mod report;
 mod score;
+mod spof;
 #[cfg(test)]
 mod testing;
 mod topology;
@@ -48,6 +49,7 @@ pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
 pub use report::{postmortem_md, report_md, report_md_with_topology};
 pub use score::{score_chart, score_label, score_lines, score_md, score_table};
+pub use spof::{spof_md, spof_table};
 pub use topology::topology_mermaid;
 
 use sim_models::RunResult;

@@ -18,6 +18,7 @@
 //! | [`postmortem`] | incidents of a run: timeline, impact, contributing factors, action items |
 //! | [`score`] | the reliability score: a test suite per service, scored as Gremlin does |
 //! | [`slo_status`] | SLO validation of a run: met or missed, error budget consumed, alerts |
+//! | [`spof`] | single points of failure: each thing failed alone, judged per route, beside the static view |
 //! | [`sweep`] | parameter paths, sweep grids, per-run rows and per-point aggregates |
 //! | [`bench`] | built-in scenarios for `simctl bench` |
 //! | [`zones`] | availability zones: where each node runs, and the checks on zone fields |
@@ -47,6 +48,7 @@ pub mod scenario;
 pub mod score;
 pub mod slo;
 pub mod slo_status;
+pub mod spof;
 pub mod sweep;
 pub mod topology;
 pub mod trace;

@@ -21,6 +21,7 @@ mod progress;
 mod readme;
 mod scale;
 mod score;
+mod spof;
 mod support;
 mod theory;
 mod token_auth;
