@@ -377,7 +377,7 @@ impl<'a> Graph<'a> {
                 return Some(self.cache_base + c);
             }
             if let Some(&d) = self.databases.get(service) {
-                if crate::world::components::database::endpoint_of(endpoint).is_none() {
+                if crate::scenario::Database::endpoint_of(endpoint).is_none() {
                     let msg = format!(
                         "`{service}` is a database: its endpoints are `read` (the default) and `write`, got `{}`",
                         endpoint.unwrap_or_default()

@@ -45,6 +45,21 @@ pub struct Database {
     pub failover: Failover,
 }
 
+impl Database {
+    /// The endpoint numbers of its two operations (`Call(.., endpoint: "write")`).
+    pub const READ: u16 = 0;
+    pub const WRITE: u16 = 1;
+
+    /// The endpoint number an endpoint name stands for, if it is one of a database's.
+    pub fn endpoint_of(name: Option<&str>) -> Option<u16> {
+        match name {
+            None | Some("read") => Some(Self::READ),
+            Some("write") => Some(Self::WRITE),
+            Some(_) => None,
+        }
+    }
+}
+
 fn zero() -> Dist<SimDuration> {
     Dist::Constant(SimDuration::ZERO)
 }

@@ -9,7 +9,7 @@ use slotmap::{SecondaryMap, SlotMap};
 
 use super::components::broker::BrokerState;
 use super::components::cache::CacheState;
-use super::components::database::{self, DatabaseState};
+use super::components::database::DatabaseState;
 use super::components::service::{ServiceState, Step};
 use super::components::token_auth::TokenAuthState;
 use super::components::{Instance, Kind};
@@ -243,82 +243,83 @@ impl World {
             .chain(s.databases.iter().map(|d| d.name.as_str()))
             .chain(s.token_auths.iter().map(|t| t.name.as_str()))
             .collect();
-        let mut new_edge =
-            |from: u32, spec_to: &str, endpoint: Option<&str>, policy: &scenario::CallPolicy| {
-                // A cache or a broker is one instance with one endpoint, no balancing
-                // options (publishes go to the broker).
-                let cache = s.cache_index(spec_to).map(|c| cache_first + c as u32);
-                let broker = s.broker_index(spec_to).map(|b| broker_first + b as u32);
-                let db = s.database_index(spec_to).map(|d| database_first + d as u32);
-                let auth = s.token_auth_index(spec_to);
-                let auth = auth.map(|t| token_auth_first + t as u32);
-                let (callee, endpoint, targets) = match cache.or(broker).or(auth) {
-                    Some(one) => (None, 0, vec![one]),
-                    // A database's endpoint is its operation: read (0) or write (1).
-                    None if db.is_some() => {
-                        let op = database::endpoint_of(endpoint).expect("validated endpoint");
-                        (None, usize::from(op), vec![db.expect("a database")])
-                    }
-                    None => {
-                        let group = s.service_index(spec_to).expect("validated scenario");
-                        let callee = &s.services[group];
-                        let endpoint =
-                            endpoint_index(callee, endpoint).expect("validated endpoint");
-                        (Some(callee), endpoint, all_of(group).collect())
-                    }
-                };
-                // Keyed by names, not by edge index, so other call sites leave its draws alone.
-                let same = edges
-                    .iter()
-                    .filter(|e| e.from == from && e.targets == targets)
-                    .count();
-                let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
-                let zone_aware = callee.and_then(|c| c.zone_aware.as_ref()).and_then(|spec| {
-                    let local = node_zone[from as usize]?;
-                    let zone_of: Vec<usize> = targets
-                        .iter()
-                        .map(|&t| node_zone[(n_clients + t) as usize])
-                        .collect::<Option<_>>()?;
-                    let share = caller_share(s, &zones, &node_zone, &first, from, spec_to);
-                    Some(Box::new(ZoneAware::new(spec, local, zone_of, share)))
-                });
-                edges.push(Edge {
-                    from,
-                    // Services' callers are set below, once the services exist.
-                    caller_honors_deadline: true,
-                    callee: spec_to.to_string(),
-                    balancer: Balancer::new(
-                        callee.map_or(Default::default(), |c| c.balance),
-                        targets.len(),
-                    ),
-                    detector: callee
-                        .and_then(|c| c.ejection.as_ref())
-                        .map(|e| OutlierDetector::new(e, targets.len())),
-                    health: callee
-                        .and_then(|c| c.health_check.as_ref())
-                        .map(|h| HealthChecker::new(h, targets.len())),
-                    lb_rng: rng::stream(seed, &format!("balance/{key}")),
-                    zone_aware,
-                    targets,
-                    pairs: Vec::new(),
-                    endpoint: endpoint as u16,
-                    timeout: policy.timeout,
-                    max_attempts: policy.max_attempts.max(1),
-                    backoff: policy.backoff.clone(),
-                    max_outstanding: policy.max_outstanding.unwrap_or(u32::MAX),
-                    outstanding: 0,
-                    jitter: policy.jitter,
-                    retry_on: policy.retry_on.clone(),
-                    budget: policy.budget.as_ref().map(RetryBudget::new),
-                    adaptive_timeout: policy.adaptive_timeout.as_ref().map(AdaptiveTimeout::new),
-                    hedge: policy.hedge,
-                    breaker: policy.breaker.as_ref().map(Breaker::new),
-                    fallback: policy.fallback,
-                    fallback_spec: policy.fallback,
-                    rng: rng::stream(seed, &format!("retry/{key}")),
-                });
-                (edges.len() - 1) as u32
+        let mut new_edge = |from: u32,
+                            spec_to: &str,
+                            endpoint: Option<&str>,
+                            policy: &scenario::CallPolicy| {
+            // A cache or a broker is one instance with one endpoint, no balancing
+            // options (publishes go to the broker).
+            let cache = s.cache_index(spec_to).map(|c| cache_first + c as u32);
+            let broker = s.broker_index(spec_to).map(|b| broker_first + b as u32);
+            let db = s.database_index(spec_to).map(|d| database_first + d as u32);
+            let auth = s.token_auth_index(spec_to);
+            let auth = auth.map(|t| token_auth_first + t as u32);
+            let (callee, endpoint, targets) = match cache.or(broker).or(auth) {
+                Some(one) => (None, 0, vec![one]),
+                // A database's endpoint is its operation: read (0) or write (1).
+                None if db.is_some() => {
+                    let op = scenario::Database::endpoint_of(endpoint).expect("validated endpoint");
+                    (None, usize::from(op), vec![db.expect("a database")])
+                }
+                None => {
+                    let group = s.service_index(spec_to).expect("validated scenario");
+                    let callee = &s.services[group];
+                    let endpoint = endpoint_index(callee, endpoint).expect("validated endpoint");
+                    (Some(callee), endpoint, all_of(group).collect())
+                }
             };
+            // Keyed by names, not by edge index, so other call sites leave its draws alone.
+            let same = edges
+                .iter()
+                .filter(|e| e.from == from && e.targets == targets)
+                .count();
+            let key = format!("{}->{}/{same}", node_names[from as usize], spec_to);
+            let zone_aware = callee.and_then(|c| c.zone_aware.as_ref()).and_then(|spec| {
+                let local = node_zone[from as usize]?;
+                let zone_of: Vec<usize> = targets
+                    .iter()
+                    .map(|&t| node_zone[(n_clients + t) as usize])
+                    .collect::<Option<_>>()?;
+                let share = caller_share(s, &zones, &node_zone, &first, from, spec_to);
+                Some(Box::new(ZoneAware::new(spec, local, zone_of, share)))
+            });
+            edges.push(Edge {
+                from,
+                // Services' callers are set below, once the services exist.
+                caller_honors_deadline: true,
+                callee: spec_to.to_string(),
+                balancer: Balancer::new(
+                    callee.map_or(Default::default(), |c| c.balance),
+                    targets.len(),
+                ),
+                detector: callee
+                    .and_then(|c| c.ejection.as_ref())
+                    .map(|e| OutlierDetector::new(e, targets.len())),
+                health: callee
+                    .and_then(|c| c.health_check.as_ref())
+                    .map(|h| HealthChecker::new(h, targets.len())),
+                lb_rng: rng::stream(seed, &format!("balance/{key}")),
+                zone_aware,
+                targets,
+                pairs: Vec::new(),
+                endpoint: endpoint as u16,
+                timeout: policy.timeout,
+                max_attempts: policy.max_attempts.max(1),
+                backoff: policy.backoff.clone(),
+                max_outstanding: policy.max_outstanding.unwrap_or(u32::MAX),
+                outstanding: 0,
+                jitter: policy.jitter,
+                retry_on: policy.retry_on.clone(),
+                budget: policy.budget.as_ref().map(RetryBudget::new),
+                adaptive_timeout: policy.adaptive_timeout.as_ref().map(AdaptiveTimeout::new),
+                hedge: policy.hedge,
+                breaker: policy.breaker.as_ref().map(Breaker::new),
+                fallback: policy.fallback,
+                fallback_spec: policy.fallback,
+                rng: rng::stream(seed, &format!("retry/{key}")),
+            });
+            (edges.len() - 1) as u32
+        };
 
         let clients: Vec<ClientState> = s
             .clients

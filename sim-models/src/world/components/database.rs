@@ -74,7 +74,7 @@ use sim_core::{SimDuration, SimTime};
 use super::super::effects::EffectKind;
 use super::super::{AttemptKey, Event, Failure, Outcome, Phase, World};
 use crate::result::{DatabaseResult, FailoverReport, Latency};
-use crate::scenario::{self, CrashMode, DatabaseKeys, ReadFrom, Replication};
+use crate::scenario::{self, CrashMode, Database, DatabaseKeys, ReadFrom, Replication};
 
 /// Keys a database may have (a row of 8 bytes each).
 pub const MAX_KEYS: u64 = 10_000_000;
@@ -83,18 +83,8 @@ pub const MAX_REPLICAS: u32 = 64;
 /// How long a request's write is remembered for its reads (read-your-writes).
 const SESSION_TTL: SimDuration = SimDuration::from_secs(60);
 
-/// The endpoint numbers of its two operations (`Call(.., endpoint: "write")`).
-pub const READ: u16 = 0;
-pub const WRITE: u16 = 1;
-
-/// The endpoint number an endpoint name stands for, if it is one of a database's.
-pub fn endpoint_of(name: Option<&str>) -> Option<u16> {
-    match name {
-        None | Some("read") => Some(READ),
-        Some("write") => Some(WRITE),
-        Some(_) => None,
-    }
-}
+/// The endpoint number of a write (`Call(.., endpoint: "write")`); anything else reads.
+const WRITE: u16 = Database::WRITE;
 
 /// The database's own events.
 #[derive(Clone, Copy, Debug)]
@@ -851,9 +841,9 @@ mod tests {
 
     #[test]
     fn operations_are_read_and_write() {
-        assert_eq!(endpoint_of(None), Some(READ));
-        assert_eq!(endpoint_of(Some("read")), Some(READ));
-        assert_eq!(endpoint_of(Some("write")), Some(WRITE));
-        assert_eq!(endpoint_of(Some("delete")), None);
+        assert_eq!(Database::endpoint_of(None), Some(Database::READ));
+        assert_eq!(Database::endpoint_of(Some("read")), Some(Database::READ));
+        assert_eq!(Database::endpoint_of(Some("write")), Some(WRITE));
+        assert_eq!(Database::endpoint_of(Some("delete")), None);
     }
 }
