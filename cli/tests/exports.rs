@@ -769,11 +769,17 @@ fn a_trace_nests_and_keeps_the_scenario_timing() {
 /// Broker and cache series go into the export too: one sample per window, and the values
 /// the run's JSON holds (a group's published count, a cache's hit ratio per window).
 #[test]
-fn brokers_and_caches_are_in_the_export() {
+fn component_kinds_are_in_the_export() {
     let dir = scratch("om-kinds");
     for (file, family, json_series) in [
         ("broker", "simctl_broker_published_total{", "published"),
         ("cache", "simctl_cache_hit_ratio{", "hit_ratio"),
+        ("auth", "simctl_token_auth_refreshes_total{", "refreshes"),
+        (
+            "config",
+            "simctl_config_failed_attempts_total{",
+            "failed_by_config",
+        ),
     ] {
         let out_dir = dir.join(file);
         let scenario = repo().join(format!("scenarios/{file}.ron"));
@@ -795,15 +801,27 @@ fn brokers_and_caches_are_in_the_export() {
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
                 .unwrap();
-        let expected: Vec<f64> = match file {
+        let series = match file {
             "broker" => &json["brokers"][0]["groups"][0]["series"][json_series],
+            "auth" => &json["token_auths"][0]["series"][json_series],
+            "config" => &json["configs"][0]["series"][json_series],
             _ => &json["series"]["caches"][0][json_series],
-        }
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+        };
+        let per_window = series
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap());
+        // Counts per window are exported as counters: their running sums.
+        let expected: Vec<f64> = match file {
+            "auth" | "config" => per_window
+                .scan(0.0, |sum, x| {
+                    *sum += x;
+                    Some(*sum)
+                })
+                .collect(),
+            _ => per_window.collect(),
+        };
         let windows = json["series"]["t_s"].as_array().unwrap().len();
         assert_eq!(values.len(), windows, "{file}: one sample per window");
         assert_eq!(values, expected, "{file}");

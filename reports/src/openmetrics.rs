@@ -309,6 +309,36 @@ fn families(runs: &[RunResult]) -> Vec<Family> {
             "Messages of a group whose last allowed delivery failed.",
         ),
         family(
+            "simctl_config_instances",
+            Gauge,
+            None,
+            "Instances holding a config version at the window's end.",
+        ),
+        family(
+            "simctl_config_failed_attempts",
+            Counter,
+            None,
+            "Attempts a bad config version failed.",
+        ),
+        family(
+            "simctl_token_auth_refreshes",
+            Counter,
+            None,
+            "Token refreshes a token auth sent to its auth service.",
+        ),
+        family(
+            "simctl_token_auth_calls",
+            Counter,
+            None,
+            "Refreshes and introspections a token auth sent: the load on its auth service.",
+        ),
+        family(
+            "simctl_token_auth_failed_requests",
+            Counter,
+            None,
+            "Requests a token auth failed because a refresh or introspection failed.",
+        ),
+        family(
             "simctl_fault_active",
             Gauge,
             None,
@@ -473,6 +503,35 @@ fn families(runs: &[RunResult]) -> Vec<Family> {
                     u64s(&gs.dead_lettered),
                 );
             }
+        }
+        for c in &r.configs {
+            for (v, on) in c.series.instances_on.iter().enumerate() {
+                let labels = vec![("config", c.name.clone()), ("version", v.to_string())];
+                let on = on.iter().map(|&n| f64::from(n)).collect();
+                add("simctl_config_instances", labels, on);
+            }
+            let failed = cumulative(&u64s(&c.series.failed_by_config));
+            add(
+                "simctl_config_failed_attempts",
+                vec![("config", c.name.clone())],
+                failed,
+            );
+        }
+        for a in &r.token_auths {
+            let auth = || vec![("token_auth", a.name.clone())];
+            let s = &a.series;
+            add(
+                "simctl_token_auth_refreshes",
+                auth(),
+                cumulative(&u64s(&s.refreshes)),
+            );
+            add(
+                "simctl_token_auth_calls",
+                auth(),
+                cumulative(&u64s(&s.auth_calls)),
+            );
+            let failed = cumulative(&u64s(&s.failed_by_auth));
+            add("simctl_token_auth_failed_requests", auth(), failed);
         }
         for (i, f) in r.faults.iter().enumerate() {
             let labels = vec![
