@@ -43,13 +43,7 @@ pub fn append(
     replay: &str,
 ) -> Result<()> {
     let log = dir.join("journal.jsonl");
-    let previous = if log.exists() {
-        output::read_limited(&log, output::MAX_RESULTS_BYTES)
-            .with_context(|| format!("cannot read {}", log.display()))?
-    } else {
-        String::new()
-    };
-    let number = previous.lines().filter(|l| !l.trim().is_empty()).count() + 1;
+    let (previous, number) = read_log(&log)?;
     let date = now_utc();
     let slug: String = exp
         .name
@@ -101,6 +95,18 @@ pub fn append(
     output::write_atomic(&dir.join("index.md"), index(&all).as_bytes())
 }
 
+/// The journal's log so far, and the number of the next record.
+fn read_log(log: &Path) -> Result<(String, usize)> {
+    let previous = if log.exists() {
+        output::read_limited(log, output::MAX_RESULTS_BYTES)
+            .with_context(|| format!("cannot read {}", log.display()))?
+    } else {
+        String::new()
+    };
+    let number = previous.lines().filter(|l| !l.trim().is_empty()).count() + 1;
+    Ok((previous, number))
+}
+
 /// Appends a scenario's reliability score (`simctl score`) to the journal in `dir`.
 pub fn append_score(
     dir: &Path,
@@ -109,13 +115,7 @@ pub fn append_score(
     replay: &str,
 ) -> Result<()> {
     let log = dir.join("journal.jsonl");
-    let previous = if log.exists() {
-        output::read_limited(&log, output::MAX_RESULTS_BYTES)
-            .with_context(|| format!("cannot read {}", log.display()))?
-    } else {
-        String::new()
-    };
-    let number = previous.lines().filter(|l| !l.trim().is_empty()).count() + 1;
+    let (previous, number) = read_log(&log)?;
     let record = serde_json::json!({
         "kind": "score",
         "number": number,

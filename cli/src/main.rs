@@ -530,6 +530,15 @@ fn diagnostics_json(all: &[Diagnostics]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `--jobs`: at least 1; by default the machine's cores (output never depends on it).
+fn worker_threads(jobs: Option<usize>) -> Result<usize> {
+    match jobs {
+        Some(0) => Err(InputError::msg("simctl: --jobs must be at least 1".into()).into()),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Run {
@@ -579,13 +588,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             metrics,
             format,
         } => {
-            let jobs = match jobs {
-                Some(0) => {
-                    return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
-                }
-                Some(n) => n,
-                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            };
+            let jobs = worker_threads(jobs)?;
             if !merge.is_empty() {
                 let out = out.expect("clap requires --out with --merge");
                 return sweep_merge(&merge, &out, format);
@@ -644,27 +647,21 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             jobs,
             format,
             out,
-        } => {
-            if jobs == Some(0) {
-                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
-            }
-            spof::run(spof::Args {
-                file,
-                sets,
-                start,
-                length,
-                seeds,
-                seed,
-                kinds,
-                slow_factor,
-                only,
-                objective,
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-                json: matches!(format, Format::Json),
-                out,
-            })
-        }
+        } => spof::run(spof::Args {
+            file,
+            sets,
+            start,
+            length,
+            seeds,
+            seed,
+            kinds,
+            slow_factor,
+            only,
+            objective,
+            jobs: worker_threads(jobs)?,
+            json: matches!(format, Format::Json),
+            out,
+        }),
         Command::Experiment {
             file,
             scenario,
@@ -674,22 +671,16 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             format,
             out,
             journal,
-        } => {
-            if jobs == Some(0) {
-                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
-            }
-            experiment::run(experiment::Args {
-                file,
-                scenario,
-                seeds,
-                seed,
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-                json: matches!(format, Format::Json),
-                out,
-                journal,
-            })
-        }
+        } => experiment::run(experiment::Args {
+            file,
+            scenario,
+            seeds,
+            seed,
+            jobs: worker_threads(jobs)?,
+            json: matches!(format, Format::Json),
+            out,
+            journal,
+        }),
         Command::Coverage {
             file,
             factors,
@@ -700,23 +691,17 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             jobs,
             format,
             out,
-        } => {
-            if jobs == Some(0) {
-                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
-            }
-            coverage::run(coverage::Args {
-                file,
-                factors,
-                factor,
-                seeds,
-                seed,
-                budget,
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-                json: matches!(format, Format::Json),
-                out,
-            })
-        }
+        } => coverage::run(coverage::Args {
+            file,
+            factors,
+            factor,
+            seeds,
+            seed,
+            budget,
+            jobs: worker_threads(jobs)?,
+            json: matches!(format, Format::Json),
+            out,
+        }),
         Command::Score {
             files,
             seeds,
@@ -726,22 +711,16 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             format,
             out,
             journal,
-        } => {
-            if jobs == Some(0) {
-                return Err(InputError::msg("simctl: --jobs must be at least 1".into()).into());
-            }
-            score::run(score::Args {
-                files,
-                seeds,
-                seed,
-                default_slo,
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-                json: matches!(format, Format::Json),
-                out,
-                journal,
-            })
-        }
+        } => score::run(score::Args {
+            files,
+            seeds,
+            seed,
+            default_slo,
+            jobs: worker_threads(jobs)?,
+            json: matches!(format, Format::Json),
+            out,
+            journal,
+        }),
         Command::Compare {
             files,
             seed,
@@ -1029,24 +1008,11 @@ fn compare(
     series: series::SeriesOut,
     export: (Vec<exports::Export>, i64),
 ) -> Result<ExitCode> {
-    // Every file is read and checked first, and every bad one reported, not just the first.
-    let mut loaded: Vec<(String, Validated)> = Vec::new();
-    let (mut messages, mut diagnostics) = (Vec::new(), Vec::new());
-    for f in files {
-        match load(f) {
-            Ok(v) => loaded.push((f.display().to_string(), v)),
-            Err(err) => match err.downcast::<InputError>() {
-                Ok(InputError(text, d)) => {
-                    messages.push(text);
-                    diagnostics.extend(d);
-                }
-                Err(other) => return Err(other),
-            },
-        }
-    }
-    if !messages.is_empty() {
-        return Err(InputError(messages.join("\n"), diagnostics).into());
-    }
+    let loaded: Vec<(String, Validated)> = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .zip(load_all(files)?.into_iter().map(|(_, v)| v))
+        .collect();
     for (_, v) in &loaded {
         series
             .check(v.scenario.window)
@@ -1125,6 +1091,28 @@ fn compare(
         exports::write(dir, &results, &export.0, export.1)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every file read and checked before anything runs, and every bad one reported, not only
+/// the first (compare, score); each with its text.
+fn load_all(files: &[PathBuf]) -> Result<Vec<(String, Validated)>> {
+    let (mut loaded, mut messages, mut diagnostics) = (Vec::new(), Vec::new(), Vec::new());
+    for f in files {
+        match load_text(f) {
+            Ok(x) => loaded.push(x),
+            Err(err) => match err.downcast::<InputError>() {
+                Ok(InputError(text, d)) => {
+                    messages.push(text);
+                    diagnostics.extend(d);
+                }
+                Err(other) => return Err(other),
+            },
+        }
+    }
+    if !messages.is_empty() {
+        return Err(InputError(messages.join("\n"), diagnostics).into());
+    }
+    Ok(loaded)
 }
 
 /// Reads, parses and validates a scenario file; every problem is an input error.

@@ -31,24 +31,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ))
         .into());
     }
-    // Every file is read and checked first, and every bad one reported.
-    let mut loaded = Vec::new();
-    let (mut messages, mut diagnostics) = (Vec::new(), Vec::new());
-    for f in &args.files {
-        match crate::load_text(f) {
-            Ok(x) => loaded.push((f, x)),
-            Err(err) => match err.downcast::<InputError>() {
-                Ok(InputError(text, d)) => {
-                    messages.push(text);
-                    diagnostics.extend(d);
-                }
-                Err(other) => return Err(other),
-            },
-        }
-    }
-    if !messages.is_empty() {
-        return Err(InputError(messages.join("\n"), diagnostics).into());
-    }
+    let loaded: Vec<_> = args
+        .files
+        .iter()
+        .zip(crate::load_all(&args.files)?)
+        .collect();
     for dir in [&args.out, &args.journal].into_iter().flatten() {
         output::check_out_dir(dir)?;
     }

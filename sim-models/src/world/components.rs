@@ -19,9 +19,10 @@ pub(crate) mod database;
 pub(crate) mod service;
 pub(crate) mod token_auth;
 
+use sim_core::SimTime;
 use sim_core::queue::EventQueue;
 
-use super::{AttemptKey, Event, Outcome, World};
+use super::{AttemptKey, Event, Outcome, Phase, World};
 
 /// The kinds of component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +174,22 @@ impl World {
             Kind::Database => debug_assert!(false, "a database makes no calls"),
             Kind::TokenAuth => self.token_auth_call_done(inst.index as usize, token, outcome, q),
         }
+    }
+
+    /// Stamps an attempt's arrival at a component that takes it as it comes (a cache, a
+    /// database, a token auth): when, and whether it is counted. `None` when its cancel
+    /// overtook it on the way (it is forgotten), else whether it is counted.
+    #[inline(always)]
+    pub(super) fn arrive(&mut self, a: AttemptKey, now: SimTime) -> Option<bool> {
+        let counted = now >= self.warmup;
+        let att = &mut self.attempts[a];
+        att.arrived = now;
+        att.counted = counted;
+        if att.phase == Phase::CancelledInTransit {
+            self.remove_attempt(a);
+            return None;
+        }
+        Some(counted)
     }
 
     /// The name of instance `i` (`NAME#r` for a replica).

@@ -203,14 +203,10 @@ impl World {
     /// A lookup arrives at cache `att.local`.
     pub(in crate::world) fn on_cache_arrives(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
         let now = q.now();
-        let counted = now >= self.warmup;
-        let att = &mut self.attempts[a];
-        att.arrived = now;
-        att.counted = counted;
-        if att.phase == Phase::CancelledInTransit {
-            self.remove_attempt(a);
+        let Some(counted) = self.arrive(a, now) else {
             return;
-        }
+        };
+        let att = &mut self.attempts[a];
         let cache = &mut self.caches[att.local as usize];
         if let Some(mode) = cache.down {
             cache.stats.unavailable += u64::from(counted);

@@ -385,14 +385,10 @@ impl World {
         q: &mut EventQueue<Event>,
     ) {
         let now = q.now();
-        let counted = now >= self.warmup;
-        let att = &mut self.attempts[a];
-        att.arrived = now;
-        att.counted = counted;
-        if att.phase == Phase::CancelledInTransit {
-            self.remove_attempt(a);
+        if self.arrive(a, now).is_none() {
             return;
         }
+        let att = &mut self.attempts[a];
         let (d, op) = (att.local as usize, att.endpoint);
         let db = &mut self.databases[d];
         let Some(node) = db.route(op) else {

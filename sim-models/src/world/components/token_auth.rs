@@ -307,14 +307,10 @@ impl World {
         q: &mut EventQueue<Event>,
     ) {
         let now = q.now();
-        let counted = now >= self.warmup;
-        let att = &mut self.attempts[a];
-        att.arrived = now;
-        att.counted = counted;
-        if att.phase == Phase::CancelledInTransit {
-            self.remove_attempt(a);
+        let Some(counted) = self.arrive(a, now) else {
             return;
-        }
+        };
+        let att = &mut self.attempts[a];
         att.phase = Phase::Calling;
         let t = att.local as usize;
         let ta = &mut self.token_auths[t];
