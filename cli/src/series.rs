@@ -11,7 +11,7 @@
 use std::str::FromStr;
 
 use sim_core::SimDuration;
-use sim_models::result::Series;
+use sim_models::result::{FailedSeries, Series};
 
 /// What the saved series holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +144,12 @@ fn coarsen(s: &Series, k: usize, width: SimDuration) -> Series {
             .collect(),
         succeeded,
         failed: sum(&s.failed),
+        failed_by_reason: FailedSeries {
+            timeout: sum(&s.failed_by_reason.timeout),
+            rejected: sum(&s.failed_by_reason.rejected),
+            error: sum(&s.failed_by_reason.error),
+            circuit_open: sum(&s.failed_by_reason.circuit_open),
+        },
         degraded: sum(&s.degraded),
         latency_p50_ms: max_f(&s.latency_p50_ms),
         latency_p99_ms: max_f(&s.latency_p99_ms),
@@ -234,6 +240,12 @@ mod tests {
             offered: vec![10, 10, 10, 10, 10],
             succeeded: vec![10, 8, 6, 10, 10],
             failed: vec![0, 2, 4, 0, 0],
+            failed_by_reason: FailedSeries {
+                timeout: vec![0, 2, 3, 0, 0],
+                rejected: vec![0, 0, 1, 0, 0],
+                error: vec![0; 5],
+                circuit_open: vec![0; 5],
+            },
             degraded: vec![0; 5],
             goodput_rps: vec![10.0, 8.0, 6.0, 10.0, 10.0],
             latency_p50_ms: vec![1.0, 2.0, 3.0, 1.0, 1.0],
@@ -271,6 +283,8 @@ mod tests {
         assert_eq!(c.retry_amplification, vec![1.5, 1.0, 1.0]);
         assert_eq!(c.latency_p99_ms, vec![9.0, 7.0, 5.0]);
         assert_eq!(c.faults_active, vec![1, 0, 0]);
+        assert_eq!(c.failed_by_reason.timeout, vec![2, 3, 0]);
+        assert_eq!(c.failed_by_reason.rejected, vec![0, 1, 0]);
         let s = &c.services[0];
         assert_eq!(s.queue_depth_mean, vec![2.0, 1.0, 0.0]);
         assert_eq!(s.queue_depth_max, vec![9, 3, 0]);

@@ -533,7 +533,6 @@ fn every_dashboard_query_names_a_metric_the_export_produces() {
     for needed in [
         "simctl_requests_succeeded_total",
         "simctl_requests_failed_total",
-        "simctl_run_requests_failed",
         "simctl_request_latency_seconds",
         "simctl_retry_amplification_ratio",
         "simctl_service_queue_depth",

@@ -174,7 +174,7 @@ fn families(runs: &[RunResult]) -> Vec<Family> {
             "simctl_requests_failed",
             Counter,
             None,
-            "Requests that failed, all clients (the run's totals by reason are simctl_run_requests_failed).",
+            "Requests that failed, all clients, by reason (`timeout`, `rejected`, `error`, `circuit_open`).",
         ),
         family(
             "simctl_requests_degraded",
@@ -408,11 +408,16 @@ fn families(runs: &[RunResult]) -> Vec<Family> {
                 cumulative(&u64s(&c.bad)),
             );
         }
-        add(
-            "simctl_requests_failed",
-            vec![],
-            cumulative(&u64s(&s.failed)),
-        );
+        let by = &s.failed_by_reason;
+        for (reason, n) in [
+            ("timeout", &by.timeout),
+            ("rejected", &by.rejected),
+            ("error", &by.error),
+            ("circuit_open", &by.circuit_open),
+        ] {
+            let labels = vec![("reason", reason.to_string())];
+            add("simctl_requests_failed", labels, cumulative(&u64s(n)));
+        }
         add(
             "simctl_requests_degraded",
             vec![],

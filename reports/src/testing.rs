@@ -163,6 +163,12 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
             t_s,
             offered,
             succeeded,
+            failed_by_reason: sim_models::result::FailedSeries {
+                timeout: failed.clone(),
+                rejected: vec![0; failed.len()],
+                error: vec![0; failed.len()],
+                circuit_open: vec![0; failed.len()],
+            },
             failed,
             clients: Vec::new(),
             services: service_series,

@@ -285,6 +285,15 @@ pub struct Failed {
     pub circuit_open: u64,
 }
 
+/// Failed requests by reason, per window (the reasons of [`Failed`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailedSeries {
+    pub timeout: Vec<u64>,
+    pub rejected: Vec<u64>,
+    pub error: Vec<u64>,
+    pub circuit_open: Vec<u64>,
+}
+
 impl Failed {
     pub fn total(&self) -> u64 {
         self.timeout + self.rejected + self.error + self.circuit_open
@@ -472,6 +481,9 @@ pub struct Series {
     pub offered: Vec<u64>,
     pub succeeded: Vec<u64>,
     pub failed: Vec<u64>,
+    /// `failed` by reason, per window (the four add up to it).
+    #[serde(default)]
+    pub failed_by_reason: FailedSeries,
     pub degraded: Vec<u64>,
     pub goodput_rps: Vec<f64>,
     pub latency_p50_ms: Vec<f64>,

@@ -1148,12 +1148,16 @@ pub const MAX_WINDOWS: u64 = 1_000_000;
 /// At most this many values in a run's time series (8 bytes each in memory: 400 MB).
 pub const MAX_SERIES_VALUES: u64 = 50_000_000;
 
-/// Values a run's time series holds per window: 13 for the system, 4 per client, 6 per
+/// Values a run's time series holds per window for the whole system (see `result::Series`:
+/// counts, rates, latencies, failures by reason).
+const SYSTEM_VALUES: u64 = 17;
+
+/// Values a run's time series holds per window: [`SYSTEM_VALUES`], 4 per client, 6 per
 /// service replica (see `result::Series`), and per config one per version and one more.
 pub fn series_values_per_window(s: &Scenario) -> u64 {
     let instances: u64 = s.services.iter().map(|x| u64::from(x.instances())).sum();
     let configs: u64 = s.configs.iter().map(|c| c.pushes.len() as u64 + 2).sum();
-    13 + 4 * s.clients.len() as u64 + 6 * instances + configs
+    SYSTEM_VALUES + 4 * s.clients.len() as u64 + 6 * instances + configs
 }
 
 /// The window must be positive, and the series it makes (horizon / window rows) must fit
@@ -1167,7 +1171,8 @@ fn window_problems(s: &Scenario) -> Vec<Problem> {
     let per_window = series_values_per_window(s);
     // More nodes than a run may have is refused on its own field (`footprint`): the window
     // is then judged by the window count alone, not blamed for the nodes' series.
-    let nodes = s.clients.len() as u64 + (per_window - 13 - 4 * s.clients.len() as u64) / 6;
+    let nodes =
+        s.clients.len() as u64 + (per_window - SYSTEM_VALUES - 4 * s.clients.len() as u64) / 6;
     let most = if nodes > s.limits.max_nodes {
         MAX_WINDOWS
     } else {

@@ -79,6 +79,8 @@ pub(crate) struct WindowCounts {
     pub succeeded: u64,
     pub degraded: u64,
     pub failed: u64,
+    /// `failed` by reason.
+    pub failed_by: Failed,
     pub faults_started: u32,
     /// Two significant digits: plenty for a chart, and a tenth of the buckets to scan.
     pub latency: WindowLatency,
@@ -101,6 +103,7 @@ impl WindowCounts {
             succeeded: 0,
             degraded: 0,
             failed: 0,
+            failed_by: Failed::default(),
             faults_started: 0,
             latency: WindowLatency::with_precision(2),
         }
@@ -122,6 +125,7 @@ impl WindowCounts {
             succeeded,
             degraded,
             failed,
+            failed_by,
             faults_started,
             latency,
         } = self;
@@ -142,6 +146,7 @@ impl WindowCounts {
         for n in [offered, slow, succeeded, degraded, failed] {
             *n = 0;
         }
+        *failed_by = Failed::default();
         *faults_started = 0;
     }
 }
@@ -218,13 +223,9 @@ impl Metrics {
             }
             Outcome::Failed(f) => {
                 if counted {
-                    match f {
-                        Failure::Timeout => tally.failed.timeout += 1,
-                        Failure::Rejected => tally.failed.rejected += 1,
-                        Failure::Error => tally.failed.error += 1,
-                        Failure::CircuitOpen => tally.failed.circuit_open += 1,
-                    }
+                    count_failure(&mut tally.failed, f);
                 }
+                count_failure(&mut self.window.failed_by, f);
                 self.window.failed += 1;
             }
         }
@@ -340,6 +341,11 @@ impl World {
         series.offered.push(w.offered);
         series.succeeded.push(w.succeeded);
         series.failed.push(w.failed);
+        let by = &mut series.failed_by_reason;
+        by.timeout.push(w.failed_by.timeout);
+        by.rejected.push(w.failed_by.rejected);
+        by.error.push(w.failed_by.error);
+        by.circuit_open.push(w.failed_by.circuit_open);
         series.degraded.push(w.degraded);
         series.goodput_rps.push(w.succeeded as f64 / secs);
         series
@@ -491,5 +497,15 @@ pub(crate) fn empty_series(window: SimDuration, clients: &[String], services: &[
             })
             .collect(),
         ..Default::default()
+    }
+}
+
+/// Counts one failure under its reason.
+fn count_failure(failed: &mut Failed, f: Failure) {
+    match f {
+        Failure::Timeout => failed.timeout += 1,
+        Failure::Rejected => failed.rejected += 1,
+        Failure::Error => failed.error += 1,
+        Failure::CircuitOpen => failed.circuit_open += 1,
     }
 }

@@ -166,3 +166,20 @@ fn identities_hold_on_generated_scenarios() {
     assert!(degraded >= 5, "{degraded} cases have degraded answers");
     assert!(cancelled >= 5, "{cancelled} cases cancel attempts");
 }
+
+/// Per window, the failures by reason add up to the failures, and over the run (after the
+/// warm-up, whose windows they also count) to at least the run's totals by reason.
+#[test]
+fn failures_by_reason_add_up_per_window() {
+    let text = std::fs::read_to_string(crate::support::scenario_path("v0.1.ron")).unwrap();
+    let r = sim_models::run(&crate::support::load("v0.1.ron", &text), 42, "v0.1.ron");
+    let s = &r.series;
+    let by = &s.failed_by_reason;
+    for i in 0..s.t_s.len() {
+        let sum = by.timeout[i] + by.rejected[i] + by.error[i] + by.circuit_open[i];
+        assert_eq!(sum, s.failed[i], "window {i}");
+    }
+    let total = |v: &[u64]| v.iter().sum::<u64>();
+    assert!(total(&by.timeout) >= r.totals.failed.timeout && r.totals.failed.timeout > 0);
+    assert!(total(&by.rejected) >= r.totals.failed.rejected);
+}
