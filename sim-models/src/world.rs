@@ -406,7 +406,8 @@ impl World {
             if n < n_clients {
                 self.clients[n as usize].name.clone()
             } else {
-                self.services[(n - n_clients) as usize].name.clone()
+                // A caller may be any kind (a token auth forwarding to its upstream).
+                self.instance_name(n - n_clients).to_string()
             }
         };
         self.edges

@@ -606,3 +606,40 @@ fn broker_metrics_apply_to_brokers_only() {
         assert!(item.at.line > 40);
     }
 }
+
+/// A broker beside a cache and a token auth: its deliveries are answered to the broker, not
+/// to the component before it in the instance table (a cache's instance used to receive
+/// them, and a consumer's answer indexed the brokers past their end).
+#[test]
+fn a_broker_beside_a_cache_and_a_token_auth_gets_its_answers() {
+    let text = r#"Scenario(name: "mixed", seed: 1, horizon: "20s",
+    clients: [
+        Client(name: "readers", target: "api", load: Open(rate_rps: 100.0)),
+        Client(name: "producer", target: "edge", load: Open(rate_rps: 100.0)),
+    ],
+    services: [
+        Service(name: "api", replicas: 2, workers: 8, service_time: Constant("1ms"),
+                calls: [Call(to: "redis")]),
+        Service(name: "db", workers: 8, service_time: Constant("1ms")),
+        Service(name: "auth", workers: 2, service_time: Constant("1ms")),
+        Service(name: "front", workers: 8, service_time: Constant("1ms"),
+                calls: [Publish(to: "jobs")]),
+        Service(name: "worker", replicas: 2, workers: 4, service_time: Constant("10ms")),
+    ],
+    caches: [Cache(name: "redis", backend: "db", keys: HitRatio(0.5), capacity: 10,
+                   lookup_time: Constant("0.1ms"))],
+    brokers: [Broker(name: "jobs", visibility_timeout: "5s", max_deliveries: 3,
+                     groups: [Group(service: "worker", consumers: 2, prefetch: 2)])],
+    token_auths: [TokenAuth(name: "edge", upstream: "front", auth: "auth", users: 10,
+                            ttl: "5s", validation: Local, initial_tokens: Spread)],
+)"#;
+    let r = run(text, 1);
+    let g = group(&r);
+    assert_eq!(
+        g.dead_lettered + g.redeliveries + g.duplicates_processed,
+        0,
+        "{g:?}"
+    );
+    assert!(g.acked > 1800 && g.published - g.acked < 20, "{g:?}");
+    assert_conserved(&r);
+}

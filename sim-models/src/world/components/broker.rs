@@ -51,6 +51,7 @@ use sim_core::{SimDuration, SimTime};
 use super::super::effects::EffectKind;
 use super::super::side_effects::{LEDGER_TTL, Ledger};
 use super::super::{Attempt, AttemptKey, Event, Failure, Outcome, Parent, World};
+use super::Kind;
 use crate::result::{BrokerGroupResult, BrokerGroupSeries, BrokerResult, Latency};
 use crate::scenario::{self, CrashMode, Overflow};
 
@@ -359,7 +360,8 @@ impl World {
 
     /// The instance number of broker `b` (brokers come after every service instance).
     fn broker_instance(&self, b: usize) -> u32 {
-        (self.services.len() + b) as u32
+        // Instances: the services', then the caches', then the brokers' (world/build.rs).
+        (self.services.len() + self.caches.len() + b) as u32
     }
 
     /// The delivery of the message in `slot` of broker `b` is over: ack, or put it back
@@ -410,10 +412,13 @@ impl World {
         let Some(i) = from.checked_sub(self.clients.len() as u32) else {
             return;
         };
-        let Some(b) = (i as usize).checked_sub(self.services.len()) else {
+        // The caller's kind from the instance table: nodes after the services' instances
+        // may be caches, databases or token auths as well as brokers.
+        let inst = self.instances[i as usize];
+        if !matches!(inst.kind, Kind::Broker) {
             return;
-        };
-        let broker = &mut self.brokers[b];
+        }
+        let broker = &mut self.brokers[inst.index as usize];
         let Some(k) = broker.groups.iter().position(|g| g.edge == att.edge) else {
             return;
         };
