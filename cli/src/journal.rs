@@ -84,10 +84,16 @@ pub fn append(
     }
     output::write_atomic(&dir.join(&entry), md.as_bytes())?;
     // The record goes last: a journal line always has its entry.
+    append_record(dir, &log, &previous, &record)
+}
+
+/// Appends `record` to the log (after its entry files, so a line always has them), then
+/// rewrites the index from every record.
+fn append_record(dir: &Path, log: &Path, previous: &str, record: &serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&log)
+        .open(log)
         .with_context(|| format!("cannot write {}", log.display()))?;
     writeln!(f, "{record}").with_context(|| format!("cannot write {}", log.display()))?;
     f.sync_all()?;
@@ -130,15 +136,7 @@ pub fn append_score(
         "services": s.services,
         "replay": replay,
     });
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .with_context(|| format!("cannot write {}", log.display()))?;
-    writeln!(f, "{record}").with_context(|| format!("cannot write {}", log.display()))?;
-    f.sync_all()?;
-    let all = format!("{previous}{record}\n");
-    output::write_atomic(&dir.join("index.md"), index(&all).as_bytes())
+    append_record(dir, &log, &previous, &record)
 }
 
 /// The history page from every record of `journal.jsonl`.
