@@ -114,5 +114,6 @@ fn one_service(
         databases: Vec::new(),
         configs: Vec::new(),
         token_auths: Vec::new(),
+        remediation: None,
     }
 }

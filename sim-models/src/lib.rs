@@ -39,6 +39,7 @@ pub mod metric;
 pub mod policy;
 pub mod postmortem;
 pub mod recovery;
+pub mod remediation;
 pub mod result;
 pub mod retry;
 pub mod retry_budget;

@@ -89,6 +89,10 @@ pub struct Scenario {
     /// refreshes its users' tokens from an auth service, then forwards each request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_auths: Vec<TokenAuth>,
+    /// Automated remediation: detection, classification, plans, the safe orchestrator and
+    /// the human on call (see [`crate::remediation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<crate::remediation::spec::Remediation>,
 }
 
 fn default_window() -> SimDuration {

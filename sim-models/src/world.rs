@@ -40,6 +40,7 @@ mod effects;
 pub(crate) mod metrics;
 mod network;
 mod side_effects;
+mod signals;
 pub(crate) mod trace;
 
 use components::Instance;
