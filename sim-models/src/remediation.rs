@@ -14,4 +14,5 @@ pub mod decide;
 pub mod mix;
 pub mod plan;
 pub mod planner;
+pub mod runbook;
 pub mod spec;
