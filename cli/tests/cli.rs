@@ -1526,23 +1526,23 @@ fn plans_check_accepts_the_runbook_and_names_each_bad_file_s_problem() {
     for (file, want) in [
         (
             "remediation/bad/cycle.json",
-            "remediation/bad/cycle.json:8:35: error: field `plans[0].steps[0].after[0]`: the steps `drain`, `verify-traffic`, `restart` wait for each other in a cycle",
+            "remediation/bad/cycle.json:9:38: error: field `plans[0].steps[1].after[0]`: the steps `drain`, `verify-traffic`, `restart` wait for each other in a cycle",
         ),
         (
             "remediation/bad/unknown-action.json",
-            "remediation/bad/unknown-action.json:8:55: error: field `plans[0].steps[0].action.kind`: unknown action kind `reboot`",
+            "remediation/bad/unknown-action.json:8:47: error: field `plans[0].steps[0].action.kind`: unknown action kind `reboot`",
         ),
         (
             "remediation/bad/unsafe-parameter.json",
-            "remediation/bad/unsafe-parameter.json:8:81: error: field `plans[0].steps[0].action.replicas`: must be at least 1",
+            "remediation/bad/unsafe-parameter.json:8:88: error: field `plans[0].steps[0].action.replicas`: must be at least 1",
         ),
         (
             "remediation/bad/unknown-target.json",
-            "remediation/bad/unknown-target.json:8:63: error: field `plans[0].steps[0].action.target`: names service `gatway`, which does not exist (did you mean `gateway`?)",
+            "remediation/bad/unknown-target.json:8:65: error: field `plans[0].steps[0].action.target`: names service `gatway`, which does not exist (did you mean `gateway`?)",
         ),
         (
             "remediation/harmful-restart-all.json",
-            "error: field `plans[0].steps[2].action.target`: for every `overload` target in the scenario (8), e.g. `gateway`: the steps `restart-0`, `restart-1`, `restart-2` can run at the same time",
+            "remediation/harmful-restart-all.json:10:71: error: field `plans[0].steps[1].action.target`: for every `overload` target in the scenario (7), e.g. `gateway`: the steps `restart-0`, `restart-1` can run at the same time",
         ),
     ] {
         let out = simctl(&["plans", "check", file, "--scenario", scenario]);

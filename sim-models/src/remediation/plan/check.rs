@@ -151,7 +151,7 @@ fn sweep(
             };
             warnings.push(Problem::new(
                 path,
-                format!("for a `{class}` on `{target}`{others}: {message}"),
+                format!("for class `{class}` on `{target}`{others}: {message}"),
             ));
         }
     }
@@ -323,6 +323,7 @@ impl Checker<'_> {
             self.err(at.clone(), msg);
             return None;
         }
+        let base = name.rsplit_once('#').map_or(name, |(b, _)| b);
         let msg = if s.clients.iter().any(|c| c.name == name) {
             format!("`{name}` is a client; this action acts on a service")
         } else if s.databases.iter().any(|d| d.name == name) {
@@ -330,7 +331,7 @@ impl Checker<'_> {
                 "`{name}` is a database; this action acts on a service (a database has `failover`)"
             )
         } else {
-            unknown_service("names", name, &service_names(self.s))
+            unknown_service("names", base, &service_names(self.s))
         };
         self.err(at.clone(), msg);
         None
@@ -568,7 +569,7 @@ impl Checker<'_> {
                 self.err(
                     FieldPath::root().field("steps").index(j).field("action").field("target"),
                     format!(
-                        "{verb} {} of `{name}`'s {n} instances at once ({}), more than `limits.max_capacity_fraction` ({fraction}) allows: {} at a time, in steps ordered with `after`",
+                        "{verb} {} of `{name}`'s {n} instances at once ({}), more than `limits.max_capacity_fraction` ({fraction}) allows ({})",
                         set.len(),
                         percent(set.len(), n),
                         allowed(n, fraction),
@@ -597,7 +598,7 @@ impl Checker<'_> {
                 self.err(
                     FieldPath::root().field("steps").index(last).field("action").field("target"),
                     format!(
-                        "the steps {} can run at the same time (no `after` path between them) and together take {} of `{name}`'s {n} instances out ({}), more than `limits.max_capacity_fraction` ({fraction}) allows: {} at a time; order them with `after`",
+                        "the steps {} can run at the same time (no `after` path between them) and together take {} of `{name}`'s {n} instances out ({}), more than `limits.max_capacity_fraction` ({fraction}) allows ({}): order them with `after`",
                         ids.join(", "),
                         count.len(),
                         percent(count.len(), n),

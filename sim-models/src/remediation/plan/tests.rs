@@ -150,7 +150,7 @@ fn capacity_is_checked_per_step_and_for_steps_that_can_run_together() {
         r#"{"id": "all", "action": {"kind": "restart", "target": "api", "restart_time": "5s"}}"#,
     );
     let got = check(&whole);
-    assert!(got.contains("restarts 3 of `api`'s 3 instances at once (100%), more than `limits.max_capacity_fraction` (0.34) allows: 1 at a time"), "{got}");
+    assert!(got.contains("restarts 3 of `api`'s 3 instances at once (100%), more than `limits.max_capacity_fraction` (0.34) allows (1 at a time)"), "{got}");
     let parallel = file(
         r#"{"id": "r0", "action": {"kind": "restart", "target": "api#0", "restart_time": "5s"}},
 {"id": "r1", "action": {"kind": "restart", "target": "api#1", "restart_time": "5s"}}"#,
@@ -226,7 +226,7 @@ fn templates_are_checked_statically_then_for_each_target() {
     // Restarting a whole service is refused for every service the overload can hit.
     assert!(got.contains("field `plans[2].steps[0].action.target`: for every `overload` target in the scenario (3), e.g. `api`: restarts 3 of `api`'s 3 instances"), "{got}");
     // One of auth's two instances is over the limit, api's are not: a warning.
-    assert!(got.contains("warning: field `plans[0].steps[0].action.target`: for a `instance_failure` on `auth#0` (and 1 more of its 5 targets)"), "{got}");
+    assert!(got.contains("warning: field `plans[0].steps[0].action.target`: for class `instance_failure` on `auth#0` (and 1 more of its 5 targets)"), "{got}");
 
     let plans = parse("p.json", text).unwrap();
     let incident = Classification {
