@@ -18,9 +18,10 @@ use crate::remediation::mix::GeneratedIncident;
 use crate::remediation::record::IncidentRecord;
 
 /// A client's baseline load is an exponentially weighted mean of its offered rate over
-/// about this long, frozen while a page alert fires (so an incident does not become its
+/// about this long (long enough that the minute or so a surge takes to page moves it
+/// little), frozen while a page alert fires (so an incident does not become its
 /// own baseline).
-const BASELINE_TAU_S: f64 = 300.0;
+const BASELINE_TAU_S: f64 = 900.0;
 /// Pushes begun this long ago at most are "recent".
 const RECENT_PUSH_S: f64 = 600.0;
 /// The alerts that page.
@@ -52,24 +53,27 @@ pub(crate) struct Watch {
     zones: Vec<Option<String>>,
     /// Each generated incident's record.
     pub records: Vec<IncidentRecord>,
+    /// Whether a page alert was firing at the window end before.
+    paged_before: bool,
 }
 
 impl Watch {
     pub(crate) fn new(world: &World, s: &crate::scenario::Scenario) -> Watch {
         let n_clients = world.clients.len() as u32;
-        let callees = (world.groups.iter())
-            .map(|g| {
-                let mut out: Vec<String> = Vec::new();
-                for e in world.edges.iter().filter(|e| {
-                    e.from >= n_clients && g.instances.contains(&(e.from - n_clients))
-                }) {
-                    if !out.contains(&e.callee) {
-                        out.push(e.callee.clone());
+        let callees =
+            (world.groups.iter())
+                .map(|g| {
+                    let mut out: Vec<String> = Vec::new();
+                    for e in world.edges.iter().filter(|e| {
+                        e.from >= n_clients && g.instances.contains(&(e.from - n_clients))
+                    }) {
+                        if !out.contains(&e.callee) {
+                            out.push(e.callee.clone());
+                        }
                     }
-                }
-                out
-            })
-            .collect();
+                    out
+                })
+                .collect();
         Watch {
             edge_attempts: vec![0; world.edges.len()],
             timeouts: vec![0; world.instances.len()],
@@ -81,6 +85,7 @@ impl Watch {
                 .flat_map(|svc| (0..svc.instances()).map(|i| svc.zone_of(i).map(str::to_string)))
                 .collect(),
             records: Vec::new(),
+            paged_before: false,
         }
     }
 }
@@ -136,11 +141,13 @@ impl World {
         let paging = self.paging();
         let watch = self.watch.as_deref_mut().expect("put back above");
         let mut answer = None;
+        let paged_before = watch.paged_before;
         for r in &mut watch.records {
-            r.observe(signals.now_s, paging, &mut || {
+            r.observe(signals.now_s, paging, paged_before, &mut || {
                 answer.get_or_insert_with(|| classify(&signals)).clone()
             });
         }
+        watch.paged_before = paging;
         if !paging {
             let alpha = 1.0 - (-width.as_secs_f64() / BASELINE_TAU_S).exp();
             for (b, c) in watch.baseline_rps.iter_mut().zip(&signals.clients) {
@@ -170,9 +177,9 @@ impl World {
         };
         let secs = width.as_secs_f64().max(1e-12);
         let m = &self.metrics;
-        for (alerts, who) in std::iter::once((&m.alerts, None)).chain(
-            (m.client_alerts.iter()).zip(self.clients.iter().map(|c| Some(c.name.as_str()))),
-        ) {
+        for (alerts, who) in std::iter::once((&m.alerts, None))
+            .chain((m.client_alerts.iter()).zip(self.clients.iter().map(|c| Some(c.name.as_str()))))
+        {
             let Some(alerts) = alerts else { continue };
             for name in crate::slo::STANDARD_RULES.iter().map(|r| r.name) {
                 if alerts.firing(name) {
