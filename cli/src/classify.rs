@@ -19,6 +19,8 @@ pub struct Args {
     pub seed: Option<u64>,
     pub jobs: usize,
     pub json: bool,
+    /// Score the first reading after detection instead of the confirmed one.
+    pub first_reading: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -59,16 +61,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(p) = &progress {
         p.finish();
     }
-    let records: Vec<_> = logs.into_iter().flatten().collect();
+    let mut records: Vec<_> = logs.into_iter().flatten().collect();
+    if args.first_reading {
+        records = records.iter().map(|r| r.first_reading_only()).collect();
+    }
     let report = ClassifyReport {
         scenario: scenario.name.clone(),
         scenario_hash: scenario.hash(),
         replay: format!(
-            "simctl classify {name}{} --seed {base} --seeds {}",
+            "simctl classify {name}{} --seed {base} --seeds {}{}",
             crate::set_args(&args.sets),
-            args.seeds
+            args.seeds,
+            if args.first_reading {
+                " --first-reading"
+            } else {
+                ""
+            }
         ),
         seeds,
+        first_reading: args.first_reading,
         confusion: Confusion::of(&records),
     };
     if args.json {

@@ -380,6 +380,10 @@ enum Command {
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Score the classifier's first reading after detection, not the first one it
+        /// gives two window ends in a row.
+        #[arg(long)]
+        first_reading: bool,
     },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
@@ -668,6 +672,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             seed,
             jobs,
             format,
+            first_reading,
         } => classify::run(classify::Args {
             file,
             sets,
@@ -675,6 +680,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             seed,
             jobs: worker_threads(jobs)?,
             json: matches!(format, Format::Json),
+            first_reading,
         }),
         Command::Spof {
             file,

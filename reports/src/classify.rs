@@ -37,9 +37,14 @@ pub fn classify_table(r: &ClassifyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "classify {} ({} seeds): {} incidents, {} detected, {} classified right ({} with the right target)",
+        "classify {} ({} seeds, {}): {} incidents, {} detected, {} classified right ({} with the right target)",
         r.scenario,
         r.seeds.len(),
+        if r.first_reading {
+            "first reading after detection"
+        } else {
+            "first reading confirmed at the next window end"
+        },
         c.incidents,
         c.detected,
         c.correct,

@@ -84,8 +84,11 @@ pub struct ClientSignals {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSignals {
     pub name: String,
-    /// Failed / received attempts over the window, all instances in service.
+    /// Errors answered (failures and refusals, not attempts dropped unanswered, which
+    /// callers see as timeouts) / received attempts over the window, all instances in
+    /// service.
     pub error_rate: Option<f64>,
+    /// Busy time over the workers usable (fewer under a capacity loss).
     pub utilization: f64,
     pub queue_depth: f64,
     /// Its callees (services, caches, databases, brokers, token auths by name).
@@ -225,7 +228,8 @@ fn pct(x: f64) -> String {
 /// 6. **retry storm**: a client's target saturated, its retry amplification high, its
 ///    offered load near its baseline;
 /// 7. **dependency slow**: calls to a service that others call time out, it has no errors
-///    of its own, and nothing below it times out: the deepest one.
+///    of its own, and nothing below it times out: the deepest one, and of those the one
+///    whose calls time out most.
 pub fn classify(s: &Signals) -> Option<Classification> {
     zone_loss(s)
         .or_else(|| bad_config(s))
@@ -410,12 +414,17 @@ fn retry_storm(s: &Signals) -> Option<Classification> {
 }
 
 fn dependency_slow(s: &Signals) -> Option<Classification> {
-    let svc = s.services.iter().find(|x| {
-        s.is_dependency(&x.name)
-            && x.timing_out()
-            && x.error_rate.is_none_or(|e| e < QUIET)
-            && !s.trouble_below(x)
-    })?;
+    // The one timing out most: a slow callee early in a call sequence eats the deadline of
+    // the calls after it, which time out too.
+    let share = |x: &ServiceSignals| x.timeouts as f64 / x.attempts.max(1) as f64;
+    let svc = (s.services.iter())
+        .filter(|x| {
+            s.is_dependency(&x.name)
+                && x.timing_out()
+                && x.error_rate.is_none_or(|e| e < QUIET)
+                && !s.trouble_below(x)
+        })
+        .max_by(|a, b| share(a).total_cmp(&share(b)))?;
     found(
         IncidentClass::DependencySlow,
         &svc.name,

@@ -215,6 +215,9 @@ pub struct ClassifyReport {
     pub scenario_hash: String,
     pub seeds: Vec<u64>,
     pub replay: String,
+    /// Scored on the classifier's first reading after detection, not on its first
+    /// confirmed one (the same answer at two window ends in a row).
+    pub first_reading: bool,
     #[serde(flatten)]
     pub confusion: Confusion,
 }

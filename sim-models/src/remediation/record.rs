@@ -16,10 +16,17 @@ pub struct IncidentRecord {
     /// or `page-slow`) of the scenario's SLO or a client's firing, not one already firing
     /// when it started (as `slo::time_to_detect` counts only a new firing).
     pub detected_s: Option<f64>,
-    /// The classifier's first answer at or after detection, up to the incident's end, and
-    /// when.
+    /// The classifier's first answer at or after detection that it gives again at the next
+    /// window end (the same class and target: confirmed, as an on-call engineer looks
+    /// twice before acting), up to the incident's end, and when it was confirmed.
     pub classification: Option<Classification>,
     pub classified_s: Option<f64>,
+    /// Its first answer at or after detection, confirmed or not, and when.
+    pub first_reading: Option<Classification>,
+    pub first_reading_s: Option<f64>,
+    /// The answer at the window end before, while unconfirmed.
+    #[serde(skip)]
+    last: Option<Classification>,
     /// Whether a page alert that was firing before its start is still firing: such an
     /// alert is an earlier incident's and does not detect this one (a new firing does).
     #[serde(skip)]
@@ -34,6 +41,9 @@ impl IncidentRecord {
             detected_s: None,
             classification: None,
             classified_s: None,
+            first_reading: None,
+            first_reading_s: None,
+            last: None,
             carried: None,
         }
     }
@@ -57,8 +67,20 @@ impl IncidentRecord {
             self.detected_s = Some(now_s);
         }
         if self.detected_s.is_some() && self.classification.is_none() {
-            self.classification = classify();
-            self.classified_s = self.classification.as_ref().map(|_| now_s);
+            let now = classify();
+            if self.first_reading.is_none() && now.is_some() {
+                self.first_reading = now.clone();
+                self.first_reading_s = Some(now_s);
+            }
+            let same =
+                |a: &Classification, b: &Classification| a.class == b.class && a.target == b.target;
+            if let (Some(a), Some(b)) = (&self.last, &now)
+                && same(a, b)
+            {
+                self.classification = now.clone();
+                self.classified_s = Some(now_s);
+            }
+            self.last = now;
         }
     }
 
@@ -69,6 +91,16 @@ impl IncidentRecord {
 
     pub fn time_to_classify_s(&self) -> Option<f64> {
         self.classified_s.map(|t| t - self.truth.start_s)
+    }
+
+    /// Its first reading in place of the confirmed one (to score the classifier on its
+    /// first window alone).
+    pub fn first_reading_only(&self) -> IncidentRecord {
+        IncidentRecord {
+            classification: self.first_reading.clone(),
+            classified_s: self.first_reading_s,
+            ..self.clone()
+        }
     }
 }
 
@@ -105,11 +137,15 @@ mod tests {
         r.observe(110.0, true, false, &mut none);
         assert_eq!((r.detected_s, r.classified_s), (Some(110.0), None));
         r.observe(115.0, true, true, &mut guess);
-        assert_eq!(r.classified_s, Some(115.0));
-        assert_eq!(r.time_to_classify_s(), Some(15.0));
-        // The first classification stays.
-        r.observe(120.0, true, true, &mut none);
-        assert_eq!(r.classified_s, Some(115.0));
+        assert_eq!((r.first_reading_s, r.classified_s), (Some(115.0), None));
+        // Confirmed at the next window end.
+        r.observe(120.0, true, true, &mut guess);
+        assert_eq!(r.classified_s, Some(120.0));
+        assert_eq!(r.time_to_classify_s(), Some(20.0));
+        // The first confirmed classification stays.
+        r.observe(125.0, true, true, &mut none);
+        assert_eq!(r.classified_s, Some(120.0));
+        assert_eq!(r.first_reading_only().classified_s, Some(115.0));
         // Nothing after its end counts.
         let mut late = record();
         late.observe(205.0, true, false, &mut guess);
@@ -125,6 +161,27 @@ mod tests {
         r.observe(115.0, false, true, &mut guess);
         r.observe(120.0, true, false, &mut guess);
         assert_eq!(r.detected_s, Some(120.0));
-        assert_eq!(r.classified_s, Some(120.0));
+        assert_eq!(r.first_reading_s, Some(120.0));
+    }
+
+    #[test]
+    fn a_reading_that_changes_is_not_confirmed_until_it_holds() {
+        use IncidentClass::*;
+        let reading = |class| {
+            move || {
+                Some(Classification {
+                    class,
+                    target: "t".into(),
+                    evidence: String::new(),
+                })
+            }
+        };
+        let mut r = record();
+        r.observe(105.0, true, false, &mut reading(Overload));
+        r.observe(110.0, true, true, &mut reading(RetryStorm));
+        assert_eq!(r.classification, None);
+        r.observe(115.0, true, true, &mut reading(RetryStorm));
+        assert_eq!(r.classification.as_ref().map(|c| c.class), Some(RetryStorm));
+        assert_eq!(r.first_reading.as_ref().map(|c| c.class), Some(Overload));
     }
 }

@@ -427,7 +427,9 @@ impl World {
                 let st = &svc.stats;
                 w.closed[k] = super::signals::InstanceWindow {
                     attempts: st.window.attempts,
-                    failed: st.window.failed + st.window.rejected + st.window.dropped,
+                    // Errors answered: not attempts dropped (expired, or into a black
+                    // hole), which callers see as timeouts.
+                    failed: st.window.failed + st.window.rejected,
                     busy: st.busy_level.mean_since_reset(now),
                     queue_depth: st.queue_level.mean_since_reset(now),
                 };
