@@ -1552,3 +1552,51 @@ fn plans_check_accepts_the_runbook_and_names_each_bad_file_s_problem() {
         assert!(err.contains(want), "{file}: want {want:?}\n got {err}");
     }
 }
+
+#[test]
+fn classify_prints_the_same_matrix_at_any_jobs_and_refuses_a_scenario_without_a_mix() {
+    let args = |jobs: &'static str| {
+        [
+            "classify",
+            "scenarios/remediation/incidents.ron",
+            "--set",
+            "horizon=20m",
+            "--seeds",
+            "2",
+            "--jobs",
+            jobs,
+            "--format",
+            "json",
+        ]
+    };
+    let one = simctl(&args("1"));
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    let two = simctl(&args("2"));
+    assert_eq!(text(&one.stdout), text(&two.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    let total: u64 = rows.iter().map(|r| r["incidents"].as_u64().unwrap()).sum();
+    assert_eq!(total, report["incidents"].as_u64().unwrap());
+    assert!(total > 0);
+    let table = simctl(&[
+        "classify",
+        "scenarios/remediation/incidents.ron",
+        "--set",
+        "horizon=20m",
+        "--seeds",
+        "2",
+    ]);
+    let shown = text(&table.stdout);
+    assert!(
+        shown.contains("truth \\ guessed") && shown.contains("zone_loss"),
+        "{shown}"
+    );
+    let none = simctl(&["classify", "scenarios/v1.0.ron", "--seeds", "1"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        text(&none.stderr).contains("no `remediation.mix`"),
+        "{}",
+        text(&none.stderr)
+    );
+}

@@ -88,11 +88,14 @@ pub fn build(scenario: &Scenario, seed: u64) -> Engine<World> {
     let mut queue = EventQueue::new();
     // Incident processes become faults here and again in `finish` (the same pure
     // expansion), so the world and the result see the same faults.
-    let world = World::new(
+    let mut world = World::new(
         &crate::incidents::with_incidents(scenario, seed),
         seed,
         &mut queue,
     );
+    if scenario.remediation.is_some() {
+        world.watch_incidents(scenario, crate::remediation::mix::expand(scenario, seed));
+    }
     let limits = Limits {
         horizon: SimTime::ZERO + scenario.horizon,
         max_events: scenario.limits.max_events,
@@ -322,6 +325,7 @@ fn finish(
         databases: world.databases.iter().map(|d| d.result()).collect(),
         configs: world.configs.iter().map(|c| c.result()).collect(),
         token_auths: world.token_auths.iter().map(|t| t.result()).collect(),
+        incident_log: world.take_incident_log(),
         series,
     }
 }

@@ -40,7 +40,7 @@ mod effects;
 pub(crate) mod metrics;
 mod network;
 mod side_effects;
-mod signals;
+pub(crate) mod signals;
 pub(crate) mod trace;
 
 use components::Instance;
@@ -396,6 +396,9 @@ pub struct World {
     slo_latency: Option<SimDuration>,
     window: SimDuration,
     pub(crate) metrics: metrics::Metrics,
+    /// What remediation watches, with a `remediation` section only (else `None`: one
+    /// branch per hook).
+    pub(crate) watch: Option<Box<signals::Watch>>,
 }
 
 impl World {

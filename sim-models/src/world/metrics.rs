@@ -296,7 +296,9 @@ impl World {
             self.close_config_windows();
         }
         let faults_active = self.faults_active();
-        let control = !self.rules.is_empty() && q.is_some();
+        let watching = self.watch.is_some() && q.is_some();
+        let control = (!self.rules.is_empty() || watching) && q.is_some();
+        let mut watch = self.watch.take();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];
         let m = &mut self.metrics;
         let fresh = match m.spare_window.take() {
@@ -421,6 +423,17 @@ impl World {
                     gw.workers += f64::from(svc.workers);
                 }
             }
+            if let Some(w) = watch.as_deref_mut() {
+                let st = &svc.stats;
+                w.closed[k] = super::signals::InstanceWindow {
+                    attempts: st.window.attempts,
+                    // Errors answered: not attempts dropped (expired, or into a black
+                    // hole), which callers see as timeouts.
+                    failed: st.window.failed + st.window.rejected,
+                    busy: st.busy_level.mean_since_reset(now),
+                    queue_depth: st.queue_level.mean_since_reset(now),
+                };
+            }
             let st = &mut svc.stats;
             out.attempts.push(st.window.attempts);
             out.queue_depth_mean
@@ -444,8 +457,12 @@ impl World {
         for ta in &mut self.token_auths {
             ta.close_window(now, whole);
         }
+        self.watch = watch;
         if let Some(q) = q.filter(|_| control) {
             self.evaluate_rules(now, width, &groups, &clients, q);
+        }
+        if watching {
+            self.watch_window(now, width, &groups, &clients);
         }
     }
 

@@ -8,6 +8,7 @@ mod accounting;
 mod bad_input;
 mod broker;
 mod cache;
+mod classify;
 mod config;
 mod control;
 mod database;
