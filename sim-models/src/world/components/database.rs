@@ -637,6 +637,71 @@ impl World {
     /// lost, and the failover starts (if there is a replica to promote).
     fn database_crash(&mut self, d: usize, q: &mut EventQueue<Event>) {
         let now = q.now();
+        self.database_fence(d, q);
+        let db = &mut self.databases[d];
+        if db.replicas_up().next().is_some() {
+            let after = db.detection.sample_duration(&mut db.failover_rng);
+            let key = q.schedule(
+                now + after,
+                Event::Database(DatabaseEvent::Detected(d as u32)),
+            );
+            db.failover = FailoverState::Detecting {
+                crashed_at: now,
+                key,
+            };
+        }
+    }
+
+    /// A switchover forced on database `d`'s primary (a `Failover` action, Patroni's
+    /// `patronictl failover --force`): the primary is stopped as a crash stops it, and the
+    /// replica that received the most is promoted after a draw of `promotion`, losing the
+    /// acknowledged writes it lacks; the old primary rejoins as a replica then. A crash not
+    /// yet detected is failed over at once (the operator does not wait for the leader key
+    /// to expire). Where it differs from Patroni: its `switchover` of a healthy primary
+    /// shuts it down cleanly and waits for the candidate to catch up, losing nothing; here
+    /// the primary is taken to be hung (the case automatic failover misses), so what it had
+    /// not shipped is gone. Refused while a replica is being promoted, while a crashed
+    /// primary is still down, or with no replica up.
+    pub(in crate::world) fn database_switchover(
+        &mut self,
+        d: usize,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), String> {
+        let now = q.now();
+        let db = &mut self.databases[d];
+        let none_up = || format!("database {} has no replica up to promote", db.name);
+        match db.failover {
+            FailoverState::Promoting { .. } => Err(format!(
+                "database {} is already promoting a replica",
+                db.name
+            )),
+            FailoverState::Detecting { crashed_at, key } => {
+                q.cancel(key);
+                let chosen = self.database_choose(d, crashed_at, q);
+                chosen.then_some(()).ok_or_else(|| {
+                    format!(
+                        "database {} has no replica up to promote",
+                        self.databases[d].name
+                    )
+                })
+            }
+            FailoverState::Idle if db.crashed.is_some() => Err(format!(
+                "database {}'s crashed primary has been replaced and is still down",
+                db.name
+            )),
+            FailoverState::Idle if db.replicas_up().next().is_none() => Err(none_up()),
+            FailoverState::Idle => {
+                self.database_fence(d, q);
+                self.database_choose(d, now, q);
+                Ok(())
+            }
+        }
+    }
+
+    /// The primary of database `d` stops (crashed, or fenced by a switchover): what it was
+    /// doing fails, and the WAL on its way to the replicas is lost.
+    fn database_fence(&mut self, d: usize, q: &mut EventQueue<Event>) {
+        let now = q.now();
         let db = &mut self.databases[d];
         let p = db.primary;
         db.crashed = Some(p);
@@ -662,27 +727,27 @@ impl World {
                 node.pending.pop_back();
             }
         }
-        if db.replicas_up().next().is_some() {
-            let after = db.detection.sample_duration(&mut db.failover_rng);
-            let key = q.schedule(
-                now + after,
-                Event::Database(DatabaseEvent::Detected(d as u32)),
-            );
-            db.failover = FailoverState::Detecting {
-                crashed_at: now,
-                key,
-            };
-        }
     }
 
-    /// The crash is noticed: the replica that received the most is chosen; the
-    /// acknowledged writes it lacks are lost.
+    /// The crash is noticed: a replica is chosen.
     fn database_detected(&mut self, d: usize, q: &mut EventQueue<Event>) {
-        let now = q.now();
-        let db = &mut self.databases[d];
-        let FailoverState::Detecting { crashed_at, .. } = db.failover else {
+        let FailoverState::Detecting { crashed_at, .. } = self.databases[d].failover else {
             return;
         };
+        self.database_choose(d, crashed_at, q);
+    }
+
+    /// The replica that received the most by `crashed_at` (when the primary stopped) is
+    /// chosen and promoted after a draw of `promotion`; the acknowledged writes it lacks are
+    /// lost. Returns whether there was one.
+    fn database_choose(
+        &mut self,
+        d: usize,
+        crashed_at: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> bool {
+        let now = q.now();
+        let db = &mut self.databases[d];
         let best = db
             .replicas_up()
             .map(|j| (db.nodes[j].received_by(crashed_at), j))
@@ -690,7 +755,7 @@ impl World {
             .max_by_key(|&(lsn, j)| (lsn, std::cmp::Reverse(j)));
         let Some((lsn, node)) = best else {
             db.failover = FailoverState::Idle;
-            return;
+            return false;
         };
         let lost = db.acked.iter().filter(|&&l| l > lsn).count() as u64;
         let after = db.promotion.sample_duration(&mut db.failover_rng);
@@ -705,6 +770,7 @@ impl World {
             lsn,
             lost,
         };
+        true
     }
 
     /// The chosen replica is the primary now: writes resume; what it lacks is gone.
