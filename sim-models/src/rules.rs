@@ -37,6 +37,11 @@
 //! rule acts in one run. The level-triggered reading (act again while the condition still
 //! holds after the cooldown) is the Kubernetes HPA's; an edge-triggered rule is a condition
 //! that stops holding once acted on, e.g. `AlertFiring` resolving.
+//!
+//! What each action costs in the world (restart back-off, scale stabilization and
+//! cooldown, shedding, evacuation, failover) is `world/actions.rs`'s; an action that did
+//! nothing (a scale within its cooldown, a failover already under way) is listed with
+//! why it was refused.
 
 use serde::{Deserialize, Serialize};
 use sim_core::path::{FieldPath, Problem};

@@ -758,11 +758,11 @@ fn fault_problems(
     let kind = at.field("kind");
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
         if s.database_index(name).is_some() {
-            if !matches!(f.kind, FaultKind::Crash { .. }) {
+            if !matches!(f.kind, FaultKind::Crash { .. } | FaultKind::Pause { .. }) {
                 err(
                     kind.field("service"),
                     format!(
-                        "`{name}` is a database: the fault that applies to a database is Crash (of its primary)"
+                        "`{name}` is a database: the faults that apply to a database are Crash and Pause (a hung primary)"
                     ),
                 );
             }

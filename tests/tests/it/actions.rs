@@ -274,6 +274,33 @@ fn a_failover_promotes_a_replica_and_loses_the_unreplicated_writes() {
     assert_eq!(r.databases[0].lost_writes, 0);
 }
 
+/// A hung primary (a Pause of the database) is what automatic failover misses and a
+/// Failover action fixes.
+#[test]
+fn a_failover_is_the_remedy_for_a_hung_primary() {
+    let hung = DATABASE.replace("REPLICATION", "Async").replace(
+        "    rules: [",
+        "    faults: [Fault(start: \"30s\", end: \"100s\", kind: Pause(service: \"pg\"))],\n    rules: [",
+    );
+    let without = hung.replace("At(\"60s\")", "At(\"119s\")");
+    let with = hung.replace("At(\"60s\")", "At(\"40s\")");
+    // Without the action (it comes at 119 s, too late to promote anyone), nothing fails
+    // over while the primary hangs: the writes sent from 30 s to 98 s time out at the
+    // client 2 s later, ~6,800.
+    let r = run(&without, 1);
+    assert!(r.databases[0].failovers.is_empty());
+    let failed: u64 = r.series.failed[30..100].iter().sum();
+    assert!((6300..7700).contains(&failed), "failed {failed}");
+    // With it at 40 s: promoted at 45 s, and writes succeed from then on.
+    let r = run(&with, 1);
+    let f = &r.databases[0].failovers[0];
+    assert_eq!((f.crashed_s, f.promoted_s), (40.0, 45.0));
+    // It had acknowledged nothing since it hung, and the replicas had the rest by then.
+    assert_eq!(f.lost_writes, 0);
+    assert!(r.series.failed[30..45].iter().sum::<u64>() > 1000);
+    assert_eq!(r.series.failed[46..].iter().sum::<u64>(), 0);
+}
+
 /// Every mistake in the new actions is an error at its field, with line:column.
 #[test]
 fn action_mistakes_point_at_the_field() {
