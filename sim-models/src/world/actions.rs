@@ -62,6 +62,9 @@ pub(crate) struct Taken {
     pub note: Option<String>,
     /// Why it did nothing, if it did nothing.
     pub refused: Option<String>,
+    /// Whether ending its effects early undoes it: not a restart (its instances are down
+    /// and come back cold whatever happens next), nor an instantaneous action.
+    pub undoable: bool,
 }
 
 impl World {
@@ -81,28 +84,30 @@ impl World {
             end: duration.map_or(self.horizon, |d| now.saturating_add(d).min(self.horizon)),
             note: None,
             refused: None,
+            undoable: true,
         };
         match action {
             // Instantaneous: it ends other effects and starts none.
             Action::EndFaults { faults } => {
                 self.end_faults(faults, q);
-                taken.end = now;
+                (taken.end, taken.undoable) = (now, false);
             }
             Action::Rollback { config } => {
                 self.rollback_config(config, decided_at, q);
-                taken.end = now;
+                (taken.end, taken.undoable) = (now, false);
             }
             Action::Failover { database } => {
                 let d = (self.databases.iter())
                     .position(|x| &x.name == database)
                     .expect("validated database");
                 taken.refused = self.database_switchover(d, q).err();
-                taken.end = now;
+                (taken.end, taken.undoable) = (now, false);
             }
             Action::Restart {
                 service,
                 restart_time,
             } => {
+                taken.undoable = false;
                 let mut longest = SimDuration::ZERO;
                 for i in self.targets(service) {
                     let loop_ = self.acting.restarts.entry(i).or_default();
@@ -129,7 +134,12 @@ impl World {
                 cooldown,
             } => {
                 let g = self.group_index(service);
-                let wanted = self.groups[g as usize].wanted;
+                let group = &self.groups[g as usize];
+                let wanted = group.wanted;
+                // At most the instances built (`max_replicas`): validated for rules, and
+                // capped here for a plan's step.
+                let built = group.instances.len() as u32;
+                let replicas = &(*replicas).min(built);
                 let gate = self.acting.scaling.entry(g).or_default();
                 let kind = EffectKind::Scale {
                     group: g,
@@ -201,18 +211,23 @@ impl World {
         });
     }
 
-    /// Ends what `taken` started, now (a restart cannot be undone: its instances come back
-    /// when they come back, cold). The orchestrator's do-no-harm undo.
+    /// Ends what `taken` started, now, if it can be undone ([`Taken::undoable`]; a restart
+    /// cannot: its instances come back when they come back, cold). The orchestrator's
+    /// do-no-harm undo; returns whether it undid anything.
     #[allow(
         dead_code,
         reason = "the orchestrator's (world/orchestrator.rs), on its branch"
     )]
-    pub(crate) fn undo_action(&mut self, taken: &Taken, q: &mut EventQueue<Event>) {
+    pub(crate) fn undo_action(&mut self, taken: &Taken, q: &mut EventQueue<Event>) -> bool {
+        if !taken.undoable {
+            return false;
+        }
         for &f in &taken.effects {
             if self.effects[f as usize].end > q.now() {
                 self.end_effect(f, q);
             }
         }
+        true
     }
 
     fn group_index(&self, service: &str) -> u32 {
