@@ -337,3 +337,33 @@ fn action_mistakes_point_at_the_field() {
         ]
     );
 }
+
+/// Every action in one run: the same seed gives the same bytes, twice.
+#[test]
+fn runs_with_every_action_are_deterministic() {
+    let text = scenario(
+        r#"replicas: 2, max_replicas: 4, zones: ["a", "b"]"#,
+        r#"Rule(name: "restart", when: At("20s"), do: Restart(service: "api#0", restart_time: "5s"), max_actions: 1),
+           Rule(name: "restart-again", when: At("30s"), do: Restart(service: "api", restart_time: "5s"), max_actions: 1),
+           Rule(name: "out", when: At("40s"), do: ScaleTo(service: "api", replicas: 4, cooldown: "1m"), max_actions: 1),
+           Rule(name: "in", when: At("110s"), do: ScaleTo(service: "api", replicas: 2, stabilization: "30s"), max_actions: 1),
+           Rule(name: "shed", when: At("50s"), do: ShedLoad(service: "api", rps: 120.0), for: "20s"),
+           Rule(name: "evacuate", when: At("80s"), do: EvacuateZone(zone: "b"), for: "20s")"#,
+    );
+    let a = serde_json::to_string(&run(&text, 7)).expect("serialises");
+    let b = serde_json::to_string(&run(&text, 7)).expect("serialises");
+    assert_eq!(a, b);
+    let r = run(&text, 7);
+    let kinds: Vec<&str> = r.actions.iter().map(|x| x.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "restart",
+            "restart after crash-loop back-off 10s",
+            "scale to 4",
+            "shed load to 120 rps",
+            "evacuate",
+            "scale to 2 after stabilization 30s"
+        ]
+    );
+}
