@@ -16,6 +16,6 @@ pub mod decide;
 pub mod mix;
 pub mod plan;
 pub mod planner;
-pub mod runbook;
 pub mod record;
+pub mod runbook;
 pub mod spec;

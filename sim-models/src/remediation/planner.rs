@@ -169,6 +169,8 @@ impl<'a> Planning<'a> {
                 service: target.into(),
                 replicas: max,
                 provisioning: PROVISIONING,
+                stabilization: super::plan::HPA_STABILIZATION,
+                cooldown: super::plan::HPA_COOLDOWN,
             },
             after: Vec::new(),
             verify: self.verify(Metric::Utilization, target, UTILIZATION, PROVISIONING),

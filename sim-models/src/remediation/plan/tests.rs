@@ -369,6 +369,8 @@ mod schema {
                 service: "a".into(),
                 replicas: 2,
                 provisioning: d,
+                stabilization: d,
+                cooldown: d,
             },
             PlanAction::Failover {
                 database: "a".into(),
@@ -625,4 +627,90 @@ mod deciders {
             Ok(Answer::Escalate)
         );
     }
+}
+
+// Every plan action is a rule action.
+
+fn action(json: &str) -> Action {
+    serde_json::from_str::<PlanAction>(json)
+        .expect("a valid plan action")
+        .to_action()
+}
+
+#[test]
+fn every_plan_action_is_a_rule_action() {
+    let d = SimDuration::from_secs;
+    assert_eq!(
+        action(r#"{"kind": "restart", "target": "api#1", "restart_time": "20s"}"#),
+        Action::Restart {
+            service: "api#1".into(),
+            restart_time: d(20)
+        }
+    );
+    // A plan's scale gets the HPA's stabilization and cooldown unless it says otherwise.
+    assert_eq!(
+        action(r#"{"kind": "scale", "service": "api", "replicas": 4}"#),
+        Action::ScaleTo {
+            service: "api".into(),
+            replicas: 4,
+            provisioning: SimDuration::ZERO,
+            stabilization: d(300),
+            cooldown: d(180)
+        }
+    );
+    assert_eq!(
+        action(
+            r#"{"kind": "scale", "service": "api", "replicas": 1, "provisioning": "30s", "stabilization": "0s", "cooldown": "1m"}"#
+        ),
+        Action::ScaleTo {
+            service: "api".into(),
+            replicas: 1,
+            provisioning: d(30),
+            stabilization: SimDuration::ZERO,
+            cooldown: d(60)
+        }
+    );
+    assert_eq!(
+        action(r#"{"kind": "failover", "database": "pg"}"#),
+        Action::Failover {
+            database: "pg".into()
+        }
+    );
+    assert_eq!(
+        action(r#"{"kind": "rollback", "config": "flags"}"#),
+        Action::Rollback {
+            config: "flags".into()
+        }
+    );
+    assert_eq!(
+        action(r#"{"kind": "shed_load", "service": "api", "rps": 50.0}"#),
+        Action::ShedLoad {
+            service: "api".into(),
+            rps: 50.0
+        }
+    );
+    assert_eq!(
+        action(r#"{"kind": "limit", "service": "api", "max_concurrency": 8}"#),
+        Action::Limit {
+            service: "api".into(),
+            max_concurrency: 8
+        }
+    );
+    assert_eq!(
+        action(r#"{"kind": "drain", "target": "api#0"}"#),
+        Action::Drain {
+            service: "api#0".into()
+        }
+    );
+    assert_eq!(
+        action(r#"{"kind": "degrade", "caller": "web", "callee": "recs"}"#),
+        Action::Fallback {
+            caller: "web".into(),
+            callee: "recs".into()
+        }
+    );
+    assert_eq!(
+        action(r#"{"kind": "evacuate_zone", "zone": "b"}"#),
+        Action::EvacuateZone { zone: "b".into() }
+    );
 }
