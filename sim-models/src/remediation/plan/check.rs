@@ -621,11 +621,16 @@ fn over(count: usize, n: u32, fraction: f64) -> bool {
     count as f64 > fraction * f64::from(n)
 }
 
-fn allowed(n: u32, fraction: f64) -> usize {
-    (0..=n as usize)
+/// How many instances of `n` may be out at once, in words.
+fn allowed(n: u32, fraction: f64) -> String {
+    let most = (0..=n as usize)
         .take_while(|&k| !over(k, n, fraction))
         .last()
-        .unwrap_or(0)
+        .unwrap_or(0);
+    match most {
+        0 => "not even one".into(),
+        k => format!("{k} at a time"),
+    }
 }
 
 fn percent(count: usize, n: u32) -> String {
