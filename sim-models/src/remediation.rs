@@ -10,6 +10,7 @@
 //! human pager.
 
 pub mod class;
+pub mod compare;
 pub mod decide;
 pub mod mix;
 pub mod plan;

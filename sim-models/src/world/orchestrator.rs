@@ -26,7 +26,8 @@
 //! - **remedy**: a step whose action is the incident's remedy ends its faults;
 //! - **escalation**: after `max_failed_verifications` failed verifications, when a step is
 //!   ready but the budget is spent, when the decider answers `Escalate`, when its plan is
-//!   rejected, or when no step started within [`ACT_WITHIN`], the human is paged (at
+//!   rejected, or when no step has been running or waiting to start for [`ACT_WITHIN`]
+//!   (from the opening on), the human is paged (at
 //!   detection without automation): they answer after a draw of `pager.response` and fix
 //!   the cause after a draw of `pager.fix` (stream `pager`): the incident's faults end, and
 //!   so do its steps' effects still active;
@@ -122,6 +123,8 @@ struct Incident {
     restored: Option<SimTime>,
     closed: Option<SimTime>,
     windows: u32,
+    /// Since when no step of it is running or waiting to start.
+    idle_since: Option<SimTime>,
 }
 
 struct PlanRun {
@@ -360,12 +363,29 @@ impl World {
             inc.restored_since = None;
         }
         let automated = o.decider.is_some();
+        let inc = &mut o.incidents[i];
+        let busy = inc.plans.iter().any(|p| {
+            p.steps.iter().any(|s| {
+                s.outcome == StepOutcome::Running
+                    || (s.outcome == StepOutcome::NotStarted
+                        && p.rejected.is_none()
+                        && p.stopped.is_none())
+            })
+        });
+        if busy {
+            inc.idle_since = None;
+        } else {
+            inc.idle_since.get_or_insert(now);
+        }
         let inc = &o.incidents[i];
         if inc.escalation.is_none() && automated {
             let why = if inc.failed >= o.spec.max_failed_verifications {
                 Some(format!("{} failed verifications", inc.failed))
-            } else if inc.actions == 0 && now.saturating_since(inc.opened) >= ACT_WITHIN {
-                Some(format!("no action within {ACT_WITHIN}"))
+            } else if inc
+                .idle_since
+                .is_some_and(|t| now.saturating_since(t) >= ACT_WITHIN)
+            {
+                Some(format!("no action for {ACT_WITHIN}"))
             } else {
                 None
             };
@@ -436,6 +456,7 @@ impl World {
             restored: None,
             closed: None,
             windows: 0,
+            idle_since: Some(now),
         });
         let i = o.incidents.len() - 1;
         o.open = Some(i);
