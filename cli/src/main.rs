@@ -21,6 +21,7 @@ use sim_models::metric::MetricRef;
 use sim_models::scenario::Scenario;
 
 mod bench;
+mod classify;
 mod coverage;
 mod experiment;
 mod exports;
@@ -388,6 +389,30 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure the incident classifier: run a scenario whose `remediation.mix` generates
+    /// incidents on several seeds with automation off (the classifier only watches), and
+    /// print the confusion matrix of its first reading of each incident against the
+    /// injected truth, precision and recall per class, and the times to detect and to
+    /// classify.
+    Classify {
+        /// The scenario file (RON), with a `remediation` section and its `mix`.
+        file: PathBuf,
+        /// Set a field of the scenario first, as `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Seeds (runs).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: u32,
+        /// Base seed (default: the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
     /// summary.json, or runs a scenario file.
@@ -516,6 +541,9 @@ fn main() -> ExitCode {
             format: Format::Json,
             ..
         } | Command::Spof {
+            format: Format::Json,
+            ..
+        } | Command::Classify {
             format: Format::Json,
             ..
         } | Command::Score {
@@ -683,6 +711,21 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { files, format } => validate(&files, format),
         Command::Postmortem { file, seed } => postmortem(&file, seed),
+        Command::Classify {
+            file,
+            sets,
+            seeds,
+            seed,
+            jobs,
+            format,
+        } => classify::run(classify::Args {
+            file,
+            sets,
+            seeds,
+            seed,
+            jobs: worker_threads(jobs)?,
+            json: matches!(format, Format::Json),
+        }),
         Command::Spof {
             file,
             sets,

@@ -16,7 +16,8 @@
 //! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
 //! - [`chrome_trace`]: traced requests as Chrome trace-event JSON (Perfetto);
 //! - [`events_jsonl`]: a run's event log, JSON lines in time order;
-//! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md).
+//! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md);
+//! - [`classify_table`]: the classifier's confusion matrix against generated incidents.
 
 use std::fmt::Write;
 
@@ -25,6 +26,7 @@ pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 
 mod charts;
 mod chrome_trace;
+mod classify;
 mod coverage;
 mod events;
 mod experiment;
@@ -42,6 +44,7 @@ pub use charts::{
     xy_chart,
 };
 pub use chrome_trace::chrome_trace;
+pub use classify::classify_table;
 pub use coverage::{
     coverage_charts, coverage_effects_csv, coverage_effects_md, coverage_md, coverage_table,
 };
