@@ -41,8 +41,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.clamp(1, seeds.len().max(1)))
         .build()?;
-    let progress = (!crate::json_messages())
-        .then(|| crate::sweep::Progress::new("classify", seeds.len(), 0));
+    let progress =
+        (!crate::json_messages()).then(|| crate::sweep::Progress::new("classify", seeds.len(), 0));
     // Gathered in seed order: the same bytes at any --jobs.
     let logs = pool.install(|| {
         seeds

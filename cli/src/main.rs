@@ -925,7 +925,10 @@ fn run(
         .map_or(String::new(), |(p, _)| format!(" --plans {}", p.display()));
     let source = format!("{}{}{plans_arg}", file.display(), set_args(sets));
     if plans.is_some() && trace.is_some() {
-        return Err(InputError::msg("simctl: --trace and --plans together are not supported yet".into()).into());
+        return Err(InputError::msg(
+            "simctl: --trace and --plans together are not supported yet".into(),
+        )
+        .into());
     }
     let (mut result, traced) = match trace {
         Some(n) => {

@@ -92,7 +92,10 @@ pub(crate) fn remediate(args: Args) -> Result<ExitCode> {
         .map(|r| sim_models::sweep::replicate_seed(base, r))
         .collect();
     // Runs in (seed, side) order: automated then human for each seed.
-    let jobs: Vec<(u64, bool)> = seeds.iter().flat_map(|&s| [(s, true), (s, false)]).collect();
+    let jobs: Vec<(u64, bool)> = seeds
+        .iter()
+        .flat_map(|&s| [(s, true), (s, false)])
+        .collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.clamp(1, jobs.len()))
         .build()?;
@@ -102,7 +105,12 @@ pub(crate) fn remediate(args: Args) -> Result<ExitCode> {
         jobs.par_iter()
             .map(|&(seed, auto)| {
                 let r = if auto {
-                    sim_models::run_with(&automated, seed, &name, decider(plans.as_ref(), &automated))
+                    sim_models::run_with(
+                        &automated,
+                        seed,
+                        &name,
+                        decider(plans.as_ref(), &automated),
+                    )
                 } else {
                     sim_models::run_with(&human, seed, &name, None)
                 };

@@ -53,7 +53,13 @@ pub fn classify_table(r: &ClassifyReport) -> String {
     let _ = write!(
         head,
         " {:>8} {:>8} {:>6} {:>7} {:>9} {:>13} {:>13}",
-        "not_det", "unclass", "total", "recall", "precision", "detect mean/p90", "classify mean/p90"
+        "not_det",
+        "unclass",
+        "total",
+        "recall",
+        "precision",
+        "detect mean/p90",
+        "classify mean/p90"
     );
     let _ = writeln!(out, "{head}");
     for row in &c.rows {

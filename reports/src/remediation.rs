@@ -23,16 +23,20 @@ pub fn remediation_lines(r: &RemediationReport) -> Vec<String> {
         t.escalations
     )];
     for i in &r.incidents {
-        let class = i.classification.as_ref().map_or("unclassified".to_string(), |c| {
-            format!("{} on {}", c.class.name(), c.target)
-        });
+        let class = i
+            .classification
+            .as_ref()
+            .map_or("unclassified".to_string(), |c| {
+                format!("{} on {}", c.class.name(), c.target)
+            });
         let mut line = format!(
             "#{} from {:.0}s, opened {:.0}s ({}): MTTR {}",
             i.id,
             i.start_s,
             i.opened_s,
             class,
-            i.mttr_s.map_or("unresolved".to_string(), |m| format!("{m:.0}s"))
+            i.mttr_s
+                .map_or("unresolved".to_string(), |m| format!("{m:.0}s"))
         );
         for p in &i.plans {
             let steps: Vec<String> = p

@@ -354,6 +354,10 @@ pub struct ActionWindow {
     pub decided_s: f64,
     pub start_s: f64,
     pub end_s: f64,
+    /// Why the action did nothing, if it did nothing (a scale within its cooldown, a
+    /// failover with no replica up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A latency distribution in milliseconds. Percentiles come from an HDR histogram (3

@@ -31,6 +31,7 @@ use slotmap::{SecondaryMap, SlotMap, new_key_type};
 use crate::policy::RateSchedule;
 use crate::scenario::Backoff;
 
+mod actions;
 pub(crate) mod build;
 mod client;
 pub(crate) mod components;
@@ -400,6 +401,11 @@ pub struct World {
     /// Automated remediation (`None`, and one branch per window, without a `remediation`
     /// section).
     orchestrator: Option<Box<orchestrator::Orchestrator>>,
+    /// Per-target state of the actions taken (crash loops, scale gates).
+    acting: actions::ActionState,
+    /// The zones, and the zone of every node (clients, then instances).
+    zones: crate::zones::Zones,
+    node_zone: Vec<Option<usize>>,
     horizon: SimTime,
     pub(crate) warmup: SimTime,
     /// Successes slower than this are bad events for the scenario's SLO.

@@ -128,9 +128,17 @@ impl Confusion {
             detected: records.iter().filter(|r| r.detected_s.is_some()).count() as u32,
             correct: (0..k).map(|t| rows[t].guessed[t]).sum(),
             correct_target: rows.iter().map(|r| r.correct_target).sum(),
-            time_to_detect: Times::of(records.iter().filter_map(|r| r.time_to_detect_s()).collect()),
+            time_to_detect: Times::of(
+                records
+                    .iter()
+                    .filter_map(|r| r.time_to_detect_s())
+                    .collect(),
+            ),
             time_to_classify: Times::of(
-                records.iter().filter_map(|r| r.time_to_classify_s()).collect(),
+                records
+                    .iter()
+                    .filter_map(|r| r.time_to_classify_s())
+                    .collect(),
             ),
             rows,
         }

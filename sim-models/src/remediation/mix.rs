@@ -273,7 +273,9 @@ fn make(
             let client = s.clients.iter().find(|c| c.name == target).expect("fit");
             let service = &s.services[s.service_index(&client.target).expect("fit")];
             let workers = ((f64::from(service.workers) * STORM_CAPACITY) as u32).max(1);
-            let trigger = SimDuration::from_nanos(start.as_nanos().saturating_add(STORM_TRIGGER.as_nanos())).min(end);
+            let trigger =
+                SimDuration::from_nanos(start.as_nanos().saturating_add(STORM_TRIGGER.as_nanos()))
+                    .min(end);
             vec![
                 Fault {
                     start,
@@ -374,7 +376,10 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
         if !(weight.is_finite() && weight > 0.0) {
             errors.push(Problem::new(
                 here.clone(),
-                format!("weight of {} is {weight}: it must be a number above 0", class.name()),
+                format!(
+                    "weight of {} is {weight}: it must be a number above 0",
+                    class.name()
+                ),
             ));
         }
         if mix.classes[..i].iter().any(|(c, _)| *c == class) {
@@ -384,11 +389,14 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
             ));
         }
         if targets(s, class).is_empty() {
-            errors.push(Problem::new(here, format!(
-                "the scenario has no target for {}: it needs {}",
-                class.name(),
-                needs(class)
-            )));
+            errors.push(Problem::new(
+                here,
+                format!(
+                    "the scenario has no target for {}: it needs {}",
+                    class.name(),
+                    needs(class)
+                ),
+            ));
         }
     }
     if errors.is_empty() {

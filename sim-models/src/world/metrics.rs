@@ -457,7 +457,10 @@ impl World {
             ta.close_window(now, whole);
         }
         self.watch = watch;
-        if let Some(q) = q.as_deref_mut().filter(|_| control && !self.rules.is_empty()) {
+        if let Some(q) = q
+            .as_deref_mut()
+            .filter(|_| control && !self.rules.is_empty())
+        {
             self.evaluate_rules(now, width, &groups, &clients, q);
         }
         if watching {

@@ -15,7 +15,8 @@
 //!   limits allow (`max_concurrent` steps being judged, `max_per_minute` starts in any
 //!   60 s, at most `max_capacity_fraction` of a service's instances restarted or drained at
 //!   once, one plan acting on a target, the incident's `budget` of actions); its action
-//!   starts through [`World::start_action`], the path rules take;
+//!   is taken by [`World::take_action`], the path rules take (an action the world refuses,
+//!   a scale within its cooldown, fails its step);
 //! - **verification**: at window ends, once its action has taken effect (a restart is
 //!   back), the step's signal must reach its level within `verify.within`: passed, else
 //!   failed. A step without a verification passes after [`HARM_WINDOWS`] windows unharmed;
@@ -41,12 +42,13 @@ use sim_core::queue::EventQueue;
 use sim_core::rng::{SimRng, stream};
 use sim_core::{SimDuration, SimTime};
 
+use super::actions::Taken;
 use super::control::{ClientWindow, GroupWindow};
 use super::{Event, World};
 use crate::remediation::class::{Classification, Signals, classify};
 use crate::remediation::decide::{Answer, Decider, DecisionPoint, IncidentView, Reason};
 use crate::remediation::mix::{GeneratedIncident, Remedy};
-use crate::remediation::plan::{Plan, PlanAction};
+use crate::remediation::plan::Plan;
 use crate::remediation::spec::{Automation, Remediation};
 use crate::result::remediation::{
     Escalation, IncidentReport, PlanReport, RemediationReport, RemediationTotals, StepOutcome,
@@ -148,8 +150,8 @@ struct StepRun {
     end: Option<SimTime>,
     /// When its action has taken effect (a restarted instance is back).
     effective: SimTime,
-    effects: Vec<u32>,
-    /// Its entry in the run's `actions`.
+    /// What taking its action did, and its entry in the run's `actions`.
+    taken: Option<Taken>,
     listed: usize,
     watch: Option<Watch>,
     before: Option<f64>,
@@ -222,50 +224,6 @@ impl Orchestrator {
             error: None,
         }
     }
-}
-
-/// A plan's action as a rule's action (the world side every rule takes).
-fn to_rule_action(a: &PlanAction) -> Result<Action, String> {
-    Ok(match a {
-        PlanAction::Restart {
-            target,
-            restart_time,
-        } => Action::Restart {
-            service: target.clone(),
-            restart_time: *restart_time,
-        },
-        PlanAction::Scale {
-            service,
-            replicas,
-            provisioning,
-        } => Action::ScaleTo {
-            service: service.clone(),
-            replicas: *replicas,
-            provisioning: *provisioning,
-        },
-        PlanAction::Rollback { config } => Action::Rollback {
-            config: config.clone(),
-        },
-        PlanAction::Limit {
-            service,
-            max_concurrency,
-        } => Action::Limit {
-            service: service.clone(),
-            max_concurrency: *max_concurrency,
-        },
-        PlanAction::Drain { target } => Action::Drain {
-            service: target.clone(),
-        },
-        PlanAction::Degrade { caller, callee } => Action::Fallback {
-            caller: caller.clone(),
-            callee: callee.clone(),
-        },
-        PlanAction::ShedLoad { .. }
-        | PlanAction::Failover { .. }
-        | PlanAction::EvacuateZone { .. } => {
-            return Err("this action is not available in this build".into());
-        }
-    })
 }
 
 impl World {
@@ -587,16 +545,14 @@ impl World {
                 self.rollback_config(&config, now, q);
             }
             // The cause is gone: the mitigations still in place end too.
-            let effects: Vec<u32> = o.incidents[i]
+            let taken: Vec<Taken> = o.incidents[i]
                 .plans
                 .iter()
                 .flat_map(|p| &p.steps)
-                .flat_map(|s| s.effects.iter().copied())
+                .filter_map(|s| s.taken.clone())
                 .collect();
-            for f in effects {
-                if self.effect_active[f as usize] {
-                    self.end_effect(f, q);
-                }
+            for t in &taken {
+                self.undo_action(t, q);
             }
         }
         self.orchestrator = Some(o);
@@ -802,12 +758,8 @@ impl World {
         }
         for (p, k) in undo {
             let s = &o.incidents[i].plans[p].steps[k];
-            let (effects, listed) = (s.effects.clone(), s.listed);
-            for f in effects {
-                if self.effect_active[f as usize] {
-                    self.end_effect(f, q);
-                }
-            }
+            let (taken, listed) = (s.taken.clone().expect("started"), s.listed);
+            self.undo_action(&taken, q);
             let a = &mut self.actions[listed];
             a.end_s = a.end_s.min(now.as_secs_f64());
         }
@@ -950,7 +902,9 @@ impl World {
         inc.actions += 1;
         o.recent.push_back(now);
         let listed = self.actions.len();
-        let (effects, end) = self.start_action(&action, None, decided, by, cause, q);
+        let taken = self.take_action(&action, None, decided, q);
+        self.record_action(by, cause, &action, decided, &taken);
+        let end = taken.end;
         let effective = match action {
             Action::Restart { .. } | Action::ScaleTo { .. } => end.min(match action {
                 Action::ScaleTo { provisioning, .. } => now.saturating_add(provisioning),
@@ -959,13 +913,23 @@ impl World {
             _ => now,
         };
         let inc = &mut o.incidents[i];
+        let refused = taken.refused.clone();
         let s = &mut inc.plans[p].steps[k];
         s.outcome = StepOutcome::Running;
         s.start = Some(now);
         s.effective = effective;
-        s.effects = effects;
         s.listed = listed;
         s.before = s.watch.and_then(|w| value(w.of, w.metric, groups, clients));
+        s.taken = Some(taken);
+        if let Some(why) = refused {
+            // The world would not take it (a scale within its cooldown): a failed step.
+            s.outcome = StepOutcome::Failed;
+            s.end = Some(now);
+            inc.failed += 1;
+            let id = &inc.plans[p].plan.steps[k].id;
+            inc.plans[p].stopped = Some(format!("step `{id}` refused: {why}"));
+            return;
+        }
         // The remedy: its faults end now (a rollback has ended a bad version itself).
         if remedies && inc.remedied.is_none() {
             inc.remedied = Some(now);
@@ -1034,7 +998,7 @@ impl World {
         let mut out = Vec::new();
         for s in &plan.steps {
             let at = |m: String| format!("step `{}`: {m}", s.id);
-            let action = to_rule_action(&s.action).map_err(at)?;
+            let action = s.action.to_action();
             self.check_target(&action, spec).map_err(at)?;
             let watch = match &s.verify {
                 Some(v) => self.watch_of(v).map_err(at)?,
@@ -1252,7 +1216,7 @@ fn new_step(checked: Option<(Action, Watch)>, s: &crate::remediation::plan::Step
         start: None,
         end: None,
         effective: SimTime::ZERO,
-        effects: Vec::new(),
+        taken: None,
         listed: 0,
         watch,
         before: None,

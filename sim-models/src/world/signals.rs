@@ -57,19 +57,20 @@ pub(crate) struct Watch {
 impl Watch {
     pub(crate) fn new(world: &World, s: &crate::scenario::Scenario) -> Watch {
         let n_clients = world.clients.len() as u32;
-        let callees = (world.groups.iter())
-            .map(|g| {
-                let mut out: Vec<String> = Vec::new();
-                for e in world.edges.iter().filter(|e| {
-                    e.from >= n_clients && g.instances.contains(&(e.from - n_clients))
-                }) {
-                    if !out.contains(&e.callee) {
-                        out.push(e.callee.clone());
+        let callees =
+            (world.groups.iter())
+                .map(|g| {
+                    let mut out: Vec<String> = Vec::new();
+                    for e in world.edges.iter().filter(|e| {
+                        e.from >= n_clients && g.instances.contains(&(e.from - n_clients))
+                    }) {
+                        if !out.contains(&e.callee) {
+                            out.push(e.callee.clone());
+                        }
                     }
-                }
-                out
-            })
-            .collect();
+                    out
+                })
+                .collect();
         Watch {
             edge_attempts: vec![0; world.edges.len()],
             timeouts: vec![0; world.instances.len()],
@@ -170,9 +171,9 @@ impl World {
         };
         let secs = width.as_secs_f64().max(1e-12);
         let m = &self.metrics;
-        for (alerts, who) in std::iter::once((&m.alerts, None)).chain(
-            (m.client_alerts.iter()).zip(self.clients.iter().map(|c| Some(c.name.as_str()))),
-        ) {
+        for (alerts, who) in std::iter::once((&m.alerts, None))
+            .chain((m.client_alerts.iter()).zip(self.clients.iter().map(|c| Some(c.name.as_str()))))
+        {
             let Some(alerts) = alerts else { continue };
             for name in crate::slo::STANDARD_RULES.iter().map(|r| r.name) {
                 if alerts.firing(name) {

@@ -5,6 +5,7 @@
     reason = "tests read the bundled scenario files"
 )]
 mod accounting;
+mod actions;
 mod bad_input;
 mod broker;
 mod cache;

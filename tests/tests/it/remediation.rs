@@ -57,12 +57,18 @@ fn run(text: &str, seed: u64, plans: Vec<Option<&'static str>>) -> RunResult {
 }
 
 fn off(text: &str, seed: u64) -> RunResult {
-    let s = load(FILE, &text.replace("automation: Planner", "automation: Off"));
+    let s = load(
+        FILE,
+        &text.replace("automation: Planner", "automation: Off"),
+    );
     sim_models::run_with(&s, seed, FILE, None)
 }
 
 fn incidents(r: &RunResult) -> &[IncidentReport] {
-    &r.remediation.as_ref().expect("a remediation report").incidents
+    &r.remediation
+        .as_ref()
+        .expect("a remediation report")
+        .incidents
 }
 
 #[test]
@@ -76,7 +82,11 @@ fn a_helpful_step_restores_sooner_than_the_human_and_an_unfixable_incident_escal
         assert_eq!(h.len(), 2, "seed {seed}: {h:#?}");
         // The bad replica: drained, verified, restored within a few minutes, no page.
         let bad = &a[0];
-        assert_eq!(bad.plans[0].steps[0].outcome, StepOutcome::Passed, "{bad:#?}");
+        assert_eq!(
+            bad.plans[0].steps[0].outcome,
+            StepOutcome::Passed,
+            "{bad:#?}"
+        );
         assert!(bad.escalation.is_none(), "{bad:#?}");
         let mttr = bad.mttr_s.expect("restored");
         assert!(mttr < 180.0, "seed {seed}: MTTR {mttr}");
@@ -109,7 +119,14 @@ fn restarting_every_replica_is_refused_by_the_capacity_limit() {
     assert_eq!(plan.steps[0].outcome, StepOutcome::NotStarted);
     assert_eq!(first.actions, 0);
     // Nothing acts: the human is paged.
-    assert!(first.escalation.as_ref().unwrap().reason.starts_with("plan rejected"));
+    assert!(
+        first
+            .escalation
+            .as_ref()
+            .unwrap()
+            .reason
+            .starts_with("plan rejected")
+    );
 }
 
 #[test]
@@ -121,7 +138,13 @@ fn do_no_harm_catches_a_restart_of_every_replica_when_the_limit_allows_it() {
     // A restart cannot be undone: harmful, and its plan stops.
     assert_eq!(step.outcome, StepOutcome::Harmful, "{first:#?}");
     assert_eq!((first.harmful, first.undone), (1, 0));
-    assert!(first.plans[0].stopped.as_deref().unwrap().contains("cannot be undone"));
+    assert!(
+        first.plans[0]
+            .stopped
+            .as_deref()
+            .unwrap()
+            .contains("cannot be undone")
+    );
     assert!(step.after.unwrap() > step.before.unwrap());
 }
 
