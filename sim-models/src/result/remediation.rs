@@ -47,7 +47,7 @@ pub struct IncidentReport {
     /// When a step's action matched the incident's remedy and its faults ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remedied_s: Option<f64>,
-    /// Start of the stretch over which every client's failure ratio stayed within the SLO's
+    /// Start of the stretch over which every client's share of bad answers (failed, degraded, too slow) stayed within the SLO's
     /// error budget for `restored_for`, and its end (the incident closed); none if the run
     /// ended first.
     #[serde(default, skip_serializing_if = "Option::is_none")]

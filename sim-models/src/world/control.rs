@@ -68,6 +68,10 @@ pub(crate) struct ClientWindow {
     pub failed: u64,
     pub succeeded: u64,
     pub p99_ms: Option<f64>,
+    /// Good and bad events of its SLO (bad: failed, degraded, or slower than its own
+    /// SLO's latency).
+    pub good: u64,
+    pub bad: u64,
 }
 
 /// Compiles the scenario's rules; `group_of` and `client_of` resolve names.

@@ -314,6 +314,8 @@ impl World {
                     failed: w.client_failed[c],
                     succeeded: w.client_succeeded[c],
                     p99_ms: w.client_latency[c].as_ref().and_then(p99_ms),
+                    good: w.client_good[c],
+                    bad: w.client_bad[c],
                 })
                 .collect()
         } else {

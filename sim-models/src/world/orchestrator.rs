@@ -32,7 +32,8 @@
 //!   detection without automation): they answer after a draw of `pager.response` and fix
 //!   the cause after a draw of `pager.fix` (stream `pager`): the incident's faults end, and
 //!   so do its steps' effects still active;
-//! - **closing**: the incident closes once every client's failure ratio has stayed within
+//! - **closing**: the incident closes once every client's bad answers (failed, degraded or
+//!   slower than its own SLO allows: a fallback is not the service back) have stayed within
 //!   its SLO's error budget for `restored_for`; MTTR = start of that stretch - start.
 
 use std::collections::VecDeque;
@@ -303,11 +304,12 @@ impl World {
         if self.judge_steps(o, i, now, width, groups, clients, q) {
             reasons.push(Reason::VerificationFailed);
         }
-        // Restored: every client within its error budget over the window.
-        let within = clients
-            .iter()
-            .zip(&o.budget)
-            .all(|(c, &b)| c.finished == 0 || c.failed as f64 / c.finished as f64 <= b);
+        // Restored: every client's bad answers (failed or degraded: a fallback is not the
+        // service back) within its error budget over the window.
+        let within = clients.iter().zip(&o.budget).all(|(c, &b)| {
+            let answered = c.good + c.bad;
+            answered == 0 || c.bad as f64 / answered as f64 <= b
+        });
         let inc = &mut o.incidents[i];
         if within {
             let since = *inc
