@@ -29,6 +29,7 @@ mod journal;
 mod output;
 mod plans;
 mod progress;
+mod remediate;
 mod score;
 mod series;
 mod spof;
@@ -96,6 +97,37 @@ enum Command {
         /// scenario's window). Charts and verdicts always use every window.
         #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
         series: series::SeriesOut,
+        /// Decide about the scenario's incidents with this plans file (JSON, plans per
+        /// incident class) instead of simctl's planner; checked first (exit 2 with
+        /// file:line:col on a cycle, an unknown action or target, an unsafe parameter).
+        #[arg(long, value_name = "FILE")]
+        plans: Option<PathBuf>,
+    },
+    /// Automated remediation against the human alone: each seed run with automation
+    /// (simctl's planner, or --plans FILE) and with `automation: Off`, paired; MTTD, MTTR,
+    /// availability, actions, undone, harmful and escalations with 95% t intervals, and
+    /// their paired differences.
+    Remediate {
+        /// The scenario file (RON), with a `remediation` section.
+        file: PathBuf,
+        /// Seeds (pairs of runs).
+        #[arg(long, default_value_t = 20)]
+        seeds: u32,
+        /// Base seed; replicate r runs on a seed derived from it (the scenario's by default).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// A plans file deciding instead of simctl's planner.
+        #[arg(long, value_name = "FILE")]
+        plans: Option<PathBuf>,
+        /// Worker threads (the output does not depend on it); the machine's cores by default.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print the comparison (and every seed's totals) as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the table as markdown (README's).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Run a scenario over a grid of parameter values x seeds, in parallel; or, with
     /// --find, search for the smallest value at which the run turns metastable.
@@ -544,7 +576,7 @@ fn main() -> ExitCode {
         } | Command::Coverage {
             format: Format::Json,
             ..
-        }
+        } | Command::Remediate { json: true, .. }
     );
     JSON_MESSAGES.store(json, std::sync::atomic::Ordering::Relaxed);
     let (code, kind, message, diagnostics) = match dispatch(cli.command) {
@@ -606,6 +638,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             start,
             events,
             trace,
+            plans,
         } => {
             let limits = Limits {
                 max_events,
@@ -619,8 +652,25 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets)
+            run(&file, seed, output, limits, &sets, plans.as_deref())
         }
+        Command::Remediate {
+            file,
+            seeds,
+            seed,
+            plans,
+            jobs,
+            json,
+            markdown,
+        } => remediate::remediate(remediate::Args {
+            file,
+            seeds,
+            seed,
+            plans,
+            jobs: worker_threads(jobs)?,
+            json,
+            markdown,
+        }),
         Command::Sweep {
             file,
             params,
@@ -862,6 +912,7 @@ fn run(
     output: RunOutput,
     limits: Limits,
     sets: &[String],
+    plans: Option<&Path>,
 ) -> Result<ExitCode> {
     let RunOutput {
         format,
@@ -892,18 +943,41 @@ fn run(
     l.max_events = limits.max_events.unwrap_or(l.max_events);
     l.max_in_flight = limits.max_in_flight.unwrap_or(l.max_in_flight);
     let seed = seed.unwrap_or(v.scenario.seed);
+    let plans = match plans {
+        Some(p) => Some((p.to_path_buf(), remediate::load_plans(p, &v.scenario)?)),
+        None => None,
+    };
+    let decider = remediate::decider(plans.as_ref(), &v.scenario);
     // The replay line names the scenario as this command did: the file and its --set flags.
-    let source = format!("{}{}", file.display(), set_args(sets));
+    let plans_arg = plans
+        .as_ref()
+        .map_or(String::new(), |(p, _)| format!(" --plans {}", p.display()));
+    let source = format!("{}{}{plans_arg}", file.display(), set_args(sets));
+    if plans.is_some() && trace.is_some() {
+        return Err(InputError::msg(
+            "simctl: --trace and --plans together are not supported yet".into(),
+        )
+        .into());
+    }
     let (mut result, traced) = match trace {
         Some(n) => {
             let (r, t) = sim_models::run_traced(&v.scenario, seed, &source, n as usize);
             (r, Some(t))
         }
-        None if json_messages() => (sim_models::run(&v.scenario, seed, &source), None),
+        None if json_messages() => (
+            sim_models::run_with(&v.scenario, seed, &source, decider),
+            None,
+        ),
         None => {
             let mut progress = progress::RunProgress::new(v.scenario.horizon);
             let mut update = |done: f64| progress.update(done);
-            let r = sim_models::run_with_progress(&v.scenario, seed, &source, &mut update);
+            let r = sim_models::run_with_decider_progress(
+                &v.scenario,
+                seed,
+                &source,
+                decider,
+                &mut update,
+            );
             progress.finish();
             (r, None)
         }

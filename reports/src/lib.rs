@@ -31,6 +31,7 @@ mod coverage;
 mod events;
 mod experiment;
 mod openmetrics;
+mod remediation;
 mod report;
 mod score;
 mod spof;
@@ -50,6 +51,7 @@ pub use coverage::{
 pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
+pub use remediation::{remediate_table, remediation_lines};
 pub use report::{postmortem_md, report_md, report_md_with_topology};
 pub use score::{score_chart, score_label, score_lines, score_md, score_table};
 pub use spof::{spof_md, spof_table};
@@ -195,6 +197,11 @@ pub fn table(r: &RunResult) -> String {
     }
     for line in slo {
         let _ = writeln!(w, "slo       {line}");
+    }
+    if let Some(rem) = &r.remediation {
+        for line in remediation_lines(rem) {
+            let _ = writeln!(w, "remediate {line}");
+        }
     }
     let _ = writeln!(w);
     let _ = writeln!(

@@ -11,6 +11,7 @@
 //! human pager.
 
 pub mod class;
+pub mod compare;
 pub mod confusion;
 pub mod decide;
 pub mod mix;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 mod config;
 mod labels;
+pub mod remediation;
 pub use config::{ConfigResult, ConfigSeries, PushResult};
 pub use labels::{FaultClass, FaultLabel, StopKind, Stopped};
 
@@ -110,6 +111,9 @@ pub struct RunResult {
     /// detected and how it was classified (absent without a mix).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incident_log: Vec<crate::remediation::record::IncidentRecord>,
+    /// What automated remediation did (absent without a `remediation` section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<remediation::RemediationReport>,
     pub series: Series,
 }
 

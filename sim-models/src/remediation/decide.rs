@@ -59,4 +59,25 @@ pub enum Answer {
 /// A decider. An error stops the run, keeping its partial results, with the message.
 pub trait Decider: Send {
     fn decide(&mut self, point: &DecisionPoint) -> Result<Answer, String>;
+
+    /// Its name in the remediation report (`planner`, `plans FILE`, `agent CMD`).
+    fn label(&self) -> String {
+        "decider".into()
+    }
+}
+
+/// A decider under another name in the report.
+pub struct Labeled {
+    pub decider: Box<dyn Decider>,
+    pub label: String,
+}
+
+impl Decider for Labeled {
+    fn decide(&mut self, point: &DecisionPoint) -> Result<Answer, String> {
+        self.decider.decide(point)
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
 }

@@ -214,10 +214,6 @@ impl World {
     /// Ends what `taken` started, now, if it can be undone ([`Taken::undoable`]; a restart
     /// cannot: its instances come back when they come back, cold). The orchestrator's
     /// do-no-harm undo; returns whether it undid anything.
-    #[allow(
-        dead_code,
-        reason = "the orchestrator's (world/orchestrator.rs), on its branch"
-    )]
     pub(crate) fn undo_action(&mut self, taken: &Taken, q: &mut EventQueue<Event>) -> bool {
         if !taken.undoable {
             return false;

@@ -583,6 +583,7 @@ impl World {
             not_accepting,
             rules,
             actions: Vec::new(),
+            orchestrator: None,
             acting: Default::default(),
             zones,
             node_zone,

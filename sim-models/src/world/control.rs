@@ -68,6 +68,10 @@ pub(crate) struct ClientWindow {
     pub failed: u64,
     pub succeeded: u64,
     pub p99_ms: Option<f64>,
+    /// Good and bad events of its SLO (bad: failed, degraded, or slower than its own
+    /// SLO's latency).
+    pub good: u64,
+    pub bad: u64,
 }
 
 /// Compiles the scenario's rules; `group_of` and `client_of` resolve names.
@@ -151,7 +155,7 @@ pub(crate) fn p99_watched(rules: &[CompiledRule], clients: usize) -> Vec<bool> {
 }
 
 impl GroupWindow {
-    fn value(&self, metric: Metric) -> Option<f64> {
+    pub(super) fn value(&self, metric: Metric) -> Option<f64> {
         match metric {
             Metric::QueueDepth => Some(self.queue_depth),
             Metric::Utilization => (self.workers > 0.0).then(|| self.busy / self.workers),
@@ -165,7 +169,7 @@ impl GroupWindow {
 }
 
 impl ClientWindow {
-    fn value(&self, metric: Metric, window_s: f64) -> Option<f64> {
+    pub(super) fn value(&self, metric: Metric, window_s: f64) -> Option<f64> {
         match metric {
             Metric::ErrorRate => {
                 (self.finished > 0).then(|| self.failed as f64 / self.finished as f64)

@@ -297,7 +297,8 @@ impl World {
         }
         let faults_active = self.faults_active();
         let watching = self.watch.is_some() && q.is_some();
-        let control = (!self.rules.is_empty() || watching) && q.is_some();
+        let orchestrating = self.orchestrator.is_some() && q.is_some();
+        let control = (!self.rules.is_empty() || watching || orchestrating) && q.is_some();
         let mut watch = self.watch.take();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];
         let m = &mut self.metrics;
@@ -313,6 +314,8 @@ impl World {
                     failed: w.client_failed[c],
                     succeeded: w.client_succeeded[c],
                     p99_ms: w.client_latency[c].as_ref().and_then(p99_ms),
+                    good: w.client_good[c],
+                    bad: w.client_bad[c],
                 })
                 .collect()
         } else {
@@ -458,11 +461,18 @@ impl World {
             ta.close_window(now, whole);
         }
         self.watch = watch;
-        if let Some(q) = q.filter(|_| control) {
+        if let Some(q) = q
+            .as_deref_mut()
+            .filter(|_| control && !self.rules.is_empty())
+        {
             self.evaluate_rules(now, width, &groups, &clients, q);
         }
         if watching {
             self.watch_window(now, width, &groups, &clients);
+        }
+        // After the watch: the orchestrator reads the signals of this window.
+        if let Some(q) = q.filter(|_| orchestrating) {
+            self.remediate(now, width, &groups, &clients, q);
         }
     }
 

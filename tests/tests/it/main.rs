@@ -21,6 +21,7 @@ mod model;
 mod platform;
 mod progress;
 mod readme;
+mod remediation;
 mod scale;
 mod score;
 mod spof;
