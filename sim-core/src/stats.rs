@@ -318,14 +318,27 @@ impl LatencyRecorder {
             // counts once.
             Some(hist) => hist.value_at_quantiles(qs.iter().copied()).collect(),
             None => {
-                let mut sorted = self.few.clone();
-                sorted.sort_unstable();
-                qs.iter()
-                    .map(|&q| {
-                        let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
-                        bucket_top(self.sigfigs, sorted[rank.min(sorted.len()) - 1])
-                    })
-                    .collect()
+                let mut values = self.few.clone();
+                let n = values.len();
+                let index = |q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+                if qs.len() > 8 {
+                    values.sort_unstable();
+                    qs.iter()
+                        .map(|&q| bucket_top(self.sigfigs, values[index(q)]))
+                        .collect()
+                } else {
+                    // A few quantiles: select each in the part above the previous one
+                    // (`values[..lo]` holds the `lo` smallest), linear instead of a sort.
+                    let mut lo = 0;
+                    qs.iter()
+                        .map(|&q| {
+                            let i = index(q).max(lo);
+                            values[lo..].select_nth_unstable(i - lo);
+                            lo = i;
+                            bucket_top(self.sigfigs, values[i])
+                        })
+                        .collect()
+                }
             }
         };
         qs.iter()
@@ -512,23 +525,31 @@ impl WindowLatency {
 
     /// As [`LatencyRecorder::quantile`].
     pub fn quantile(&self, q: f64) -> SimDuration {
+        self.quantiles([q])[0]
+    }
+
+    /// As [`LatencyRecorder::quantiles`], for a few ascending quantiles at once (one sort).
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [SimDuration; N] {
         if !self.many.is_empty() || self.few.is_empty() {
-            return self.many.quantile(q);
+            let v = self.many.quantiles(&qs);
+            return std::array::from_fn(|i| v[i]);
         }
         let mut sorted = [0u64; WINDOW_FEW];
         let sorted = &mut sorted[..self.few.len()];
         sorted.copy_from_slice(&self.few);
         sorted.sort_unstable();
         let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
-        if q <= 0.0 {
-            return SimDuration::from_nanos(min);
-        }
-        if q >= 1.0 {
-            return SimDuration::from_nanos(max);
-        }
-        let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
-        let top = bucket_top(self.many.sigfigs, sorted[rank - 1]);
-        SimDuration::from_nanos(top.clamp(min, max))
+        qs.map(|q| {
+            if q <= 0.0 {
+                return SimDuration::from_nanos(min);
+            }
+            if q >= 1.0 {
+                return SimDuration::from_nanos(max);
+            }
+            let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
+            let top = bucket_top(self.many.sigfigs, sorted[rank - 1]);
+            SimDuration::from_nanos(top.clamp(min, max))
+        })
     }
 
     /// Forgets every value, keeping what was allocated.
@@ -819,6 +840,7 @@ mod tests {
             for q in qs {
                 assert_eq!(w.quantile(q), h.quantile(q), "{n} values, q {q}");
             }
+            assert_eq!(w.quantiles(qs).to_vec(), h.quantiles(&qs), "{n} values");
         }
     }
 
@@ -949,6 +971,11 @@ mod tests {
                 assert_eq!(left.quantile(q), want, "{n} values merged, q {q}");
             }
             assert_eq!(rl.quantiles(&qs), right.quantiles(&qs));
+            // A few quantiles are selected, not sorted for: the same answers.
+            let usual = [0.5, 0.9, 0.99, 0.999]
+                .map(|q| SimDuration::from_nanos(histogram_quantile(&values, q)));
+            assert_eq!(r.usual_quantiles(), usual, "{n} values");
+            assert_eq!(left.usual_quantiles(), usual, "{n} values merged");
             assert_eq!((r.count(), left.count()), (n as u64 + 1, n as u64 + 1));
         }
     }
