@@ -16,6 +16,8 @@
 //! allocate (except for the histogram's rare, amortised range growth) and never sort.
 //! Plain counters are `u64` fields in the models and have no type here.
 
+use std::sync::OnceLock;
+
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
@@ -193,13 +195,49 @@ const LATENCY_SIGFIGS: u8 = 3;
 /// Count, min, max and mean are tracked exactly beside the histogram. Even so, theory checks
 /// (e.g. against M/M/1 formulas) should use a [`Welford`] on the exact values: it also gives
 /// the variance and a confidence interval.
+///
+/// The first [`FEW`] values stay in a plain list and the histogram is built only past them:
+/// a histogram costs what its range costs (~20,000 buckets, 160 KB, at 3 digits over
+/// nanoseconds to seconds: allocated, zeroed and scanned per quantile), which is most of a
+/// short run. From the list a quantile is the value at the histogram's rank (`ceil(q n)`,
+/// at least 1) in sorted order, answered as the top of its histogram bucket: the same
+/// answer as the histogram's, to the bit.
 #[derive(Clone, Debug)]
 pub struct LatencyRecorder {
-    hist: Histogram<u64>,
+    sigfigs: u8,
+    /// Every value while there are at most [`FEW`]; else empty.
+    few: Vec<u64>,
+    /// Every value once there are more than [`FEW`]; `None` until then.
+    hist: Option<Box<Histogram<u64>>>,
     /// Exact sum of every recorded value; `u128` cannot overflow (`u64::MAX` values of `u64::MAX`).
     sum_ns: u128,
     min_ns: u64,
     max_ns: u64,
+}
+
+/// Values a [`LatencyRecorder`] keeps in a list before it builds its histogram: 32 KB at
+/// most, a fifth of a grown 3-digit histogram; sorting them for quantiles costs about what
+/// one scan of the histogram does.
+const FEW: usize = 4096;
+
+/// An empty histogram of `sigfigs` digits, for its bucket boundaries only (they depend on
+/// the precision, not on the range a histogram has grown to).
+fn shape(sigfigs: u8) -> &'static Histogram<u64> {
+    static SHAPES: [OnceLock<Histogram<u64>>; 5] = [const { OnceLock::new() }; 5];
+    SHAPES[usize::from(sigfigs - 1)].get_or_init(|| new_histogram(sigfigs))
+}
+
+fn new_histogram(sigfigs: u8) -> Histogram<u64> {
+    // Auto-resizing: starts small and grows to cover whatever is recorded, so no value is
+    // ever out of range.
+    Histogram::new(sigfigs).expect("1..=5 significant figures is valid")
+}
+
+/// The value a histogram of `sigfigs` digits reports for a bucket holding `ns`: the top of
+/// the bucket (as `value_at_quantile` computes it from the bucket's lowest value).
+fn bucket_top(sigfigs: u8, ns: u64) -> u64 {
+    let h = shape(sigfigs);
+    h.highest_equivalent(h.lowest_equivalent(ns))
 }
 
 impl Default for LatencyRecorder {
@@ -212,11 +250,10 @@ impl LatencyRecorder {
     /// A recorder keeping `sigfigs` significant digits (1..=5); fewer digits make a smaller,
     /// faster histogram, e.g. 2 for per-window percentiles of a time series.
     pub fn with_precision(sigfigs: u8) -> Self {
-        // Auto-resizing: starts small and grows to cover whatever is recorded, so idle
-        // recorders stay cheap and no value is ever out of range.
-        let hist = Histogram::new(sigfigs.clamp(1, 5)).expect("1..=5 significant figures is valid");
         LatencyRecorder {
-            hist,
+            sigfigs: sigfigs.clamp(1, 5),
+            few: Vec::new(),
+            hist: None,
             sum_ns: 0,
             min_ns: u64::MAX,
             max_ns: 0,
@@ -231,23 +268,33 @@ impl LatencyRecorder {
     #[inline(always)]
     pub fn record(&mut self, d: SimDuration) {
         let ns = d.as_nanos();
-        // `record` grows the histogram when needed (rarely, amortised); `saturating_record`
-        // alone would clamp to the current range, which starts at ~2µs. The fallback clamps
-        // instead of failing if growth is impossible (only on targets with a tiny usize).
-        if self.hist.record(ns).is_err() {
-            self.hist.saturating_record(ns);
+        match &mut self.hist {
+            Some(hist) => hist_record(hist, ns),
+            None if self.few.len() < FEW => self.few.push(ns),
+            None => hist_record(self.spill(), ns),
         }
         self.sum_ns += u128::from(ns);
         self.min_ns = self.min_ns.min(ns);
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// Moves the list into a new histogram (once, when it is full), and returns it.
+    #[cold]
+    fn spill(&mut self) -> &mut Histogram<u64> {
+        let mut hist = Box::new(new_histogram(self.sigfigs));
+        for ns in self.few.drain(..) {
+            hist_record(&mut hist, ns);
+        }
+        self.few = Vec::new();
+        self.hist.insert(hist)
+    }
+
     pub fn count(&self) -> u64 {
-        self.hist.len()
+        self.few.len() as u64 + self.hist.as_ref().map_or(0, |h| h.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hist.is_empty()
+        self.count() == 0
     }
 
     /// The value at quantile `q` (`0.5` is the median), to 3 significant digits and within
@@ -255,21 +302,58 @@ impl LatencyRecorder {
     /// `ZERO` when empty.
     pub fn quantile(&self, q: f64) -> SimDuration {
         debug_assert!(!q.is_nan(), "quantile of NaN");
+        self.quantiles(&[q])[0]
+    }
+
+    /// The values at ascending quantiles `qs`, each as [`quantile`](Self::quantile) gives
+    /// it, in one pass over the histogram (or one sort of the list) for all of them.
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<SimDuration> {
+        debug_assert!(qs.is_sorted(), "quantiles in ascending order");
         if self.is_empty() {
-            return SimDuration::ZERO;
+            return vec![SimDuration::ZERO; qs.len()];
         }
-        if q <= 0.0 {
-            return self.min();
-        }
-        if q >= 1.0 {
-            return self.max();
-        }
-        // The histogram answers with the top of a bucket, which may exceed the true maximum.
-        let ns = self
-            .hist
-            .value_at_quantile(q)
-            .clamp(self.min_ns, self.max_ns);
-        SimDuration::from_nanos(ns)
+        let tops: Vec<u64> = match &self.hist {
+            // `value_at_quantiles` answers each as `value_at_quantile` would (the top of the
+            // first bucket whose running count reaches `ceil(q n)`, at least 1), walking the
+            // counts once.
+            Some(hist) => hist.value_at_quantiles(qs.iter().copied()).collect(),
+            None => {
+                let mut values = self.few.clone();
+                let n = values.len();
+                let index = |q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+                if qs.len() > 8 {
+                    values.sort_unstable();
+                    qs.iter()
+                        .map(|&q| bucket_top(self.sigfigs, values[index(q)]))
+                        .collect()
+                } else {
+                    // A few quantiles: select each in the part above the previous one
+                    // (`values[..lo]` holds the `lo` smallest), linear instead of a sort.
+                    let mut lo = 0;
+                    qs.iter()
+                        .map(|&q| {
+                            let i = index(q).max(lo);
+                            values[lo..].select_nth_unstable(i - lo);
+                            lo = i;
+                            bucket_top(self.sigfigs, values[i])
+                        })
+                        .collect()
+                }
+            }
+        };
+        qs.iter()
+            .zip(tops)
+            .map(|(&q, ns)| {
+                if q <= 0.0 {
+                    self.min()
+                } else if q >= 1.0 {
+                    self.max()
+                } else {
+                    // The top of a bucket may exceed the true maximum.
+                    SimDuration::from_nanos(ns.clamp(self.min_ns, self.max_ns))
+                }
+            })
+            .collect()
     }
 
     /// The largest recorded value, exactly; `ZERO` when empty.
@@ -294,12 +378,15 @@ impl LatencyRecorder {
         }
     }
 
-    /// Forgets every value, keeping the allocated range (so a windowed recorder does not
+    /// Forgets every value, keeping what was allocated (so a windowed recorder does not
     /// reallocate each window).
     pub fn reset(&mut self) {
+        self.few.clear();
         // Zeroing the counts is the cost (the whole grown range); an empty one has none.
-        if !self.hist.is_empty() {
-            self.hist.reset();
+        if let Some(hist) = &mut self.hist
+            && !hist.is_empty()
+        {
+            hist.reset();
         }
         self.sum_ns = 0;
         self.min_ns = u64::MAX;
@@ -308,11 +395,23 @@ impl LatencyRecorder {
 
     /// Adds every value recorded in `other`, e.g. to pool windows or replicates.
     pub fn merge(&mut self, other: &LatencyRecorder) {
-        // Only fails when growing is impossible, which `record` has already ruled out for
-        // every value `other` holds on this platform.
-        self.hist
-            .add(&other.hist)
-            .expect("auto-resizing histogram accepts any recorded range");
+        for &ns in &other.few {
+            match &mut self.hist {
+                Some(hist) => hist_record(hist, ns),
+                None if self.few.len() < FEW => self.few.push(ns),
+                None => hist_record(self.spill(), ns),
+            }
+        }
+        if let Some(theirs) = &other.hist {
+            let hist = match &mut self.hist {
+                Some(hist) => hist,
+                None => self.spill(),
+            };
+            // Only fails when growing is impossible, which `record` has already ruled out
+            // for every value `other` holds on this platform.
+            hist.add(&**theirs)
+                .expect("auto-resizing histogram accepts any recorded range");
+        }
         self.sum_ns += other.sum_ns;
         self.min_ns = self.min_ns.min(other.min_ns);
         self.max_ns = self.max_ns.max(other.max_ns);
@@ -320,16 +419,22 @@ impl LatencyRecorder {
 
     /// The usual percentiles in milliseconds; all zero when empty.
     pub fn summary(&self) -> LatencySummary {
-        let ms = |q: f64| self.quantile(q).as_millis_f64();
+        let [p50, p90, p99, p999] = self.usual_quantiles().map(SimDuration::as_millis_f64);
         LatencySummary {
             count: self.count(),
-            p50_ms: ms(0.5),
-            p90_ms: ms(0.9),
-            p99_ms: ms(0.99),
-            p999_ms: ms(0.999),
+            p50_ms: p50,
+            p90_ms: p90,
+            p99_ms: p99,
+            p999_ms: p999,
             max_ms: self.max().as_millis_f64(),
             mean_ms: self.mean() / 1e6,
         }
+    }
+
+    /// p50, p90, p99 and p999, in one pass.
+    pub fn usual_quantiles(&self) -> [SimDuration; 4] {
+        let v = self.quantiles(&[0.5, 0.9, 0.99, 0.999]);
+        [v[0], v[1], v[2], v[3]]
     }
 
     /// Points `(quantile, value in ms)` of the empirical CDF for charts: quantiles 0, 0.01
@@ -341,9 +446,22 @@ impl LatencyRecorder {
         }
         let body = (0..90).map(|i| f64::from(i) / 100.0);
         let tail = (20..=100).map(|i| 1.0 - 10f64.powf(-f64::from(i) / 20.0));
-        body.chain(tail)
-            .map(|q| (q, self.quantile(q).as_millis_f64()))
+        let qs: Vec<f64> = body.chain(tail).collect();
+        let values = self.quantiles(&qs);
+        qs.into_iter()
+            .zip(values)
+            .map(|(q, v)| (q, v.as_millis_f64()))
             .collect()
+    }
+}
+
+/// Records `ns`, growing the histogram when needed (rarely, amortised); `saturating_record`
+/// alone would clamp to the current range. The fallback clamps instead of failing if growth
+/// is impossible (only on targets with a tiny usize).
+#[inline(always)]
+fn hist_record(hist: &mut Histogram<u64>, ns: u64) {
+    if hist.record(ns).is_err() {
+        hist.saturating_record(ns);
     }
 }
 
@@ -407,23 +525,31 @@ impl WindowLatency {
 
     /// As [`LatencyRecorder::quantile`].
     pub fn quantile(&self, q: f64) -> SimDuration {
+        self.quantiles([q])[0]
+    }
+
+    /// As [`LatencyRecorder::quantiles`], for a few ascending quantiles at once (one sort).
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [SimDuration; N] {
         if !self.many.is_empty() || self.few.is_empty() {
-            return self.many.quantile(q);
+            let v = self.many.quantiles(&qs);
+            return std::array::from_fn(|i| v[i]);
         }
         let mut sorted = [0u64; WINDOW_FEW];
         let sorted = &mut sorted[..self.few.len()];
         sorted.copy_from_slice(&self.few);
         sorted.sort_unstable();
         let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
-        if q <= 0.0 {
-            return SimDuration::from_nanos(min);
-        }
-        if q >= 1.0 {
-            return SimDuration::from_nanos(max);
-        }
-        let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
-        let top = self.many.hist.highest_equivalent(sorted[rank - 1]);
-        SimDuration::from_nanos(top.clamp(min, max))
+        qs.map(|q| {
+            if q <= 0.0 {
+                return SimDuration::from_nanos(min);
+            }
+            if q >= 1.0 {
+                return SimDuration::from_nanos(max);
+            }
+            let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
+            let top = bucket_top(self.many.sigfigs, sorted[rank - 1]);
+            SimDuration::from_nanos(top.clamp(min, max))
+        })
     }
 
     /// Forgets every value, keeping what was allocated.
@@ -714,6 +840,7 @@ mod tests {
             for q in qs {
                 assert_eq!(w.quantile(q), h.quantile(q), "{n} values, q {q}");
             }
+            assert_eq!(w.quantiles(qs).to_vec(), h.quantiles(&qs), "{n} values");
         }
     }
 
@@ -779,6 +906,78 @@ mod tests {
         other.merge(&r);
         r.merge(&other);
         assert_eq!((other.count(), r.count()), (4, 7));
+    }
+
+    #[test]
+    fn quantiles_in_one_pass_answer_as_each_quantile() {
+        let qs: Vec<f64> = (0..=1000).map(|i| f64::from(i) / 1000.0).collect();
+        let mut r = LatencyRecorder::new();
+        assert_eq!(r.quantiles(&qs), vec![SimDuration::ZERO; qs.len()]);
+        // Skewed values with gaps, repeats and empty buckets between them.
+        let mut x = 12_345u64;
+        for i in 0..5000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let ns = (x >> 40) * (1 + i % 7) * if i % 13 == 0 { 1000 } else { 1 };
+            r.record(SimDuration::from_nanos(ns));
+            if i % 997 == 0 || i == 4999 {
+                let each: Vec<SimDuration> = qs.iter().map(|&q| r.quantile(q)).collect();
+                assert_eq!(r.quantiles(&qs), each, "after {} values", i + 1);
+            }
+        }
+    }
+
+    /// What the histogram alone answers for `values` at `q`, as `quantile` did before the
+    /// list: `value_at_quantile` clamped to the exact min and max.
+    fn histogram_quantile(values: &[u64], q: f64) -> u64 {
+        let mut h = new_histogram(LATENCY_SIGFIGS);
+        values.iter().for_each(|&ns| hist_record(&mut h, ns));
+        let (min, max) = (*values.iter().min().unwrap(), *values.iter().max().unwrap());
+        match q {
+            q if q <= 0.0 => min,
+            q if q >= 1.0 => max,
+            q => h.value_at_quantile(q).clamp(min, max),
+        }
+    }
+
+    #[test]
+    fn the_list_answers_as_the_histogram_to_the_bit_on_both_sides_of_its_capacity() {
+        let mut rng = crate::rng::stream(12, "latency-list");
+        let qs = [0.0, 0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 0.99999, 1.0];
+        for n in [1, 2, 3, 10, 100, FEW - 1, FEW, FEW + 1, FEW + 500] {
+            let scale = 10f64.powi((n % 9) as i32 + 1);
+            let values: Vec<u64> = (0..n)
+                .map(|_| (rng.random::<f64>() * scale) as u64 + 1)
+                .chain([u64::MAX])
+                .collect();
+            let mut r = LatencyRecorder::new();
+            values
+                .iter()
+                .for_each(|&ns| r.record(SimDuration::from_nanos(ns)));
+            // Merged halves (list into list, list into histogram, histogram into list).
+            let (a, b) = values.split_at(n / 3);
+            let (mut left, mut right) = (LatencyRecorder::new(), LatencyRecorder::new());
+            a.iter()
+                .for_each(|&ns| left.record(SimDuration::from_nanos(ns)));
+            b.iter()
+                .for_each(|&ns| right.record(SimDuration::from_nanos(ns)));
+            let mut rl = right.clone();
+            left.merge(&right);
+            rl.merge(&LatencyRecorder::new());
+            for q in qs {
+                let want = SimDuration::from_nanos(histogram_quantile(&values, q));
+                assert_eq!(r.quantile(q), want, "{n} values, q {q}");
+                assert_eq!(left.quantile(q), want, "{n} values merged, q {q}");
+            }
+            assert_eq!(rl.quantiles(&qs), right.quantiles(&qs));
+            // A few quantiles are selected, not sorted for: the same answers.
+            let usual = [0.5, 0.9, 0.99, 0.999]
+                .map(|q| SimDuration::from_nanos(histogram_quantile(&values, q)));
+            assert_eq!(r.usual_quantiles(), usual, "{n} values");
+            assert_eq!(left.usual_quantiles(), usual, "{n} values merged");
+            assert_eq!((r.count(), left.count()), (n as u64 + 1, n as u64 + 1));
+        }
     }
 
     #[test]

@@ -379,13 +379,14 @@ impl Latency {
         hist: &sim_core::stats::LatencyRecorder,
         exact: &sim_core::stats::Welford,
     ) -> Latency {
+        let [p50, p90, p99, p999] = hist.usual_quantiles().map(|d| d.as_millis_f64());
         Latency {
             count: hist.count(),
             mean: exact.mean() / 1e6,
-            p50: hist.quantile(0.5).as_millis_f64(),
-            p90: hist.quantile(0.9).as_millis_f64(),
-            p99: hist.quantile(0.99).as_millis_f64(),
-            p999: hist.quantile(0.999).as_millis_f64(),
+            p50,
+            p90,
+            p99,
+            p999,
             max: hist.max().as_millis_f64(),
         }
     }

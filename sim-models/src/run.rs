@@ -190,10 +190,21 @@ fn finish(
         })
         .collect();
 
-    let mut all_latency = LatencyRecorder::new();
+    // One client's latencies are the system's: borrowed, not copied into a fresh histogram.
+    let merged;
+    let all_latency = match world.clients.as_slice() {
+        [one] => &one.outcome.latency,
+        all => {
+            let mut m = LatencyRecorder::new();
+            for c in all {
+                m.merge(&c.outcome.latency);
+            }
+            merged = m;
+            &merged
+        }
+    };
     let mut all_exact = Welford::new();
     for c in &world.clients {
-        all_latency.merge(&c.outcome.latency);
         all_exact.merge(&c.outcome.latency_exact);
     }
     let sum = |f: fn(&ClientResult) -> u64| clients.iter().map(f).sum::<u64>();
@@ -210,7 +221,7 @@ fn finish(
         failed,
         sum(|c| c.totals.in_flight_at_end),
         counted_s,
-        Latency::of(&all_latency, &all_exact),
+        Latency::of(all_latency, &all_exact),
     );
 
     let visits = &world.metrics.visits;

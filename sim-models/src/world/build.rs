@@ -622,6 +622,9 @@ impl World {
             metrics: Metrics::new(
                 empty_series(
                     s.window,
+                    // Every window to the horizon, the last one partial (validation bounds
+                    // their number).
+                    s.horizon.as_nanos().div_ceil(s.window.as_nanos().max(1)) as usize,
                     &s.clients.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
                     &instance_names,
                 ),

@@ -8,7 +8,7 @@ use sim_core::queue::EventQueue;
 
 use super::control::{ClientWindow, GroupWindow, p99_ms};
 use super::{Failure, Outcome, World};
-use crate::result::{ClientSeries, Failed, Series, ServiceSeries};
+use crate::result::{ClientSeries, Failed, FailedSeries, Series, ServiceSeries};
 use crate::slo::BurnRateAlerts;
 
 /// Request outcomes as one client sees them.
@@ -353,15 +353,10 @@ impl World {
         by.circuit_open.push(w.failed_by.circuit_open);
         series.degraded.push(w.degraded);
         series.goodput_rps.push(w.succeeded as f64 / secs);
-        series
-            .latency_p50_ms
-            .push(w.latency.quantile(0.5).as_millis_f64());
-        series
-            .latency_p99_ms
-            .push(w.latency.quantile(0.99).as_millis_f64());
-        series
-            .latency_p999_ms
-            .push(w.latency.quantile(0.999).as_millis_f64());
+        let [p50, p99, p999] = w.latency.quantiles([0.5, 0.99, 0.999]);
+        series.latency_p50_ms.push(p50.as_millis_f64());
+        series.latency_p99_ms.push(p99.as_millis_f64());
+        series.latency_p999_ms.push(p999.as_millis_f64());
         series.attempts.push(attempts);
         series.retry_amplification.push(if expected > 0.0 {
             attempts as f64 / expected
@@ -505,25 +500,60 @@ impl World {
     }
 }
 
-/// The empty series of a world with these clients and services.
-pub(crate) fn empty_series(window: SimDuration, clients: &[String], services: &[String]) -> Series {
+/// The empty series of a world with these clients and services, each column sized for
+/// `windows` rows: grown by doubling instead, a column holds up to twice its rows (and
+/// copies them as it grows), most of a long run's memory.
+pub(crate) fn empty_series(
+    window: SimDuration,
+    windows: usize,
+    clients: &[String],
+    services: &[String],
+) -> Series {
     Series {
         window_s: window.as_secs_f64(),
         clients: clients
             .iter()
             .map(|name| ClientSeries {
                 name: name.clone(),
-                ..Default::default()
+                offered: Vec::with_capacity(windows),
+                succeeded: Vec::with_capacity(windows),
+                good: Vec::with_capacity(windows),
+                bad: Vec::with_capacity(windows),
             })
             .collect(),
         services: services
             .iter()
             .map(|name| ServiceSeries {
                 name: name.clone(),
-                ..Default::default()
+                attempts: Vec::with_capacity(windows),
+                dropped: Vec::with_capacity(windows),
+                queue_depth_mean: Vec::with_capacity(windows),
+                queue_depth_max: Vec::with_capacity(windows),
+                utilization: Vec::with_capacity(windows),
+                rejected: Vec::with_capacity(windows),
             })
             .collect(),
-        ..Default::default()
+        t_s: Vec::with_capacity(windows),
+        offered: Vec::with_capacity(windows),
+        succeeded: Vec::with_capacity(windows),
+        failed: Vec::with_capacity(windows),
+        failed_by_reason: FailedSeries {
+            timeout: Vec::with_capacity(windows),
+            rejected: Vec::with_capacity(windows),
+            error: Vec::with_capacity(windows),
+            circuit_open: Vec::with_capacity(windows),
+        },
+        degraded: Vec::with_capacity(windows),
+        goodput_rps: Vec::with_capacity(windows),
+        latency_p50_ms: Vec::with_capacity(windows),
+        latency_p99_ms: Vec::with_capacity(windows),
+        latency_p999_ms: Vec::with_capacity(windows),
+        attempts: Vec::with_capacity(windows),
+        retry_amplification: Vec::with_capacity(windows),
+        faults_active: Vec::with_capacity(windows),
+        slow: Vec::with_capacity(windows),
+        caches: Vec::new(),
+        latency_cdf: Vec::new(),
     }
 }
 
