@@ -20,6 +20,9 @@ use sim_models::diagnostic::Diagnostics;
 use sim_models::metric::MetricRef;
 use sim_models::scenario::Scenario;
 
+// Wired into `simctl run` with the orchestrator's `run_with`.
+#[allow(dead_code)]
+mod agent;
 mod bench;
 mod coverage;
 mod experiment;
