@@ -11,7 +11,10 @@ mod replay;
 
 use std::sync::{Arc, Mutex};
 
-pub use process::{AgentDecider, seconds};
+use sim_models::remediation::decide::Decider;
+use sim_models::scenario::Scenario;
+
+pub use process::AgentDecider;
 pub use replay::ReplayDecider;
 
 /// The lines of a trajectory as they happen: the hello, each observation and answer, and
@@ -44,4 +47,88 @@ pub fn timeout_arg(text: &str) -> Result<std::time::Duration, String> {
         return Err("must be more than zero".into());
     }
     Ok(std::time::Duration::from_nanos(d.as_nanos()))
+}
+
+/// `simctl run`'s agent options.
+#[derive(clap::Args, Debug, Default)]
+pub struct AgentArgs {
+    /// Let an external agent decide remediation: start CMD (through `sh -c`) and talk to it
+    /// in JSON lines over its stdin and stdout (docs/agent/protocol.md). Virtual time waits
+    /// for each answer. Needs a scenario with a `remediation` section.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["replay", "trace"])]
+    pub agent: Option<String>,
+    /// Decision points the agent may answer; the run stops at the next one.
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "agent",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub agent_steps: u64,
+    /// Wall-clock time the agent has for each answer; later, the run stops.
+    #[arg(long, value_name = "DURATION", default_value = "10s", requires = "agent",
+          value_parser = timeout_arg)]
+    pub agent_timeout: Option<std::time::Duration>,
+    /// Write the exchange with the agent here (JSON lines: the hello, every observation and
+    /// answer, and the error that stopped the run, if any), to replay without the agent.
+    #[arg(long, value_name = "FILE")]
+    pub trajectory: Option<std::path::PathBuf>,
+    /// Answer from this trajectory instead of an agent: each observation must be the
+    /// recorded one (a divergence stops the run, naming the step), so the result is the same.
+    #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+    pub replay: Option<std::path::PathBuf>,
+}
+
+/// A run's decider from the agent options (none without `--agent` or `--replay`), and the
+/// trajectory it records into.
+pub type Chosen = Option<(Box<dyn Decider>, Trajectory)>;
+
+impl AgentArgs {
+    pub fn decider(&self, s: &Scenario, seed: u64) -> anyhow::Result<Chosen> {
+        let input = |m: String| anyhow::Error::from(crate::InputError::msg(m));
+        let flag = match (&self.agent, &self.replay) {
+            (Some(_), _) => "--agent",
+            (None, Some(_)) => "--replay",
+            (None, None) if self.trajectory.is_some() => {
+                return Err(input(
+                    "simctl: --trajectory records an agent's exchange: it needs --agent or --replay"
+                        .into(),
+                ));
+            }
+            (None, None) => return Ok(None),
+        };
+        if s.remediation.is_none() {
+            return Err(input(format!(
+                "simctl: {flag}: the scenario `{}` has no `remediation` section, so nothing \
+                 would ask the agent (see README, automated remediation)",
+                s.name
+            )));
+        }
+        let timeout = self
+            .agent_timeout
+            .unwrap_or(std::time::Duration::from_secs(10));
+        let session = protocol::Session {
+            command: self.agent.clone().unwrap_or_default(),
+            max_steps: self.agent_steps,
+            timeout_s: timeout.as_secs_f64(),
+        };
+        let hello = serde_json::to_string(&protocol::Hello::new(s, seed, session))
+            .expect("a hello serialises");
+        let trajectory = Trajectory::default();
+        let decider: Box<dyn Decider> = match (&self.agent, &self.replay) {
+            (Some(cmd), _) => Box::new(
+                AgentDecider::spawn(cmd, &hello, self.agent_steps, timeout, trajectory.clone())
+                    .map_err(|e| {
+                        input(format!("simctl: --agent `{cmd}`: cannot start it ({e})"))
+                    })?,
+            ),
+            (None, Some(file)) => {
+                let name = file.display().to_string();
+                let text = crate::output::read_limited(file, crate::output::MAX_RESULTS_BYTES)
+                    .map_err(|e| input(format!("simctl: --replay {name}: {e}")))?;
+                Box::new(
+                    ReplayDecider::new(&name, &text, &hello, trajectory.clone())
+                        .map_err(|e| input(format!("simctl: --replay {e}")))?,
+                )
+            }
+            (None, None) => unreachable!("returned above"),
+        };
+        Ok(Some((decider, trajectory)))
+    }
 }

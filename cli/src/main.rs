@@ -20,8 +20,6 @@ use sim_models::diagnostic::Diagnostics;
 use sim_models::metric::MetricRef;
 use sim_models::scenario::Scenario;
 
-// Wired into `simctl run` with the orchestrator's `run_with`.
-#[allow(dead_code)]
 mod agent;
 mod bench;
 mod coverage;
@@ -97,6 +95,8 @@ enum Command {
         /// scenario's window). Charts and verdicts always use every window.
         #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
         series: series::SeriesOut,
+        #[command(flatten)]
+        agent: agent::AgentArgs,
     },
     /// Run a scenario over a grid of parameter values x seeds, in parallel; or, with
     /// --find, search for the smallest value at which the run turns metastable.
@@ -557,6 +557,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             start,
             events,
             trace,
+            agent,
         } => {
             let limits = Limits {
                 max_events,
@@ -570,7 +571,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets)
+            run(&file, seed, output, limits, &sets, &agent)
         }
         Command::Sweep {
             file,
@@ -793,6 +794,7 @@ fn run(
     output: RunOutput,
     limits: Limits,
     sets: &[String],
+    agent: &agent::AgentArgs,
 ) -> Result<ExitCode> {
     let RunOutput {
         format,
@@ -825,7 +827,13 @@ fn run(
     let seed = seed.unwrap_or(v.scenario.seed);
     // The replay line names the scenario as this command did: the file and its --set flags.
     let source = format!("{}{}", file.display(), set_args(sets));
+    let (decider, trajectory) = agent.decider(&v.scenario, seed)?.unzip();
     let (mut result, traced) = match trace {
+        // Virtual time waits for the decider's answers: no progress bar.
+        _ if decider.is_some() => (
+            sim_models::run::run_with(&v.scenario, seed, &source, decider),
+            None,
+        ),
         Some(n) => {
             let (r, t) = sim_models::run_traced(&v.scenario, seed, &source, n as usize);
             (r, Some(t))
@@ -839,6 +847,10 @@ fn run(
             (r, None)
         }
     };
+    // The exchange is kept whatever happened, a stopped run's most of all.
+    if let (Some(file), Some(t)) = (&agent.trajectory, &trajectory) {
+        output::write_atomic(file, t.text().as_bytes())?;
+    }
     // The JSON (with its series at the chosen resolution) only when something writes it.
     let json = (matches!(format, Format::Json) || out.is_some())
         .then(|| series.with(&mut result, v.scenario.window, reports::json));

@@ -29,10 +29,15 @@ FAILING = 0.2  # error rate at which an instance or a service counts as failing
 HEALTHY = 0.05  # error rate below which a peer counts as fine
 SATURATED = 0.9  # utilization
 LOAD_UP = 1.3  # offered / baseline load
+TIMING_OUT = 0.05  # timeouts of calls to a service / attempts it received
 
 
 def failing(rate):
     return rate is not None and rate >= FAILING
+
+
+def instance_failing(inst):
+    return not inst["healthy"] or failing(inst["error_rate"]) or failing(inst["timeout_rate"])
 
 
 def failing_instance(services):
@@ -40,7 +45,7 @@ def failing_instance(services):
         insts = svc["instances"]
         if len(insts) < 2:
             continue
-        bad = [i for i in insts if not i["healthy"] or failing(i["error_rate"])]
+        bad = [i for i in insts if instance_failing(i)]
         fine = [i for i in insts if i["healthy"] and (i["error_rate"] or 0.0) < HEALTHY]
         if len(bad) == 1 and fine:
             return bad[0]["name"]
@@ -70,7 +75,8 @@ def failing_dependency(services):
             down = failing(dep["error_rate"]) or (
                 dep["instances"] and not any(i["healthy"] for i in dep["instances"])
             )
-            if down or dep["timeouts"] > 0 or dep["breakers_open"] > 0:
+            slow = dep["attempts"] > 0 and dep["timeouts"] / dep["attempts"] >= TIMING_OUT
+            if down or slow or dep["breakers_open"] > 0:
                 return svc["name"], callee
     return None
 

@@ -35,6 +35,7 @@ pub struct AgentDecider {
     answered: u64,
     timeout: Duration,
     trajectory: Trajectory,
+    label: String,
 }
 
 impl AgentDecider {
@@ -91,6 +92,7 @@ impl AgentDecider {
             answered: 0,
             timeout,
             trajectory,
+            label: format!("agent {cmd}"),
         };
         // A failed write (the agent already exited) shows at the first step, named there.
         let _ = agent.send(hello);
@@ -197,6 +199,10 @@ impl Decider for AgentDecider {
             message
         })
     }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
 }
 
 impl Drop for AgentDecider {
@@ -221,7 +227,7 @@ impl Drop for AgentDecider {
 }
 
 /// `10s`, `1.5s`, `250ms`.
-pub fn seconds(d: Duration) -> String {
+fn seconds(d: Duration) -> String {
     if d.as_millis() < 1000 {
         format!("{}ms", d.as_millis())
     } else {

@@ -109,6 +109,8 @@ pub struct HelloLimits {
 
 #[derive(Debug, Serialize)]
 pub struct Session {
+    /// The agent's command line (a replay names its decider after it).
+    pub command: String,
     /// Decision points the agent may answer; the run stops at the next one.
     pub max_steps: u64,
     /// Wall-clock seconds the agent has for each answer.
@@ -292,6 +294,7 @@ pub fn parse_answer(line: &str, step: u64) -> Result<(AnswerLine, Answer), Strin
         (AnswerKind::Actions, Some(actions), None) if !actions.is_empty() => Answer::Plan(Plan {
             name: format!("agent step {step}"),
             class: None,
+            description: Some("the agent's actions, one step each".into()),
             steps: actions
                 .iter()
                 .enumerate()
@@ -322,14 +325,21 @@ pub fn parse_answer(line: &str, step: u64) -> Result<(AnswerLine, Answer), Strin
 
 /// The trajectory's record of an answer: the agent's line as simctl read it, with its step.
 pub fn answer_record(step: u64, a: &AnswerLine) -> String {
-    let mut v = serde_json::to_value(a).expect("an answer serialises");
-    let map = v.as_object_mut().expect("an answer is an object");
-    map.insert("step".into(), step.into());
-    // `type` first, as the agent writes it, then the rest in name order.
-    let mut out = serde_json::Map::new();
-    out.insert("type".into(), "answer".into());
-    out.insert("answer".into(), v);
-    serde_json::to_string(&out).expect("a record serialises")
+    #[derive(Serialize)]
+    struct Record<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        answer: &'a AnswerLine,
+    }
+    let answer = AnswerLine {
+        step: Some(step),
+        ..a.clone()
+    };
+    serde_json::to_string(&Record {
+        kind: "answer",
+        answer: &answer,
+    })
+    .expect("a record serialises")
 }
 
 /// The trajectory's record of the error that stopped the run.

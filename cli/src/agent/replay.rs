@@ -21,6 +21,8 @@ pub struct ReplayDecider {
     /// The next record to read.
     next: usize,
     trajectory: Trajectory,
+    /// The recorded agent's name, so the report reads as the recorded run's.
+    label: String,
 }
 
 impl ReplayDecider {
@@ -66,6 +68,8 @@ impl ReplayDecider {
         let Some(recorded) = records.first() else {
             return Err(format!("{file}: empty, not a trajectory"));
         };
+        let command = recorded.value["agent"]["command"].as_str().unwrap_or("");
+        let label = format!("agent {command}");
         let mut then = recorded.value.clone();
         let mut now: Value = serde_json::from_str(hello).expect("our hello is JSON");
         for v in [&mut then, &mut now] {
@@ -85,6 +89,7 @@ impl ReplayDecider {
             records,
             next: 1,
             trajectory,
+            label,
         })
     }
 
@@ -139,16 +144,15 @@ impl ReplayDecider {
             )),
         }
     }
-
-    /// Records left unread after the run (a run that asked fewer steps than recorded).
-    pub fn unread(&self) -> usize {
-        self.records.len() - self.next
-    }
 }
 
 impl Decider for ReplayDecider {
     fn decide(&mut self, point: &DecisionPoint) -> Result<Answer, String> {
         self.replay(point)
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
     }
 }
 

@@ -44,107 +44,116 @@ impl Schemas {
         (file, root, target)
     }
 
-    fn at(&self, file: &str, root: &Value, schema: &Value, v: &Value, path: &str) -> Option<String> {
+    fn at(
+        &self,
+        file: &str,
+        root: &Value,
+        schema: &Value,
+        v: &Value,
+        path: &str,
+    ) -> Option<String> {
         let s = schema.as_object().expect("a schema is an object");
         let fail = |why: String| Some(format!("{path}: {why}"));
         for (k, rule) in s {
-            let bad = match k.as_str() {
-                k if ANNOTATIONS.contains(&k) => None,
-                "$ref" => {
-                    let (f, r, target) = self.resolve(file, root, rule.as_str().unwrap());
-                    self.at(&f, &r, &target, v, path)
-                }
-                "type" => {
-                    let types: Vec<&str> = match rule {
-                        Value::String(t) => vec![t],
-                        Value::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
-                        _ => panic!("type {rule}"),
-                    };
-                    (!types.iter().any(|t| is(t, v))).then(|| format!("{path}: not {types:?}: {v}"))
-                }
-                "const" => (v != rule).then(|| format!("{path}: {v} is not {rule}")),
-                "enum" => (!rule.as_array().unwrap().contains(v))
-                    .then(|| format!("{path}: {v} is none of {rule}")),
-                "minimum" => v
-                    .as_f64()
-                    .filter(|x| *x < rule.as_f64().unwrap())
-                    .and_then(|x| fail(format!("{x} below {rule}"))),
-                "minItems" => v
-                    .as_array()
-                    .filter(|a| (a.len() as u64) < rule.as_u64().unwrap())
-                    .and_then(|_| fail(format!("fewer than {rule} items"))),
-                "maxItems" => v
-                    .as_array()
-                    .filter(|a| (a.len() as u64) > rule.as_u64().unwrap())
-                    .and_then(|_| fail(format!("more than {rule} items"))),
-                "required" => v.as_object().and_then(|o| {
-                    let missing = rule
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .find(|k| !o.contains_key(k.as_str().unwrap()))?;
-                    fail(format!("{missing} is required"))
-                }),
-                "properties" => v.as_object().and_then(|o| {
-                    o.iter().find_map(|(k, x)| {
-                        let sub = rule.get(k)?;
-                        self.at(file, root, sub, x, &format!("{path}.{k}"))
-                    })
-                }),
-                "additionalProperties" => v.as_object().and_then(|o| {
-                    let known = s.get("properties").and_then(Value::as_object);
-                    let extra = o
-                        .iter()
-                        .filter(|(k, _)| known.is_none_or(|p| !p.contains_key(*k)));
-                    for (k, x) in extra {
-                        let bad = match rule {
-                            Value::Bool(false) => Some(format!("{path}: unknown field {k}")),
-                            _ => self.at(file, root, rule, x, &format!("{path}.{k}")),
+            let bad =
+                match k.as_str() {
+                    k if ANNOTATIONS.contains(&k) => None,
+                    "$ref" => {
+                        let (f, r, target) = self.resolve(file, root, rule.as_str().unwrap());
+                        self.at(&f, &r, &target, v, path)
+                    }
+                    "type" => {
+                        let types: Vec<&str> = match rule {
+                            Value::String(t) => vec![t],
+                            Value::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
+                            _ => panic!("type {rule}"),
                         };
-                        if bad.is_some() {
-                            return bad;
-                        }
+                        (!types.iter().any(|t| is(t, v)))
+                            .then(|| format!("{path}: not {types:?}: {v}"))
                     }
-                    None
-                }),
-                "items" => v.as_array().and_then(|a| {
-                    let skip = s
-                        .get("prefixItems")
-                        .and_then(Value::as_array)
-                        .map_or(0, Vec::len);
-                    a.iter().enumerate().skip(skip).find_map(|(i, x)| {
-                        self.at(file, root, rule, x, &format!("{path}[{i}]"))
-                    })
-                }),
-                "prefixItems" => v.as_array().and_then(|a| {
-                    rule.as_array().unwrap().iter().zip(a).enumerate().find_map(
-                        |(i, (sub, x))| self.at(file, root, sub, x, &format!("{path}[{i}]")),
-                    )
-                }),
-                "allOf" => rule
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find_map(|sub| self.at(file, root, sub, v, path)),
-                "oneOf" | "anyOf" => {
-                    let results: Vec<Option<String>> = rule
+                    "const" => (v != rule).then(|| format!("{path}: {v} is not {rule}")),
+                    "enum" => (!rule.as_array().unwrap().contains(v))
+                        .then(|| format!("{path}: {v} is none of {rule}")),
+                    "minimum" => v
+                        .as_f64()
+                        .filter(|x| *x < rule.as_f64().unwrap())
+                        .and_then(|x| fail(format!("{x} below {rule}"))),
+                    "minItems" => v
+                        .as_array()
+                        .filter(|a| (a.len() as u64) < rule.as_u64().unwrap())
+                        .and_then(|_| fail(format!("fewer than {rule} items"))),
+                    "maxItems" => v
+                        .as_array()
+                        .filter(|a| (a.len() as u64) > rule.as_u64().unwrap())
+                        .and_then(|_| fail(format!("more than {rule} items"))),
+                    "required" => v.as_object().and_then(|o| {
+                        let missing = rule
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|k| !o.contains_key(k.as_str().unwrap()))?;
+                        fail(format!("{missing} is required"))
+                    }),
+                    "properties" => v.as_object().and_then(|o| {
+                        o.iter().find_map(|(k, x)| {
+                            let sub = rule.get(k)?;
+                            self.at(file, root, sub, x, &format!("{path}.{k}"))
+                        })
+                    }),
+                    "additionalProperties" => v.as_object().and_then(|o| {
+                        let known = s.get("properties").and_then(Value::as_object);
+                        let extra = o
+                            .iter()
+                            .filter(|(k, _)| known.is_none_or(|p| !p.contains_key(*k)));
+                        for (k, x) in extra {
+                            let bad = match rule {
+                                Value::Bool(false) => Some(format!("{path}: unknown field {k}")),
+                                _ => self.at(file, root, rule, x, &format!("{path}.{k}")),
+                            };
+                            if bad.is_some() {
+                                return bad;
+                            }
+                        }
+                        None
+                    }),
+                    "items" => v.as_array().and_then(|a| {
+                        let skip = s
+                            .get("prefixItems")
+                            .and_then(Value::as_array)
+                            .map_or(0, Vec::len);
+                        a.iter().enumerate().skip(skip).find_map(|(i, x)| {
+                            self.at(file, root, rule, x, &format!("{path}[{i}]"))
+                        })
+                    }),
+                    "prefixItems" => v.as_array().and_then(|a| {
+                        rule.as_array().unwrap().iter().zip(a).enumerate().find_map(
+                            |(i, (sub, x))| self.at(file, root, sub, x, &format!("{path}[{i}]")),
+                        )
+                    }),
+                    "allOf" => rule
                         .as_array()
                         .unwrap()
                         .iter()
-                        .map(|sub| self.at(file, root, sub, v, path))
-                        .collect();
-                    let ok = results.iter().filter(|r| r.is_none()).count();
-                    match (k.as_str(), ok) {
-                        (_, 0) => {
-                            let why: Vec<String> = results.into_iter().flatten().collect();
-                            fail(format!("matches none of {k}: {}", why.join(" | ")))
+                        .find_map(|sub| self.at(file, root, sub, v, path)),
+                    "oneOf" | "anyOf" => {
+                        let results: Vec<Option<String>> = rule
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|sub| self.at(file, root, sub, v, path))
+                            .collect();
+                        let ok = results.iter().filter(|r| r.is_none()).count();
+                        match (k.as_str(), ok) {
+                            (_, 0) => {
+                                let why: Vec<String> = results.into_iter().flatten().collect();
+                                fail(format!("matches none of {k}: {}", why.join(" | ")))
+                            }
+                            ("oneOf", n) if n > 1 => fail(format!("matches {n} of oneOf")),
+                            _ => None,
                         }
-                        ("oneOf", n) if n > 1 => fail(format!("matches {n} of oneOf")),
-                        _ => None,
                     }
-                }
-                other => panic!("{file}: keyword {other} is not checked by this validator"),
-            };
+                    other => panic!("{file}: keyword {other} is not checked by this validator"),
+                };
             if bad.is_some() {
                 return bad;
             }
