@@ -19,7 +19,7 @@ use super::protocol::{answer_record, error_record, observe_line, parse_answer};
 const MAX_LINE: u64 = 1 << 20;
 
 /// What the reader thread hands over: a line, or why there is none.
-enum Read_ {
+enum Got {
     Line(String),
     TooLong,
     Failed(std::io::Error),
@@ -28,7 +28,7 @@ enum Read_ {
 pub struct AgentDecider {
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<Read_>,
+    lines: Receiver<Got>,
     /// Lines of the agent's output read so far (for messages).
     line_no: u64,
     max_steps: u64,
@@ -72,11 +72,11 @@ impl AgentDecider {
                     .read_until(b'\n', &mut buf);
                 let msg = match got {
                     Ok(0) => return,
-                    Ok(_) if buf.len() as u64 > MAX_LINE => Read_::TooLong,
-                    Ok(_) => Read_::Line(String::from_utf8_lossy(&buf).into_owned()),
-                    Err(e) => Read_::Failed(e),
+                    Ok(_) if buf.len() as u64 > MAX_LINE => Got::TooLong,
+                    Ok(_) => Got::Line(String::from_utf8_lossy(&buf).into_owned()),
+                    Err(e) => Got::Failed(e),
                 };
-                let last = !matches!(msg, Read_::Line(_));
+                let last = !matches!(msg, Got::Line(_));
                 if tx.send(msg).is_err() || last {
                     return;
                 }
@@ -156,15 +156,15 @@ impl AgentDecider {
             self.line_no += 1;
             let n = self.line_no;
             let text = match got {
-                Read_::Line(text) => text,
-                Read_::TooLong => {
+                Got::Line(text) => text,
+                Got::TooLong => {
                     return Err(format!(
                         "the agent's answer to step {step} (its output line {n}) is longer \
                          than {} MiB",
                         MAX_LINE >> 20
                     ));
                 }
-                Read_::Failed(e) => {
+                Got::Failed(e) => {
                     return Err(format!(
                         "cannot read the agent's answer to step {step} (its output line {n}): {e}"
                     ));
