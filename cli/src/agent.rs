@@ -55,7 +55,7 @@ pub struct AgentArgs {
     /// Let an external agent decide remediation: start CMD (through `sh -c`) and talk to it
     /// in JSON lines over its stdin and stdout (docs/agent/protocol.md). Virtual time waits
     /// for each answer. Needs a scenario with a `remediation` section.
-    #[arg(long, value_name = "CMD", conflicts_with_all = ["replay", "trace"])]
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["replay", "trace", "plans"])]
     pub agent: Option<String>,
     /// Decision points the agent may answer; the run stops at the next one.
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "agent",
@@ -71,7 +71,7 @@ pub struct AgentArgs {
     pub trajectory: Option<std::path::PathBuf>,
     /// Answer from this trajectory instead of an agent: each observation must be the
     /// recorded one (a divergence stops the run, naming the step), so the result is the same.
-    #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["trace", "plans"])]
     pub replay: Option<std::path::PathBuf>,
 }
 

@@ -22,12 +22,14 @@ use sim_models::scenario::Scenario;
 
 mod agent;
 mod bench;
+mod classify;
 mod coverage;
 mod experiment;
 mod exports;
 mod journal;
 mod output;
 mod progress;
+mod remediate;
 mod score;
 mod series;
 mod spof;
@@ -95,8 +97,39 @@ enum Command {
         /// scenario's window). Charts and verdicts always use every window.
         #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
         series: series::SeriesOut,
+        /// Decide about the scenario's incidents with this plans file (JSON, plans per
+        /// incident class) instead of simctl's planner; checked first (exit 2 with
+        /// file:line:col on a cycle, an unknown action or target, an unsafe parameter).
+        #[arg(long, value_name = "FILE")]
+        plans: Option<PathBuf>,
         #[command(flatten)]
         agent: agent::AgentArgs,
+    },
+    /// Automated remediation against the human alone: each seed run with automation
+    /// (simctl's planner, or --plans FILE) and with `automation: Off`, paired; MTTD, MTTR,
+    /// availability, actions, undone, harmful and escalations with 95% t intervals, and
+    /// their paired differences.
+    Remediate {
+        /// The scenario file (RON), with a `remediation` section.
+        file: PathBuf,
+        /// Seeds (pairs of runs).
+        #[arg(long, default_value_t = 20)]
+        seeds: u32,
+        /// Base seed; replicate r runs on a seed derived from it (the scenario's by default).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// A plans file deciding instead of simctl's planner.
+        #[arg(long, value_name = "FILE")]
+        plans: Option<PathBuf>,
+        /// Worker threads (the output does not depend on it); the machine's cores by default.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print the comparison (and every seed's totals) as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the table as markdown (README's).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Run a scenario over a grid of parameter values x seeds, in parallel; or, with
     /// --find, search for the smallest value at which the run turns metastable.
@@ -359,6 +392,30 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure the incident classifier: run a scenario whose `remediation.mix` generates
+    /// incidents on several seeds with automation off (the classifier only watches), and
+    /// print the confusion matrix of its first reading of each incident against the
+    /// injected truth, precision and recall per class, and the times to detect and to
+    /// classify.
+    Classify {
+        /// The scenario file (RON), with a `remediation` section and its `mix`.
+        file: PathBuf,
+        /// Set a field of the scenario first, as `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Seeds (runs).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: u32,
+        /// Base seed (default: the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
     /// summary.json, or runs a scenario file.
@@ -489,13 +546,16 @@ fn main() -> ExitCode {
         } | Command::Spof {
             format: Format::Json,
             ..
+        } | Command::Classify {
+            format: Format::Json,
+            ..
         } | Command::Score {
             format: Format::Json,
             ..
         } | Command::Coverage {
             format: Format::Json,
             ..
-        }
+        } | Command::Remediate { json: true, .. }
     );
     JSON_MESSAGES.store(json, std::sync::atomic::Ordering::Relaxed);
     let (code, kind, message, diagnostics) = match dispatch(cli.command) {
@@ -558,6 +618,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             events,
             trace,
             agent,
+            plans,
         } => {
             let limits = Limits {
                 max_events,
@@ -571,8 +632,25 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets, &agent)
+            run(&file, seed, output, limits, &sets, plans.as_deref(), &agent)
         }
+        Command::Remediate {
+            file,
+            seeds,
+            seed,
+            plans,
+            jobs,
+            json,
+            markdown,
+        } => remediate::remediate(remediate::Args {
+            file,
+            seeds,
+            seed,
+            plans,
+            jobs: worker_threads(jobs)?,
+            json,
+            markdown,
+        }),
         Command::Sweep {
             file,
             params,
@@ -637,6 +715,21 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { files, format } => validate(&files, format),
         Command::Postmortem { file, seed } => postmortem(&file, seed),
+        Command::Classify {
+            file,
+            sets,
+            seeds,
+            seed,
+            jobs,
+            format,
+        } => classify::run(classify::Args {
+            file,
+            sets,
+            seeds,
+            seed,
+            jobs: worker_threads(jobs)?,
+            json: matches!(format, Format::Json),
+        }),
         Command::Spof {
             file,
             sets,
@@ -794,6 +887,7 @@ fn run(
     output: RunOutput,
     limits: Limits,
     sets: &[String],
+    plans: Option<&Path>,
     agent: &agent::AgentArgs,
 ) -> Result<ExitCode> {
     let RunOutput {
@@ -825,24 +919,42 @@ fn run(
     l.max_events = limits.max_events.unwrap_or(l.max_events);
     l.max_in_flight = limits.max_in_flight.unwrap_or(l.max_in_flight);
     let seed = seed.unwrap_or(v.scenario.seed);
+    let plans = match plans {
+        Some(p) => Some((p.to_path_buf(), remediate::load_plans(p, &v.scenario)?)),
+        None => None,
+    };
+    let (agent_decider, trajectory) = agent.decider(&v.scenario, seed)?.unzip();
+    let decider = agent_decider.or_else(|| remediate::decider(plans.as_ref(), &v.scenario));
     // The replay line names the scenario as this command did: the file and its --set flags.
-    let source = format!("{}{}", file.display(), set_args(sets));
-    let (decider, trajectory) = agent.decider(&v.scenario, seed)?.unzip();
+    let plans_arg = plans
+        .as_ref()
+        .map_or(String::new(), |(p, _)| format!(" --plans {}", p.display()));
+    let source = format!("{}{}{plans_arg}", file.display(), set_args(sets));
+    if plans.is_some() && trace.is_some() {
+        return Err(InputError::msg(
+            "simctl: --trace and --plans together are not supported yet".into(),
+        )
+        .into());
+    }
     let (mut result, traced) = match trace {
-        // Virtual time waits for the decider's answers: no progress bar.
-        _ if decider.is_some() => (
-            sim_models::run::run_with(&v.scenario, seed, &source, decider),
-            None,
-        ),
         Some(n) => {
             let (r, t) = sim_models::run_traced(&v.scenario, seed, &source, n as usize);
             (r, Some(t))
         }
-        None if json_messages() => (sim_models::run(&v.scenario, seed, &source), None),
+        None if json_messages() => (
+            sim_models::run_with(&v.scenario, seed, &source, decider),
+            None,
+        ),
         None => {
             let mut progress = progress::RunProgress::new(v.scenario.horizon);
             let mut update = |done: f64| progress.update(done);
-            let r = sim_models::run_with_progress(&v.scenario, seed, &source, &mut update);
+            let r = sim_models::run_with_decider_progress(
+                &v.scenario,
+                seed,
+                &source,
+                decider,
+                &mut update,
+            );
             progress.finish();
             (r, None)
         }

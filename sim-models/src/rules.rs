@@ -37,6 +37,11 @@
 //! rule acts in one run. The level-triggered reading (act again while the condition still
 //! holds after the cooldown) is the Kubernetes HPA's; an edge-triggered rule is a condition
 //! that stops holding once acted on, e.g. `AlertFiring` resolving.
+//!
+//! What each action costs in the world (restart back-off, scale stabilization and
+//! cooldown, shedding, evacuation, failover) is `world/actions.rs`'s; an action that did
+//! nothing (a scale within its cooldown, a failover already under way) is listed with
+//! why it was refused.
 
 use serde::{Deserialize, Serialize};
 use sim_core::path::{FieldPath, Problem};
@@ -67,6 +72,10 @@ pub struct Rule {
 
 fn unlimited() -> u32 {
     u32::MAX
+}
+
+fn is_zero(d: &SimDuration) -> bool {
+    d.is_zero()
 }
 
 /// When a rule acts.
@@ -170,14 +179,27 @@ pub enum Action {
     /// take `provisioning` to come up, empty (cold); removed ones stop taking new attempts
     /// at once and finish what they hold (a graceful scale-in). When the effect ends the
     /// service goes back to its own `replicas`, or to another scaling effect still active.
+    ///
+    /// What a controller adds on top (the Kubernetes HPA's `behavior`; both 0 by default,
+    /// which acts at once as a plain rule always did): a scale-in (fewer replicas than
+    /// wanted now) takes effect only after `stabilization`, and not at all if a scale
+    /// action asking for at least as many comes meanwhile (the HPA's
+    /// `scaleDown.stabilizationWindowSeconds`, 5 min by default there); a scale action
+    /// within `cooldown` of the last one accepted on this service is refused.
     ScaleTo {
         service: String,
         replicas: u32,
         #[serde(default)]
         provisioning: SimDuration,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        stabilization: SimDuration,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        cooldown: SimDuration,
     },
-    /// Restart `service` (`NAME#i` one instance, `NAME` every instance at once): down for
-    /// `restart_time`, refusing connections; it comes back with an empty queue.
+    /// Restart `service` (`NAME#i` one instance, `NAME` every instance at once, or a
+    /// cache): down for `restart_time`, refusing connections, after a crash-loop back-off
+    /// when restarted again soon (Kubernetes': 10 s, doubling, at most 5 min, forgotten
+    /// after 10 min up); it comes back cold: an empty queue, a cache an empty store.
     Restart {
         service: String,
         restart_time: SimDuration,
@@ -203,6 +225,17 @@ pub enum Action {
     /// begin) and every instance is meant to hold the version before it again (Argo
     /// Rollouts' abort; see `world/config.rs`).
     Rollback { config: String },
+    /// Promote the replica of database `database` that received the most, now (a
+    /// switchover forced on the primary, Patroni's `failover`): the primary's operations
+    /// fail, writes wait for the promotion, and the acknowledged writes the replica lacks
+    /// are lost. The remedy for a hung primary that automatic failover does not see.
+    Failover { database: String },
+    /// Admit at most `rps` new attempts per second at each instance of `service` (a token
+    /// bucket holding 100 ms of them, at least 1); the rest are rejected at once.
+    ShedLoad { service: String, rps: f64 },
+    /// Move traffic away from zone `zone`: every service instance in it is drained, so
+    /// callers send to the other zones.
+    EvacuateZone { zone: String },
 }
 
 impl Action {
@@ -228,6 +261,11 @@ impl Action {
                 (format!("traffic spike x{factor}"), client.clone())
             }
             Action::Rollback { config } => ("rollback".into(), format!("config {config}")),
+            Action::Failover { database } => ("failover".into(), format!("database {database}")),
+            Action::ShedLoad { service, rps } => {
+                (format!("shed load to {rps} rps"), service.clone())
+            }
+            Action::EvacuateZone { zone } => ("evacuate".into(), format!("zone {zone}")),
             Action::EndFaults { faults } => {
                 let list: Vec<String> = faults.iter().map(|f| format!("#{f}")).collect();
                 ("end faults".into(), format!("faults {}", list.join(", ")))
@@ -287,6 +325,14 @@ impl Rule {
                 action.field("faults"),
                 "must name at least one fault (by its index in `faults`)",
             )),
+            Action::ShedLoad { rps, .. } if !(rps.is_finite() && *rps > 0.0) => {
+                out.push(Problem::new(
+                    action.field("rps"),
+                    format!(
+                        "must be a finite number above 0, got {rps} (to stop a service, use a Drain)"
+                    ),
+                ))
+            }
             Action::Spike { factor, .. } if !(factor.is_finite() && *factor >= 0.0) => {
                 out.push(Problem::new(
                     action.field("factor"),

@@ -316,6 +316,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);
+    let (mix_errors, mix_warnings) = crate::remediation::mix::problems(s);
+    errors.extend(mix_errors);
+    warnings.extend(mix_warnings);
     errors.extend(name_character_problems(s));
     // The memory estimate is the last resort: a field already refused for a clearer
     // reason (too many windows, say) is not blamed again for the memory it would take.
@@ -760,11 +763,11 @@ fn fault_problems(
     let kind = at.field("kind");
     let service = |name: &str, err: &mut dyn FnMut(FieldPath, String)| {
         if s.database_index(name).is_some() {
-            if !matches!(f.kind, FaultKind::Crash { .. }) {
+            if !matches!(f.kind, FaultKind::Crash { .. } | FaultKind::Pause { .. }) {
                 err(
                     kind.field("service"),
                     format!(
-                        "`{name}` is a database: the fault that applies to a database is Crash (of its primary)"
+                        "`{name}` is a database: the faults that apply to a database are Crash and Pause (a hung primary)"
                     ),
                 );
             }
@@ -1079,10 +1082,56 @@ fn rule_problems(
                 }
             }
         }
+        // A cache restarts too (it comes back empty).
+        Action::Restart { service: x, .. } if s.cache_index(x).is_some() => {}
         Action::Restart { service: x, .. }
         | Action::Drain { service: x }
-        | Action::Limit { service: x, .. } => {
+        | Action::Limit { service: x, .. }
+        | Action::ShedLoad { service: x, .. } => {
             service("service", x, true);
+        }
+        Action::Failover { database } => match s.database_index(database) {
+            None => {
+                let names: Vec<&str> = s.databases.iter().map(|d| d.name.as_str()).collect();
+                let mut msg = format!("no database `{database}`");
+                match nearest(database, &names) {
+                    Some(close) => msg.push_str(&format!(" (did you mean `{close}`?)")),
+                    None if names.is_empty() => msg.push_str(": the scenario has no `databases`"),
+                    None => msg.push_str(&format!(": the databases are {}", names.join(", "))),
+                }
+                err(act.field("database"), msg)
+            }
+            Some(d) if s.databases[d].replicas == 0 => err(
+                act.field("database"),
+                format!("database `{database}` has no replica to promote: set its `replicas`"),
+            ),
+            Some(_) => {}
+        },
+        Action::EvacuateZone { zone } => {
+            let zones = crate::zones::Zones::of(s);
+            let names: Vec<&str> = (0..zones.len()).map(|z| zones.name(z)).collect();
+            if zones.id(zone).is_none() {
+                let mut msg = format!("no zone `{zone}`");
+                match nearest(zone, &names) {
+                    Some(close) => msg.push_str(&format!(" (did you mean `{close}`?)")),
+                    None if names.is_empty() => {
+                        msg.push_str(": no service names `zones`, so there is nothing to evacuate")
+                    }
+                    None => msg.push_str(&format!(": the zones are {}", names.join(", "))),
+                }
+                err(act.field("zone"), msg);
+            } else if !s
+                .services
+                .iter()
+                .any(|x| (0..x.instances()).any(|i| x.zone_of(i) == Some(zone.as_str())))
+            {
+                err(
+                    act.field("zone"),
+                    format!(
+                        "no service instance is in zone `{zone}`: there is nothing to evacuate"
+                    ),
+                );
+            }
         }
         Action::Fallback { caller, callee } => {
             let known_caller = nodes.contains(&caller.as_str());

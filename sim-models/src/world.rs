@@ -31,6 +31,7 @@ use slotmap::{SecondaryMap, SlotMap, new_key_type};
 use crate::policy::RateSchedule;
 use crate::scenario::Backoff;
 
+mod actions;
 pub(crate) mod build;
 mod client;
 pub(crate) mod components;
@@ -41,7 +42,7 @@ pub(crate) mod metrics;
 mod network;
 mod orchestrator;
 mod side_effects;
-mod signals;
+pub(crate) mod signals;
 pub(crate) mod trace;
 
 use components::Instance;
@@ -400,12 +401,20 @@ pub struct World {
     /// Automated remediation (`None`, and one branch per window, without a `remediation`
     /// section).
     orchestrator: Option<Box<orchestrator::Orchestrator>>,
+    /// Per-target state of the actions taken (crash loops, scale gates).
+    acting: actions::ActionState,
+    /// The zones, and the zone of every node (clients, then instances).
+    zones: crate::zones::Zones,
+    node_zone: Vec<Option<usize>>,
     horizon: SimTime,
     pub(crate) warmup: SimTime,
     /// Successes slower than this are bad events for the scenario's SLO.
     slo_latency: Option<SimDuration>,
     window: SimDuration,
     pub(crate) metrics: metrics::Metrics,
+    /// What remediation watches, with a `remediation` section only (else `None`: one
+    /// branch per hook).
+    pub(crate) watch: Option<Box<signals::Watch>>,
 }
 
 impl World {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 
 use super::class::IncidentClass;
-use crate::rules::Metric;
+use crate::rules::{Action, Metric};
 
 mod check;
 mod parse;
@@ -94,12 +94,19 @@ pub enum PlanAction {
         restart_time: SimDuration,
     },
     /// Run `replicas` instances (at most the service's `max_replicas`), new ones up after
-    /// `provisioning`.
+    /// `provisioning`; as the Kubernetes HPA does, a scale-in takes effect after
+    /// `stabilization` (5 min by default, the HPA's downscale stabilization window) and a
+    /// scale within `cooldown` (3 min by default, the HPA's former upscale delay) of the
+    /// last one on the service is refused.
     Scale {
         service: String,
         replicas: u32,
         #[serde(default)]
         provisioning: SimDuration,
+        #[serde(default = "hpa_stabilization")]
+        stabilization: SimDuration,
+        #[serde(default = "hpa_cooldown")]
+        cooldown: SimDuration,
     },
     /// Promote a database's most advanced replica now (a planned switchover).
     Failover { database: String },
@@ -174,4 +181,155 @@ mod metric_name {
 /// The signal names a verification may watch, as plan files write them.
 pub fn signal_names() -> Vec<&'static str> {
     metric_name::ALL.iter().map(|m| m.name()).collect()
+}
+
+/// The HPA's `--horizontal-pod-autoscaler-downscale-stabilization` default.
+pub const HPA_STABILIZATION: SimDuration = SimDuration::from_secs(300);
+/// The HPA's former `--horizontal-pod-autoscaler-upscale-delay` default (Kubernetes before
+/// 1.12), the pause between two scale actions on one service.
+pub const HPA_COOLDOWN: SimDuration = SimDuration::from_secs(180);
+
+fn hpa_stabilization() -> SimDuration {
+    HPA_STABILIZATION
+}
+
+fn hpa_cooldown() -> SimDuration {
+    HPA_COOLDOWN
+}
+
+impl PlanAction {
+    /// The action in the world's one vocabulary, the one scenario rules use: a plan step
+    /// and a rule act through the same path (`World::take_action`).
+    pub fn to_action(&self) -> Action {
+        match self.clone() {
+            PlanAction::Restart {
+                target,
+                restart_time,
+            } => Action::Restart {
+                service: target,
+                restart_time,
+            },
+            PlanAction::Scale {
+                service,
+                replicas,
+                provisioning,
+                stabilization,
+                cooldown,
+            } => Action::ScaleTo {
+                service,
+                replicas,
+                provisioning,
+                stabilization,
+                cooldown,
+            },
+            PlanAction::Failover { database } => Action::Failover { database },
+            PlanAction::Rollback { config } => Action::Rollback { config },
+            PlanAction::ShedLoad { service, rps } => Action::ShedLoad { service, rps },
+            PlanAction::Limit {
+                service,
+                max_concurrency,
+            } => Action::Limit {
+                service,
+                max_concurrency,
+            },
+            PlanAction::Drain { target } => Action::Drain { service: target },
+            PlanAction::Degrade { caller, callee } => Action::Fallback { caller, callee },
+            PlanAction::EvacuateZone { zone } => Action::EvacuateZone { zone },
+        }
+    }
+}
+
+impl From<&PlanAction> for Action {
+    fn from(p: &PlanAction) -> Action {
+        p.to_action()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(json: &str) -> Action {
+        serde_json::from_str::<PlanAction>(json)
+            .expect("a valid plan action")
+            .to_action()
+    }
+
+    #[test]
+    fn every_plan_action_is_a_rule_action() {
+        let d = SimDuration::from_secs;
+        assert_eq!(
+            action(r#"{"kind": "restart", "target": "api#1", "restart_time": "20s"}"#),
+            Action::Restart {
+                service: "api#1".into(),
+                restart_time: d(20)
+            }
+        );
+        // A plan's scale gets the HPA's stabilization and cooldown unless it says otherwise.
+        assert_eq!(
+            action(r#"{"kind": "scale", "service": "api", "replicas": 4}"#),
+            Action::ScaleTo {
+                service: "api".into(),
+                replicas: 4,
+                provisioning: SimDuration::ZERO,
+                stabilization: d(300),
+                cooldown: d(180)
+            }
+        );
+        assert_eq!(
+            action(
+                r#"{"kind": "scale", "service": "api", "replicas": 1, "provisioning": "30s", "stabilization": "0s", "cooldown": "1m"}"#
+            ),
+            Action::ScaleTo {
+                service: "api".into(),
+                replicas: 1,
+                provisioning: d(30),
+                stabilization: SimDuration::ZERO,
+                cooldown: d(60)
+            }
+        );
+        assert_eq!(
+            action(r#"{"kind": "failover", "database": "pg"}"#),
+            Action::Failover {
+                database: "pg".into()
+            }
+        );
+        assert_eq!(
+            action(r#"{"kind": "rollback", "config": "flags"}"#),
+            Action::Rollback {
+                config: "flags".into()
+            }
+        );
+        assert_eq!(
+            action(r#"{"kind": "shed_load", "service": "api", "rps": 50.0}"#),
+            Action::ShedLoad {
+                service: "api".into(),
+                rps: 50.0
+            }
+        );
+        assert_eq!(
+            action(r#"{"kind": "limit", "service": "api", "max_concurrency": 8}"#),
+            Action::Limit {
+                service: "api".into(),
+                max_concurrency: 8
+            }
+        );
+        assert_eq!(
+            action(r#"{"kind": "drain", "target": "api#0"}"#),
+            Action::Drain {
+                service: "api#0".into()
+            }
+        );
+        assert_eq!(
+            action(r#"{"kind": "degrade", "caller": "web", "callee": "recs"}"#),
+            Action::Fallback {
+                caller: "web".into(),
+                callee: "recs".into()
+            }
+        );
+        assert_eq!(
+            action(r#"{"kind": "evacuate_zone", "zone": "b"}"#),
+            Action::EvacuateZone { zone: "b".into() }
+        );
+    }
 }

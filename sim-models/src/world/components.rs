@@ -143,7 +143,9 @@ impl World {
                 let svc = &mut self.services[inst.index as usize];
                 svc.paused_since.is_some().then_some(&mut svc.deferred)
             }
-            Kind::Cache | Kind::Database => None, // never paused (validation)
+            // A cache is never paused (validation); a database makes no calls (a hung
+            // primary holds its own operations).
+            Kind::Cache | Kind::Database => None,
             Kind::Broker => {
                 let broker = &mut self.brokers[inst.index as usize];
                 broker

@@ -6,10 +6,8 @@ use sim_core::queue::EventQueue;
 use sim_core::stats::WindowLatency;
 use sim_core::{SimDuration, SimTime};
 
-use super::effects::EffectKind;
 use super::{Event, World};
-use crate::result::ActionWindow;
-use crate::rules::{Action, Condition, Metric, Rule, RuleState};
+use crate::rules::{Condition, Metric, Rule, RuleState};
 use crate::scenario::Scenario;
 
 /// A rule with its names resolved.
@@ -274,140 +272,7 @@ impl World {
         let rule = &mut self.rules[r as usize];
         rule.state.acted(&rule.spec, now);
         let (spec, decided_at, cause) = (rule.spec.clone(), rule.decided_at, rule.cause.clone());
-        self.start_action(
-            &spec.action,
-            spec.duration,
-            decided_at,
-            spec.name.clone(),
-            cause,
-            q,
-        );
-    }
-
-    /// Starts `action` now for `duration` (a restart for its restart time; to the end of
-    /// the run if `None`), decided at `decided_at` by `by` because of `cause`: its effects
-    /// start and it is listed in the run's actions. Returns the effects started and when
-    /// they end. The one way rules and remediation plans act.
-    pub(super) fn start_action(
-        &mut self,
-        action: &Action,
-        duration: Option<SimDuration>,
-        decided_at: SimTime,
-        by: String,
-        cause: String,
-        q: &mut EventQueue<Event>,
-    ) -> (Vec<u32>, SimTime) {
-        let now = q.now();
-        let kinds = self.action_effects(action);
-        let duration = match action {
-            Action::Restart { restart_time, .. } => Some(*restart_time),
-            // Instantaneous: it ends other effects and starts none.
-            Action::EndFaults { faults } => {
-                self.end_faults(faults, q);
-                Some(SimDuration::ZERO)
-            }
-            Action::Rollback { config } => {
-                self.rollback_config(config, decided_at, q);
-                Some(SimDuration::ZERO)
-            }
-            _ => duration,
-        };
-        let effects = kinds
-            .into_iter()
-            .map(|kind| self.start_effect(kind, duration, q))
-            .collect();
-        let (kind, target) = action.describe();
-        let end = duration.map_or(self.horizon, |d| now.saturating_add(d).min(self.horizon));
-        self.actions.push(ActionWindow {
-            rule: by,
-            kind,
-            target,
-            cause,
-            decided_s: decided_at.as_secs_f64(),
-            start_s: now.as_secs_f64(),
-            end_s: end.as_secs_f64(),
-        });
-        (effects, end)
-    }
-
-    /// The effects an action starts (one per instance or call site it acts on).
-    fn action_effects(&self, action: &Action) -> Vec<EffectKind> {
-        let instances = |name: &str| -> Vec<u32> {
-            let (base, one) = match name.rsplit_once('#') {
-                Some((b, i)) if !self.groups.iter().any(|g| g.name == name) => {
-                    (b, i.parse::<u32>().ok())
-                }
-                _ => (name, None),
-            };
-            let g = self
-                .groups
-                .iter()
-                .find(|g| g.name == base)
-                .expect("validated target");
-            match one {
-                Some(i) => vec![g.instances.start + i],
-                None => g.instances.clone().collect(),
-            }
-        };
-        match action {
-            Action::ScaleTo {
-                service,
-                replicas,
-                provisioning,
-            } => vec![EffectKind::Scale {
-                group: self
-                    .groups
-                    .iter()
-                    .position(|g| &g.name == service)
-                    .expect("validated target") as u32,
-                replicas: *replicas,
-                provisioning: *provisioning,
-            }],
-            Action::Restart { service, .. } => instances(service)
-                .into_iter()
-                .map(|instance| EffectKind::Crash {
-                    instance,
-                    mode: crate::scenario::CrashMode::Refuse,
-                })
-                .collect(),
-            Action::Drain { service } => instances(service)
-                .into_iter()
-                .map(|instance| EffectKind::Drain { instance })
-                .collect(),
-            Action::Limit {
-                service,
-                max_concurrency,
-            } => instances(service)
-                .into_iter()
-                .map(|instance| EffectKind::Limit {
-                    instance,
-                    max_concurrency: *max_concurrency,
-                })
-                .collect(),
-            Action::Fallback { caller, callee } => {
-                let callers: Vec<u32> = match self.clients.iter().position(|c| &c.name == caller) {
-                    Some(c) => vec![c as u32],
-                    None => instances(caller)
-                        .into_iter()
-                        .map(|i| self.node_of(i))
-                        .collect(),
-                };
-                self.edges
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| callers.contains(&e.from) && &e.callee == callee)
-                    .map(|(edge, _)| EffectKind::Fallback { edge: edge as u32 })
-                    .collect()
-            }
-            Action::Spike { client, factor } => vec![EffectKind::LiveSpike {
-                client: self
-                    .clients
-                    .iter()
-                    .position(|c| &c.name == client)
-                    .expect("validated target") as u32,
-                factor: *factor,
-            }],
-            Action::EndFaults { .. } | Action::Rollback { .. } => Vec::new(),
-        }
+        let taken = self.take_action(&spec.action, spec.duration, decided_at, q);
+        self.record_action(spec.name, cause, &spec.action, decided_at, &taken);
     }
 }

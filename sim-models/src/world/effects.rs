@@ -76,6 +76,11 @@ pub(crate) enum EffectKind {
     Drain {
         instance: u32,
     },
+    /// The instance admits at most `rps` new attempts per second (load shedding).
+    Shed {
+        instance: u32,
+        rps: f64,
+    },
     /// The instance admits at most this many attempts at once.
     Limit {
         instance: u32,
@@ -117,6 +122,7 @@ impl EffectKind {
             | EffectKind::Slowdown { instance, .. }
             | EffectKind::CapacityLoss { instance, .. }
             | EffectKind::Limit { instance, .. }
+            | EffectKind::Shed { instance, .. }
             | EffectKind::Flush { instance }
             | EffectKind::ConfigErrors { instance, .. }
             | EffectKind::ConfigCrash { instance }
@@ -129,9 +135,10 @@ impl EffectKind {
 
 impl World {
     pub(super) fn on_effect(&mut self, f: u32, starting: bool, q: &mut EventQueue<Event>) {
-        // A fault ended early (`end_faults`) before its start never starts.
-        if starting && self.effects[f as usize].end <= q.now() && !self.effects[f as usize].by_rule
-        {
+        // A fault ended early (`end_faults`) before its start never starts, nor an action
+        // ended before its start (a scale-in dropped within its stabilization window).
+        let def = &self.effects[f as usize];
+        if starting && (def.end < def.start || (def.end <= q.now() && !def.by_rule)) {
             return;
         }
         self.effect_active[f as usize] = starting;
@@ -184,6 +191,7 @@ impl World {
             | EffectKind::ConfigErrors { .. }
             | EffectKind::ConfigCrash { .. }
             | EffectKind::Revoke { .. }
+            | EffectKind::Shed { .. }
             | EffectKind::Limit { .. } => unreachable!("instance effects are handled above"),
         }
     }
@@ -196,11 +204,23 @@ impl World {
         duration: Option<SimDuration>,
         q: &mut EventQueue<Event>,
     ) -> u32 {
-        let now = q.now();
-        let end = duration.map_or(SimTime::MAX, |d| now.saturating_add(d));
+        self.start_effect_at(kind, q.now(), duration, q)
+    }
+
+    /// Starts effect `kind` at `start` (now or later), for `duration` from then; returns
+    /// its index. Ended before `start` ([`World::end_effect`]), it never starts.
+    pub(super) fn start_effect_at(
+        &mut self,
+        kind: EffectKind,
+        start: SimTime,
+        duration: Option<SimDuration>,
+        q: &mut EventQueue<Event>,
+    ) -> u32 {
+        let start = start.max(q.now());
+        let end = duration.map_or(SimTime::MAX, |d| start.saturating_add(d));
         let f = self.effects.len() as u32;
         self.effects.push(EffectDef {
-            start: now,
+            start,
             end,
             kind,
             by_rule: true,
@@ -210,7 +230,11 @@ impl World {
         if end < SimTime::MAX {
             q.schedule(end, Event::EffectEnd(f));
         }
-        self.on_effect(f, true, q);
+        if start > q.now() {
+            q.schedule(start, Event::EffectStart(f));
+        } else {
+            self.on_effect(f, true, q);
+        }
         f
     }
 

@@ -15,7 +15,8 @@
 //!   limits allow (`max_concurrent` steps being judged, `max_per_minute` starts in any
 //!   60 s, at most `max_capacity_fraction` of a service's instances restarted or drained at
 //!   once, one plan acting on a target, the incident's `budget` of actions); its action
-//!   starts through [`World::start_action`], the path rules take;
+//!   is taken by [`World::take_action`], the path rules take (an action the world refuses,
+//!   a scale within its cooldown, fails its step);
 //! - **verification**: at window ends, once its action has taken effect (a restart is
 //!   back), the step's signal must reach its level within `verify.within`: passed, else
 //!   failed. A step without a verification passes after [`HARM_WINDOWS`] windows unharmed;
@@ -26,7 +27,8 @@
 //! - **remedy**: a step whose action is the incident's remedy ends its faults;
 //! - **escalation**: after `max_failed_verifications` failed verifications, when a step is
 //!   ready but the budget is spent, when the decider answers `Escalate`, when its plan is
-//!   rejected, or when no step started within [`ACT_WITHIN`], the human is paged (at
+//!   rejected, or when no step has been running or waiting to start for [`ACT_WITHIN`]
+//!   (from the opening on), the human is paged (at
 //!   detection without automation): they answer after a draw of `pager.response` and fix
 //!   the cause after a draw of `pager.fix` (stream `pager`): the incident's faults end, and
 //!   so do its steps' effects still active;
@@ -40,11 +42,13 @@ use sim_core::queue::EventQueue;
 use sim_core::rng::{SimRng, stream};
 use sim_core::{SimDuration, SimTime};
 
+use super::actions::Taken;
 use super::control::{ClientWindow, GroupWindow};
 use super::{Event, World};
 use crate::remediation::class::{Classification, Signals, classify};
 use crate::remediation::decide::{Answer, Decider, DecisionPoint, IncidentView, Reason};
-use crate::remediation::plan::{Plan, PlanAction};
+use crate::remediation::mix::{GeneratedIncident, Remedy};
+use crate::remediation::plan::Plan;
 use crate::remediation::spec::{Automation, Remediation};
 use crate::result::remediation::{
     Escalation, IncidentReport, PlanReport, RemediationReport, RemediationTotals, StepOutcome,
@@ -96,6 +100,10 @@ pub(crate) struct Orchestrator {
     /// When the last incident closed; alerts still firing then, until they resolve.
     last_closed: SimTime,
     acknowledged: Vec<String>,
+    /// The scenario as run, which plans are checked against.
+    scenario: Scenario,
+    /// The generated incidents, and whether an incident has claimed each.
+    truth: Vec<(GeneratedIncident, bool)>,
     /// A decider's error: the run stops with it.
     pub error: Option<String>,
 }
@@ -110,7 +118,7 @@ struct Incident {
     faults: Vec<u32>,
     truth: Option<(crate::remediation::class::IncidentClass, String)>,
     /// What ends its faults early, if any action does.
-    remedy: Option<Action>,
+    remedy: Option<Remedy>,
     plans: Vec<PlanRun>,
     actions: u32,
     failed: u32,
@@ -122,6 +130,8 @@ struct Incident {
     restored: Option<SimTime>,
     closed: Option<SimTime>,
     windows: u32,
+    /// Since when no step of it is running or waiting to start.
+    idle_since: Option<SimTime>,
 }
 
 struct PlanRun {
@@ -140,8 +150,8 @@ struct StepRun {
     end: Option<SimTime>,
     /// When its action has taken effect (a restarted instance is back).
     effective: SimTime,
-    effects: Vec<u32>,
-    /// Its entry in the run's `actions`.
+    /// What taking its action did, and its entry in the run's `actions`.
+    taken: Option<Taken>,
     listed: usize,
     watch: Option<Watch>,
     before: Option<f64>,
@@ -209,53 +219,11 @@ impl Orchestrator {
             points: 0,
             last_closed: SimTime::ZERO,
             acknowledged: Vec::new(),
+            truth: Vec::new(),
+            scenario: s.clone(),
             error: None,
         }
     }
-}
-
-/// A plan's action as a rule's action (the world side every rule takes).
-fn to_rule_action(a: &PlanAction) -> Result<Action, String> {
-    Ok(match a {
-        PlanAction::Restart {
-            target,
-            restart_time,
-        } => Action::Restart {
-            service: target.clone(),
-            restart_time: *restart_time,
-        },
-        PlanAction::Scale {
-            service,
-            replicas,
-            provisioning,
-        } => Action::ScaleTo {
-            service: service.clone(),
-            replicas: *replicas,
-            provisioning: *provisioning,
-        },
-        PlanAction::Rollback { config } => Action::Rollback {
-            config: config.clone(),
-        },
-        PlanAction::Limit {
-            service,
-            max_concurrency,
-        } => Action::Limit {
-            service: service.clone(),
-            max_concurrency: *max_concurrency,
-        },
-        PlanAction::Drain { target } => Action::Drain {
-            service: target.clone(),
-        },
-        PlanAction::Degrade { caller, callee } => Action::Fallback {
-            caller: caller.clone(),
-            callee: callee.clone(),
-        },
-        PlanAction::ShedLoad { .. }
-        | PlanAction::Failover { .. }
-        | PlanAction::EvacuateZone { .. } => {
-            return Err("this action is not available in this build".into());
-        }
-    })
 }
 
 impl World {
@@ -265,11 +233,14 @@ impl World {
         s: &Scenario,
         seed: u64,
         decider: Option<Box<dyn Decider>>,
+        truth: Vec<GeneratedIncident>,
     ) {
         let label = decider
             .as_ref()
             .map_or_else(|| "off".to_string(), |d| d.label());
-        self.orchestrator = Some(Box::new(Orchestrator::new(s, seed, decider, label)));
+        let mut o = Orchestrator::new(s, seed, decider, label);
+        o.truth = truth.into_iter().map(|t| (t, false)).collect();
+        self.orchestrator = Some(Box::new(o));
     }
 
     /// Whether the run must stop: the decider failed.
@@ -360,12 +331,29 @@ impl World {
             inc.restored_since = None;
         }
         let automated = o.decider.is_some();
+        let inc = &mut o.incidents[i];
+        let busy = inc.plans.iter().any(|p| {
+            p.steps.iter().any(|s| {
+                s.outcome == StepOutcome::Running
+                    || (s.outcome == StepOutcome::NotStarted
+                        && p.rejected.is_none()
+                        && p.stopped.is_none())
+            })
+        });
+        if busy {
+            inc.idle_since = None;
+        } else {
+            inc.idle_since.get_or_insert(now);
+        }
         let inc = &o.incidents[i];
         if inc.escalation.is_none() && automated {
             let why = if inc.failed >= o.spec.max_failed_verifications {
                 Some(format!("{} failed verifications", inc.failed))
-            } else if inc.actions == 0 && now.saturating_since(inc.opened) >= ACT_WITHIN {
-                Some(format!("no action within {ACT_WITHIN}"))
+            } else if inc
+                .idle_since
+                .is_some_and(|t| now.saturating_since(t) >= ACT_WITHIN)
+            {
+                Some(format!("no action for {ACT_WITHIN}"))
             } else {
                 None
             };
@@ -436,6 +424,7 @@ impl World {
             restored: None,
             closed: None,
             windows: 0,
+            idle_since: Some(now),
         });
         let i = o.incidents.len() - 1;
         o.open = Some(i);
@@ -455,6 +444,20 @@ impl World {
             }
         }
         o.incidents[i].start = start;
+        // A generated incident under way and not claimed yet is this one: its truth.
+        let now_s = now.as_secs_f64();
+        if let Some((t, claimed)) = o
+            .truth
+            .iter_mut()
+            .find(|(t, claimed)| !claimed && t.start_s <= now_s && t.end_s > last.as_secs_f64())
+        {
+            *claimed = true;
+            let inc = &mut o.incidents[i];
+            inc.truth = Some((t.class, t.target.clone()));
+            inc.start = SimTime::ZERO + SimDuration::from_secs_f64(t.start_s);
+            inc.faults = t.faults.iter().map(|&f| f as u32).collect();
+            inc.remedy = t.remedy.clone();
+        }
         if o.decider.is_none() {
             self.page(o, i, now, "automation off".into(), q);
         }
@@ -534,17 +537,22 @@ impl World {
             }
             let faults = o.incidents[i].faults.clone();
             self.end_faults(&faults, q);
+            // A bad version is no fault: the human rolls its config back.
+            if let Some(Remedy::Rollback { config }) = &o.incidents[i].remedy
+                && o.incidents[i].remedied.is_none()
+            {
+                let config = config.clone();
+                self.rollback_config(&config, now, q);
+            }
             // The cause is gone: the mitigations still in place end too.
-            let effects: Vec<u32> = o.incidents[i]
+            let taken: Vec<Taken> = o.incidents[i]
                 .plans
                 .iter()
                 .flat_map(|p| &p.steps)
-                .flat_map(|s| s.effects.iter().copied())
+                .filter_map(|s| s.taken.clone())
                 .collect();
-            for f in effects {
-                if self.effect_active[f as usize] {
-                    self.end_effect(f, q);
-                }
+            for t in &taken {
+                self.undo_action(t, q);
             }
         }
         self.orchestrator = Some(o);
@@ -628,7 +636,7 @@ impl World {
             Answer::Wait => {}
             Answer::Escalate => self.page(o, i, now, "the decider escalated".into(), q),
             Answer::Plan(plan) => {
-                let checked = self.check_plan(&plan, &o.spec);
+                let checked = self.check_plan(&plan, &o.spec, &o.scenario);
                 let inc = &mut o.incidents[i];
                 let rejected = checked.as_ref().err().cloned();
                 let steps = match &checked {
@@ -750,12 +758,8 @@ impl World {
         }
         for (p, k) in undo {
             let s = &o.incidents[i].plans[p].steps[k];
-            let (effects, listed) = (s.effects.clone(), s.listed);
-            for f in effects {
-                if self.effect_active[f as usize] {
-                    self.end_effect(f, q);
-                }
-            }
+            let (taken, listed) = (s.taken.clone().expect("started"), s.listed);
+            self.undo_action(&taken, q);
             let a = &mut self.actions[listed];
             a.end_s = a.end_s.min(now.as_secs_f64());
         }
@@ -894,10 +898,13 @@ impl World {
             None => format!("incident {}: {}", inc.id, inc.alerts.join(", ")),
         };
         let decided = plan.decided;
+        let remedies = inc.remedy.as_ref().is_some_and(|r| r.matches(&step.action));
         inc.actions += 1;
         o.recent.push_back(now);
         let listed = self.actions.len();
-        let (effects, end) = self.start_action(&action, None, decided, by, cause, q);
+        let taken = self.take_action(&action, None, decided, q);
+        self.record_action(by, cause, &action, decided, &taken);
+        let end = taken.end;
         let effective = match action {
             Action::Restart { .. } | Action::ScaleTo { .. } => end.min(match action {
                 Action::ScaleTo { provisioning, .. } => now.saturating_add(provisioning),
@@ -906,15 +913,25 @@ impl World {
             _ => now,
         };
         let inc = &mut o.incidents[i];
+        let refused = taken.refused.clone();
         let s = &mut inc.plans[p].steps[k];
         s.outcome = StepOutcome::Running;
         s.start = Some(now);
         s.effective = effective;
-        s.effects = effects;
         s.listed = listed;
         s.before = s.watch.and_then(|w| value(w.of, w.metric, groups, clients));
-        // The remedy: its faults end now.
-        if inc.remedy.as_ref() == Some(&action) && inc.remedied.is_none() {
+        s.taken = Some(taken);
+        if let Some(why) = refused {
+            // The world would not take it (a scale within its cooldown): a failed step.
+            s.outcome = StepOutcome::Failed;
+            s.end = Some(now);
+            inc.failed += 1;
+            let id = &inc.plans[p].plan.steps[k].id;
+            inc.plans[p].stopped = Some(format!("step `{id}` refused: {why}"));
+            return;
+        }
+        // The remedy: its faults end now (a rollback has ended a bad version itself).
+        if remedies && inc.remedied.is_none() {
             inc.remedied = Some(now);
             let faults = inc.faults.clone();
             self.end_faults(&faults, q);
@@ -924,7 +941,26 @@ impl World {
     /// Checks `plan` against the world and the limits: unique step ids, known `after`s, no
     /// cycle, known targets, parameters within the limits, verifications that can be read.
     /// Returns each step's action and the signal it is judged on, or the first problem.
-    fn check_plan(&self, plan: &Plan, spec: &Remediation) -> Result<Vec<(Action, Watch)>, String> {
+    fn check_plan(
+        &self,
+        plan: &Plan,
+        spec: &Remediation,
+        scenario: &Scenario,
+    ) -> Result<Vec<(Action, Watch)>, String> {
+        // The plans validator first (its words), then what running it needs.
+        let problems = crate::remediation::plan::problems(
+            plan,
+            scenario,
+            &spec.limits,
+            crate::remediation::plan::Templates::Resolved,
+        );
+        if !problems.is_empty() {
+            let all: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect();
+            return Err(all.join("; "));
+        }
         if plan.steps.is_empty() {
             return Err(format!("plan `{}` has no steps", plan.name));
         }
@@ -962,7 +998,7 @@ impl World {
         let mut out = Vec::new();
         for s in &plan.steps {
             let at = |m: String| format!("step `{}`: {m}", s.id);
-            let action = to_rule_action(&s.action).map_err(at)?;
+            let action = s.action.to_action();
             self.check_target(&action, spec).map_err(at)?;
             let watch = match &s.verify {
                 Some(v) => self.watch_of(v).map_err(at)?,
@@ -1180,7 +1216,7 @@ fn new_step(checked: Option<(Action, Watch)>, s: &crate::remediation::plan::Step
         start: None,
         end: None,
         effective: SimTime::ZERO,
-        effects: Vec::new(),
+        taken: None,
         listed: 0,
         watch,
         before: None,

@@ -252,10 +252,11 @@ fn database_mistakes_get_a_positioned_error() {
             "its endpoints are `read`",
         ),
         (
-            "pause on a database",
+            // A Pause applies (a hung primary); a slowdown does not.
+            "slowdown on a database",
             with_database(
                 GOOD,
-                r#"    faults: [Fault(start: "10s", end: "20s", kind: Pause(service: "pg"))],"#,
+                r#"    faults: [Fault(start: "10s", end: "20s", kind: Slowdown(service: "pg", factor: 2.0))],"#,
             ),
             "faults[0].kind.service",
             "is a database",

@@ -5,6 +5,7 @@
     reason = "tests read the bundled scenario files"
 )]
 mod accounting;
+mod actions;
 mod bad_input;
 mod broker;
 mod cache;
@@ -19,6 +20,7 @@ mod model;
 mod platform;
 mod progress;
 mod readme;
+mod remediation;
 mod scale;
 mod score;
 mod spof;

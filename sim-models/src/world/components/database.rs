@@ -37,6 +37,12 @@
 //!   replica; with `Sync` or `SemiSync` none (each acknowledged write is on `acks`
 //!   replicas, and the promoted replica has received at least as much as any other).
 //!   When the crash ends, the old primary rejoins as a replica (`pg_rewind`);
+//! - a `Pause` of the database hangs its primary of the moment (a stuck disk, a lock
+//!   pile-up): it takes operations and finishes none; what it had in progress finishes
+//!   when the pause ends. Patroni does not fail over (its agent still holds the leader
+//!   key), so the remedy is an operator's `Failover` action (`database_switchover`): the
+//!   hung primary is fenced like a crashed one and a replica promoted. A hung node that
+//!   has been replaced serves no reads until the pause ends;
 //!
 //! Where it differs: WAL received by the promoted replica counts as kept, as in PG (it
 //! replays it before promotion), but the other replicas and a rejoining node catch up with
@@ -108,6 +114,8 @@ struct Shipped {
 
 struct Node {
     down: bool,
+    /// Hung (a Pause): it takes operations and finishes none until the pause ends.
+    hung: bool,
     busy: u32,
     queue: VecDeque<AttemptKey>,
     /// Operations holding a connection (each attempt's `active_idx` is its place).
@@ -122,6 +130,7 @@ impl Node {
     fn new() -> Node {
         Node {
             down: false,
+            hung: false,
             busy: 0,
             queue: VecDeque::new(),
             active: Vec::new(),
@@ -222,6 +231,10 @@ pub(crate) struct DatabaseState {
     next_read: usize,
     /// The Crash effect on it now (with its mode), and the node it crashed.
     pub(crate) down: Option<CrashMode>,
+    /// The node a Pause hung (its primary when the pause began), and the events of its
+    /// operations that came while it hung (handled when it ends).
+    hung: Option<usize>,
+    deferred: Vec<DatabaseEvent>,
     crashed: Option<usize>,
     failover: FailoverState,
     failovers: Vec<FailoverReport>,
@@ -260,6 +273,8 @@ impl DatabaseState {
             session_order: VecDeque::new(),
             next_read: 0,
             down: None,
+            hung: None,
+            deferred: Vec::new(),
             crashed: None,
             failover: FailoverState::Idle,
             failovers: Vec::new(),
@@ -282,9 +297,10 @@ impl DatabaseState {
         format!("{}#{n}", self.name)
     }
 
-    /// The replicas up now (every node up but the primary).
+    /// The replicas up now (every node up and not hung but the primary).
     fn replicas_up(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.nodes.len()).filter(move |&j| j != self.primary && !self.nodes[j].down)
+        (0..self.nodes.len())
+            .filter(move |&j| j != self.primary && !self.nodes[j].down && !self.nodes[j].hung)
     }
 
     /// The node a new operation goes to, if any is up for it.
@@ -296,7 +312,7 @@ impl DatabaseState {
         let n = self.nodes.len();
         for k in 0..n {
             let j = (self.next_read + k) % n;
-            if j != self.primary && !self.nodes[j].down {
+            if j != self.primary && !self.nodes[j].down && !self.nodes[j].hung {
                 self.next_read = (j + 1) % n;
                 return Some(j);
             }
@@ -396,7 +412,7 @@ impl World {
         };
         att.step = node as u16;
         let n = &mut db.nodes[node];
-        if n.busy < db.workers {
+        if n.busy < db.workers && !n.hung {
             self.database_start(d, a, q);
         } else {
             n.queue.push_back(a);
@@ -452,6 +468,16 @@ impl World {
         e: DatabaseEvent,
         q: &mut EventQueue<Event>,
     ) {
+        if let DatabaseEvent::Done(a) | DatabaseEvent::Acked(a) = e {
+            let att = &mut self.attempts[a];
+            let db = &mut self.databases[att.local as usize];
+            if db.nodes[att.step as usize].hung {
+                // A hung node answers nothing: its operation is over when the hang is.
+                att.done_key = None;
+                db.deferred.push(e);
+                return;
+            }
+        }
         match e {
             DatabaseEvent::Done(a) => {
                 let att = &mut self.attempts[a];
@@ -606,6 +632,7 @@ impl World {
         let db = &mut self.databases[d];
         let n = &mut db.nodes[node];
         if !n.down
+            && !n.hung
             && n.busy < db.workers
             && let Some(next) = n.queue.pop_front()
         {
@@ -613,7 +640,7 @@ impl World {
         }
     }
 
-    /// Recomputes database `d` (instance `i`) from the Crash effects on it now.
+    /// Recomputes database `d` (instance `i`) from the Crash and Pause effects on it now.
     pub(in crate::world) fn refresh_database(
         &mut self,
         d: usize,
@@ -624,6 +651,22 @@ impl World {
             EffectKind::Crash { instance, mode } if instance == i => Some(mode),
             _ => None,
         });
+        let paused = (self.active_effects())
+            .any(|def| matches!(def.kind, EffectKind::Pause { instance } if instance == i));
+        let db = &mut self.databases[d];
+        match (db.hung, paused) {
+            (None, true) => {
+                let p = db.primary;
+                db.hung = Some(p);
+                db.nodes[p].hung = true;
+            }
+            (Some(n), false) => {
+                db.hung = None;
+                db.nodes[n].hung = false;
+                self.database_thaw(d, n, q);
+            }
+            _ => {}
+        }
         let was = self.databases[d].down;
         self.databases[d].down = down;
         match (was, down) {
@@ -637,7 +680,96 @@ impl World {
     /// lost, and the failover starts (if there is a replica to promote).
     fn database_crash(&mut self, d: usize, q: &mut EventQueue<Event>) {
         let now = q.now();
+        self.database_fence(d, q);
         let db = &mut self.databases[d];
+        if db.replicas_up().next().is_some() {
+            let after = db.detection.sample_duration(&mut db.failover_rng);
+            let key = q.schedule(
+                now + after,
+                Event::Database(DatabaseEvent::Detected(d as u32)),
+            );
+            db.failover = FailoverState::Detecting {
+                crashed_at: now,
+                key,
+            };
+        }
+    }
+
+    /// A switchover forced on database `d`'s primary (a `Failover` action, Patroni's
+    /// `patronictl failover --force`): the primary is stopped as a crash stops it, and the
+    /// replica that received the most is promoted after a draw of `promotion`, losing the
+    /// acknowledged writes it lacks; the old primary rejoins as a replica then. A crash not
+    /// yet detected is failed over at once (the operator does not wait for the leader key
+    /// to expire). Where it differs from Patroni: its `switchover` of a healthy primary
+    /// shuts it down cleanly and waits for the candidate to catch up, losing nothing; here
+    /// the primary is taken to be hung (the case automatic failover misses), so what it had
+    /// not shipped is gone. Refused while a replica is being promoted, while a crashed
+    /// primary is still down, or with no replica up.
+    pub(in crate::world) fn database_switchover(
+        &mut self,
+        d: usize,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), String> {
+        let now = q.now();
+        let db = &mut self.databases[d];
+        let none_up = || format!("database {} has no replica up to promote", db.name);
+        match db.failover {
+            FailoverState::Promoting { .. } => Err(format!(
+                "database {} is already promoting a replica",
+                db.name
+            )),
+            FailoverState::Detecting { crashed_at, key } => {
+                q.cancel(key);
+                let chosen = self.database_choose(d, crashed_at, q);
+                chosen.then_some(()).ok_or_else(|| {
+                    format!(
+                        "database {} has no replica up to promote",
+                        self.databases[d].name
+                    )
+                })
+            }
+            FailoverState::Idle if db.crashed.is_some() => Err(format!(
+                "database {}'s crashed primary has been replaced and is still down",
+                db.name
+            )),
+            FailoverState::Idle if db.replicas_up().next().is_none() => Err(none_up()),
+            FailoverState::Idle => {
+                self.database_fence(d, q);
+                self.database_choose(d, now, q);
+                Ok(())
+            }
+        }
+    }
+
+    /// Node `n` of database `d` is no longer hung: what it finished meanwhile is answered
+    /// now, in the order it finished, and it takes from its queue again.
+    fn database_thaw(&mut self, d: usize, n: usize, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        for e in std::mem::take(&mut self.databases[d].deferred) {
+            q.schedule(now, Event::Database(e));
+        }
+        loop {
+            let db = &mut self.databases[d];
+            let node = &mut db.nodes[n];
+            if node.down || node.busy >= db.workers {
+                break;
+            }
+            let Some(next) = node.queue.pop_front() else {
+                break;
+            };
+            self.database_start(d, next, q);
+        }
+    }
+
+    /// The primary of database `d` stops (crashed, or fenced by a switchover): what it was
+    /// doing fails, and the WAL on its way to the replicas is lost.
+    fn database_fence(&mut self, d: usize, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let db = &mut self.databases[d];
+        if db.hung == Some(db.primary) {
+            // Its operations fail below; the events they left waiting mean nothing now.
+            db.deferred.clear();
+        }
         let p = db.primary;
         db.crashed = Some(p);
         db.nodes[p].down = true;
@@ -662,27 +794,27 @@ impl World {
                 node.pending.pop_back();
             }
         }
-        if db.replicas_up().next().is_some() {
-            let after = db.detection.sample_duration(&mut db.failover_rng);
-            let key = q.schedule(
-                now + after,
-                Event::Database(DatabaseEvent::Detected(d as u32)),
-            );
-            db.failover = FailoverState::Detecting {
-                crashed_at: now,
-                key,
-            };
-        }
     }
 
-    /// The crash is noticed: the replica that received the most is chosen; the
-    /// acknowledged writes it lacks are lost.
+    /// The crash is noticed: a replica is chosen.
     fn database_detected(&mut self, d: usize, q: &mut EventQueue<Event>) {
-        let now = q.now();
-        let db = &mut self.databases[d];
-        let FailoverState::Detecting { crashed_at, .. } = db.failover else {
+        let FailoverState::Detecting { crashed_at, .. } = self.databases[d].failover else {
             return;
         };
+        self.database_choose(d, crashed_at, q);
+    }
+
+    /// The replica that received the most by `crashed_at` (when the primary stopped) is
+    /// chosen and promoted after a draw of `promotion`; the acknowledged writes it lacks are
+    /// lost. Returns whether there was one.
+    fn database_choose(
+        &mut self,
+        d: usize,
+        crashed_at: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> bool {
+        let now = q.now();
+        let db = &mut self.databases[d];
         let best = db
             .replicas_up()
             .map(|j| (db.nodes[j].received_by(crashed_at), j))
@@ -690,7 +822,7 @@ impl World {
             .max_by_key(|&(lsn, j)| (lsn, std::cmp::Reverse(j)));
         let Some((lsn, node)) = best else {
             db.failover = FailoverState::Idle;
-            return;
+            return false;
         };
         let lost = db.acked.iter().filter(|&&l| l > lsn).count() as u64;
         let after = db.promotion.sample_duration(&mut db.failover_rng);
@@ -705,6 +837,7 @@ impl World {
             lsn,
             lost,
         };
+        true
     }
 
     /// The chosen replica is the primary now: writes resume; what it lacks is gone.

@@ -14,7 +14,7 @@ use super::super::effects::EffectKind;
 use super::super::metrics::ServiceStats;
 use super::super::side_effects::{self, IdempotencyStore, Seen};
 use super::super::{AttemptKey, CallKey, Event, Failure, Outcome, Parent, Phase, World};
-use crate::limits::{Adaptive, RateLimiter};
+use crate::limits::{Adaptive, RateLimiter, TokenBucket};
 use crate::result::{Latency, ServiceResult};
 use crate::scenario::{self, CrashMode, Discipline, QueueSpec};
 
@@ -58,6 +58,9 @@ pub(crate) struct ServiceState {
     lifo: bool,
     endpoints: Vec<Endpoint>,
     rate_limit: Option<RateLimiter>,
+    /// Load shedding in force (a ShedLoad action): its rate, and a token bucket holding
+    /// 100 ms of it (at least 1).
+    shed: Option<(f64, TokenBucket)>,
     adaptive: Option<Adaptive>,
     /// Admission's `max_concurrency`, and the limit in force (lower under a Limit effect).
     max_concurrency: u32,
@@ -135,6 +138,7 @@ impl ServiceState {
                 .admission
                 .rate_limit
                 .map(|r| RateLimiter::new(r.kind, &r, start)),
+            shed: None,
             adaptive: spec.admission.adaptive.as_ref().map(Adaptive::new),
             max_concurrency: spec.admission.max_concurrency.unwrap_or(u32::MAX),
             concurrency_limit: spec.admission.max_concurrency.unwrap_or(u32::MAX),
@@ -170,6 +174,11 @@ impl ServiceState {
     /// Attempts waiting in the queue now.
     pub(crate) fn queued(&self) -> usize {
         self.queue.len() - self.stale as usize
+    }
+
+    /// Workers usable now.
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity
     }
 
     /// Whether it would answer a health probe now (up and not paused).
@@ -292,7 +301,11 @@ impl World {
             && svc
                 .rate_limit
                 .as_mut()
-                .is_none_or(|bucket| bucket.try_take(now));
+                .is_none_or(|bucket| bucket.try_take(now))
+            && svc
+                .shed
+                .as_mut()
+                .is_none_or(|(_, bucket)| bucket.try_take(now));
         if admitted {
             svc.stats.admitted += u64::from(counted);
             svc.endpoints[att_endpoint as usize].present += 1;
@@ -694,6 +707,7 @@ impl World {
             (None, 1.0, 1.0, svc.workers, false);
         let (mut config_ok, mut config_crash, mut other_crash) = (1.0, false, false);
         let mut limit = svc.max_concurrency;
+        let mut shed: Option<f64> = None;
         for def in self.active_effects() {
             match def.kind {
                 EffectKind::Crash { instance, mode } if instance == i => {
@@ -718,6 +732,9 @@ impl World {
                     instance,
                     max_concurrency,
                 } if instance == i => limit = limit.min(max_concurrency),
+                EffectKind::Shed { instance, rps } if instance == i => {
+                    shed = Some(shed.map_or(rps, |r| r.min(rps)))
+                }
                 _ => {}
             }
         }
@@ -733,6 +750,13 @@ impl World {
         }
         svc.capacity = capacity;
         svc.concurrency_limit = limit;
+        if svc.shed.as_ref().map(|(r, _)| *r) != shed {
+            // A new rate starts a full bucket; the same rate keeps its bucket.
+            svc.shed = shed.map(|rps| {
+                let burst = (rps * 0.1).ceil().max(1.0).min(f64::from(u32::MAX)) as u32;
+                (rps, TokenBucket::new(rps, burst, now))
+            });
+        }
         if crashing {
             self.crash(s, now, q);
         }
