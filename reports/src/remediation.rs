@@ -141,7 +141,14 @@ pub fn remediate_table(c: &Comparison, markdown: bool) -> String {
 
 fn interval(i: &Interval, metric: &str) -> String {
     let digits = if metric == "availability" { 4 } else { 1 };
-    let f = |x: f64| format!("{x:.digits$}");
+    let f = |x: f64| {
+        let text = format!("{x:.digits$}");
+        // A mean of -0.0004 reads as 0.0, not -0.0.
+        match text.strip_prefix('-') {
+            Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+            _ => text,
+        }
+    };
     match (i.mean, i.low, i.high) {
         (None, _, _) => "-".to_string(),
         (Some(m), Some(l), Some(h)) => format!("{} [{}, {}]", f(m), f(l), f(h)),

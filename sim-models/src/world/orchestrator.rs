@@ -999,7 +999,7 @@ impl World {
         for s in &plan.steps {
             let at = |m: String| format!("step `{}`: {m}", s.id);
             let action = s.action.to_action();
-            self.check_target(&action, spec).map_err(at)?;
+            self.check_target(&action).map_err(at)?;
             let watch = match &s.verify {
                 Some(v) => self.watch_of(v).map_err(at)?,
                 None => Watch {
@@ -1015,7 +1015,7 @@ impl World {
         Ok(out)
     }
 
-    fn check_target(&self, a: &Action, spec: &Remediation) -> Result<(), String> {
+    fn check_target(&self, a: &Action) -> Result<(), String> {
         let group = |name: &str| self.groups.iter().position(|g| g.name == name);
         let instance = |name: &str| -> bool {
             group(name).is_some()
@@ -1090,15 +1090,6 @@ impl World {
                 }
             }
             _ => {}
-        }
-        if let Some((g, n)) = self.instances_acted_on(a) {
-            let cap = allowed(self.groups[g].replicas, spec.limits.max_capacity_fraction);
-            if n > cap {
-                return Err(format!(
-                    "acts on {n} of {}'s {} instances at once; the limit is {cap} (max_capacity_fraction {})",
-                    self.groups[g].name, self.groups[g].replicas, spec.limits.max_capacity_fraction
-                ));
-            }
         }
         Ok(())
     }
@@ -1187,10 +1178,10 @@ impl World {
     }
 }
 
-/// Instances of a service of `n` a step may restart or drain at once (at least one, or a
-/// lone instance could never be restarted).
+/// Instances of a service of `n` steps may restart or drain at once (as the plans
+/// validator counts them: a lone instance never).
 fn allowed(n: u32, fraction: f64) -> u32 {
-    ((f64::from(n) * fraction).floor() as u32).max(1)
+    (f64::from(n) * fraction).floor() as u32
 }
 
 fn target_of(a: Option<&Action>) -> String {

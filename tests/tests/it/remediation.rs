@@ -41,8 +41,8 @@ impl Decider for Fixed {
 const DRAIN_BAD: &str = r#"{ "name": "drain-bad-replica", "steps": [
     { "id": "drain", "action": { "kind": "drain", "target": "web#1" },
       "verify": { "signal": "error_rate", "of": "users", "below": 0.01, "within": "60s" } } ] }"#;
-const RESTART_DB: &str = r#"{ "name": "restart-db", "steps": [
-    { "id": "restart", "action": { "kind": "restart", "target": "db", "restart_time": "10s" },
+const RESTART_WEB: &str = r#"{ "name": "restart-a-web-replica", "steps": [
+    { "id": "restart", "action": { "kind": "restart", "target": "web#2", "restart_time": "10s" },
       "verify": { "signal": "error_rate", "of": "users", "below": 0.01, "within": "60s" } } ] }"#;
 const RESTART_ALL: &str = r#"{ "name": "restart-all-web", "steps": [
     { "id": "restart", "action": { "kind": "restart", "target": "web", "restart_time": "30s" },
@@ -75,7 +75,7 @@ fn incidents(r: &RunResult) -> &[IncidentReport] {
 fn a_helpful_step_restores_sooner_than_the_human_and_an_unfixable_incident_escalates() {
     let text = text();
     for seed in [1, 2, 3] {
-        let auto = run(&text, seed, vec![Some(DRAIN_BAD), Some(RESTART_DB)]);
+        let auto = run(&text, seed, vec![Some(DRAIN_BAD), Some(RESTART_WEB)]);
         let human = off(&text, seed);
         let (a, h) = (incidents(&auto), incidents(&human));
         assert_eq!(a.len(), 2, "seed {seed}: {a:#?}");
@@ -91,8 +91,9 @@ fn a_helpful_step_restores_sooner_than_the_human_and_an_unfixable_incident_escal
         let mttr = bad.mttr_s.expect("restored");
         assert!(mttr < 180.0, "seed {seed}: MTTR {mttr}");
         assert!(mttr < h[0].mttr_s.expect("restored by the human"));
-        // The database: restarting it cannot end its crash; two failed verifications or
-        // the budget page the human, whose response is inside the MTTR.
+        // The database: restarting a web replica cannot end its crash; the failed step,
+        // then two minutes with nothing acting, page the human, whose response is inside
+        // the MTTR.
         let db = &a[1];
         let e = db.escalation.as_ref().expect("escalated");
         let answered = e.answered_s.expect("answered");
@@ -169,8 +170,8 @@ fn do_no_harm_undoes_a_drain_that_makes_failures_worse() {
 #[test]
 fn runs_replay_byte_for_byte() {
     let text = text();
-    let a = run(&text, 7, vec![Some(DRAIN_BAD), Some(RESTART_DB)]);
-    let b = run(&text, 7, vec![Some(DRAIN_BAD), Some(RESTART_DB)]);
+    let a = run(&text, 7, vec![Some(DRAIN_BAD), Some(RESTART_WEB)]);
+    let b = run(&text, 7, vec![Some(DRAIN_BAD), Some(RESTART_WEB)]);
     assert_eq!(
         serde_json::to_string(&a).unwrap(),
         serde_json::to_string(&b).unwrap()
