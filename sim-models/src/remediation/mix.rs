@@ -435,3 +435,123 @@ fn needs(class: IncidentClass) -> &'static str {
         IncidentClass::ZoneLoss => "a service with zones",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = include_str!("../../../scenarios/remediation/incidents.ron");
+
+    fn bundled() -> Scenario {
+        crate::load("incidents.ron", FILE).expect("valid").scenario
+    }
+
+    #[test]
+    fn every_class_has_its_targets_in_the_bundled_scenario() {
+        let s = bundled();
+        let t = |c| targets(&s, c);
+        assert_eq!(t(IncidentClass::Overload), ["web", "batch"]);
+        assert_eq!(t(IncidentClass::DependencyDown), ["inventory", "payment"]);
+        assert_eq!(t(IncidentClass::BadConfig), ["flags"]);
+        assert_eq!(t(IncidentClass::InstanceFailure).len(), 6);
+        assert_eq!(t(IncidentClass::RetryStorm), ["batch"]);
+        assert_eq!(t(IncidentClass::ZoneLoss), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn incidents_follow_each_other_within_the_horizon_same_seed_same_truth() {
+        let s = bundled();
+        let a = expand(&s, 3);
+        assert_eq!(a, expand(&s, 3));
+        assert_ne!(a, expand(&s, 4));
+        assert!(a.len() >= 8, "{} incidents", a.len());
+        for w in a.windows(2) {
+            assert!(w[0].end_s - w[0].start_s <= 180.0 + 1e-9);
+            assert!(w[1].start_s - w[0].end_s >= 60.0 - 1e-9);
+        }
+        // Indices name the incident's faults in the run's list, as with_incidents appends them.
+        let run = crate::incidents::with_incidents(&s, 3);
+        let mut pushes = 0;
+        for g in &a {
+            for &f in &g.faults {
+                let fault = &run.faults[f];
+                assert_eq!(fault.start.as_secs_f64(), g.start_s);
+            }
+            match g.class {
+                IncidentClass::BadConfig => {
+                    assert!(g.faults.is_empty());
+                    assert_eq!(
+                        g.remedy,
+                        Some(Remedy::Rollback {
+                            config: "flags".into()
+                        })
+                    );
+                    pushes += 2;
+                }
+                IncidentClass::RetryStorm => assert_eq!(g.faults.len(), 2),
+                IncidentClass::InstanceFailure => {
+                    assert_eq!(
+                        g.remedy,
+                        Some(Remedy::Restart {
+                            target: g.target.clone()
+                        })
+                    );
+                }
+                _ => assert_eq!((g.faults.len(), &g.remedy), (1, &None)),
+            }
+        }
+        assert_eq!(run.configs[0].pushes.len(), pushes);
+        assert_eq!(
+            run.faults.len(),
+            a.iter().map(|g| g.faults.len()).sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn a_remedy_matches_its_own_action_only() {
+        use super::super::plan::PlanAction;
+        let r = Remedy::Restart {
+            target: "orders#1".into(),
+        };
+        let restart = |t: &str| PlanAction::Restart {
+            target: t.into(),
+            restart_time: SimDuration::from_secs(10),
+        };
+        assert!(r.matches(&restart("orders#1")));
+        assert!(!r.matches(&restart("orders")));
+        assert!(!r.matches(&PlanAction::Rollback {
+            config: "flags".into()
+        }));
+    }
+
+    #[test]
+    fn bad_mixes_are_refused_with_their_position() {
+        let text = FILE
+            .replace(r#"unfixed: "3m""#, r#"unfixed: "0s""#)
+            .replace("(overload, 1.0)", "(overload, -1.0)")
+            .replace("(zone_loss, 1.0)", "(overload, 1.0)");
+        let err = crate::load("incidents.ron", &text)
+            .expect_err("refused")
+            .to_string();
+        for (line, text) in [
+            ("unfixed", "must be above 0"),
+            ("classes[0]", "weight of overload is -1"),
+            ("classes[6]", "lists overload twice"),
+        ] {
+            assert!(
+                err.lines().any(|l| l.contains(line) && l.contains(text)),
+                "{line}: {text} in\n{err}"
+            );
+        }
+        assert!(err.contains("incidents.ron:"), "{err}");
+        // A class the scenario has no target for.
+        let text = FILE.replace(r#"zones: ["a", "b", "c"],"#, "");
+        let err = crate::load("incidents.ron", &text)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("remediation.mix.classes[6]`: the scenario has no target for zone_loss"),
+            "{err}"
+        );
+    }
+}

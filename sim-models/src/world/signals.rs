@@ -18,9 +18,10 @@ use crate::remediation::mix::GeneratedIncident;
 use crate::remediation::record::IncidentRecord;
 
 /// A client's baseline load is an exponentially weighted mean of its offered rate over
-/// about this long, frozen while a page alert fires (so an incident does not become its
+/// about this long (long enough that the minute or so a surge takes to page moves it
+/// little), frozen while a page alert fires (so an incident does not become its
 /// own baseline).
-const BASELINE_TAU_S: f64 = 300.0;
+const BASELINE_TAU_S: f64 = 900.0;
 /// Pushes begun this long ago at most are "recent".
 const RECENT_PUSH_S: f64 = 600.0;
 /// The alerts that page.
@@ -52,6 +53,8 @@ pub(crate) struct Watch {
     zones: Vec<Option<String>>,
     /// Each generated incident's record.
     pub records: Vec<IncidentRecord>,
+    /// Whether a page alert was firing at the window end before.
+    paged_before: bool,
 }
 
 impl Watch {
@@ -82,6 +85,7 @@ impl Watch {
                 .flat_map(|svc| (0..svc.instances()).map(|i| svc.zone_of(i).map(str::to_string)))
                 .collect(),
             records: Vec::new(),
+            paged_before: false,
         }
     }
 }
@@ -137,11 +141,13 @@ impl World {
         let paging = self.paging();
         let watch = self.watch.as_deref_mut().expect("put back above");
         let mut answer = None;
+        let paged_before = watch.paged_before;
         for r in &mut watch.records {
-            r.observe(signals.now_s, paging, &mut || {
+            r.observe(signals.now_s, paging, paged_before, &mut || {
                 answer.get_or_insert_with(|| classify(&signals)).clone()
             });
         }
+        watch.paged_before = paging;
         if !paging {
             let alpha = 1.0 - (-width.as_secs_f64() / BASELINE_TAU_S).exp();
             for (b, c) in watch.baseline_rps.iter_mut().zip(&signals.clients) {
