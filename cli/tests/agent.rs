@@ -261,17 +261,8 @@ fn the_step_budget_stops_the_run_at_the_next_step() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The plan of `plans.json`'s first plan, answered by an agent at its first step, then
-/// `wait`: the agent's plans and a plans file's go through the same validator and limits.
-fn same_as_a_plans_file(name: &str, plan: Value) {
-    let dir = scratch(name);
-    let file = dir.join("plans.json");
-    std::fs::write(
-        &file,
-        serde_json::json!({ "plans": [plan.clone()] }).to_string(),
-    )
-    .unwrap();
-    let answer = serde_json::json!({ "type": "plan", "plan": plan }).to_string();
+/// An agent that answers `answer` at its first step, then waits.
+fn answering(dir: &Path, answer: &Value) -> String {
     let script = dir.join("agent.sh");
     std::fs::write(
         &script,
@@ -280,43 +271,99 @@ fn same_as_a_plans_file(name: &str, plan: Value) {
         ),
     )
     .unwrap();
-    let agent = format!("sh {}", script.display());
-    let (by_agent, _) = run(&dir, "agent", &["--agent", &agent]);
-    let by_file = simctl(&[
-        "run",
-        SCENARIO,
-        "--format",
-        "json",
-        "--plans",
-        file.to_str().unwrap(),
-    ]);
-    for out in [&by_agent, &by_file] {
-        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
-    }
-    let (a, f) = (json(&by_agent), json(&by_file));
-    let first_plan = |r: &Value| r["remediation"]["incidents"][0]["plans"][0].clone();
-    assert_eq!(first_plan(&a), first_plan(&f), "{name}");
-    assert_eq!(a["actions"], f["actions"], "{name}");
-    let _ = std::fs::remove_dir_all(&dir);
+    format!("sh {}", script.display())
+}
+
+fn restart(target: &str, after: &[&str]) -> Value {
+    serde_json::json!({
+        "id": format!("restart-{target}"),
+        "action": { "kind": "restart", "target": target, "restart_time": "20s" },
+        "after": after,
+    })
 }
 
 #[test]
 fn the_orchestrators_limits_apply_to_an_agents_plans_as_to_a_plans_files() {
-    let restart = |target: &str| {
-        serde_json::json!({
-            "id": format!("restart-{target}"),
-            "action": { "kind": "restart", "target": target, "restart_time": "20s" },
-        })
+    let dir = scratch("limits");
+    let plans_file = |plan: &Value| {
+        let file = dir.join("plans.json");
+        std::fs::write(&file, serde_json::json!({ "plans": [plan] }).to_string()).unwrap();
+        simctl(&[
+            "run",
+            SCENARIO,
+            "--format",
+            "json",
+            "--plans",
+            file.to_str().unwrap(),
+        ])
     };
-    // Every instance at once, as three steps: at most a third of api's instances at once.
-    let each = serde_json::json!({
-        "name": "restart-everything",
-        "steps": [restart("api#0"), restart("api#1"), restart("api#2")],
-    });
-    same_as_a_plans_file("each", each);
-    // The whole service in one step: refused by the validator.
-    let whole = serde_json::json!({ "name": "restart-api", "steps": [restart("api")] });
-    same_as_a_plans_file("whole", whole);
+    // Every instance of api at once: a plans file with it is refused before the run; the
+    // agent's plan, as a plan or as actions, is rejected by the same check with the same
+    // reason, so nothing is restarted and the incident goes to the human.
+    let at_once = serde_json::json!({ "name": "restart-everything",
+        "steps": [restart("api#0", &[]), restart("api#1", &[]), restart("api#2", &[])] });
+    let by_file = plans_file(&at_once);
+    assert_eq!(by_file.status.code(), Some(2), "{}", text(&by_file.stderr));
+    let error: Value = serde_json::from_slice(&by_file.stderr).unwrap();
+    let reason = error["diagnostics"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("max_capacity_fraction"), "{reason}");
+    let steps = at_once["steps"].as_array().unwrap();
+    let as_actions: Vec<Value> = steps.iter().map(|s| s["action"].clone()).collect();
+    // As actions the steps are `a1`, `a2`, ...: the same reason under those names.
+    let renamed = reason
+        .replace("restart-api#0", "a1")
+        .replace("restart-api#1", "a2");
+    for (answer, reason) in [
+        (
+            serde_json::json!({ "type": "plan", "plan": at_once }),
+            &reason,
+        ),
+        (
+            serde_json::json!({ "type": "actions", "actions": as_actions }),
+            &renamed,
+        ),
+    ] {
+        let (out, _) = run(&dir, "at-once", &["--agent", &answering(&dir, &answer)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let r = json(&out);
+        let plan = &r["remediation"]["incidents"][0]["plans"][0];
+        let rejected = plan["rejected"].as_str().unwrap_or_default();
+        assert!(
+            rejected.ends_with(reason.as_str()),
+            "{rejected}\nvs {reason}"
+        );
+        let actions = r["actions"].as_array().into_iter().flatten();
+        assert!(!actions.into_iter().any(|a| a["kind"] == "restart"));
+        assert!(r["remediation"]["incidents"][0]["escalation"].is_object());
+    }
+    // One at a time (each after the one before): the same run from the agent and the file,
+    // step for step and action for action, do-no-harm included.
+    let in_order = serde_json::json!({ "name": "rolling-restart",
+        "steps": [restart("api#0", &[]), restart("api#1", &["restart-api#0"]),
+                  restart("api#2", &["restart-api#1"])] });
+    let by_file = plans_file(&in_order);
+    let answer = serde_json::json!({ "type": "plan", "plan": in_order });
+    let (by_agent, _) = run(&dir, "in-order", &["--agent", &answering(&dir, &answer)]);
+    for out in [&by_agent, &by_file] {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let (a, f) = (json(&by_agent), json(&by_file));
+    let first_plan = |r: &Value| r["remediation"]["incidents"][0]["plans"][0].clone();
+    assert_eq!(first_plan(&a), first_plan(&f));
+    assert_eq!(a["actions"], f["actions"]);
+    // Restarting a healthy api#0 first makes things worse: do-no-harm counts it harmful
+    // (a restart cannot be undone) and stops the plan, for either decider.
+    let outcomes: Vec<&str> = a["remediation"]["incidents"][0]["plans"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["harmful", "not_started", "not_started"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

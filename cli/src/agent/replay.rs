@@ -120,7 +120,12 @@ impl ReplayDecider {
         }
         let record = self.take().ok_or_else(ends)?;
         let at = record.line;
-        let recorded_step = record.value.get("step").and_then(Value::as_u64);
+        // An error record carries its step; an answer record, inside the answer.
+        let recorded_step = record
+            .value
+            .get("step")
+            .or_else(|| record.value.get("answer")?.get("step"))
+            .and_then(Value::as_u64);
         if recorded_step != Some(step) {
             return Err(format!(
                 "replay {file}:{at}: expected the answer to step {step}"
