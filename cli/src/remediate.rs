@@ -39,54 +39,11 @@ pub(crate) fn decider(
     scenario: &Scenario,
 ) -> Option<Box<dyn Decider>> {
     let (file, plans) = plans?;
-    let runbook = FirstFit {
-        plans: plans.clone(),
-        scenario: scenario.clone(),
-        answered: Vec::new(),
-    };
+    let runbook = sim_models::remediation::runbook::Runbook::new(plans.clone(), scenario.clone());
     Some(Box::new(Labeled {
         decider: Box::new(runbook),
         label: format!("plans {}", file.display()),
     }))
-}
-
-/// A plans file as a decider: once an incident is classified, the first plan for its class
-/// (or for any class), instantiated for its target; after that, nothing more (the
-/// orchestrator pages the human when its plan fails or nothing acts).
-// A stand-in for the plans work's runbook decider, until it lands.
-struct FirstFit {
-    plans: PlanFile,
-    scenario: Scenario,
-    answered: Vec<u32>,
-}
-
-impl Decider for FirstFit {
-    fn decide(
-        &mut self,
-        point: &sim_models::remediation::decide::DecisionPoint,
-    ) -> Result<sim_models::remediation::decide::Answer, String> {
-        use sim_models::remediation::decide::Answer;
-        let Some(incident) = &point.incident else {
-            return Ok(Answer::Wait);
-        };
-        let Some(class) = &incident.classification else {
-            return Ok(Answer::Wait);
-        };
-        if self.answered.contains(&incident.id) {
-            return Ok(Answer::Wait);
-        }
-        self.answered.push(incident.id);
-        let fit = (self
-            .plans
-            .plans
-            .iter()
-            .find(|p| p.class == Some(class.class)))
-        .or_else(|| self.plans.plans.iter().find(|p| p.class.is_none()));
-        Ok(match fit {
-            Some(plan) => Answer::Plan(plan.instantiate(class, &self.scenario)),
-            None => Answer::Escalate,
-        })
-    }
 }
 
 pub(crate) struct Args {

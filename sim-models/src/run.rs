@@ -366,8 +366,11 @@ fn finish(
 }
 
 /// The decider a scenario's `automation` names: simctl's planner.
-fn default_decider(_s: &Scenario) -> Option<Box<dyn Decider>> {
-    None
+fn default_decider(s: &Scenario) -> Option<Box<dyn Decider>> {
+    Some(Box::new(crate::remediation::decide::Labeled {
+        decider: Box::new(crate::remediation::planner::Planner::new(s.clone())),
+        label: "planner".into(),
+    }))
 }
 
 /// Each zone's instances, and its clients' requests.

@@ -27,6 +27,7 @@ mod template;
 
 pub use check::{Templates, check_file, problems};
 pub use parse::{check_plans, load_plans, parse};
+pub(crate) use template::callers_of;
 pub use template::{TEMPLATES, targets_of};
 
 /// A plans file: plans written elsewhere.
@@ -246,7 +247,7 @@ impl From<&PlanAction> for Action {
 }
 
 #[cfg(test)]
-mod tests {
+mod to_action_tests {
     use super::*;
 
     fn action(json: &str) -> Action {
@@ -333,3 +334,5 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod tests;
