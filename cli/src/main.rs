@@ -28,6 +28,7 @@ mod experiment;
 mod exports;
 mod journal;
 mod output;
+mod plans;
 mod progress;
 mod remediate;
 mod score;
@@ -437,6 +438,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Recovery plans (JSON DAGs of remediation actions, see docs/remediation/plan.schema.json).
+    Plans {
+        #[command(subcommand)]
+        command: PlansCommand,
+    },
     /// Measure the engine on this machine: a built-in M/M/1 at utilization 0.9 through the
     /// real service model, or many requests in flight with armed timeouts. Prints JSON.
     Bench {
@@ -452,6 +458,20 @@ enum Command {
         /// With --scenario: simulate this long instead of the file's horizon (e.g. "1h").
         #[arg(long, requires = "scenario")]
         horizon: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlansCommand {
+    /// Check a plans file against a scenario and its orchestrator limits (unknown actions
+    /// and targets, cycles, unsafe parameters; templated plans for every target their class
+    /// can have): prints OK, or every problem with file:line:col and exit code 2.
+    Check {
+        /// The plans file (JSON).
+        file: PathBuf,
+        /// The scenario the plans would run in (RON).
+        #[arg(long)]
+        scenario: PathBuf,
     },
 }
 
@@ -837,6 +857,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             (export, start),
         ),
         Command::Chart { results, out } => chart(&results, &out),
+        Command::Plans {
+            command: PlansCommand::Check { file, scenario },
+        } => plans::check(&file, &scenario),
         Command::Bench {
             requests,
             in_flight,

@@ -1497,3 +1497,58 @@ fn spof_output_does_not_depend_on_jobs() {
     assert!(md.starts_with("# Single points of failure"), "{md}");
     assert_eq!(file_names(&dir), ["spof.json", "spof.md"]);
 }
+
+#[test]
+fn plans_check_accepts_the_runbook_and_names_each_bad_file_s_problem() {
+    let scenario = "scenarios/platform/platform.ron";
+    let ok = simctl(&[
+        "plans",
+        "check",
+        "remediation/runbook.json",
+        "--scenario",
+        scenario,
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("remediation/runbook.json: OK (7 plans"));
+    let sequential = simctl(&[
+        "plans",
+        "check",
+        "remediation/harmful-restart-sequential.json",
+        "--scenario",
+        scenario,
+    ]);
+    assert_eq!(
+        sequential.status.code(),
+        Some(0),
+        "{}",
+        text(&sequential.stderr)
+    );
+    for (file, want) in [
+        (
+            "remediation/bad/cycle.json",
+            "remediation/bad/cycle.json:8:35: error: field `plans[0].steps[0].after[0]`: the steps `drain`, `verify-traffic`, `restart` wait for each other in a cycle",
+        ),
+        (
+            "remediation/bad/unknown-action.json",
+            "remediation/bad/unknown-action.json:8:55: error: field `plans[0].steps[0].action.kind`: unknown action kind `reboot`",
+        ),
+        (
+            "remediation/bad/unsafe-parameter.json",
+            "remediation/bad/unsafe-parameter.json:8:81: error: field `plans[0].steps[0].action.replicas`: must be at least 1",
+        ),
+        (
+            "remediation/bad/unknown-target.json",
+            "remediation/bad/unknown-target.json:8:63: error: field `plans[0].steps[0].action.target`: names service `gatway`, which does not exist (did you mean `gateway`?)",
+        ),
+        (
+            "remediation/harmful-restart-all.json",
+            "error: field `plans[0].steps[2].action.target`: for every `overload` target in the scenario (8), e.g. `gateway`: the steps `restart-0`, `restart-1`, `restart-2` can run at the same time",
+        ),
+    ] {
+        let out = simctl(&["plans", "check", file, "--scenario", scenario]);
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{file}");
+        let err = text(&out.stderr);
+        assert!(err.contains(want), "{file}: want {want:?}\n got {err}");
+    }
+}

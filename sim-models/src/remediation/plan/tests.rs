@@ -260,3 +260,369 @@ fn a_caller_template_copies_the_step_per_caller() {
     let s = scenario();
     assert!(problems(&plan, &s, &Limits::default(), Templates::Resolved).is_empty());
 }
+
+/// docs/remediation/plan.schema.json and the Rust types agree: every action kind and
+/// field the schema names is accepted by serde, every field it marks required is
+/// required, and every kind and field the types write is in the schema.
+mod schema {
+    use serde_json::{Map, Value, json};
+
+    use super::super::{PlanAction, PlanFile, signal_names};
+    use crate::remediation::class::IncidentClass;
+
+    fn schema() -> Value {
+        serde_json::from_str(include_str!(
+            "../../../../docs/remediation/plan.schema.json"
+        ))
+        .expect("the schema is JSON")
+    }
+
+    fn def<'a>(root: &'a Value, name: &str) -> &'a Value {
+        &root["$defs"][name]
+    }
+
+    /// A value for a property schema: every property filled, the first alternative.
+    fn sample(root: &Value, s: &Value) -> Value {
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            return sample(root, def(root, r.trim_start_matches("#/$defs/")));
+        }
+        if let Some(c) = s.get("const") {
+            return c.clone();
+        }
+        if let Some(e) = s.get("enum") {
+            return e[0].clone();
+        }
+        if let Some(alts) = s.get("oneOf").filter(|_| s.get("properties").is_none()) {
+            return sample(root, &alts[0]);
+        }
+        if s.get("pattern").is_some() {
+            return json!("20s");
+        }
+        match s["type"].as_str() {
+            Some("object") => {
+                let props = s["properties"].as_object().unwrap();
+                Value::Object(
+                    props
+                        .iter()
+                        .map(|(k, p)| (k.clone(), sample(root, p)))
+                        .collect(),
+                )
+            }
+            Some("array") => json!([]),
+            Some("string") => json!("x"),
+            Some("integer") => json!(1),
+            Some("number") => json!(1.5),
+            other => panic!("no sample for {other:?} in {s}"),
+        }
+    }
+
+    fn required(s: &Value) -> Vec<String> {
+        s["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Every property accepted, only the required ones accepted, each required one required.
+    fn agrees<T: serde::de::DeserializeOwned>(root: &Value, s: &Value, what: &str) {
+        let full = sample(root, s);
+        serde_json::from_value::<T>(full.clone())
+            .unwrap_or_else(|e| panic!("{what}: the schema's fields {full} are refused: {e}"));
+        let need = required(s);
+        let only: Map<String, Value> = full
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| need.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        serde_json::from_value::<T>(Value::Object(only.clone())).unwrap_or_else(|e| {
+            panic!("{what}: a field the schema calls optional is required: {e}")
+        });
+        for k in need.iter().filter(|k| *k != "kind") {
+            let mut less = only.clone();
+            less.remove(k);
+            assert!(
+                serde_json::from_value::<T>(Value::Object(less)).is_err(),
+                "{what}: `{k}` is required in the schema but not in the type"
+            );
+        }
+        let mut more = full.as_object().unwrap().clone();
+        more.insert("surplus".into(), json!(1));
+        assert!(
+            serde_json::from_value::<T>(Value::Object(more)).is_err(),
+            "{what}: unknown fields pass"
+        );
+    }
+
+    /// One of each action, as the types write it.
+    fn every_action() -> Vec<PlanAction> {
+        let d = sim_core::SimDuration::from_secs(1);
+        let all = vec![
+            PlanAction::Restart {
+                target: "a".into(),
+                restart_time: d,
+            },
+            PlanAction::Scale {
+                service: "a".into(),
+                replicas: 2,
+                provisioning: d,
+            },
+            PlanAction::Failover {
+                database: "a".into(),
+            },
+            PlanAction::Rollback { config: "a".into() },
+            PlanAction::ShedLoad {
+                service: "a".into(),
+                rps: 1.0,
+            },
+            PlanAction::Limit {
+                service: "a".into(),
+                max_concurrency: 1,
+            },
+            PlanAction::Drain { target: "a".into() },
+            PlanAction::Degrade {
+                caller: "a".into(),
+                callee: "b".into(),
+            },
+            PlanAction::EvacuateZone { zone: "a".into() },
+        ];
+        // Fails to compile when a kind is added and not listed above.
+        for a in &all {
+            match a {
+                PlanAction::Restart { .. }
+                | PlanAction::Scale { .. }
+                | PlanAction::Failover { .. }
+                | PlanAction::Rollback { .. }
+                | PlanAction::ShedLoad { .. }
+                | PlanAction::Limit { .. }
+                | PlanAction::Drain { .. }
+                | PlanAction::Degrade { .. }
+                | PlanAction::EvacuateZone { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_kind_and_field_of_the_schema_is_in_the_types_and_back() {
+        let root = schema();
+        assert_eq!(
+            root["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+        let kinds = def(&root, "action")["oneOf"].as_array().unwrap();
+        for k in kinds {
+            agrees::<PlanAction>(&root, k, k["properties"]["kind"]["const"].as_str().unwrap());
+        }
+        for a in every_action() {
+            let v = serde_json::to_value(&a).unwrap();
+            let kind = v["kind"].as_str().unwrap();
+            let s = kinds
+                .iter()
+                .find(|k| k["properties"]["kind"]["const"] == kind)
+                .unwrap_or_else(|| panic!("action kind `{kind}` is not in the schema"));
+            for key in v.as_object().unwrap().keys() {
+                assert!(
+                    s["properties"].get(key).is_some(),
+                    "`{kind}` writes `{key}`, which the schema lacks"
+                );
+            }
+        }
+        assert_eq!(kinds.len(), every_action().len());
+        agrees::<super::super::Step>(&root, def(&root, "step"), "step");
+        agrees::<super::super::Verify>(&root, def(&root, "verify"), "verify");
+        agrees::<super::super::Plan>(&root, def(&root, "plan"), "plan");
+        agrees::<PlanFile>(&root, &root, "file");
+        let classes: Vec<&str> = IncidentClass::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(def(&root, "class")["enum"], json!(classes));
+        assert_eq!(
+            def(&root, "verify")["properties"]["signal"]["enum"],
+            json!(signal_names())
+        );
+    }
+
+    #[test]
+    fn the_bundled_plan_files_parse() {
+        for (name, text) in [
+            (
+                "runbook.json",
+                include_str!("../../../../remediation/runbook.json"),
+            ),
+            (
+                "harmful-restart-all.json",
+                include_str!("../../../../remediation/harmful-restart-all.json"),
+            ),
+            (
+                "harmful-restart-sequential.json",
+                include_str!("../../../../remediation/harmful-restart-sequential.json"),
+            ),
+        ] {
+            if let Err(e) = crate::remediation::plan::parse(name, text) {
+                panic!("{e}");
+            }
+        }
+    }
+}
+
+mod planner {
+    use super::scenario;
+    use crate::remediation::class::{Classification, IncidentClass};
+    use crate::remediation::plan::{PlanAction, Templates, problems};
+    use crate::remediation::planner::{follow_up, plan};
+    use crate::remediation::spec::Limits;
+
+    fn incident(class: IncidentClass, target: &str) -> Classification {
+        Classification {
+            class,
+            target: target.into(),
+            evidence: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_class_gets_a_valid_verified_plan() {
+        let s = scenario();
+        for (class, target) in [
+            (IncidentClass::InstanceFailure, "api#1"),
+            (IncidentClass::Overload, "api"),
+            (IncidentClass::DependencyDown, "pg"),
+            (IncidentClass::DependencySlow, "auth"),
+            (IncidentClass::BadConfig, "flags"),
+            (IncidentClass::RetryStorm, "api"),
+            (IncidentClass::ZoneLoss, "b"),
+        ] {
+            let p = plan(&incident(class, target), &s);
+            assert!(!p.steps.is_empty(), "{class:?}");
+            assert!(
+                p.steps.iter().all(|st| st.verify.is_some()),
+                "{class:?}: {p:?}"
+            );
+            let found = problems(&p, &s, &Limits::default(), Templates::Resolved);
+            assert!(found.is_empty(), "{class:?}: {found:?}");
+            assert!(p.description.is_some());
+        }
+    }
+
+    #[test]
+    fn plans_follow_the_runbook() {
+        let s = scenario();
+        let p = plan(&incident(IncidentClass::InstanceFailure, "api#1"), &s);
+        assert!(matches!(&p.steps[0].action, PlanAction::Drain { target } if target == "api#1"));
+        assert!(
+            matches!(&p.steps[1].action, PlanAction::Restart { target, .. } if target == "api#1")
+        );
+        assert_eq!(p.steps[1].after, ["drain"]);
+        // One of auth's two instances is over the capacity limit: nothing to do, escalate.
+        assert!(
+            plan(&incident(IncidentClass::InstanceFailure, "auth#1"), &s)
+                .steps
+                .is_empty()
+        );
+        // Overload: out to max_replicas, then shedding load as the second stage.
+        let p = plan(&incident(IncidentClass::Overload, "api"), &s);
+        assert!(matches!(
+            &p.steps[0].action,
+            PlanAction::Scale { replicas: 6, .. }
+        ));
+        let more = follow_up(&incident(IncidentClass::Overload, "api"), &s).unwrap();
+        // 8 workers over 10 ms: 800/s per instance, shed at 80% of it.
+        assert!(
+            matches!(&more.steps[0].action, PlanAction::ShedLoad { rps, .. } if *rps == 640.0),
+            "{more:?}"
+        );
+        // A dependency: every caller degraded.
+        let p = plan(&incident(IncidentClass::DependencyDown, "pg"), &s);
+        assert!(
+            matches!(&p.steps[0].action, PlanAction::Degrade { caller, callee } if caller == "api" && callee == "pg")
+        );
+        // A retry storm: shed, then lift above the capacity.
+        let p = plan(&incident(IncidentClass::RetryStorm, "api"), &s);
+        assert!(matches!(&p.steps[1].action, PlanAction::ShedLoad { rps, .. } if *rps == 1600.0));
+        assert_eq!(p.steps[1].after, ["shed"]);
+    }
+}
+
+mod deciders {
+    use super::scenario;
+    use crate::remediation::class::{Classification, IncidentClass, Signals};
+    use crate::remediation::decide::{Answer, Decider, DecisionPoint, IncidentView, Reason};
+    use crate::remediation::planner::Planner;
+    use crate::remediation::runbook::Runbook;
+
+    fn point(reason: Reason, class: IncidentClass, target: &str) -> DecisionPoint {
+        DecisionPoint {
+            step: 0,
+            reason,
+            signals: Signals::default(),
+            incident: Some(IncidentView {
+                id: 1,
+                opened_s: 60.0,
+                classification: Some(Classification {
+                    class,
+                    target: target.into(),
+                    evidence: String::new(),
+                }),
+                text: String::new(),
+                actions_taken: 0,
+                failed_verifications: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_planner_plans_then_follows_up_then_escalates() {
+        let mut p = Planner::new(scenario());
+        let o = IncidentClass::Overload;
+        assert!(matches!(
+            p.decide(&point(Reason::Opened, o, "api")),
+            Ok(Answer::Plan(_))
+        ));
+        assert_eq!(
+            p.decide(&point(Reason::Periodic, o, "api")),
+            Ok(Answer::Wait)
+        );
+        let Ok(Answer::Plan(shed)) = p.decide(&point(Reason::VerificationFailed, o, "api")) else {
+            panic!("no follow-up");
+        };
+        assert_eq!(shed.name, "overload-api-shed");
+        assert_eq!(
+            p.decide(&point(Reason::VerificationFailed, o, "api")),
+            Ok(Answer::Escalate)
+        );
+    }
+
+    #[test]
+    fn a_runbook_instantiates_its_plan_for_the_class_or_escalates() {
+        let text = r#"{"plans": [{"name": "r", "class": "instance_failure", "steps": [
+            {"id": "restart", "action": {"kind": "restart", "target": "$target", "restart_time": "20s"}}]}]}"#;
+        let file = crate::remediation::plan::parse("r.json", text).unwrap();
+        let mut r = Runbook::new(file, scenario());
+        let Ok(Answer::Plan(plan)) = r.decide(&point(
+            Reason::Opened,
+            IncidentClass::InstanceFailure,
+            "api#2",
+        )) else {
+            panic!("no plan");
+        };
+        assert!(!plan.has_templates());
+        let mut r2 = Runbook::new(
+            crate::remediation::plan::parse("r.json", text).unwrap(),
+            scenario(),
+        );
+        assert_eq!(
+            r2.decide(&point(Reason::Opened, IncidentClass::ZoneLoss, "a")),
+            Ok(Answer::Escalate)
+        );
+        assert_eq!(
+            r.decide(&point(
+                Reason::VerificationFailed,
+                IncidentClass::InstanceFailure,
+                "api#2"
+            )),
+            Ok(Answer::Escalate)
+        );
+    }
+}
