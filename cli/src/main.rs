@@ -20,6 +20,7 @@ use sim_models::diagnostic::Diagnostics;
 use sim_models::metric::MetricRef;
 use sim_models::scenario::Scenario;
 
+mod agent;
 mod bench;
 mod classify;
 mod coverage;
@@ -102,6 +103,8 @@ enum Command {
         /// file:line:col on a cycle, an unknown action or target, an unsafe parameter).
         #[arg(long, value_name = "FILE")]
         plans: Option<PathBuf>,
+        #[command(flatten)]
+        agent: agent::AgentArgs,
     },
     /// Automated remediation against the human alone: each seed run with automation
     /// (simctl's planner, or --plans FILE) and with `automation: Off`, paired; MTTD, MTTR,
@@ -638,6 +641,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             start,
             events,
             trace,
+            agent,
             plans,
         } => {
             let limits = Limits {
@@ -652,7 +656,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets, plans.as_deref())
+            run(&file, seed, output, limits, &sets, plans.as_deref(), &agent)
         }
         Command::Remediate {
             file,
@@ -913,6 +917,7 @@ fn run(
     limits: Limits,
     sets: &[String],
     plans: Option<&Path>,
+    agent: &agent::AgentArgs,
 ) -> Result<ExitCode> {
     let RunOutput {
         format,
@@ -947,7 +952,8 @@ fn run(
         Some(p) => Some((p.to_path_buf(), remediate::load_plans(p, &v.scenario)?)),
         None => None,
     };
-    let decider = remediate::decider(plans.as_ref(), &v.scenario);
+    let (agent_decider, trajectory) = agent.decider(&v.scenario, seed)?.unzip();
+    let decider = agent_decider.or_else(|| remediate::decider(plans.as_ref(), &v.scenario));
     // The replay line names the scenario as this command did: the file and its --set flags.
     let plans_arg = plans
         .as_ref()
@@ -982,6 +988,10 @@ fn run(
             (r, None)
         }
     };
+    // The exchange is kept whatever happened, a stopped run's most of all.
+    if let (Some(file), Some(t)) = (&agent.trajectory, &trajectory) {
+        output::write_atomic(file, t.text().as_bytes())?;
+    }
     // The JSON (with its series at the chosen resolution) only when something writes it.
     let json = (matches!(format, Format::Json) || out.is_some())
         .then(|| series.with(&mut result, v.scenario.window, reports::json));

@@ -42,6 +42,9 @@ pub struct IncidentView {
     pub text: String,
     pub actions_taken: u32,
     pub failed_verifications: u32,
+    /// Its latest started steps (at most 10), oldest first, as the run's report shows them:
+    /// the action, its outcome so far, when, and the signal it is judged on.
+    pub recent_actions: Vec<crate::result::remediation::StepReport>,
 }
 
 /// The decider's answer.

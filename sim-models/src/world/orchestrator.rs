@@ -1256,6 +1256,34 @@ fn view(inc: &Incident) -> IncidentView {
         text,
         actions_taken: inc.actions,
         failed_verifications: inc.failed,
+        recent_actions: {
+            let started: Vec<StepReport> = inc
+                .plans
+                .iter()
+                .flat_map(|p| p.plan.steps.iter().zip(&p.steps))
+                .filter(|(_, st)| st.start.is_some())
+                .map(|(spec, st)| step_report(spec, st))
+                .collect();
+            let skip = started.len().saturating_sub(RECENT_ACTIONS);
+            started.into_iter().skip(skip).collect()
+        },
+    }
+}
+
+/// Steps an observation shows of its incident (the latest started).
+const RECENT_ACTIONS: usize = 10;
+
+fn step_report(spec: &crate::remediation::plan::Step, st: &StepRun) -> StepReport {
+    let s = |t: SimTime| t.as_secs_f64();
+    StepReport {
+        id: spec.id.clone(),
+        action: st.label.clone(),
+        outcome: st.outcome,
+        start_s: st.start.map(s),
+        end_s: st.end.map(s),
+        signal: st.watch.map(|w| w.metric.name().to_string()),
+        before: st.before,
+        after: st.after,
     }
 }
 
@@ -1282,16 +1310,7 @@ fn report(inc: &Incident) -> IncidentReport {
                     .steps
                     .iter()
                     .zip(&p.steps)
-                    .map(|(spec, st)| StepReport {
-                        id: spec.id.clone(),
-                        action: st.label.clone(),
-                        outcome: st.outcome,
-                        start_s: st.start.map(s),
-                        end_s: st.end.map(s),
-                        signal: st.watch.map(|w| w.metric.name().to_string()),
-                        before: st.before,
-                        after: st.after,
-                    })
+                    .map(|(spec, st)| step_report(spec, st))
                     .collect(),
             })
             .collect(),

@@ -570,6 +570,7 @@ mod deciders {
                 text: String::new(),
                 actions_taken: 0,
                 failed_verifications: 0,
+                recent_actions: Vec::new(),
             }),
         }
     }
