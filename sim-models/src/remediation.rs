@@ -11,6 +11,7 @@
 
 pub mod class;
 pub mod decide;
+pub mod learn;
 pub mod mix;
 pub mod plan;
 pub mod planner;
