@@ -46,11 +46,33 @@ impl<'a> Locator<'a> {
 
     /// Where the value at `path` starts, as [`locate`] says.
     pub fn locate(&self, path: &FieldPath) -> Position {
+        let keys: Vec<Key<'_>> = path
+            .0
+            .iter()
+            .map(|seg| match *seg {
+                PathSeg::Field(name) => Key::Field(name),
+                PathSeg::Index(n) => Key::Index(n),
+            })
+            .collect();
+        locate_in(&self.tokens, &keys)
+    }
+
+    /// [`Locator::locate`] for a path whose field names are only known at run time (a
+    /// key named in a JSON file). JSON is RON's syntax for maps, lists, strings and
+    /// numbers, so the same walk finds `"steps": [..]` entries by their quoted keys.
+    pub fn locate_keys(&self, path: &[Key<'_>]) -> Position {
         locate_in(&self.tokens, path)
     }
 }
 
-fn locate_in(tokens: &[Token<'_>], path: &FieldPath) -> Position {
+/// One step of a path given by name at run time: see [`Locator::locate_keys`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key<'s> {
+    Field(&'s str),
+    Index(usize),
+}
+
+fn locate_in(tokens: &[Token<'_>], path: &[Key<'_>]) -> Position {
     let walk = Walk { tokens };
     let mut at = walk.skip_extensions(0);
     if !walk.starts_value(at) {
@@ -60,7 +82,7 @@ fn locate_in(tokens: &[Token<'_>], path: &FieldPath) -> Position {
             walk.pos(at)
         };
     }
-    for seg in &path.0 {
+    for seg in path {
         match walk.descend(at, *seg) {
             Some(next) => at = next,
             None => break,
@@ -437,14 +459,14 @@ impl Walk<'_, '_> {
     }
 
     /// The start of the value `seg` selects inside the value starting at `i`, if present.
-    fn descend(&self, i: usize, seg: PathSeg) -> Option<usize> {
+    fn descend(&self, i: usize, seg: Key<'_>) -> Option<usize> {
         let mut at = i;
         loop {
             let (open, bracket) = self.group(at)?;
             let entries = self.entries(open);
             // A named newtype around a sequence, `Empirical([..])`, is transparent to indices:
             // `[2]` is the list's third element, as validation paths count it.
-            if let (PathSeg::Index(_), [only]) = (seg, entries.as_slice())
+            if let (Key::Index(_), [only]) = (seg, entries.as_slice())
                 && open > at
                 && only.key.is_none()
                 && self.group(only.value).is_some_and(|(_, b)| b == '[')
@@ -454,13 +476,13 @@ impl Walk<'_, '_> {
                 continue;
             }
             let found = match seg {
-                PathSeg::Index(n) if bracket != '{' => entries.get(n).map(|e| e.value),
-                PathSeg::Index(_) => None,
-                PathSeg::Field(name) if bracket != '[' => entries
+                Key::Index(n) if bracket != '{' => entries.get(n).map(|e| e.value),
+                Key::Index(_) => None,
+                Key::Field(name) if bracket != '[' => entries
                     .iter()
                     .find(|e| e.key.is_some_and(|k| self.is_key(k, name)))
                     .map(|e| e.value),
-                PathSeg::Field(_) => None,
+                Key::Field(_) => None,
             };
             if let Some(value) = found {
                 return self.starts_value(value).then_some(value);
@@ -468,9 +490,7 @@ impl Walk<'_, '_> {
             // Look through a newtype wrapper such as `Some(Foo(x: 1))` or `Variant((x: 1))`
             // for a field.
             match entries.as_slice() {
-                [only]
-                    if matches!(seg, PathSeg::Field(_)) && bracket == '(' && only.key.is_none() =>
-                {
+                [only] if matches!(seg, Key::Field(_)) && bracket == '(' && only.key.is_none() => {
                     at = only.value;
                 }
                 _ => return None,

@@ -11,6 +11,9 @@
 //!     { "id": "restart", "action": { "kind": "restart", "target": "$target", "restart_time": "20s" },
 //!       "verify": { "signal": "error_rate", "of": "$service", "below": 0.01, "within": "60s" } } ] }
 //! ```
+//!
+//! Parsing with every problem at its `file:line:col` is in `parse`, the checks against a
+//! scenario and the orchestrator's limits in `check`, templates in `template`.
 
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
@@ -18,10 +21,21 @@ use sim_core::SimDuration;
 use super::class::IncidentClass;
 use crate::rules::Metric;
 
+mod check;
+mod parse;
+mod template;
+
+pub use check::{Templates, check_file, problems};
+pub use parse::{check_plans, load_plans, parse};
+pub use template::{TEMPLATES, targets_of};
+
 /// A plans file: plans written elsewhere.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
+    /// What the file is for, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub plans: Vec<Plan>,
 }
 
@@ -33,6 +47,9 @@ pub struct Plan {
     /// The incident class it answers (a plans file picks by it; none: any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<IncidentClass>,
+    /// What it does and which practice it follows, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -54,6 +71,8 @@ pub struct Step {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Verify {
+    /// Named as in outputs (`error_rate`, `utilization`, `p99_ms`: `Metric::name`).
+    #[serde(with = "metric_name")]
     pub signal: Metric,
     pub of: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,4 +120,58 @@ pub enum PlanAction {
     Degrade { caller: String, callee: String },
     /// Move traffic away from a zone: drain every instance in it.
     EvacuateZone { zone: String },
+}
+
+/// A `Metric` in a plan file is written by its output name (`error_rate`), as the
+/// plan's JSON reads elsewhere, not by its RON variant name (`ErrorRate`).
+mod metric_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::rules::Metric;
+
+    /// Every metric; `listed` fails to compile when one is added and not listed here.
+    pub const ALL: [Metric; 8] = [
+        Metric::QueueDepth,
+        Metric::Utilization,
+        Metric::InFlight,
+        Metric::ErrorRate,
+        Metric::P99,
+        Metric::Goodput,
+        Metric::Backlog,
+        Metric::ConsumerLag,
+    ];
+
+    #[allow(dead_code, reason = "a compile-time reminder to extend ALL")]
+    fn listed(m: Metric) {
+        match m {
+            Metric::QueueDepth
+            | Metric::Utilization
+            | Metric::InFlight
+            | Metric::ErrorRate
+            | Metric::P99
+            | Metric::Goodput
+            | Metric::Backlog
+            | Metric::ConsumerLag => {}
+        }
+    }
+
+    pub fn serialize<S: Serializer>(m: &Metric, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(m.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metric, D::Error> {
+        let name = String::deserialize(d)?;
+        ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = ALL.iter().map(|m| m.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown signal `{name}`, expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+/// The signal names a verification may watch, as plan files write them.
+pub fn signal_names() -> Vec<&'static str> {
+    metric_name::ALL.iter().map(|m| m.name()).collect()
 }
