@@ -35,7 +35,11 @@ pub struct Menu {
 struct ServiceFacts {
     name: String,
     replicas: u32,
+    /// The instances it may have (its `max_replicas`, or its replicas).
     max_replicas: u32,
+    /// Who a `degrade` cuts off from it: the first service (by name) that calls it, else
+    /// the first client.
+    caller: Option<String>,
 }
 
 /// What a classification's target names.
@@ -59,7 +63,8 @@ impl Menu {
                 .map(|v| ServiceFacts {
                     name: v.name.clone(),
                     replicas: v.replicas,
-                    max_replicas: v.max_replicas.unwrap_or(v.replicas),
+                    max_replicas: v.instances(),
+                    caller: first_caller(s, &v.name),
                 })
                 .collect(),
             configs: s.configs.iter().map(|c| c.name.clone()).collect(),
@@ -126,10 +131,10 @@ impl Menu {
         {
             arms.push(Arm::ScaleOut);
         }
-        if baseline_rps(signals) > 0.0 {
+        if self.shed_rps(service, signals).is_some() {
             arms.push(Arm::ShedLoad);
         }
-        if caller_of(service, signals).is_some() {
+        if self.service(service).is_some_and(|v| v.caller.is_some()) {
             arms.push(Arm::Degrade);
         }
         arms
@@ -172,15 +177,12 @@ impl Menu {
                 service,
                 provisioning: PROVISIONING,
             },
-            Arm::ShedLoad => {
-                let instances = self.service(&service)?.replicas.max(1) as f64;
-                PlanAction::ShedLoad {
-                    rps: (baseline_rps(signals) * SHED_TO / instances).max(1.0),
-                    service,
-                }
-            }
+            Arm::ShedLoad => PlanAction::ShedLoad {
+                rps: self.shed_rps(&service, signals)?,
+                service,
+            },
             Arm::Degrade => PlanAction::Degrade {
-                caller: caller_of(&service, signals)?.to_string(),
+                caller: self.service(&service)?.caller.clone()?,
                 callee: service,
             },
             Arm::Rollback => PlanAction::Rollback { config: target },
@@ -197,6 +199,7 @@ impl Menu {
         Some(Answer::Plan(Plan {
             name: format!("learned-{}", arm.name()),
             class: Some(c.class),
+            description: None,
             steps: vec![Step {
                 id: arm.name().to_string(),
                 action,
@@ -207,19 +210,35 @@ impl Menu {
     }
 }
 
-/// Requests per second all clients issued before the incident.
-fn baseline_rps(signals: &Signals) -> f64 {
-    signals.clients.iter().map(|c| c.baseline_rps).sum()
+impl Menu {
+    /// Shedding's admission rate per instance: [`SHED_TO`] of what each instance received
+    /// over the window (none when it received nothing).
+    fn shed_rps(&self, service: &str, signals: &Signals) -> Option<f64> {
+        let v = signals.services.iter().find(|v| v.name == service)?;
+        let instances = self.service(service)?.replicas.max(1) as f64;
+        let per_instance = v.attempts as f64 / signals.window_s.max(1e-9) / instances;
+        (v.attempts > 0).then(|| (per_instance * SHED_TO).max(1.0))
+    }
 }
 
-/// The first caller (by name) of `service` seen in the signals.
-fn caller_of<'a>(service: &str, signals: &'a Signals) -> Option<&'a str> {
-    signals
+fn first_caller(s: &Scenario, callee: &str) -> Option<String> {
+    let mut services: Vec<&str> = s
         .services
         .iter()
-        .filter(|v| v.callees.iter().any(|c| c == service))
         .map(|v| v.name.as_str())
-        .min()
+        .filter(|&v| crate::topology::calls(s, v, callee))
+        .collect();
+    services.sort();
+    services
+        .first()
+        .copied()
+        .or_else(|| {
+            s.clients
+                .iter()
+                .map(|c| c.name.as_str())
+                .find(|&c| crate::topology::calls(s, c, callee))
+        })
+        .map(str::to_string)
 }
 
 /// The client with the highest error rate now (ties: the first).
@@ -232,4 +251,134 @@ fn worst_client(signals: &Signals) -> Option<&str> {
         }
     }
     worst.map(|(n, _)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remediation::class::{ClientSignals, IncidentClass, ServiceSignals};
+    use crate::remediation::plan::{Templates, problems};
+    use crate::remediation::spec::Limits;
+
+    fn scenario(text: &str) -> Scenario {
+        crate::scenario::parse("s.ron", text).expect("a bundled scenario parses")
+    }
+
+    fn zones() -> Scenario {
+        scenario(include_str!("../../../../scenarios/zones.ron"))
+    }
+
+    fn classified(class: IncidentClass, target: &str) -> Classification {
+        Classification {
+            class,
+            target: target.into(),
+            evidence: String::new(),
+        }
+    }
+
+    /// A window in which `api` received 600 attempts a second and the users saw 30% fail.
+    fn signals() -> Signals {
+        Signals {
+            now_s: 120.0,
+            window_s: 1.0,
+            clients: vec![ClientSignals {
+                name: "users".into(),
+                target: "web".into(),
+                offered_rps: 600.0,
+                baseline_rps: 600.0,
+                error_rate: Some(0.3),
+                ..ClientSignals::default()
+            }],
+            services: vec![ServiceSignals {
+                name: "api".into(),
+                attempts: 600,
+                ..ServiceSignals::default()
+            }],
+            ..Signals::default()
+        }
+    }
+
+    #[test]
+    fn the_arms_follow_what_the_target_is() {
+        let m = Menu::new(&zones());
+        let sig = signals();
+        assert_eq!(m.arms(None, &sig), vec![Arm::Wait, Arm::Escalate]);
+        let inst = m.arms(
+            Some(&classified(IncidentClass::InstanceFailure, "api#2")),
+            &sig,
+        );
+        assert_eq!(
+            inst,
+            vec![
+                Arm::Planner,
+                Arm::Restart,
+                Arm::Drain,
+                Arm::ShedLoad,
+                Arm::Degrade,
+                Arm::Wait,
+                Arm::Escalate
+            ]
+        );
+        let zone = m.arms(Some(&classified(IncidentClass::ZoneLoss, "a")), &sig);
+        assert_eq!(
+            zone,
+            vec![Arm::Planner, Arm::Evacuate, Arm::Wait, Arm::Escalate]
+        );
+        // A replicated service is never restarted whole; `web` received nothing, so there
+        // is no rate to shed to.
+        let web = m.arms(Some(&classified(IncidentClass::Overload, "web")), &sig);
+        assert_eq!(
+            web,
+            vec![Arm::Planner, Arm::Degrade, Arm::Wait, Arm::Escalate]
+        );
+        let cfg = Menu::new(&scenario(include_str!("../../../../scenarios/config.ron")));
+        let flags = cfg.arms(Some(&classified(IncidentClass::BadConfig, "flags")), &sig);
+        assert_eq!(
+            flags,
+            vec![Arm::Planner, Arm::Rollback, Arm::Wait, Arm::Escalate]
+        );
+    }
+
+    #[test]
+    fn every_arm_is_a_plan_that_passes_the_plan_checks() {
+        let s = zones();
+        let m = Menu::new(&s);
+        let sig = signals();
+        let limits = Limits::default();
+        for (class, target) in [
+            (IncidentClass::InstanceFailure, "api#2"),
+            (IncidentClass::ZoneLoss, "b"),
+            (IncidentClass::Overload, "api"),
+        ] {
+            let c = classified(class, target);
+            for arm in m.arms(Some(&c), &sig) {
+                let answer = m.answer(arm, Some(&c), &sig, |_| None);
+                match (arm, answer) {
+                    (Arm::Wait, Some(Answer::Wait)) | (Arm::Escalate, Some(Answer::Escalate)) => {}
+                    // The planner had nothing: no answer, the caller waits.
+                    (Arm::Planner, None) => {}
+                    (_, Some(Answer::Plan(plan))) => {
+                        let found = problems(&plan, &s, &limits, Templates::Resolved);
+                        assert!(found.is_empty(), "{arm:?} on {target}: {found:?}");
+                        assert!(plan.steps[0].verify.is_some(), "every step is verified");
+                    }
+                    (arm, other) => panic!("{arm:?} answered {other:?}"),
+                }
+            }
+        }
+        // Shedding keeps 70% of what each of api's 6 instances received.
+        let c = classified(IncidentClass::Overload, "api");
+        let Some(Answer::Plan(p)) = m.answer(Arm::ShedLoad, Some(&c), &sig, |_| None) else {
+            panic!("shed_load applies to api")
+        };
+        assert_eq!(
+            p.steps[0].action,
+            PlanAction::ShedLoad {
+                service: "api".into(),
+                rps: 70.0
+            }
+        );
+        // An arm the target does not offer gives no answer.
+        assert_eq!(m.answer(Arm::Rollback, Some(&c), &sig, |_| None), None);
+    }
 }
