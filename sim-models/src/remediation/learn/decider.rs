@@ -68,12 +68,19 @@ impl Shell {
 pub struct LearnedPolicy {
     table: QTable,
     shell: Shell,
+    /// Its name in the remediation report (`policy FILE`).
+    #[allow(
+        dead_code,
+        reason = "read by Decider::label, which the orchestrator adds"
+    )]
+    label: String,
 }
 
 impl LearnedPolicy {
-    pub fn new(table: QTable, menu: Arc<Menu>, planner: PlannerFn) -> LearnedPolicy {
+    pub fn new(table: QTable, menu: Arc<Menu>, planner: PlannerFn, label: String) -> LearnedPolicy {
         LearnedPolicy {
             table,
+            label,
             shell: Shell {
                 menu,
                 planner,
@@ -151,5 +158,128 @@ impl Decider for Explorer {
             .or_default()
             .push((state, arm));
         Ok(self.shell.answer(point, id, arm))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remediation::class::{ClientSignals, IncidentClass};
+    use crate::remediation::decide::IncidentView;
+    use crate::remediation::learn::train::Episode;
+
+    fn menu() -> Arc<Menu> {
+        let s = crate::scenario::parse("s.ron", include_str!("../../../../scenarios/zones.ron"))
+            .expect("parses");
+        Arc::new(Menu::new(&s))
+    }
+
+    fn no_planner() -> PlannerFn {
+        Arc::new(|_, _| None)
+    }
+
+    fn point(reason: Reason, class: Option<IncidentClass>, actions_taken: u32) -> DecisionPoint {
+        DecisionPoint {
+            step: 0,
+            reason,
+            signals: Signals {
+                window_s: 1.0,
+                clients: vec![ClientSignals {
+                    name: "users".into(),
+                    offered_rps: 100.0,
+                    error_rate: Some(0.4),
+                    ..ClientSignals::default()
+                }],
+                ..Signals::default()
+            },
+            incident: Some(IncidentView {
+                id: 1,
+                opened_s: 100.0,
+                classification: class.map(|class| Classification {
+                    class,
+                    target: "api#1".into(),
+                    evidence: String::new(),
+                }),
+                text: String::new(),
+                actions_taken,
+                failed_verifications: 0,
+            }),
+        }
+    }
+
+    fn state(class: Option<IncidentClass>, actions: u32) -> State {
+        State::new(class, Severity::High, actions)
+    }
+
+    #[test]
+    fn the_learned_policy_is_greedy_and_waits_for_its_plan() {
+        let inst = Some(IncidentClass::InstanceFailure);
+        let mut t = QTable::new();
+        t.credit(state(inst, 0), Arm::Drain, -2.0);
+        t.credit(state(inst, 0), Arm::Restart, -5.0);
+        t.credit(state(inst, 1), Arm::Wait, -1.0);
+        let mut p = LearnedPolicy::new(t, menu(), no_planner(), "policy p.json".into());
+        let Answer::Plan(plan) = p.decide(&point(Reason::Opened, inst, 0)).unwrap() else {
+            panic!("drain is the best arm")
+        };
+        assert_eq!(plan.name, "learned-drain");
+        // Its plan is running: a periodic point waits for it.
+        assert_eq!(
+            p.decide(&point(Reason::Periodic, inst, 1)).unwrap(),
+            Answer::Wait
+        );
+        // The plan failed: decide again, in the state with one action taken.
+        assert_eq!(
+            p.decide(&point(Reason::VerificationFailed, inst, 1))
+                .unwrap(),
+            Answer::Wait
+        );
+        assert_eq!(
+            p.decide(&point(Reason::Resolved, inst, 1)).unwrap(),
+            Answer::Wait
+        );
+    }
+
+    #[test]
+    fn an_unseen_state_falls_back_to_the_planner_or_the_human() {
+        let mut p = LearnedPolicy::new(QTable::new(), menu(), no_planner(), String::new());
+        let menu_inst = menu().arms(
+            point(Reason::Opened, Some(IncidentClass::InstanceFailure), 0)
+                .incident
+                .unwrap()
+                .classification
+                .as_ref(),
+            &Signals::default(),
+        );
+        assert_eq!(p.arm(&state(None, 0), &menu_inst), Arm::Planner);
+        assert_eq!(
+            p.arm(&state(None, 0), &[Arm::Wait, Arm::Escalate]),
+            Arm::Escalate
+        );
+        assert_eq!(
+            p.decide(&point(Reason::Opened, None, 0)).unwrap(),
+            Answer::Escalate
+        );
+    }
+
+    #[test]
+    fn the_explorer_records_each_decision_by_incident() {
+        let decisions: Decisions = Arc::new(Mutex::new(BTreeMap::new()));
+        let e = Episode::new(5, 0, 10);
+        let mut x = Explorer::new(
+            Arc::new(QTable::new()),
+            5,
+            &e,
+            menu(),
+            no_planner(),
+            decisions.clone(),
+        );
+        let inst = Some(IncidentClass::InstanceFailure);
+        x.decide(&point(Reason::Opened, inst, 0)).unwrap();
+        x.decide(&point(Reason::Resolved, inst, 0)).unwrap();
+        let got = decisions.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[&1].len(), 1, "a resolved point is no decision");
+        assert_eq!(got[&1][0].0, state(inst, 0));
     }
 }
