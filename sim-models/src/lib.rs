@@ -58,6 +58,6 @@ pub mod world;
 pub mod zones;
 
 pub use result::RunResult;
-pub use run::{run, run_traced, run_with_progress};
+pub use run::{run, run_traced, run_with, run_with_decider_progress, run_with_progress};
 pub use scenario::Scenario;
 pub use validate::{Validated, load};

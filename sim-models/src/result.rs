@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 mod config;
 mod labels;
+pub mod remediation;
 pub use config::{ConfigResult, ConfigSeries, PushResult};
 pub use labels::{FaultClass, FaultLabel, StopKind, Stopped};
 
@@ -106,6 +107,9 @@ pub struct RunResult {
     /// Token auths, in file order (absent when the scenario has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_auths: Vec<TokenAuthResult>,
+    /// What automated remediation did (absent without a `remediation` section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<remediation::RemediationReport>,
     pub series: Series,
 }
 

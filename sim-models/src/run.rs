@@ -6,6 +6,7 @@ use sim_core::stats::{LatencyRecorder, Welford};
 use sim_core::{SimDuration, SimTime};
 
 use crate::recovery::{RecoveryParams, recovery};
+use crate::remediation::decide::Decider;
 use crate::result::{
     ClientResult, Failed, FaultLabel, FaultWindow, Latency, RunResult, ServiceResult, StopKind,
     Stopped, Totals, ZoneResult,
@@ -16,7 +17,19 @@ use crate::world::World;
 /// Runs `scenario` (which must have passed `validate`) with `seed`. `file` names the
 /// scenario as the command line did (its path, and any `--set` flags), for the replay line.
 pub fn run(scenario: &Scenario, seed: u64, file: &str) -> RunResult {
-    let mut engine = build(scenario, seed);
+    run_with(scenario, seed, file, None)
+}
+
+/// [`run`], with `decider` deciding about the incidents of a scenario with a `remediation`
+/// section (a plans file, a learned policy, an agent); `None`: the scenario's `automation`
+/// (simctl's planner). With `automation: Off` only the human acts, whatever `decider` is.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    file: &str,
+    decider: Option<Box<dyn Decider>>,
+) -> RunResult {
+    let mut engine = build_with(scenario, seed, decider);
     let stop = engine.run();
     finish(scenario, seed, file, engine, stop)
 }
@@ -30,8 +43,19 @@ pub fn run_with_progress(
     file: &str,
     progress: &mut dyn FnMut(f64),
 ) -> RunResult {
+    run_with_decider_progress(scenario, seed, file, None, progress)
+}
+
+/// [`run_with`] and [`run_with_progress`] together.
+pub fn run_with_decider_progress(
+    scenario: &Scenario,
+    seed: u64,
+    file: &str,
+    decider: Option<Box<dyn Decider>>,
+    progress: &mut dyn FnMut(f64),
+) -> RunResult {
     const STEPS: u64 = 100;
-    let mut engine = build(scenario, seed);
+    let mut engine = build_with(scenario, seed, decider);
     let horizon = scenario.horizon.as_nanos();
     let mut stop = StopReason::Horizon;
     for k in 1..=STEPS {
@@ -85,14 +109,24 @@ pub fn run_traced(
 
 /// The engine for a scenario, ready to run (benchmarks drive it directly).
 pub fn build(scenario: &Scenario, seed: u64) -> Engine<World> {
+    build_with(scenario, seed, None)
+}
+
+/// [`build`] with a decider for the scenario's incidents.
+pub fn build_with(
+    scenario: &Scenario,
+    seed: u64,
+    decider: Option<Box<dyn Decider>>,
+) -> Engine<World> {
     let mut queue = EventQueue::new();
     // Incident processes become faults here and again in `finish` (the same pure
     // expansion), so the world and the result see the same faults.
-    let world = World::new(
-        &crate::incidents::with_incidents(scenario, seed),
-        seed,
-        &mut queue,
-    );
+    let expanded = crate::incidents::with_incidents(scenario, seed);
+    let mut world = World::new(&expanded, seed, &mut queue);
+    if scenario.remediation.is_some() {
+        let decider = decider.or_else(|| default_decider(scenario));
+        world.attach_orchestrator(&expanded, seed, decider);
+    }
     let limits = Limits {
         horizon: SimTime::ZERO + scenario.horizon,
         max_events: scenario.limits.max_events,
@@ -259,6 +293,7 @@ fn finish(
         }
     }
 
+    let remediation = world.remediation_report(end, system.availability);
     RunResult {
         scenario: s.name.clone(),
         seed,
@@ -322,8 +357,14 @@ fn finish(
         databases: world.databases.iter().map(|d| d.result()).collect(),
         configs: world.configs.iter().map(|c| c.result()).collect(),
         token_auths: world.token_auths.iter().map(|t| t.result()).collect(),
+        remediation,
         series,
     }
+}
+
+/// The decider a scenario's `automation` names: simctl's planner.
+fn default_decider(_s: &Scenario) -> Option<Box<dyn Decider>> {
+    None
 }
 
 /// Each zone's instances, and its clients' requests.

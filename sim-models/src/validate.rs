@@ -15,6 +15,7 @@ use crate::scenario::{Backoff, CallPolicy, FaultKind, Load, QueueSpec, Scenario,
 mod broker;
 mod config;
 mod database;
+mod remediation;
 mod token_auth;
 
 /// A scenario that passed validation, with the warnings found on the way.
@@ -311,6 +312,7 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let (auth_errors, auth_warnings) = token_auth::problems(s);
     errors.extend(auth_errors);
     warnings.extend(auth_warnings);
+    errors.extend(remediation::problems(s));
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);

@@ -39,6 +39,7 @@ mod control;
 mod effects;
 pub(crate) mod metrics;
 mod network;
+mod orchestrator;
 mod side_effects;
 mod signals;
 pub(crate) mod trace;
@@ -125,6 +126,12 @@ pub enum Event {
     },
     WindowEnd,
     WarmupEnd,
+    /// The human on call answers incident `incident`'s page, or (`fixed`) has fixed its
+    /// cause (remediation's pager).
+    Pager {
+        incident: u32,
+        fixed: bool,
+    },
 }
 
 /// What an answer says.
@@ -390,6 +397,9 @@ pub struct World {
     /// The scenario's rules (empty: no control runs) and the actions they took.
     rules: Vec<control::CompiledRule>,
     pub(crate) actions: Vec<crate::result::ActionWindow>,
+    /// Automated remediation (`None`, and one branch per window, without a `remediation`
+    /// section).
+    orchestrator: Option<Box<orchestrator::Orchestrator>>,
     horizon: SimTime,
     pub(crate) warmup: SimTime,
     /// Successes slower than this are bad events for the scenario's SLO.
@@ -584,7 +594,13 @@ impl sim_core::engine::Model for World {
                 let now = q.now();
                 self.close_window(now, self.window, Some(q));
                 q.schedule(now + self.window, Event::WindowEnd);
+                if self.orchestrator.is_some()
+                    && let Some(why) = self.remediation_error()
+                {
+                    return ControlFlow::Break(why);
+                }
             }
+            Event::Pager { incident, fixed } => self.on_pager(incident, fixed, q),
             Event::WarmupEnd => self.on_warmup_end(q.now()),
         }
         self.check_in_flight(q.now())

@@ -59,4 +59,9 @@ pub enum Answer {
 /// A decider. An error stops the run, keeping its partial results, with the message.
 pub trait Decider: Send {
     fn decide(&mut self, point: &DecisionPoint) -> Result<Answer, String>;
+
+    /// Its name in the remediation report (`planner`, `plans FILE`, `agent CMD`).
+    fn label(&self) -> String {
+        "decider".into()
+    }
 }

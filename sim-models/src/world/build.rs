@@ -579,6 +579,7 @@ impl World {
             not_accepting,
             rules,
             actions: Vec::new(),
+            orchestrator: None,
             horizon: start.saturating_add(s.horizon),
             services,
             caches,

@@ -153,7 +153,7 @@ pub(crate) fn p99_watched(rules: &[CompiledRule], clients: usize) -> Vec<bool> {
 }
 
 impl GroupWindow {
-    fn value(&self, metric: Metric) -> Option<f64> {
+    pub(super) fn value(&self, metric: Metric) -> Option<f64> {
         match metric {
             Metric::QueueDepth => Some(self.queue_depth),
             Metric::Utilization => (self.workers > 0.0).then(|| self.busy / self.workers),
@@ -167,7 +167,7 @@ impl GroupWindow {
 }
 
 impl ClientWindow {
-    fn value(&self, metric: Metric, window_s: f64) -> Option<f64> {
+    pub(super) fn value(&self, metric: Metric, window_s: f64) -> Option<f64> {
         match metric {
             Metric::ErrorRate => {
                 (self.finished > 0).then(|| self.failed as f64 / self.finished as f64)
@@ -274,27 +274,52 @@ impl World {
         let rule = &mut self.rules[r as usize];
         rule.state.acted(&rule.spec, now);
         let (spec, decided_at, cause) = (rule.spec.clone(), rule.decided_at, rule.cause.clone());
-        let kinds = self.action_effects(&spec.action);
-        let duration = match spec.action {
-            Action::Restart { restart_time, .. } => Some(restart_time),
+        self.start_action(
+            &spec.action,
+            spec.duration,
+            decided_at,
+            spec.name.clone(),
+            cause,
+            q,
+        );
+    }
+
+    /// Starts `action` now for `duration` (a restart for its restart time; to the end of
+    /// the run if `None`), decided at `decided_at` by `by` because of `cause`: its effects
+    /// start and it is listed in the run's actions. Returns the effects started and when
+    /// they end. The one way rules and remediation plans act.
+    pub(super) fn start_action(
+        &mut self,
+        action: &Action,
+        duration: Option<SimDuration>,
+        decided_at: SimTime,
+        by: String,
+        cause: String,
+        q: &mut EventQueue<Event>,
+    ) -> (Vec<u32>, SimTime) {
+        let now = q.now();
+        let kinds = self.action_effects(action);
+        let duration = match action {
+            Action::Restart { restart_time, .. } => Some(*restart_time),
             // Instantaneous: it ends other effects and starts none.
-            Action::EndFaults { ref faults } => {
+            Action::EndFaults { faults } => {
                 self.end_faults(faults, q);
                 Some(SimDuration::ZERO)
             }
-            Action::Rollback { ref config } => {
+            Action::Rollback { config } => {
                 self.rollback_config(config, decided_at, q);
                 Some(SimDuration::ZERO)
             }
-            _ => spec.duration,
+            _ => duration,
         };
-        for kind in kinds {
-            self.start_effect(kind, duration, q);
-        }
-        let (kind, target) = spec.action.describe();
+        let effects = kinds
+            .into_iter()
+            .map(|kind| self.start_effect(kind, duration, q))
+            .collect();
+        let (kind, target) = action.describe();
         let end = duration.map_or(self.horizon, |d| now.saturating_add(d).min(self.horizon));
         self.actions.push(ActionWindow {
-            rule: spec.name.clone(),
+            rule: by,
             kind,
             target,
             cause,
@@ -302,6 +327,7 @@ impl World {
             start_s: now.as_secs_f64(),
             end_s: end.as_secs_f64(),
         });
+        (effects, end)
     }
 
     /// The effects an action starts (one per instance or call site it acts on).

@@ -296,7 +296,7 @@ impl World {
             self.close_config_windows();
         }
         let faults_active = self.faults_active();
-        let control = !self.rules.is_empty() && q.is_some();
+        let control = (!self.rules.is_empty() || self.orchestrator.is_some()) && q.is_some();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];
         let m = &mut self.metrics;
         let fresh = match m.spare_window.take() {
@@ -445,7 +445,12 @@ impl World {
             ta.close_window(now, whole);
         }
         if let Some(q) = q.filter(|_| control) {
-            self.evaluate_rules(now, width, &groups, &clients, q);
+            if !self.rules.is_empty() {
+                self.evaluate_rules(now, width, &groups, &clients, q);
+            }
+            if self.orchestrator.is_some() {
+                self.remediate(now, width, &groups, &clients, q);
+            }
         }
     }
 
