@@ -31,6 +31,7 @@ mod score;
 mod series;
 mod spof;
 mod sweep;
+mod train;
 
 /// A deterministic discrete-event simulator for the resilience of distributed systems.
 ///
@@ -94,6 +95,10 @@ enum Command {
         /// scenario's window). Charts and verdicts always use every window.
         #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
         series: series::SeriesOut,
+        /// Decide about incidents with a learned policy (`simctl train`'s file) instead of
+        /// the scenario's `automation` (needs a `remediation` section).
+        #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+        policy: Option<PathBuf>,
     },
     /// Run a scenario over a grid of parameter values x seeds, in parallel; or, with
     /// --find, search for the smallest value at which the run turns metastable.
@@ -356,6 +361,30 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Learn a recovery policy from simulated incidents: each episode runs the scenario on
+    /// its own seed (never an evaluation seed) with an exploring policy, and the incidents'
+    /// outcomes (MTTR, harmful actions, lost requests) train a table of state -> action
+    /// values. Same file at any --jobs. Use it with `run --policy` / `remediate --policy`.
+    Train {
+        /// The scenario file (RON), with a `remediation` section.
+        file: PathBuf,
+        /// Set a field of the scenario first, as `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Episodes (simulated runs) to learn from.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        episodes: u64,
+        /// Training seed: the episodes' run seeds and exploration draws come from it
+        /// (default: the scenario's seed).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). The policy does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write the policy file (JSON) here.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
     /// summary.json, or runs a scenario file.
@@ -554,6 +583,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             start,
             events,
             trace,
+            policy,
         } => {
             let limits = Limits {
                 max_events,
@@ -567,7 +597,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets)
+            run(&file, seed, output, limits, &sets, policy.as_deref())
         }
         Command::Sweep {
             file,
@@ -660,6 +690,21 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             objective,
             jobs: worker_threads(jobs)?,
             json: matches!(format, Format::Json),
+            out,
+        }),
+        Command::Train {
+            file,
+            sets,
+            episodes,
+            seed,
+            jobs,
+            out,
+        } => train::run(train::Args {
+            file,
+            sets,
+            episodes,
+            seed,
+            jobs: worker_threads(jobs)?,
             out,
         }),
         Command::Experiment {
@@ -790,6 +835,7 @@ fn run(
     output: RunOutput,
     limits: Limits,
     sets: &[String],
+    policy: Option<&Path>,
 ) -> Result<ExitCode> {
     let RunOutput {
         format,
@@ -822,16 +868,28 @@ fn run(
     let seed = seed.unwrap_or(v.scenario.seed);
     // The replay line names the scenario as this command did: the file and its --set flags.
     let source = format!("{}{}", file.display(), set_args(sets));
+    let decider = policy
+        .map(|p| train::policy_decider(p, &v.scenario))
+        .transpose()?;
     let (mut result, traced) = match trace {
         Some(n) => {
             let (r, t) = sim_models::run_traced(&v.scenario, seed, &source, n as usize);
             (r, Some(t))
         }
-        None if json_messages() => (sim_models::run(&v.scenario, seed, &source), None),
+        None if json_messages() => (
+            sim_models::run_with(&v.scenario, seed, &source, decider),
+            None,
+        ),
         None => {
             let mut progress = progress::RunProgress::new(v.scenario.horizon);
             let mut update = |done: f64| progress.update(done);
-            let r = sim_models::run_with_progress(&v.scenario, seed, &source, &mut update);
+            let r = sim_models::run_with_decider_progress(
+                &v.scenario,
+                seed,
+                &source,
+                decider,
+                &mut update,
+            );
             progress.finish();
             (r, None)
         }

@@ -109,6 +109,10 @@ impl Decider for LearnedPolicy {
         let arm = self.arm(&state, &menu);
         Ok(self.shell.answer(point, id, arm))
     }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
 }
 
 /// Each incident's decisions in one training run, by incident id.
@@ -158,6 +162,10 @@ impl Decider for Explorer {
             .or_default()
             .push((state, arm));
         Ok(self.shell.answer(point, id, arm))
+    }
+
+    fn label(&self) -> String {
+        "policy (training)".into()
     }
 }
 

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::result::RunResult;
+
 /// Per minute of MTTR.
 pub const PER_MTTR_MINUTE: f64 = 1.0;
 /// Per harmful action (one undone, or a restart that made things worse).
@@ -27,6 +29,33 @@ pub fn reward(o: &Outcome) -> f64 {
     -(o.mttr_s / 60.0) * PER_MTTR_MINUTE
         - o.harmful as f64 * PER_HARMFUL
         - o.unavailability * PER_UNAVAILABILITY
+}
+
+/// Each incident of a run with its outcome, by incident id (none without remediation).
+/// An incident still open at the end counts its MTTR up to the end of the run.
+pub fn outcomes(r: &RunResult) -> Vec<(u32, Outcome)> {
+    let Some(rem) = &r.remediation else {
+        return Vec::new();
+    };
+    let end_s = r.series.t_s.last().copied().unwrap_or(0.0);
+    let offered = r.totals.offered.max(1) as f64;
+    rem.incidents
+        .iter()
+        .map(|inc| {
+            let until = inc.restored_s.unwrap_or(end_s);
+            let s = &r.series;
+            let lost: u64 = (0..s.t_s.len())
+                .filter(|&k| s.t_s[k] > inc.start_s && s.t_s[k] - s.window_s < until)
+                .map(|k| s.offered[k].saturating_sub(s.succeeded[k]))
+                .sum();
+            let o = Outcome {
+                mttr_s: inc.mttr_s.unwrap_or(end_s - inc.start_s).max(0.0),
+                harmful: inc.harmful,
+                unavailability: lost as f64 / offered,
+            };
+            (inc.id, o)
+        })
+        .collect()
 }
 
 /// The weights, as recorded in the policy file.

@@ -1,0 +1,182 @@
+//! `simctl train`: learns a recovery policy on a scenario with a `remediation` section
+//! (`sim_models::remediation::learn`), running each batch's episodes on a rayon pool, and
+//! writes the policy file; `--policy FILE` (run, remediate) loads one as the decider.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use rayon::prelude::*;
+use sim_models::Scenario;
+use sim_models::remediation::decide::Decider;
+use sim_models::remediation::learn::decider::{Explorer, LearnedPolicy, PlannerFn};
+use sim_models::remediation::learn::menu::Menu;
+use sim_models::remediation::learn::policy::PolicyFile;
+use sim_models::remediation::learn::reward::{outcomes, reward};
+use sim_models::remediation::learn::table::QTable;
+use sim_models::remediation::learn::train::{Episode, EpisodeResult, IncidentTrace, train};
+
+use crate::{InputError, output};
+
+/// Policy files are small: a table of at most a few hundred rows.
+const MAX_POLICY_BYTES: u64 = 16 << 20;
+
+/// What the command line asked for.
+pub struct Args {
+    pub file: PathBuf,
+    pub sets: Vec<String>,
+    pub episodes: u64,
+    pub seed: Option<u64>,
+    pub jobs: usize,
+    pub out: PathBuf,
+}
+
+/// The planner's plan, for the `planner` arm.
+fn planner(scenario: &Scenario) -> PlannerFn {
+    // The rule-based planner lands with the `plans` work; until then the arm has no plan
+    // and the policy waits when it pulls it.
+    let _ = scenario;
+    Arc::new(|_c, _signals| None)
+}
+
+/// A scenario that training and `--policy` can act on: it has a remediation section
+/// whose automation is on.
+fn check_remediation(scenario: &Scenario, name: &str) -> Result<()> {
+    use sim_models::remediation::spec::Automation;
+    match &scenario.remediation {
+        None => Err(InputError::msg(format!(
+            "simctl: {name} has no `remediation` section: there are no incidents to decide about"
+        ))
+        .into()),
+        Some(r) if r.automation == Automation::Off => Err(InputError::msg(format!(
+            "simctl: {name} has `automation: Off`: only the human acts, so a policy would never be asked"
+        ))
+        .into()),
+        Some(_) => Ok(()),
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if args.episodes == 0 {
+        return Err(InputError::msg("simctl: train: --episodes must be at least 1".into()).into());
+    }
+    let (_, v) = crate::load_text(&args.file)?;
+    crate::print_warnings(&args.file, &v);
+    let scenario = crate::with_sets(v.scenario, &args.sets)?;
+    let name = format!("{}{}", args.file.display(), crate::set_args(&args.sets));
+    check_remediation(&scenario, &name)?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let menu = Arc::new(Menu::new(&scenario));
+    let planner = planner(&scenario);
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.max(1))
+        .build()?;
+    let progress = (!crate::json_messages())
+        .then(|| crate::sweep::Progress::new("train", args.episodes as usize, 0));
+    let table = train(seed, args.episodes, |table, batch| {
+        let table = Arc::new(table.clone());
+        pool.install(|| {
+            batch
+                .par_iter()
+                .map(|e| {
+                    let r = episode(&scenario, &name, seed, e, &table, &menu, &planner);
+                    if let Some(p) = &progress {
+                        p.tick();
+                    }
+                    r
+                })
+                .collect()
+        })
+    });
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    let policy = PolicyFile::new(
+        &scenario.name,
+        &scenario.hash(),
+        seed,
+        args.episodes,
+        &table,
+    );
+    output::write_atomic(&args.out, policy.to_json().as_bytes())?;
+    if !crate::json_messages() {
+        eprintln!(
+            "train: {} episodes, {} states, policy written to {}",
+            args.episodes,
+            table.states(),
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One episode: a run on the episode's seed with an exploring decider, each incident's
+/// decisions credited with its return.
+fn episode(
+    scenario: &Scenario,
+    name: &str,
+    training_seed: u64,
+    e: &Episode,
+    table: &Arc<QTable>,
+    menu: &Arc<Menu>,
+    planner: &PlannerFn,
+) -> EpisodeResult {
+    let decisions = Arc::new(Mutex::new(BTreeMap::new()));
+    let explorer = Explorer::new(
+        table.clone(),
+        training_seed,
+        e,
+        menu.clone(),
+        planner.clone(),
+        decisions.clone(),
+    );
+    let result = sim_models::run::run_with(scenario, e.run_seed, name, Some(Box::new(explorer)));
+    let mut decisions = std::mem::take(&mut *decisions.lock().expect("the run has ended"));
+    let incidents = outcomes(&result)
+        .into_iter()
+        .filter_map(|(id, o)| {
+            let steps = decisions.remove(&id)?;
+            Some(IncidentTrace {
+                steps,
+                ret: reward(&o),
+            })
+        })
+        .collect();
+    EpisodeResult {
+        index: e.index,
+        incidents,
+    }
+}
+
+/// The policy in `path` as the decider of runs of `scenario` (`--policy FILE`).
+pub fn policy_decider(path: &Path, scenario: &Scenario) -> Result<Box<dyn Decider>> {
+    let (policy, label) = read_policy(path, scenario)?;
+    Ok(Box::new(LearnedPolicy::new(
+        policy.table(),
+        Arc::new(Menu::new(scenario)),
+        planner(scenario),
+        label,
+    )))
+}
+
+/// Reads a policy file, refusing a bad one with its position; warns when it was trained
+/// on another scenario.
+pub fn read_policy(path: &Path, scenario: &Scenario) -> Result<(PolicyFile, String)> {
+    let name = path.display().to_string();
+    let text = output::read_limited(path, MAX_POLICY_BYTES)
+        .map_err(|e| InputError::msg(format!("simctl: cannot read policy {name}: {e}")))?;
+    let policy = PolicyFile::parse(&text, &name).map_err(|e| InputError::msg(e.to_string()))?;
+    check_remediation(scenario, &scenario.name)?;
+    if policy.scenario_hash != scenario.hash() && !crate::json_messages() {
+        eprintln!(
+            "simctl: warning: policy {name} was trained on scenario `{}` (hash {}), not this one (hash {})",
+            policy.scenario,
+            policy.scenario_hash,
+            scenario.hash()
+        );
+    }
+    Ok((policy, format!("policy {name}")))
+}
