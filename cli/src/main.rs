@@ -21,12 +21,14 @@ use sim_models::metric::MetricRef;
 use sim_models::scenario::Scenario;
 
 mod bench;
+mod classify;
 mod coverage;
 mod experiment;
 mod exports;
 mod journal;
 mod output;
 mod progress;
+mod remediate;
 mod score;
 mod series;
 mod spof;
@@ -95,10 +97,45 @@ enum Command {
         /// scenario's window). Charts and verdicts always use every window.
         #[arg(long, default_value = "full", value_name = "full|none|WINDOW")]
         series: series::SeriesOut,
+        /// Decide about the scenario's incidents with this plans file (JSON, plans per
+        /// incident class) instead of simctl's planner; checked first (exit 2 with
+        /// file:line:col on a cycle, an unknown action or target, an unsafe parameter).
+        #[arg(long, value_name = "FILE")]
+        plans: Option<PathBuf>,
         /// Decide about incidents with a learned policy (`simctl train`'s file) instead of
-        /// the scenario's `automation` (needs a `remediation` section).
-        #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+        /// simctl's planner.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["trace", "plans"])]
         policy: Option<PathBuf>,
+    },
+    /// Automated remediation against the human alone: each seed run with automation
+    /// (simctl's planner, or --plans FILE) and with `automation: Off`, paired; MTTD, MTTR,
+    /// availability, actions, undone, harmful and escalations with 95% t intervals, and
+    /// their paired differences.
+    Remediate {
+        /// The scenario file (RON), with a `remediation` section.
+        file: PathBuf,
+        /// Seeds (pairs of runs).
+        #[arg(long, default_value_t = 20)]
+        seeds: u32,
+        /// Base seed; replicate r runs on a seed derived from it (the scenario's by default).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// A plans file deciding instead of simctl's planner.
+        #[arg(long, value_name = "FILE")]
+        plans: Option<PathBuf>,
+        /// A learned policy (`simctl train`'s file), evaluated on these seeds against
+        /// simctl's planner and the human alone (the seeds must not be training seeds).
+        #[arg(long, value_name = "FILE", conflicts_with = "plans")]
+        policy: Option<PathBuf>,
+        /// Worker threads (the output does not depend on it); the machine's cores by default.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print the comparison (and every seed's totals) as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the table as markdown (README's).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Run a scenario over a grid of parameter values x seeds, in parallel; or, with
     /// --find, search for the smallest value at which the run turns metastable.
@@ -385,6 +422,30 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Measure the incident classifier: run a scenario whose `remediation.mix` generates
+    /// incidents on several seeds with automation off (the classifier only watches), and
+    /// print the confusion matrix of its first reading of each incident against the
+    /// injected truth, precision and recall per class, and the times to detect and to
+    /// classify.
+    Classify {
+        /// The scenario file (RON), with a `remediation` section and its `mix`.
+        file: PathBuf,
+        /// Set a field of the scenario first, as `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Seeds (runs).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        seeds: u32,
+        /// Base seed (default: the scenario's).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). Output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print the postmortem of a run (markdown): per fault, a timeline, the impact, the
     /// contributing factors read from the metrics and action items. Reads a saved run's
     /// summary.json, or runs a scenario file.
@@ -515,13 +576,16 @@ fn main() -> ExitCode {
         } | Command::Spof {
             format: Format::Json,
             ..
+        } | Command::Classify {
+            format: Format::Json,
+            ..
         } | Command::Score {
             format: Format::Json,
             ..
         } | Command::Coverage {
             format: Format::Json,
             ..
-        }
+        } | Command::Remediate { json: true, .. }
     );
     JSON_MESSAGES.store(json, std::sync::atomic::Ordering::Relaxed);
     let (code, kind, message, diagnostics) = match dispatch(cli.command) {
@@ -583,6 +647,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             start,
             events,
             trace,
+            plans,
             policy,
         } => {
             let limits = Limits {
@@ -597,8 +662,27 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets, policy.as_deref())
+            run(&file, seed, output, limits, &sets, plans.as_deref(), policy.as_deref())
         }
+        Command::Remediate {
+            file,
+            seeds,
+            seed,
+            plans,
+            policy,
+            jobs,
+            json,
+            markdown,
+        } => remediate::remediate(remediate::Args {
+            file,
+            seeds,
+            seed,
+            plans,
+            policy,
+            jobs: worker_threads(jobs)?,
+            json,
+            markdown,
+        }),
         Command::Sweep {
             file,
             params,
@@ -663,6 +747,21 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { files, format } => validate(&files, format),
         Command::Postmortem { file, seed } => postmortem(&file, seed),
+        Command::Classify {
+            file,
+            sets,
+            seeds,
+            seed,
+            jobs,
+            format,
+        } => classify::run(classify::Args {
+            file,
+            sets,
+            seeds,
+            seed,
+            jobs: worker_threads(jobs)?,
+            json: matches!(format, Format::Json),
+        }),
         Command::Spof {
             file,
             sets,
@@ -835,6 +934,7 @@ fn run(
     output: RunOutput,
     limits: Limits,
     sets: &[String],
+    plans: Option<&Path>,
     policy: Option<&Path>,
 ) -> Result<ExitCode> {
     let RunOutput {
@@ -866,11 +966,24 @@ fn run(
     l.max_events = limits.max_events.unwrap_or(l.max_events);
     l.max_in_flight = limits.max_in_flight.unwrap_or(l.max_in_flight);
     let seed = seed.unwrap_or(v.scenario.seed);
+    let plans = match plans {
+        Some(p) => Some((p.to_path_buf(), remediate::load_plans(p, &v.scenario)?)),
+        None => None,
+    };
+    let decider = match policy {
+        Some(p) => Some(train::policy_decider(p, &v.scenario)?),
+        None => remediate::decider(plans.as_ref(), &v.scenario),
+    };
     // The replay line names the scenario as this command did: the file and its --set flags.
-    let source = format!("{}{}", file.display(), set_args(sets));
-    let decider = policy
-        .map(|p| train::policy_decider(p, &v.scenario))
-        .transpose()?;
+    let plans_arg = match (&plans, policy) {
+        (Some((p, _)), _) => format!(" --plans {}", p.display()),
+        (None, Some(p)) => format!(" --policy {}", p.display()),
+        (None, None) => String::new(),
+    };
+    let source = format!("{}{}{plans_arg}", file.display(), set_args(sets));
+    if plans.is_some() && trace.is_some() {
+        return Err(InputError::msg("simctl: --trace and --plans together are not supported yet".into()).into());
+    }
     let (mut result, traced) = match trace {
         Some(n) => {
             let (r, t) = sim_models::run_traced(&v.scenario, seed, &source, n as usize);

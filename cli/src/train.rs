@@ -180,3 +180,130 @@ pub fn read_policy(path: &Path, scenario: &Scenario) -> Result<(PolicyFile, Stri
     }
     Ok((policy, format!("policy {name}")))
 }
+
+/// What `simctl remediate --policy` asked for.
+pub struct EvalArgs {
+    pub file: PathBuf,
+    pub seeds: u32,
+    pub seed: Option<u64>,
+    pub policy: PathBuf,
+    pub jobs: usize,
+    pub json: bool,
+    pub markdown: bool,
+}
+
+/// `simctl remediate --policy FILE`: each held-out seed run with the policy, with simctl's
+/// planner and with the human alone, gathered in (seed, side) order (same bytes at any
+/// `--jobs`).
+pub fn evaluate(args: EvalArgs) -> Result<ExitCode> {
+    use sim_models::remediation::learn::evaluate::{Triple, evaluate};
+    use sim_models::remediation::learn::train::training_seeds;
+    use sim_models::remediation::spec::Automation;
+
+    let v = crate::load(&args.file)?;
+    crate::print_warnings(&args.file, &v);
+    let name = args.file.display().to_string();
+    let scenario = v.scenario;
+    check_remediation(&scenario, &name)?;
+    if args.seeds == 0 {
+        return Err(InputError::msg("simctl: --seeds must be at least 1".into()).into());
+    }
+    let (policy, label) = read_policy(&args.policy, &scenario)?;
+    let base = args.seed.unwrap_or(scenario.seed);
+    let seeds: Vec<u64> = (0..args.seeds)
+        .map(|r| sim_models::sweep::replicate_seed(base, r))
+        .collect();
+    // Held out: no evaluation seed was a training run's seed.
+    let trained = training_seeds(policy.training_seed, policy.episodes);
+    if let Some(s) = seeds.iter().find(|s| trained.binary_search(s).is_ok()) {
+        return Err(InputError::msg(format!(
+            "simctl: seed {s} was one of {}'s training runs: evaluate on held-out seeds (another --seed)",
+            args.policy.display()
+        ))
+        .into());
+    }
+    let mut human = scenario.clone();
+    human
+        .remediation
+        .as_mut()
+        .expect("checked above")
+        .automation = Automation::Off;
+    let table = policy.table();
+    let menu = Arc::new(Menu::new(&scenario));
+    // Runs in (seed, side) order: policy, planner, human.
+    let jobs: Vec<(u64, u8)> = seeds.iter().flat_map(|&s| [(s, 0), (s, 1), (s, 2)]).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.clamp(1, jobs.len()))
+        .build()?;
+    let progress = (!crate::json_messages() && !args.json)
+        .then(|| crate::sweep::Progress::new("remediate", jobs.len(), 0));
+    let results = pool.install(|| {
+        jobs.par_iter()
+            .map(|&(seed, side)| {
+                let r = match side {
+                    0 => {
+                        let d = LearnedPolicy::new(
+                            table.clone(),
+                            menu.clone(),
+                            planner(&scenario),
+                            label.clone(),
+                        );
+                        sim_models::run_with(&scenario, seed, &name, Some(Box::new(d)))
+                    }
+                    1 => sim_models::run_with(&scenario, seed, &name, None),
+                    _ => sim_models::run_with(&human, seed, &name, None),
+                };
+                if let Some(p) = &progress {
+                    p.tick();
+                }
+                r
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    let mut triples = Vec::new();
+    for (k, three) in results.chunks(3).enumerate() {
+        for r in three {
+            if !r.stopped.is_normal() {
+                return Err(anyhow::anyhow!(
+                    "the run stopped early: {}\nreplay: {}",
+                    r.stopped,
+                    r.replay
+                ));
+            }
+        }
+        let totals = |r: &sim_models::RunResult| {
+            r.remediation
+                .as_ref()
+                .expect("a remediation section")
+                .totals
+                .clone()
+        };
+        triples.push(Triple {
+            seed: seeds[k],
+            policy: totals(&three[0]),
+            planner: totals(&three[1]),
+            human: totals(&three[2]),
+        });
+    }
+    let e = evaluate(
+        &name,
+        &args.policy.display().to_string(),
+        policy.training_seed,
+        policy.episodes,
+        triples,
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        print!("{}", reports::policy_table(&e, args.markdown));
+        println!(
+            "replay: simctl remediate {name} --seeds {} --seed {base} --policy {}",
+            args.seeds,
+            args.policy.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -16,7 +16,8 @@
 //! - [`openmetrics`]: a run's time series as OpenMetrics text, for Prometheus;
 //! - [`chrome_trace`]: traced requests as Chrome trace-event JSON (Perfetto);
 //! - [`events_jsonl`]: a run's event log, JSON lines in time order;
-//! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md).
+//! - [`topology_mermaid`]: a scenario's call graph as a Mermaid flowchart (in report.md);
+//! - [`classify_table`]: the classifier's confusion matrix against generated incidents.
 
 use std::fmt::Write;
 
@@ -25,10 +26,13 @@ pub use sweep::{sweep_charts, sweep_report_md, sweep_table};
 
 mod charts;
 mod chrome_trace;
+mod classify;
 mod coverage;
 mod events;
 mod experiment;
 mod openmetrics;
+mod learn;
+mod remediation;
 mod report;
 mod score;
 mod spof;
@@ -41,12 +45,15 @@ pub use charts::{
     xy_chart,
 };
 pub use chrome_trace::chrome_trace;
+pub use classify::classify_table;
 pub use coverage::{
     coverage_charts, coverage_effects_csv, coverage_effects_md, coverage_md, coverage_table,
 };
 pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
 pub use openmetrics::openmetrics;
+pub use learn::policy_table;
+pub use remediation::{remediate_table, remediation_lines};
 pub use report::{postmortem_md, report_md, report_md_with_topology};
 pub use score::{score_chart, score_label, score_lines, score_md, score_table};
 pub use spof::{spof_md, spof_table};
@@ -192,6 +199,11 @@ pub fn table(r: &RunResult) -> String {
     }
     for line in slo {
         let _ = writeln!(w, "slo       {line}");
+    }
+    if let Some(rem) = &r.remediation {
+        for line in remediation_lines(rem) {
+            let _ = writeln!(w, "remediate {line}");
+        }
     }
     let _ = writeln!(w);
     let _ = writeln!(

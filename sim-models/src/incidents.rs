@@ -29,12 +29,26 @@ pub const MAX_PER_PROCESS: u64 = 10_000;
 
 /// The scenario with its incident processes expanded for `seed` and appended to `faults`
 /// (borrowed unchanged when it has none, so a scenario without incidents pays nothing).
+/// The remediation section's incident mix comes after them (`remediation::mix`): its
+/// faults appended last, its config pushes merged into their configs in time order.
 pub fn with_incidents(s: &Scenario, seed: u64) -> Cow<'_, Scenario> {
-    if s.incidents.is_empty() {
+    let mix = s.remediation.as_ref().and_then(|r| r.mix.as_ref());
+    if s.incidents.is_empty() && mix.is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = s.clone();
     out.faults.extend(expand(s, seed));
+    if let Some(mix) = mix {
+        for d in crate::remediation::mix::draw(mix, s, seed) {
+            out.faults.extend(d.faults);
+            for (c, push) in d.pushes {
+                out.configs[c].pushes.push(push);
+            }
+        }
+        for c in &mut out.configs {
+            c.pushes.sort_by_key(|p| p.at); // stable
+        }
+    }
     Cow::Owned(out)
 }
 

@@ -1,6 +1,7 @@
 //! Automated remediation as values: what a scenario asks of it (`spec`), the incident
 //! classes and the signals an incident is classified from (`class`), generated incidents
-//! with their injected truth (`mix`), recovery plans as JSON DAGs with their checks
+//! with their injected truth (`mix`), what became of each in a run (`record`) and the
+//! classifier scored against the truth (`confusion`), recovery plans as JSON DAGs with their checks
 //! (`plan`), simctl's own rule-based planner (`planner`), and who decides at a decision
 //! point (`decide`: the planner, a runbook file, a learned policy or an external agent).
 //!
@@ -10,9 +11,12 @@
 //! human pager.
 
 pub mod class;
+pub mod compare;
+pub mod confusion;
 pub mod decide;
 pub mod learn;
 pub mod mix;
 pub mod plan;
 pub mod planner;
+pub mod record;
 pub mod spec;

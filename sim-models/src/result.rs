@@ -107,6 +107,10 @@ pub struct RunResult {
     /// Token auths, in file order (absent when the scenario has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_auths: Vec<TokenAuthResult>,
+    /// Each incident the remediation section's mix generated, with its truth, when it was
+    /// detected and how it was classified (absent without a mix).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incident_log: Vec<crate::remediation::record::IncidentRecord>,
     /// What automated remediation did (absent without a `remediation` section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<remediation::RemediationReport>,

@@ -124,8 +124,10 @@ pub fn build_with(
     let expanded = crate::incidents::with_incidents(scenario, seed);
     let mut world = World::new(&expanded, seed, &mut queue);
     if scenario.remediation.is_some() {
+        let truth = crate::remediation::mix::expand(scenario, seed);
+        world.watch_incidents(scenario, truth.clone());
         let decider = decider.or_else(|| default_decider(scenario));
-        world.attach_orchestrator(&expanded, seed, decider);
+        world.attach_orchestrator(&expanded, seed, decider, truth);
     }
     let limits = Limits {
         horizon: SimTime::ZERO + scenario.horizon,
@@ -357,6 +359,7 @@ fn finish(
         databases: world.databases.iter().map(|d| d.result()).collect(),
         configs: world.configs.iter().map(|c| c.result()).collect(),
         token_auths: world.token_auths.iter().map(|t| t.result()).collect(),
+        incident_log: world.take_incident_log(),
         remediation,
         series,
     }

@@ -316,6 +316,9 @@ pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let (incident_errors, incident_warnings) = crate::incidents::problems(s);
     errors.extend(incident_errors);
     warnings.extend(incident_warnings);
+    let (mix_errors, mix_warnings) = crate::remediation::mix::problems(s);
+    errors.extend(mix_errors);
+    warnings.extend(mix_warnings);
     errors.extend(name_character_problems(s));
     // The memory estimate is the last resort: a field already refused for a clearer
     // reason (too many windows, say) is not blamed again for the memory it would take.

@@ -41,7 +41,7 @@ pub(crate) mod metrics;
 mod network;
 mod orchestrator;
 mod side_effects;
-mod signals;
+pub(crate) mod signals;
 pub(crate) mod trace;
 
 use components::Instance;
@@ -406,6 +406,9 @@ pub struct World {
     slo_latency: Option<SimDuration>,
     window: SimDuration,
     pub(crate) metrics: metrics::Metrics,
+    /// What remediation watches, with a `remediation` section only (else `None`: one
+    /// branch per hook).
+    pub(crate) watch: Option<Box<signals::Watch>>,
 }
 
 impl World {

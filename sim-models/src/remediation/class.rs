@@ -212,8 +212,8 @@ fn pct(x: f64) -> String {
 /// Classifies an incident from the signals of one window (none while nothing looks
 /// wrong, or when no rule of the runbook fits). A triage runbook, tried in this order, the
 /// first rule that fits answering, each with the evidence it read:
-/// 1. **zone loss**: every instance in one zone (at least two) failing or unhealthy, and
-///    most instances elsewhere fine;
+/// 1. **zone loss**: every instance in one zone (at least two) unhealthy, and most
+///    instances elsewhere fine;
 /// 2. **bad config**: a push within the last 10 minutes, and the instances failing are
 ///    those holding its version (others fine), with nothing failing below them;
 /// 3. **dependency down**: a service that others call is down (every instance unhealthy,
@@ -252,9 +252,10 @@ fn zone_loss(s: &Signals) -> Option<Classification> {
     for zone in zones {
         let (inside, outside): (Vec<&InstanceSignals>, Vec<&InstanceSignals>) =
             all().partition(|i| i.zone.as_deref() == Some(zone));
+        // Down, not merely failing: a saturated caller of a hung instance fails too.
         let failing_outside = outside.iter().filter(|i| i.failing()).count();
         if inside.len() >= 2
-            && inside.iter().all(|i| i.failing())
+            && inside.iter().all(|i| !i.healthy)
             && 2 * failing_outside < outside.len()
         {
             let names: Vec<&str> = inside.iter().map(|i| i.name.as_str()).collect();
@@ -262,7 +263,7 @@ fn zone_loss(s: &Signals) -> Option<Classification> {
                 IncidentClass::ZoneLoss,
                 zone,
                 format!(
-                    "every instance in zone {zone} is failing or unhealthy ({}), {failing_outside} of {} elsewhere",
+                    "no instance in zone {zone} answers health checks ({}); {failing_outside} of {} elsewhere failing",
                     names.join(", "),
                     outside.len()
                 ),

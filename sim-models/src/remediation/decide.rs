@@ -65,3 +65,19 @@ pub trait Decider: Send {
         "decider".into()
     }
 }
+
+/// A decider under another name in the report.
+pub struct Labeled {
+    pub decider: Box<dyn Decider>,
+    pub label: String,
+}
+
+impl Decider for Labeled {
+    fn decide(&mut self, point: &DecisionPoint) -> Result<Answer, String> {
+        self.decider.decide(point)
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+}

@@ -19,12 +19,14 @@
 //!   bandit, because an incident can take several decisions (act, then again after a
 //!   failed verification) and the state's action count tells them apart.
 //! - **Determinism**: training runs batches of episodes (one simulated run each, on a seed
-//!   drawn from the training seed and the episode index); an episode sees only the table
+//!   drawn from the training seed and the episode index, never one `remediate` evaluates
+//!   on: see [`evaluate`]); an episode sees only the table
 //!   as it was before its batch and its own ChaCha stream keyed by (training seed, episode),
 //!   and updates are applied in episode order after the batch, so any number of threads
 //!   gives the same table bit for bit.
 
 pub mod decider;
+pub mod evaluate;
 pub mod menu;
 pub mod policy;
 pub mod reward;

@@ -129,7 +129,7 @@ impl StepOutcome {
 pub struct Escalation {
     pub paged_s: f64,
     /// `automation off`, `2 failed verifications`, `action budget spent`, `decider`,
-    /// `no action within 120s`, `plan rejected`.
+    /// `no action for 120s`, `plan rejected: ...`.
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_s: Option<f64>,

@@ -568,7 +568,11 @@ impl World {
         let not_accepting = in_service.iter().filter(|&&on| !on).count() as u32;
         let rules = control::compile(s);
         let (window_s, horizon_s) = (s.window.as_secs_f64(), s.horizon.as_secs_f64());
-        let p99_watched = control::p99_watched(&rules, s.clients.len());
+        let mut p99_watched = control::p99_watched(&rules, s.clients.len());
+        if s.remediation.is_some() {
+            // Remediation's signals read every client's p99.
+            p99_watched.fill(true);
+        }
 
         let mut world = World {
             clients,
@@ -611,6 +615,7 @@ impl World {
             warmup: start.saturating_add(s.warmup),
             slo_latency: s.slo.as_ref().and_then(|slo| slo.latency),
             window: s.window,
+            watch: None,
             metrics: Metrics::new(
                 empty_series(
                     s.window,

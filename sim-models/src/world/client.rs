@@ -181,6 +181,9 @@ impl World {
         let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent);
         let edge_id = call.edge;
         call.sent_at = now;
+        if let Some(w) = self.watch.as_deref_mut() {
+            w.edge_attempts[edge_id as usize] += 1;
+        }
         let edge = &mut self.edges[edge_id as usize];
         if edge.breaker.as_mut().is_some_and(|b| !b.try_acquire(now)) {
             // An open circuit: fail fast, never retried.
@@ -439,6 +442,10 @@ impl World {
             return;
         }
         call.timer = None;
+        if let Some(w) = self.watch.as_deref_mut() {
+            let edge = &self.edges[call.edge as usize];
+            w.timeouts[edge.targets[call.replica as usize] as usize] += 1;
+        }
         if let Some(t) = self.trace.as_deref_mut() {
             t.end_all(key, q.now(), "timeout");
         }

@@ -189,6 +189,18 @@ impl ConfigState {
             .any(|(v, &n)| n > 0 && self.pushes[v - 1].effect.is_bad())
     }
 
+    /// Each reader's instance and the version it holds.
+    pub(crate) fn held(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.readers.iter().map(|r| (r.instance, r.held))
+    }
+
+    /// The versions pushed at or before `now_s`, with when.
+    pub(crate) fn pushes_begun(&self, now_s: f64) -> impl Iterator<Item = (u32, f64)> + '_ {
+        (self.reports.iter())
+            .filter(move |r| r.at_s <= now_s)
+            .map(|r| (r.version, r.at_s))
+    }
+
     pub(crate) fn result(&self) -> ConfigResult {
         let n = self.readers.len() as u32;
         let share = |k: u32| f64::from(k) / f64::from(n.max(1));

@@ -296,7 +296,10 @@ impl World {
             self.close_config_windows();
         }
         let faults_active = self.faults_active();
-        let control = (!self.rules.is_empty() || self.orchestrator.is_some()) && q.is_some();
+        let watching = self.watch.is_some() && q.is_some();
+        let orchestrating = self.orchestrator.is_some() && q.is_some();
+        let control = (!self.rules.is_empty() || watching || orchestrating) && q.is_some();
+        let mut watch = self.watch.take();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];
         let m = &mut self.metrics;
         let fresh = match m.spare_window.take() {
@@ -421,6 +424,15 @@ impl World {
                     gw.workers += f64::from(svc.workers);
                 }
             }
+            if let Some(w) = watch.as_deref_mut() {
+                let st = &svc.stats;
+                w.closed[k] = super::signals::InstanceWindow {
+                    attempts: st.window.attempts,
+                    failed: st.window.failed + st.window.rejected + st.window.dropped,
+                    busy: st.busy_level.mean_since_reset(now),
+                    queue_depth: st.queue_level.mean_since_reset(now),
+                };
+            }
             let st = &mut svc.stats;
             out.attempts.push(st.window.attempts);
             out.queue_depth_mean
@@ -444,13 +456,16 @@ impl World {
         for ta in &mut self.token_auths {
             ta.close_window(now, whole);
         }
-        if let Some(q) = q.filter(|_| control) {
-            if !self.rules.is_empty() {
-                self.evaluate_rules(now, width, &groups, &clients, q);
-            }
-            if self.orchestrator.is_some() {
-                self.remediate(now, width, &groups, &clients, q);
-            }
+        self.watch = watch;
+        if let Some(q) = q.as_deref_mut().filter(|_| control && !self.rules.is_empty()) {
+            self.evaluate_rules(now, width, &groups, &clients, q);
+        }
+        if watching {
+            self.watch_window(now, width, &groups, &clients);
+        }
+        // After the watch: the orchestrator reads the signals of this window.
+        if let Some(q) = q.filter(|_| orchestrating) {
+            self.remediate(now, width, &groups, &clients, q);
         }
     }
 

@@ -26,7 +26,8 @@
 //! - **remedy**: a step whose action is the incident's remedy ends its faults;
 //! - **escalation**: after `max_failed_verifications` failed verifications, when a step is
 //!   ready but the budget is spent, when the decider answers `Escalate`, when its plan is
-//!   rejected, or when no step started within [`ACT_WITHIN`], the human is paged (at
+//!   rejected, or when no step has been running or waiting to start for [`ACT_WITHIN`]
+//!   (from the opening on), the human is paged (at
 //!   detection without automation): they answer after a draw of `pager.response` and fix
 //!   the cause after a draw of `pager.fix` (stream `pager`): the incident's faults end, and
 //!   so do its steps' effects still active;
@@ -44,6 +45,7 @@ use super::control::{ClientWindow, GroupWindow};
 use super::{Event, World};
 use crate::remediation::class::{Classification, Signals, classify};
 use crate::remediation::decide::{Answer, Decider, DecisionPoint, IncidentView, Reason};
+use crate::remediation::mix::{GeneratedIncident, Remedy};
 use crate::remediation::plan::{Plan, PlanAction};
 use crate::remediation::spec::{Automation, Remediation};
 use crate::result::remediation::{
@@ -96,6 +98,8 @@ pub(crate) struct Orchestrator {
     /// When the last incident closed; alerts still firing then, until they resolve.
     last_closed: SimTime,
     acknowledged: Vec<String>,
+    /// The generated incidents, and whether an incident has claimed each.
+    truth: Vec<(GeneratedIncident, bool)>,
     /// A decider's error: the run stops with it.
     pub error: Option<String>,
 }
@@ -110,7 +114,7 @@ struct Incident {
     faults: Vec<u32>,
     truth: Option<(crate::remediation::class::IncidentClass, String)>,
     /// What ends its faults early, if any action does.
-    remedy: Option<Action>,
+    remedy: Option<Remedy>,
     plans: Vec<PlanRun>,
     actions: u32,
     failed: u32,
@@ -122,6 +126,8 @@ struct Incident {
     restored: Option<SimTime>,
     closed: Option<SimTime>,
     windows: u32,
+    /// Since when no step of it is running or waiting to start.
+    idle_since: Option<SimTime>,
 }
 
 struct PlanRun {
@@ -209,6 +215,7 @@ impl Orchestrator {
             points: 0,
             last_closed: SimTime::ZERO,
             acknowledged: Vec::new(),
+            truth: Vec::new(),
             error: None,
         }
     }
@@ -265,11 +272,14 @@ impl World {
         s: &Scenario,
         seed: u64,
         decider: Option<Box<dyn Decider>>,
+        truth: Vec<GeneratedIncident>,
     ) {
         let label = decider
             .as_ref()
             .map_or_else(|| "off".to_string(), |d| d.label());
-        self.orchestrator = Some(Box::new(Orchestrator::new(s, seed, decider, label)));
+        let mut o = Orchestrator::new(s, seed, decider, label);
+        o.truth = truth.into_iter().map(|t| (t, false)).collect();
+        self.orchestrator = Some(Box::new(o));
     }
 
     /// Whether the run must stop: the decider failed.
@@ -360,12 +370,29 @@ impl World {
             inc.restored_since = None;
         }
         let automated = o.decider.is_some();
+        let inc = &mut o.incidents[i];
+        let busy = inc.plans.iter().any(|p| {
+            p.steps.iter().any(|s| {
+                s.outcome == StepOutcome::Running
+                    || (s.outcome == StepOutcome::NotStarted
+                        && p.rejected.is_none()
+                        && p.stopped.is_none())
+            })
+        });
+        if busy {
+            inc.idle_since = None;
+        } else {
+            inc.idle_since.get_or_insert(now);
+        }
         let inc = &o.incidents[i];
         if inc.escalation.is_none() && automated {
             let why = if inc.failed >= o.spec.max_failed_verifications {
                 Some(format!("{} failed verifications", inc.failed))
-            } else if inc.actions == 0 && now.saturating_since(inc.opened) >= ACT_WITHIN {
-                Some(format!("no action within {ACT_WITHIN}"))
+            } else if inc
+                .idle_since
+                .is_some_and(|t| now.saturating_since(t) >= ACT_WITHIN)
+            {
+                Some(format!("no action for {ACT_WITHIN}"))
             } else {
                 None
             };
@@ -436,6 +463,7 @@ impl World {
             restored: None,
             closed: None,
             windows: 0,
+            idle_since: Some(now),
         });
         let i = o.incidents.len() - 1;
         o.open = Some(i);
@@ -455,6 +483,20 @@ impl World {
             }
         }
         o.incidents[i].start = start;
+        // A generated incident under way and not claimed yet is this one: its truth.
+        let now_s = now.as_secs_f64();
+        if let Some((t, claimed)) = o
+            .truth
+            .iter_mut()
+            .find(|(t, claimed)| !claimed && t.start_s <= now_s && t.end_s > last.as_secs_f64())
+        {
+            *claimed = true;
+            let inc = &mut o.incidents[i];
+            inc.truth = Some((t.class, t.target.clone()));
+            inc.start = SimTime::ZERO + SimDuration::from_secs_f64(t.start_s);
+            inc.faults = t.faults.iter().map(|&f| f as u32).collect();
+            inc.remedy = t.remedy.clone();
+        }
         if o.decider.is_none() {
             self.page(o, i, now, "automation off".into(), q);
         }
@@ -534,6 +576,13 @@ impl World {
             }
             let faults = o.incidents[i].faults.clone();
             self.end_faults(&faults, q);
+            // A bad version is no fault: the human rolls its config back.
+            if let Some(Remedy::Rollback { config }) = &o.incidents[i].remedy
+                && o.incidents[i].remedied.is_none()
+            {
+                let config = config.clone();
+                self.rollback_config(&config, now, q);
+            }
             // The cause is gone: the mitigations still in place end too.
             let effects: Vec<u32> = o.incidents[i]
                 .plans
@@ -894,6 +943,7 @@ impl World {
             None => format!("incident {}: {}", inc.id, inc.alerts.join(", ")),
         };
         let decided = plan.decided;
+        let remedies = inc.remedy.as_ref().is_some_and(|r| r.matches(&step.action));
         inc.actions += 1;
         o.recent.push_back(now);
         let listed = self.actions.len();
@@ -913,8 +963,8 @@ impl World {
         s.effects = effects;
         s.listed = listed;
         s.before = s.watch.and_then(|w| value(w.of, w.metric, groups, clients));
-        // The remedy: its faults end now.
-        if inc.remedy.as_ref() == Some(&action) && inc.remedied.is_none() {
+        // The remedy: its faults end now (a rollback has ended a bad version itself).
+        if remedies && inc.remedied.is_none() {
             inc.remedied = Some(now);
             let faults = inc.faults.clone();
             self.end_faults(&faults, q);

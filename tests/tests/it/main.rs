@@ -19,6 +19,7 @@ mod model;
 mod platform;
 mod progress;
 mod readme;
+mod remediation;
 mod scale;
 mod score;
 mod spof;

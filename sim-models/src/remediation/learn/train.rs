@@ -7,7 +7,7 @@
 //! episodes): the batch size is fixed here, never taken from the thread count.
 
 use rand::RngExt;
-use sim_core::rng::{SimRng, derive_seed, stream};
+use sim_core::rng::{SimRng, derive_seed, fnv1a64, stream};
 
 use super::table::QTable;
 use super::{Arm, State};
@@ -42,9 +42,10 @@ impl Episode {
 }
 
 /// The seed of episode `index`'s run. Evaluation must use other seeds (held out):
-/// [`training_seeds`] lists them.
+/// [`training_seeds`] lists them. Drawn under a base of its own, so that training and an
+/// evaluation (`remediate`'s replicate seeds) from the same seed do not share runs.
 pub fn run_seed(training_seed: u64, index: u64) -> u64 {
-    derive_seed(training_seed, index)
+    derive_seed(training_seed ^ fnv1a64(b"learn/train"), index)
 }
 
 /// Every run seed a training used, sorted.

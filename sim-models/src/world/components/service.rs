@@ -172,6 +172,11 @@ impl ServiceState {
         self.queue.len() - self.stale as usize
     }
 
+    /// Workers usable now.
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
     /// Whether it would answer a health probe now (up and not paused).
     pub(crate) fn answers_probes(&self) -> bool {
         self.down.is_none() && self.paused_since.is_none()
