@@ -98,6 +98,8 @@ pub(crate) struct Orchestrator {
     /// When the last incident closed; alerts still firing then, until they resolve.
     last_closed: SimTime,
     acknowledged: Vec<String>,
+    /// The scenario as run, which plans are checked against.
+    scenario: Scenario,
     /// The generated incidents, and whether an incident has claimed each.
     truth: Vec<(GeneratedIncident, bool)>,
     /// A decider's error: the run stops with it.
@@ -216,6 +218,7 @@ impl Orchestrator {
             last_closed: SimTime::ZERO,
             acknowledged: Vec::new(),
             truth: Vec::new(),
+            scenario: s.clone(),
             error: None,
         }
     }
@@ -677,7 +680,7 @@ impl World {
             Answer::Wait => {}
             Answer::Escalate => self.page(o, i, now, "the decider escalated".into(), q),
             Answer::Plan(plan) => {
-                let checked = self.check_plan(&plan, &o.spec);
+                let checked = self.check_plan(&plan, &o.spec, &o.scenario);
                 let inc = &mut o.incidents[i];
                 let rejected = checked.as_ref().err().cloned();
                 let steps = match &checked {
@@ -974,7 +977,26 @@ impl World {
     /// Checks `plan` against the world and the limits: unique step ids, known `after`s, no
     /// cycle, known targets, parameters within the limits, verifications that can be read.
     /// Returns each step's action and the signal it is judged on, or the first problem.
-    fn check_plan(&self, plan: &Plan, spec: &Remediation) -> Result<Vec<(Action, Watch)>, String> {
+    fn check_plan(
+        &self,
+        plan: &Plan,
+        spec: &Remediation,
+        scenario: &Scenario,
+    ) -> Result<Vec<(Action, Watch)>, String> {
+        // The plans validator first (its words), then what running it needs.
+        let problems = crate::remediation::plan::problems(
+            plan,
+            scenario,
+            &spec.limits,
+            crate::remediation::plan::Templates::Resolved,
+        );
+        if !problems.is_empty() {
+            let all: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect();
+            return Err(all.join("; "));
+        }
         if plan.steps.is_empty() {
             return Err(format!("plan `{}` has no steps", plan.name));
         }

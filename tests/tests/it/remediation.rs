@@ -40,16 +40,16 @@ impl Decider for Fixed {
 
 const DRAIN_BAD: &str = r#"{ "name": "drain-bad-replica", "steps": [
     { "id": "drain", "action": { "kind": "drain", "target": "web#1" },
-      "verify": { "signal": "ErrorRate", "of": "users", "below": 0.01, "within": "60s" } } ] }"#;
+      "verify": { "signal": "error_rate", "of": "users", "below": 0.01, "within": "60s" } } ] }"#;
 const RESTART_DB: &str = r#"{ "name": "restart-db", "steps": [
     { "id": "restart", "action": { "kind": "restart", "target": "db", "restart_time": "10s" },
-      "verify": { "signal": "ErrorRate", "of": "users", "below": 0.01, "within": "60s" } } ] }"#;
+      "verify": { "signal": "error_rate", "of": "users", "below": 0.01, "within": "60s" } } ] }"#;
 const RESTART_ALL: &str = r#"{ "name": "restart-all-web", "steps": [
     { "id": "restart", "action": { "kind": "restart", "target": "web", "restart_time": "30s" },
-      "verify": { "signal": "ErrorRate", "of": "users", "below": 0.01, "within": "120s" } } ] }"#;
+      "verify": { "signal": "error_rate", "of": "users", "below": 0.01, "within": "120s" } } ] }"#;
 const DRAIN_GOOD: &str = r#"{ "name": "drain-a-good-replica", "steps": [
     { "id": "drain", "action": { "kind": "drain", "target": "web#0" },
-      "verify": { "signal": "ErrorRate", "of": "users", "below": 0.01, "within": "120s" } } ] }"#;
+      "verify": { "signal": "error_rate", "of": "users", "below": 0.01, "within": "120s" } } ] }"#;
 
 fn run(text: &str, seed: u64, plans: Vec<Option<&'static str>>) -> RunResult {
     let s = load(FILE, text);
