@@ -11,7 +11,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 use sim_models::Scenario;
 use sim_models::remediation::decide::Decider;
-use sim_models::remediation::learn::decider::{Explorer, LearnedPolicy, PlannerFn};
+use sim_models::remediation::learn::decider::{Explorer, LearnedPolicy, PlannerFn, simctl_planner};
 use sim_models::remediation::learn::menu::Menu;
 use sim_models::remediation::learn::policy::PolicyFile;
 use sim_models::remediation::learn::reward::{outcomes, reward};
@@ -35,10 +35,7 @@ pub struct Args {
 
 /// The planner's plan, for the `planner` arm.
 fn planner(scenario: &Scenario) -> PlannerFn {
-    // The rule-based planner lands with the `plans` work; until then the arm has no plan
-    // and the policy waits when it pulls it.
-    let _ = scenario;
-    Arc::new(|_c, _signals| None)
+    simctl_planner(scenario)
 }
 
 /// A scenario that training and `--policy` can act on: it has a remediation section
@@ -250,7 +247,10 @@ pub fn evaluate(args: EvalArgs) -> Result<ExitCode> {
                         );
                         sim_models::run_with(&scenario, seed, &name, Some(Box::new(d)))
                     }
-                    1 => sim_models::run_with(&scenario, seed, &name, None),
+                    1 => {
+                        let d = sim_models::remediation::planner::Planner::new(scenario.clone());
+                        sim_models::run_with(&scenario, seed, &name, Some(Box::new(d)))
+                    }
                     _ => sim_models::run_with(&human, seed, &name, None),
                 };
                 if let Some(p) = &progress {

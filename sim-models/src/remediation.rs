@@ -19,4 +19,5 @@ pub mod mix;
 pub mod plan;
 pub mod planner;
 pub mod record;
+pub mod runbook;
 pub mod spec;

@@ -27,6 +27,7 @@ mod template;
 
 pub use check::{Templates, check_file, problems};
 pub use parse::{check_plans, load_plans, parse};
+pub(crate) use template::callers_of;
 pub use template::{TEMPLATES, targets_of};
 
 /// A plans file: plans written elsewhere.
@@ -175,3 +176,6 @@ mod metric_name {
 pub fn signal_names() -> Vec<&'static str> {
     metric_name::ALL.iter().map(|m| m.name()).collect()
 }
+
+#[cfg(test)]
+mod tests;

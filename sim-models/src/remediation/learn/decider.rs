@@ -12,12 +12,28 @@ use super::menu::Menu;
 use super::table::QTable;
 use super::train::{Chooser, Episode};
 use super::{Arm, Severity, State};
-use crate::remediation::class::{Classification, Signals};
+use crate::remediation::class::Classification;
 use crate::remediation::decide::{Answer, Decider, DecisionPoint, Reason};
 use crate::remediation::plan::Plan;
 
-/// The rule-based planner's plan for an incident (the `planner` arm).
-pub type PlannerFn = Arc<dyn Fn(&Classification, &Signals) -> Option<Plan> + Send + Sync>;
+/// The rule-based planner's plan for an incident with so many actions taken (the
+/// `planner` arm).
+pub type PlannerFn = Arc<dyn Fn(&Classification, u32) -> Option<Plan> + Send + Sync>;
+
+/// simctl's planner as the `planner` arm: its first stage when nothing was done yet, its
+/// follow-up (or the first stage again) after; none when it has no step to offer.
+pub fn simctl_planner(scenario: &crate::Scenario) -> PlannerFn {
+    use crate::remediation::planner::{follow_up, plan};
+    let s = Arc::new(scenario.clone());
+    Arc::new(move |c, actions_taken| {
+        let p = if actions_taken == 0 {
+            plan(c, &s)
+        } else {
+            follow_up(c, &s).unwrap_or_else(|| plan(c, &s))
+        };
+        (!p.steps.is_empty()).then_some(p)
+    })
+}
 
 /// What both deciders share: the menu, the planner, and per incident whether the last
 /// answer was a plan.
@@ -49,14 +65,13 @@ impl Shell {
     }
 
     fn answer(&mut self, point: &DecisionPoint, id: u32, arm: Arm) -> Answer {
-        let c = point
-            .incident
-            .as_ref()
-            .and_then(|i| i.classification.as_ref());
+        let inc = point.incident.as_ref();
+        let c = inc.and_then(|i| i.classification.as_ref());
+        let actions_taken = inc.map_or(0, |i| i.actions_taken);
         let planner = &self.planner;
         let answer = self
             .menu
-            .answer(arm, c, &point.signals, |c| planner(c, &point.signals))
+            .answer(arm, c, &point.signals, |c| planner(c, actions_taken))
             .unwrap_or(Answer::Wait);
         self.planned.insert(id, matches!(answer, Answer::Plan(_)));
         answer
@@ -172,7 +187,7 @@ impl Decider for Explorer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remediation::class::{ClientSignals, IncidentClass};
+    use crate::remediation::class::{ClientSignals, IncidentClass, Signals};
     use crate::remediation::decide::IncidentView;
     use crate::remediation::learn::train::Episode;
 

@@ -26,6 +26,8 @@ pub const VERIFY_BELOW: f64 = 0.05;
 #[derive(Clone, Debug)]
 pub struct Menu {
     services: Vec<ServiceFacts>,
+    /// Each client and the component it calls.
+    clients: Vec<(String, String)>,
     configs: Vec<String>,
     zones: Vec<String>,
     verify_within: SimDuration,
@@ -47,6 +49,8 @@ struct ServiceFacts {
 enum Target<'a> {
     Instance { service: &'a str },
     Service,
+    /// A client whose target is a service: the service's arms act on that service.
+    Client { service: &'a str },
     Config,
     Zone,
     Other,
@@ -67,6 +71,11 @@ impl Menu {
                     caller: first_caller(s, &v.name),
                 })
                 .collect(),
+            clients: s
+                .clients
+                .iter()
+                .map(|c| (c.name.clone(), c.target.clone()))
+                .collect(),
             configs: s.configs.iter().map(|c| c.name.clone()).collect(),
             zones,
             verify_within: s
@@ -80,7 +89,7 @@ impl Menu {
         self.services.iter().find(|v| v.name == name)
     }
 
-    fn target<'a>(&self, target: &'a str) -> Target<'a> {
+    fn target<'a>(&'a self, target: &'a str) -> Target<'a> {
         if let Some((service, i)) = target.split_once('#')
             && i.parse::<u32>().is_ok()
             && self.service(service).is_some()
@@ -89,6 +98,12 @@ impl Menu {
         }
         if self.service(target).is_some() {
             Target::Service
+        } else if let Some((_, service)) = self
+            .clients
+            .iter()
+            .find(|(c, t)| c == target && self.service(t).is_some())
+        {
+            Target::Client { service }
         } else if self.configs.iter().any(|c| c == target) {
             Target::Config
         } else if self.zones.iter().any(|z| z == target) {
@@ -115,6 +130,7 @@ impl Menu {
                 }
                 arms.extend(self.service_arms(&c.target, signals));
             }
+            Target::Client { service } => arms.extend(self.service_arms(service, signals)),
             Target::Config => arms.push(Arm::Rollback),
             Target::Zone => arms.push(Arm::Evacuate),
             Target::Other => {}
@@ -163,7 +179,7 @@ impl Menu {
         }
         let target = c.target.clone();
         let service = match self.target(&target) {
-            Target::Instance { service } => service.to_string(),
+            Target::Instance { service } | Target::Client { service } => service.to_string(),
             _ => target.clone(),
         };
         let action = match arm {

@@ -213,6 +213,8 @@ fn decode<T: DeserializeOwned>(value: &Value, at: &[Seg], found: &mut Vec<Found>
     } else if let Some(name) = quoted_after(&message, "unknown variant `") {
         if at_action(&path) {
             path.push(Seg::Field("kind".into()));
+        }
+        if path.ends_with(&[Seg::Field("action".into()), Seg::Field("kind".into())]) {
             message = message.replacen("unknown variant", "unknown action kind", 1);
         }
         suggest(&mut message, &name);

@@ -147,7 +147,7 @@ pub(super) fn service_of(s: &Scenario, name: &str) -> Option<String> {
 }
 
 /// The services and clients that call `callee` directly, in file order.
-pub(super) fn callers_of(s: &Scenario, callee: &str) -> Vec<String> {
+pub(crate) fn callers_of(s: &Scenario, callee: &str) -> Vec<String> {
     let services = s.services.iter().map(|x| x.name.as_str());
     let clients = s.clients.iter().map(|c| c.name.as_str());
     services
