@@ -662,7 +662,15 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets, plans.as_deref(), policy.as_deref())
+            run(
+                &file,
+                seed,
+                output,
+                limits,
+                &sets,
+                plans.as_deref(),
+                policy.as_deref(),
+            )
         }
         Command::Remediate {
             file,
@@ -982,7 +990,10 @@ fn run(
     };
     let source = format!("{}{}{plans_arg}", file.display(), set_args(sets));
     if plans.is_some() && trace.is_some() {
-        return Err(InputError::msg("simctl: --trace and --plans together are not supported yet".into()).into());
+        return Err(InputError::msg(
+            "simctl: --trace and --plans together are not supported yet".into(),
+        )
+        .into());
     }
     let (mut result, traced) = match trace {
         Some(n) => {

@@ -228,7 +228,10 @@ pub fn evaluate(args: EvalArgs) -> Result<ExitCode> {
     let table = policy.table();
     let menu = Arc::new(Menu::new(&scenario));
     // Runs in (seed, side) order: policy, planner, human.
-    let jobs: Vec<(u64, u8)> = seeds.iter().flat_map(|&s| [(s, 0), (s, 1), (s, 2)]).collect();
+    let jobs: Vec<(u64, u8)> = seeds
+        .iter()
+        .flat_map(|&s| [(s, 0), (s, 1), (s, 2)])
+        .collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.clamp(1, jobs.len()))
         .build()?;

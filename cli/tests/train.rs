@@ -86,7 +86,12 @@ fn a_bad_policy_file_exits_2_with_its_position() {
         err.contains(&format!("{}:3:", bad.display())) && err.contains("field `version`"),
         "{err}"
     );
-    let o = simctl(&["run", "scenarios/mm1.ron", "--policy", bad.to_str().unwrap()]);
+    let o = simctl(&[
+        "run",
+        "scenarios/mm1.ron",
+        "--policy",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
@@ -137,14 +142,27 @@ fn the_learned_policys_actions_go_through_the_orchestrators_limits() {
     let first = |r: &serde_json::Value| r["incidents"][0].clone();
     let plan_of = |r: &serde_json::Value| first(r)["plans"][0].clone();
     assert!(
-        allowed["automation"].as_str().unwrap().starts_with("policy "),
+        allowed["automation"]
+            .as_str()
+            .unwrap()
+            .starts_with("policy "),
         "{allowed}"
     );
-    assert_eq!(plan_of(&allowed)["plan"]["name"], "learned-restart", "{allowed}");
+    assert_eq!(
+        plan_of(&allowed)["plan"]["name"],
+        "learned-restart",
+        "{allowed}"
+    );
     assert!(plan_of(&allowed)["rejected"].is_null(), "{allowed}");
-    assert!(allowed["totals"]["actions"].as_u64().unwrap() >= 1, "{allowed}");
+    assert!(
+        allowed["totals"]["actions"].as_u64().unwrap() >= 1,
+        "{allowed}"
+    );
     // Beyond max_capacity_fraction: refused before it acts, and the human is paged.
-    let rejected = plan_of(&refused)["rejected"].as_str().unwrap_or_default().to_string();
+    let rejected = plan_of(&refused)["rejected"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(rejected.contains("max_capacity_fraction"), "{refused}");
     assert_eq!(refused["totals"]["actions"], 0, "{refused}");
     assert!(

@@ -85,7 +85,11 @@ pub fn evaluate(
             }
         })
         .collect();
-    let row = |m: &str| rows.iter().find(|r| r.metric == m).expect("a compared metric");
+    let row = |m: &str| {
+        rows.iter()
+            .find(|r| r.metric == m)
+            .expect("a compared metric")
+    };
     let mttr = row("mttr_s");
     let avail = row("availability");
     let mttr_as_good = match (mttr.policy.mean, mttr.planner.high.or(mttr.planner.mean)) {
@@ -158,7 +162,11 @@ mod tests {
         // One harmful action more than the planner fails it, whatever the MTTR.
         let mut harmful = good.clone();
         harmful[0].policy.harmful = 2;
-        assert!(!evaluate("s", "p", 1, 10, harmful).verdict.as_good_and_no_more_harmful);
+        assert!(
+            !evaluate("s", "p", 1, 10, harmful)
+                .verdict
+                .as_good_and_no_more_harmful
+        );
 
         // Far slower than the planner's whole interval fails it.
         let slow: Vec<Triple> = good

@@ -47,10 +47,14 @@ struct ServiceFacts {
 /// What a classification's target names.
 #[derive(Clone, Debug, PartialEq)]
 enum Target<'a> {
-    Instance { service: &'a str },
+    Instance {
+        service: &'a str,
+    },
     Service,
     /// A client whose target is a service: the service's arms act on that service.
-    Client { service: &'a str },
+    Client {
+        service: &'a str,
+    },
     Config,
     Zone,
     Other,
