@@ -35,6 +35,7 @@ mod score;
 mod series;
 mod spof;
 mod sweep;
+mod train;
 
 /// A deterministic discrete-event simulator for the resilience of distributed systems.
 ///
@@ -105,6 +106,10 @@ enum Command {
         plans: Option<PathBuf>,
         #[command(flatten)]
         agent: agent::AgentArgs,
+        /// Decide about incidents with a learned policy (`simctl train`'s file) instead of
+        /// simctl's planner.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["trace", "plans", "agent", "replay"])]
+        policy: Option<PathBuf>,
     },
     /// Automated remediation against the human alone: each seed run with automation
     /// (simctl's planner, or --plans FILE) and with `automation: Off`, paired; MTTD, MTTR,
@@ -122,6 +127,10 @@ enum Command {
         /// A plans file deciding instead of simctl's planner.
         #[arg(long, value_name = "FILE")]
         plans: Option<PathBuf>,
+        /// A learned policy (`simctl train`'s file), evaluated on these seeds against
+        /// simctl's planner and the human alone (the seeds must not be training seeds).
+        #[arg(long, value_name = "FILE", conflicts_with = "plans")]
+        policy: Option<PathBuf>,
         /// Worker threads (the output does not depend on it); the machine's cores by default.
         #[arg(long)]
         jobs: Option<usize>,
@@ -393,6 +402,30 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Learn a recovery policy from simulated incidents: each episode runs the scenario on
+    /// its own seed (never an evaluation seed) with an exploring policy, and the incidents'
+    /// outcomes (MTTR, harmful actions, lost requests) train a table of state -> action
+    /// values. Same file at any --jobs. Use it with `run --policy` / `remediate --policy`.
+    Train {
+        /// The scenario file (RON), with a `remediation` section.
+        file: PathBuf,
+        /// Set a field of the scenario first, as `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Episodes (simulated runs) to learn from.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        episodes: u64,
+        /// Training seed: the episodes' run seeds and exploration draws come from it
+        /// (default: the scenario's seed).
+        #[arg(long, allow_negative_numbers = true, value_parser = seed_arg)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores). The policy does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write the policy file (JSON) here.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Measure the incident classifier: run a scenario whose `remediation.mix` generates
     /// incidents on several seeds with automation off (the classifier only watches), and
     /// print the confusion matrix of its first reading of each incident against the
@@ -643,6 +676,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             trace,
             agent,
             plans,
+            policy,
         } => {
             let limits = Limits {
                 max_events,
@@ -656,13 +690,23 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 events: events.as_deref(),
                 trace,
             };
-            run(&file, seed, output, limits, &sets, plans.as_deref(), &agent)
+            run(
+                &file,
+                seed,
+                output,
+                limits,
+                &sets,
+                plans.as_deref(),
+                policy.as_deref(),
+                &agent,
+            )
         }
         Command::Remediate {
             file,
             seeds,
             seed,
             plans,
+            policy,
             jobs,
             json,
             markdown,
@@ -671,6 +715,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             seeds,
             seed,
             plans,
+            policy,
             jobs: worker_threads(jobs)?,
             json,
             markdown,
@@ -783,6 +828,21 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             objective,
             jobs: worker_threads(jobs)?,
             json: matches!(format, Format::Json),
+            out,
+        }),
+        Command::Train {
+            file,
+            sets,
+            episodes,
+            seed,
+            jobs,
+            out,
+        } => train::run(train::Args {
+            file,
+            sets,
+            episodes,
+            seed,
+            jobs: worker_threads(jobs)?,
             out,
         }),
         Command::Experiment {
@@ -917,6 +977,7 @@ fn run(
     limits: Limits,
     sets: &[String],
     plans: Option<&Path>,
+    policy: Option<&Path>,
     agent: &agent::AgentArgs,
 ) -> Result<ExitCode> {
     let RunOutput {
@@ -953,11 +1014,17 @@ fn run(
         None => None,
     };
     let (agent_decider, trajectory) = agent.decider(&v.scenario, seed)?.unzip();
-    let decider = agent_decider.or_else(|| remediate::decider(plans.as_ref(), &v.scenario));
+    let decider = match (agent_decider, policy) {
+        (Some(a), _) => Some(a),
+        (None, Some(p)) => Some(train::policy_decider(p, &v.scenario)?),
+        (None, None) => remediate::decider(plans.as_ref(), &v.scenario),
+    };
     // The replay line names the scenario as this command did: the file and its --set flags.
-    let plans_arg = plans
-        .as_ref()
-        .map_or(String::new(), |(p, _)| format!(" --plans {}", p.display()));
+    let plans_arg = match (&plans, policy) {
+        (Some((p, _)), _) => format!(" --plans {}", p.display()),
+        (None, Some(p)) => format!(" --policy {}", p.display()),
+        (None, None) => String::new(),
+    };
     let source = format!("{}{}{plans_arg}", file.display(), set_args(sets));
     if plans.is_some() && trace.is_some() {
         return Err(InputError::msg(

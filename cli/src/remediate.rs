@@ -51,6 +51,8 @@ pub(crate) struct Args {
     pub seeds: u32,
     pub seed: Option<u64>,
     pub plans: Option<PathBuf>,
+    /// A learned policy: evaluated against the planner and the human instead.
+    pub policy: Option<PathBuf>,
     pub jobs: usize,
     pub json: bool,
     pub markdown: bool,
@@ -58,6 +60,17 @@ pub(crate) struct Args {
 
 /// `simctl remediate`.
 pub(crate) fn remediate(args: Args) -> Result<ExitCode> {
+    if let Some(policy) = args.policy {
+        return crate::train::evaluate(crate::train::EvalArgs {
+            file: args.file,
+            seeds: args.seeds,
+            seed: args.seed,
+            policy,
+            jobs: args.jobs,
+            json: args.json,
+            markdown: args.markdown,
+        });
+    }
     let v = crate::load(&args.file)?;
     crate::print_warnings(&args.file, &v);
     let name = args.file.display().to_string();

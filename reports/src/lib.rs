@@ -30,6 +30,7 @@ mod classify;
 mod coverage;
 mod events;
 mod experiment;
+mod learn;
 mod openmetrics;
 mod remediation;
 mod report;
@@ -50,6 +51,7 @@ pub use coverage::{
 };
 pub use events::{events_jsonl, utc};
 pub use experiment::{experiment_md, experiment_table};
+pub use learn::policy_table;
 pub use openmetrics::openmetrics;
 pub use remediation::{remediate_table, remediation_lines};
 pub use report::{postmortem_md, report_md, report_md_with_topology};

@@ -139,7 +139,7 @@ pub fn remediate_table(c: &Comparison, markdown: bool) -> String {
     out
 }
 
-fn interval(i: &Interval, metric: &str) -> String {
+pub(crate) fn interval(i: &Interval, metric: &str) -> String {
     let digits = if metric == "availability" { 4 } else { 1 };
     let f = |x: f64| {
         let text = format!("{x:.digits$}");

@@ -14,6 +14,7 @@ pub mod class;
 pub mod compare;
 pub mod confusion;
 pub mod decide;
+pub mod learn;
 pub mod mix;
 pub mod plan;
 pub mod planner;
