@@ -146,6 +146,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
         configs: Vec::new(),
         token_auths: Vec::new(),
         incident_log: Vec::new(),
+        remediation: None,
         series: Series {
             window_s: 1.0,
             goodput_rps: succeeded.iter().map(|&s| s as f64).collect(),

@@ -592,7 +592,7 @@ impl World {
         o.open = None;
         o.last_closed = now;
         o.acknowledged = firing;
-        if o.decider.is_some() {
+        if let Some(decider) = &mut o.decider {
             let s = signals
                 .get_or_insert_with(|| self.signals(now, width, groups, clients))
                 .clone();
@@ -604,7 +604,7 @@ impl World {
                 incident: Some(view(&o.incidents[i])),
             };
             o.points += 1;
-            if let Err(e) = o.decider.as_mut().expect("automated").decide(&point) {
+            if let Err(e) = decider.decide(&point) {
                 o.error = Some(format!("decider: {e}"));
             }
         }

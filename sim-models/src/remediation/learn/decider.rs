@@ -226,6 +226,7 @@ mod tests {
                 text: String::new(),
                 actions_taken,
                 failed_verifications: 0,
+                recent_actions: Vec::new(),
             }),
         }
     }

@@ -196,6 +196,8 @@ impl Menu {
                 replicas: self.service(&service)?.max_replicas,
                 service,
                 provisioning: PROVISIONING,
+                stabilization: crate::remediation::plan::HPA_STABILIZATION,
+                cooldown: crate::remediation::plan::HPA_COOLDOWN,
             },
             Arm::ShedLoad => PlanAction::ShedLoad {
                 rps: self.shed_rps(&service, signals)?,
