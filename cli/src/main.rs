@@ -696,9 +696,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 output,
                 limits,
                 &sets,
-                plans.as_deref(),
-                policy.as_deref(),
-                &agent,
+                Deciders {
+                    plans: plans.as_deref(),
+                    policy: policy.as_deref(),
+                    agent: &agent,
+                },
             )
         }
         Command::Remediate {
@@ -970,16 +972,27 @@ struct RunOutput<'a> {
     trace: Option<u32>,
 }
 
+/// Who decides about incidents in `simctl run` instead of simctl's planner: `--plans`,
+/// `--policy` or `--agent`/`--replay` (at most one; clap refuses the rest).
+struct Deciders<'a> {
+    plans: Option<&'a Path>,
+    policy: Option<&'a Path>,
+    agent: &'a agent::AgentArgs,
+}
+
 fn run(
     file: &Path,
     seed: Option<u64>,
     output: RunOutput,
     limits: Limits,
     sets: &[String],
-    plans: Option<&Path>,
-    policy: Option<&Path>,
-    agent: &agent::AgentArgs,
+    deciders: Deciders,
 ) -> Result<ExitCode> {
+    let Deciders {
+        plans,
+        policy,
+        agent,
+    } = deciders;
     let RunOutput {
         format,
         out,
