@@ -52,6 +52,28 @@ pub fn with_incidents(s: &Scenario, seed: u64) -> Cow<'_, Scenario> {
     Cow::Owned(out)
 }
 
+/// The generated incidents of `s` under `seed` with their faults' indices in the run's
+/// fault list (after the scenario's faults and its incident processes'); none without a
+/// mix. `s` must have passed validation.
+pub fn generated(s: &Scenario, seed: u64) -> Vec<crate::remediation::mix::GeneratedIncident> {
+    let Some(mix) = s.remediation.as_ref().and_then(|r| r.mix.as_ref()) else {
+        return Vec::new();
+    };
+    let mut next = s.faults.len() + expand(s, seed).len();
+    crate::remediation::mix::draw(mix, s, seed)
+        .into_iter()
+        .map(|d| {
+            let n = d.faults.len();
+            let faults = (next..next + n).collect();
+            next += n;
+            crate::remediation::mix::GeneratedIncident {
+                faults,
+                ..d.incident
+            }
+        })
+        .collect()
+}
+
 /// The faults all of `s`'s incident processes generate under `seed`, in order of start
 /// (ties in the order of the processes), so reports list them as they happen. `s` must
 /// have passed validation.

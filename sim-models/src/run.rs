@@ -124,7 +124,7 @@ pub fn build_with(
     let expanded = crate::incidents::with_incidents(scenario, seed);
     let mut world = World::new(&expanded, seed, &mut queue);
     if scenario.remediation.is_some() {
-        let truth = crate::remediation::mix::expand(scenario, seed);
+        let truth = crate::incidents::generated(scenario, seed);
         world.watch_incidents(scenario, truth.clone());
         let decider = decider.or_else(|| default_decider(scenario));
         world.attach_orchestrator(&expanded, seed, decider, truth);

@@ -6,28 +6,14 @@
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
-use sim_core::dist::Dist;
 use sim_core::path::{FieldPath, Problem};
 use sim_core::rng::stream;
 
 use super::class::IncidentClass;
+use super::spec::IncidentMix;
 use crate::scenario::{
     ConfigEffect, ConfigPush, CrashMode, Fault, FaultKind, Load, Scenario, Service, Step,
 };
-
-/// The scenario's incident mix.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IncidentMix {
-    /// Time from the end of one incident's fault (or `start`) to the next.
-    pub every: Dist<SimDuration>,
-    /// Which classes, with weights.
-    pub classes: Vec<(IncidentClass, f64)>,
-    /// How long a fault lasts if nobody fixes it.
-    pub unfixed: SimDuration,
-    #[serde(default)]
-    pub start: SimDuration,
-}
 
 /// What one generated incident is, as injected: the truth a classifier is scored against
 /// and the fix the human (or a matching remedy) applies.
@@ -315,28 +301,6 @@ fn make(
     }
 }
 
-/// The generated incidents of `s` under `seed` with their faults' indices in the run's
-/// fault list (after the scenario's faults and its incident processes'); none without a
-/// mix. `s` must have passed validation.
-pub fn expand(s: &Scenario, seed: u64) -> Vec<GeneratedIncident> {
-    let Some(mix) = s.remediation.as_ref().and_then(|r| r.mix.as_ref()) else {
-        return Vec::new();
-    };
-    let mut next = s.faults.len() + crate::incidents::expand(s, seed).len();
-    draw(mix, s, seed)
-        .into_iter()
-        .map(|d| {
-            let n = d.faults.len();
-            let faults = (next..next + n).collect();
-            next += n;
-            GeneratedIncident {
-                faults,
-                ..d.incident
-            }
-        })
-        .collect()
-}
-
 /// Problems with the mix's fields: (errors, warnings), paths from the root.
 pub fn problems(s: &Scenario) -> (Vec<Problem>, Vec<Problem>) {
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
@@ -461,9 +425,9 @@ mod tests {
     #[test]
     fn incidents_follow_each_other_within_the_horizon_same_seed_same_truth() {
         let s = bundled();
-        let a = expand(&s, 3);
-        assert_eq!(a, expand(&s, 3));
-        assert_ne!(a, expand(&s, 4));
+        let a = crate::incidents::generated(&s, 3);
+        assert_eq!(a, crate::incidents::generated(&s, 3));
+        assert_ne!(a, crate::incidents::generated(&s, 4));
         assert!(a.len() >= 8, "{} incidents", a.len());
         for w in a.windows(2) {
             assert!(w[0].end_s - w[0].start_s <= 180.0 + 1e-9);

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 use sim_core::dist::Dist;
 
+use super::class::IncidentClass;
+
 /// The scenario's remediation section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +41,7 @@ pub struct Remediation {
     pub restored_for: SimDuration,
     /// Generated incidents with their injected truth (see `mix`), appended to `faults`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mix: Option<super::mix::IncidentMix>,
+    pub mix: Option<IncidentMix>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,4 +112,19 @@ fn default_capacity_fraction() -> f64 {
 }
 fn default_budget() -> u32 {
     10
+}
+
+/// The scenario's incident mix (drawn per seed by `remediation::mix`; the schema lives
+/// here so the scenario's schema depends on no code that reads a scenario).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentMix {
+    /// Time from the end of one incident's fault (or `start`) to the next.
+    pub every: Dist<SimDuration>,
+    /// Which classes, with weights.
+    pub classes: Vec<(IncidentClass, f64)>,
+    /// How long a fault lasts if nobody fixes it.
+    pub unfixed: SimDuration,
+    #[serde(default)]
+    pub start: SimDuration,
 }

@@ -4,7 +4,7 @@
 //! as an ordinary event; the state effects change (an instance's workers, speed, errors,
 //! liveness; a link's loss) is recomputed from the set of active effects on that target, so
 //! overlapping effects compose and ending one never undoes another. Each component kind
-//! says how it reacts (for a service: [`super::components::service`]).
+//! says how it reacts (for a service: `world/components/service.rs`).
 
 use sim_core::queue::EventQueue;
 use sim_core::{SimDuration, SimTime};

@@ -120,6 +120,9 @@ struct Incident {
     truth: Option<(crate::remediation::class::IncidentClass, String)>,
     /// What ends its faults early, if any action does.
     remedy: Option<Remedy>,
+    /// When its cause ends by itself (a generated incident's end: a bad config's good
+    /// push), after which the human has nothing left to fix.
+    cause_end: Option<SimTime>,
     plans: Vec<PlanRun>,
     actions: u32,
     failed: u32,
@@ -415,6 +418,7 @@ impl World {
             faults: Vec::new(),
             truth: None,
             remedy: None,
+            cause_end: None,
             plans: Vec::new(),
             actions: 0,
             failed: 0,
@@ -459,6 +463,7 @@ impl World {
             inc.start = SimTime::ZERO + SimDuration::from_secs_f64(t.start_s);
             inc.faults = t.faults.iter().map(|&f| f as u32).collect();
             inc.remedy = t.remedy.clone();
+            inc.cause_end = Some(SimTime::ZERO + SimDuration::from_secs_f64(t.end_s));
         }
         if o.decider.is_none() {
             self.page(o, i, now, "automation off".into(), q);
@@ -539,9 +544,11 @@ impl World {
             }
             let faults = o.incidents[i].faults.clone();
             self.end_faults(&faults, q);
-            // A bad version is no fault: the human rolls its config back.
+            // A bad version is no fault: the human rolls its config back, unless a good
+            // push has replaced it already (rolling back then would bring it back).
             if let Some(Remedy::Rollback { config }) = &o.incidents[i].remedy
                 && o.incidents[i].remedied.is_none()
+                && o.incidents[i].cause_end.is_none_or(|end| now < end)
             {
                 let config = config.clone();
                 self.rollback_config(&config, now, q);

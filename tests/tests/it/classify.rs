@@ -4,7 +4,6 @@
 
 use sim_models::remediation::class::IncidentClass;
 use sim_models::remediation::confusion::Confusion;
-use sim_models::remediation::mix;
 
 use crate::support::{load, scenario_path};
 
@@ -27,7 +26,7 @@ fn the_matrix_accounts_for_every_incident_and_each_class_is_mostly_recognised() 
     let mut generated = 0;
     for seed in seeds(4) {
         let r = sim_models::run(&s, seed, "remediation/incidents.ron");
-        let truth = mix::expand(&s, seed);
+        let truth = sim_models::incidents::generated(&s, seed);
         generated += truth.len();
         assert_eq!(
             r.incident_log.iter().map(|x| &x.truth).collect::<Vec<_>>(),

@@ -1,7 +1,7 @@
 //! Training: episodes in batches, epsilon-greedy choices from a stream per episode, and the
 //! batch's returns credited in episode order once the whole batch is in.
 //!
-//! An episode is one simulated run; what runs it (the world with an [`super::decider::Explorer`],
+//! An episode is one simulated run; what runs it (the world with an `Explorer` (`decider.rs`),
 //! or a synthetic bandit in the tests) is the caller's, given as a function of the table
 //! before the batch and the batch's episodes. The result depends only on (training seed,
 //! episodes): the batch size is fixed here, never taken from the thread count.
