@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use sim_models::remediation::learn::evaluate::Evaluation;
 
-use crate::remediation::interval;
+use crate::remediation::{grid, interval};
 
 /// The metrics shown (the others are in the JSON).
 const SHOWN: [&str; 6] = [
@@ -26,11 +26,11 @@ pub fn policy_table(e: &Evaluation, markdown: bool) -> String {
         "human only",
         "policy - planner (paired)",
     ];
-    let rows: Vec<[String; 5]> = SHOWN
+    let rows: Vec<Vec<String>> = SHOWN
         .iter()
         .filter_map(|m| e.rows.iter().find(|r| r.metric == *m))
         .map(|r| {
-            [
+            vec![
                 r.metric.clone(),
                 interval(&r.policy, &r.metric),
                 interval(&r.planner, &r.metric),
@@ -39,35 +39,7 @@ pub fn policy_table(e: &Evaluation, markdown: bool) -> String {
             ]
         })
         .collect();
-    let mut out = String::new();
-    if markdown {
-        let _ = writeln!(out, "| {} |", head.join(" | "));
-        let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
-        for r in &rows {
-            let _ = writeln!(out, "| {} |", r.join(" | "));
-        }
-    } else {
-        let width: Vec<usize> = (0..5)
-            .map(|k| {
-                rows.iter()
-                    .map(|r| r[k].len())
-                    .chain([head[k].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: [&str; 5]| {
-            let mut l = String::new();
-            for (k, c) in cells.iter().enumerate() {
-                let _ = write!(l, "{:<w$}  ", c, w = width[k]);
-            }
-            l.trim_end().to_string()
-        };
-        let _ = writeln!(out, "{}", line(head));
-        for r in &rows {
-            let _ = writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
-        }
-    }
+    let mut out = grid(&head, &rows, markdown);
     let v = &e.verdict;
     let yes_no = |b: Option<bool>| match b {
         Some(true) => "yes",

@@ -86,11 +86,11 @@ pub fn remediate_table(c: &Comparison, markdown: bool) -> String {
         "human only",
         "difference (paired)",
     ];
-    let rows: Vec<[String; 4]> = c
+    let rows: Vec<Vec<String>> = c
         .rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.metric.clone(),
                 interval(&r.automated, &r.metric),
                 interval(&r.human, &r.metric),
@@ -98,39 +98,7 @@ pub fn remediate_table(c: &Comparison, markdown: bool) -> String {
             ]
         })
         .collect();
-    if markdown {
-        let _ = writeln!(out, "| {} |", head.join(" | "));
-        let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
-        for r in &rows {
-            let _ = writeln!(out, "| {} |", r.join(" | "));
-        }
-    } else {
-        let width: Vec<usize> = (0..4)
-            .map(|k| {
-                rows.iter()
-                    .map(|r| r[k].len())
-                    .chain([head[k].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: [&str; 4]| {
-            format!(
-                "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-                cells[0],
-                cells[1],
-                cells[2],
-                cells[3],
-                w0 = width[0],
-                w1 = width[1],
-                w2 = width[2]
-            )
-        };
-        let _ = writeln!(out, "{}", line(head).trim_end());
-        for r in &rows {
-            let _ = writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3]]).trim_end());
-        }
-    }
+    out.push_str(&grid(&head, &rows, markdown));
     let _ = writeln!(
         out,
         "{} seeds of {}, each run with automation and with `automation: Off` (the human only); mean [95% t interval]",
@@ -154,4 +122,38 @@ pub(crate) fn interval(i: &Interval, metric: &str) -> String {
         (Some(m), Some(l), Some(h)) => format!("{} [{}, {}]", f(m), f(l), f(h)),
         (Some(m), _, _) => format!("{} (n={})", f(m), i.n),
     }
+}
+
+/// A table of `head` and `rows`: markdown for README, or columns aligned by two spaces.
+pub(crate) fn grid(head: &[&str], rows: &[Vec<String>], markdown: bool) -> String {
+    let mut out = String::new();
+    if markdown {
+        let _ = writeln!(out, "| {} |", head.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+        for r in rows {
+            let _ = writeln!(out, "| {} |", r.join(" | "));
+        }
+        return out;
+    }
+    let width: Vec<usize> = (0..head.len())
+        .map(|k| {
+            rows.iter()
+                .map(|r| r[k].len())
+                .chain([head[k].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (k, c) in cells.enumerate() {
+            let _ = write!(l, "{:<w$}  ", c, w = width[k]);
+        }
+        l.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(&mut head.iter().copied()));
+    for r in rows {
+        let _ = writeln!(out, "{}", line(&mut r.iter().map(String::as_str)));
+    }
+    out
 }
