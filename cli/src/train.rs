@@ -1,5 +1,5 @@
 //! `simctl train`: learns a recovery policy on a scenario with a `remediation` section
-//! (`sim_models::remediation::learn`), running each batch's episodes on a rayon pool, and
+//! (`sim_models::learn`), running each batch's episodes on a rayon pool, and
 //! writes the policy file; `--policy FILE` (run, remediate) loads one as the decider.
 
 use std::collections::BTreeMap;
@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use rayon::prelude::*;
 use sim_models::Scenario;
+use sim_models::learn::decider::{Explorer, LearnedPolicy, PlannerFn, simctl_planner};
+use sim_models::learn::menu::Menu;
+use sim_models::learn::policy::PolicyFile;
+use sim_models::learn::reward::{outcomes, reward};
+use sim_models::learn::table::QTable;
+use sim_models::learn::train::{Episode, EpisodeResult, IncidentTrace, train};
 use sim_models::remediation::decide::Decider;
-use sim_models::remediation::learn::decider::{Explorer, LearnedPolicy, PlannerFn, simctl_planner};
-use sim_models::remediation::learn::menu::Menu;
-use sim_models::remediation::learn::policy::PolicyFile;
-use sim_models::remediation::learn::reward::{outcomes, reward};
-use sim_models::remediation::learn::table::QTable;
-use sim_models::remediation::learn::train::{Episode, EpisodeResult, IncidentTrace, train};
 
 use crate::{InputError, output};
 
@@ -193,8 +193,8 @@ pub struct EvalArgs {
 /// planner and with the human alone, gathered in (seed, side) order (same bytes at any
 /// `--jobs`).
 pub fn evaluate(args: EvalArgs) -> Result<ExitCode> {
-    use sim_models::remediation::learn::evaluate::{Triple, evaluate};
-    use sim_models::remediation::learn::train::training_seeds;
+    use sim_models::learn::evaluate::{Triple, evaluate};
+    use sim_models::learn::train::training_seeds;
     use sim_models::remediation::spec::Automation;
 
     let v = crate::load(&args.file)?;

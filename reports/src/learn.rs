@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use sim_models::remediation::learn::evaluate::Evaluation;
+use sim_models::learn::evaluate::Evaluation;
 
 use crate::remediation::{grid, interval};
 

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use sim_models::remediation::compare::{Comparison, Interval};
-use sim_models::result::remediation::{RemediationReport, StepOutcome};
+use sim_models::remediation::report::{RemediationReport, StepOutcome};
 
 /// The run table's lines: one per incident and the totals.
 pub fn remediation_lines(r: &RemediationReport) -> Vec<String> {

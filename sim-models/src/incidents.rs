@@ -289,4 +289,59 @@ mod tests {
         assert_eq!(warnings.len(), 1);
         assert_eq!(warnings[0].path.to_string(), "incidents[2].mtbf");
     }
+
+    // The remediation mix's incidents, as `generated` and `with_incidents` place them.
+    #[test]
+    fn incidents_follow_each_other_within_the_horizon_same_seed_same_truth() {
+        let s = crate::load(
+            "incidents.ron",
+            include_str!("../../scenarios/remediation/incidents.ron"),
+        )
+        .expect("valid")
+        .scenario;
+        let a = generated(&s, 3);
+        assert_eq!(a, generated(&s, 3));
+        assert_ne!(a, generated(&s, 4));
+        assert!(a.len() >= 8, "{} incidents", a.len());
+        for w in a.windows(2) {
+            assert!(w[0].end_s - w[0].start_s <= 180.0 + 1e-9);
+            assert!(w[1].start_s - w[0].end_s >= 60.0 - 1e-9);
+        }
+        // Indices name the incident's faults in the run's list, as with_incidents appends them.
+        let run = with_incidents(&s, 3);
+        let mut pushes = 0;
+        for g in &a {
+            for &f in &g.faults {
+                let fault = &run.faults[f];
+                assert_eq!(fault.start.as_secs_f64(), g.start_s);
+            }
+            match g.class {
+                crate::scenario::IncidentClass::BadConfig => {
+                    assert!(g.faults.is_empty());
+                    assert_eq!(
+                        g.remedy,
+                        Some(crate::remediation::mix::Remedy::Rollback {
+                            config: "flags".into()
+                        })
+                    );
+                    pushes += 2;
+                }
+                crate::scenario::IncidentClass::RetryStorm => assert_eq!(g.faults.len(), 2),
+                crate::scenario::IncidentClass::InstanceFailure => {
+                    assert_eq!(
+                        g.remedy,
+                        Some(crate::remediation::mix::Remedy::Restart {
+                            target: g.target.clone()
+                        })
+                    );
+                }
+                _ => assert_eq!((g.faults.len(), &g.remedy), (1, &None)),
+            }
+        }
+        assert_eq!(run.configs[0].pushes.len(), pushes);
+        assert_eq!(
+            run.faults.len(),
+            a.iter().map(|g| g.faults.len()).sum::<usize>()
+        );
+    }
 }

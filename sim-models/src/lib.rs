@@ -33,6 +33,7 @@ pub mod diagnostic;
 pub mod experiment;
 pub mod footprint;
 pub mod incidents;
+pub mod learn;
 pub mod limits;
 pub mod locate;
 pub mod metric;

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 mod config;
 mod labels;
-pub mod remediation;
 pub use config::{ConfigResult, ConfigSeries, PushResult};
 pub use labels::{FaultClass, FaultLabel, StopKind, Stopped};
 
@@ -113,7 +112,7 @@ pub struct RunResult {
     pub incident_log: Vec<crate::remediation::record::IncidentRecord>,
     /// What automated remediation did (absent without a `remediation` section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<remediation::RemediationReport>,
+    pub remediation: Option<crate::remediation::report::RemediationReport>,
     pub series: Series,
 }
 

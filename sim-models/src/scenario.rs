@@ -21,7 +21,9 @@ pub use broker::{Broker, ConsumerGroup, Overflow, PublishSpec};
 mod database;
 pub use database::{Database, DatabaseKeys, Failover, ReadFrom, Replication};
 mod config;
+mod remediation;
 pub use config::{Config, ConfigEffect, ConfigPush, Delivery, Strategy, step_count};
+pub use remediation::{Automation, IncidentClass, IncidentMix, Limits, Pager, Remediation};
 pub use token_auth::{InitialTokens, RefreshAhead, TokenAuth, Validation};
 
 /// A whole simulation: who sends what to whom, for how long.
@@ -90,9 +92,9 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_auths: Vec<TokenAuth>,
     /// Automated remediation: detection, classification, plans, the safe orchestrator and
-    /// the human on call (see [`crate::remediation`]).
+    /// the human on call (see the `remediation` module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<crate::remediation::spec::Remediation>,
+    pub remediation: Option<Remediation>,
 }
 
 fn default_window() -> SimDuration {

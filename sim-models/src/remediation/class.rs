@@ -6,50 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What kind of incident it is: the classifier's answer, and a generated incident's truth.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentClass {
-    /// More offered load than the capacity (a spike).
-    Overload,
-    /// A dependency fails fast (crashed, refusing).
-    DependencyDown,
-    /// A dependency answers slowly (timeouts at its callers).
-    DependencySlow,
-    /// A bad config version or deploy: errors on the instances that took it.
-    BadConfig,
-    /// One instance of a replicated service failing or hung while its peers are fine.
-    InstanceFailure,
-    /// Retries keeping a service saturated after its trigger has passed.
-    RetryStorm,
-    /// Every instance in one zone failing.
-    ZoneLoss,
-}
-
-impl IncidentClass {
-    pub const ALL: [IncidentClass; 7] = [
-        IncidentClass::Overload,
-        IncidentClass::DependencyDown,
-        IncidentClass::DependencySlow,
-        IncidentClass::BadConfig,
-        IncidentClass::InstanceFailure,
-        IncidentClass::RetryStorm,
-        IncidentClass::ZoneLoss,
-    ];
-
-    /// Its name in output and in plan files (`dependency_down`).
-    pub fn name(self) -> &'static str {
-        match self {
-            IncidentClass::Overload => "overload",
-            IncidentClass::DependencyDown => "dependency_down",
-            IncidentClass::DependencySlow => "dependency_slow",
-            IncidentClass::BadConfig => "bad_config",
-            IncidentClass::InstanceFailure => "instance_failure",
-            IncidentClass::RetryStorm => "retry_storm",
-            IncidentClass::ZoneLoss => "zone_loss",
-        }
-    }
-}
+pub use crate::scenario::IncidentClass;
 
 /// What can be read at a window end, over the window just closed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sim_core::stats::mean_ci;
 
-use crate::result::remediation::RemediationTotals;
+use crate::remediation::report::RemediationTotals;
 
 /// One seed's two runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

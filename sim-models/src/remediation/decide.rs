@@ -44,7 +44,7 @@ pub struct IncidentView {
     pub failed_verifications: u32,
     /// Its latest started steps (at most 10), oldest first, as the run's report shows them:
     /// the action, its outcome so far, when, and the signal it is judged on.
-    pub recent_actions: Vec<crate::result::remediation::StepReport>,
+    pub recent_actions: Vec<crate::remediation::report::StepReport>,
 }
 
 /// The decider's answer.

@@ -423,55 +423,6 @@ mod tests {
     }
 
     #[test]
-    fn incidents_follow_each_other_within_the_horizon_same_seed_same_truth() {
-        let s = bundled();
-        let a = crate::incidents::generated(&s, 3);
-        assert_eq!(a, crate::incidents::generated(&s, 3));
-        assert_ne!(a, crate::incidents::generated(&s, 4));
-        assert!(a.len() >= 8, "{} incidents", a.len());
-        for w in a.windows(2) {
-            assert!(w[0].end_s - w[0].start_s <= 180.0 + 1e-9);
-            assert!(w[1].start_s - w[0].end_s >= 60.0 - 1e-9);
-        }
-        // Indices name the incident's faults in the run's list, as with_incidents appends them.
-        let run = crate::incidents::with_incidents(&s, 3);
-        let mut pushes = 0;
-        for g in &a {
-            for &f in &g.faults {
-                let fault = &run.faults[f];
-                assert_eq!(fault.start.as_secs_f64(), g.start_s);
-            }
-            match g.class {
-                IncidentClass::BadConfig => {
-                    assert!(g.faults.is_empty());
-                    assert_eq!(
-                        g.remedy,
-                        Some(Remedy::Rollback {
-                            config: "flags".into()
-                        })
-                    );
-                    pushes += 2;
-                }
-                IncidentClass::RetryStorm => assert_eq!(g.faults.len(), 2),
-                IncidentClass::InstanceFailure => {
-                    assert_eq!(
-                        g.remedy,
-                        Some(Remedy::Restart {
-                            target: g.target.clone()
-                        })
-                    );
-                }
-                _ => assert_eq!((g.faults.len(), &g.remedy), (1, &None)),
-            }
-        }
-        assert_eq!(run.configs[0].pushes.len(), pushes);
-        assert_eq!(
-            run.faults.len(),
-            a.iter().map(|g| g.faults.len()).sum::<usize>()
-        );
-    }
-
-    #[test]
     fn a_remedy_matches_its_own_action_only() {
         use super::super::plan::PlanAction;
         let r = Remedy::Restart {

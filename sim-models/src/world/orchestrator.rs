@@ -50,11 +50,11 @@ use crate::remediation::class::{Classification, Signals, classify};
 use crate::remediation::decide::{Answer, Decider, DecisionPoint, IncidentView, Reason};
 use crate::remediation::mix::{GeneratedIncident, Remedy};
 use crate::remediation::plan::Plan;
-use crate::remediation::spec::{Automation, Remediation};
-use crate::result::remediation::{
+use crate::remediation::report::{
     Escalation, IncidentReport, PlanReport, RemediationReport, RemediationTotals, StepOutcome,
     StepReport,
 };
+use crate::remediation::spec::{Automation, Remediation};
 use crate::rules::{Action, Metric};
 use crate::scenario::Scenario;
 

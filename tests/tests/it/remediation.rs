@@ -7,7 +7,7 @@
 use sim_models::RunResult;
 use sim_models::remediation::decide::{Answer, Decider, DecisionPoint, Reason};
 use sim_models::remediation::plan::Plan;
-use sim_models::result::remediation::{IncidentReport, StepOutcome};
+use sim_models::remediation::report::{IncidentReport, StepOutcome};
 
 use crate::support::{load, scenario_path};
 

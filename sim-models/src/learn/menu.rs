@@ -287,7 +287,7 @@ mod tests {
     }
 
     fn zones() -> Scenario {
-        scenario(include_str!("../../../../scenarios/zones.ron"))
+        scenario(include_str!("../../../scenarios/zones.ron"))
     }
 
     fn classified(class: IncidentClass, target: &str) -> Classification {
@@ -353,7 +353,7 @@ mod tests {
             web,
             vec![Arm::Planner, Arm::Degrade, Arm::Wait, Arm::Escalate]
         );
-        let cfg = Menu::new(&scenario(include_str!("../../../../scenarios/config.ron")));
+        let cfg = Menu::new(&scenario(include_str!("../../../scenarios/config.ron")));
         let flags = cfg.arms(Some(&classified(IncidentClass::BadConfig, "flags")), &sig);
         assert_eq!(
             flags,

@@ -35,7 +35,7 @@ pub mod train;
 
 use serde::{Deserialize, Serialize};
 
-use super::class::{IncidentClass, Signals};
+use crate::remediation::class::{IncidentClass, Signals};
 
 /// How bad the incident looks now: the worst client error rate over the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

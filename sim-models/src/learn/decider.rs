@@ -187,12 +187,12 @@ impl Decider for Explorer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learn::train::Episode;
     use crate::remediation::class::{ClientSignals, IncidentClass, Signals};
     use crate::remediation::decide::IncidentView;
-    use crate::remediation::learn::train::Episode;
 
     fn menu() -> Arc<Menu> {
-        let s = crate::scenario::parse("s.ron", include_str!("../../../../scenarios/zones.ron"))
+        let s = crate::scenario::parse("s.ron", include_str!("../../../scenarios/zones.ron"))
             .expect("parses");
         Arc::new(Menu::new(&s))
     }

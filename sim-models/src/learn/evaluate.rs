@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::remediation::compare::{Interval, METRICS};
-use crate::result::remediation::RemediationTotals;
+use crate::remediation::report::RemediationTotals;
 
 /// One seed's three runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -175,8 +175,8 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learn::Severity;
     use crate::remediation::class::IncidentClass;
-    use crate::remediation::learn::Severity;
 
     /// A synthetic contextual bandit: two states, four arms, each arm's return a fixed mean
     /// plus noise from the run seed (as a simulated run's outcome depends on its seed). The

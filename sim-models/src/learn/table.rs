@@ -99,7 +99,7 @@ impl QTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remediation::learn::Severity;
+    use crate::learn::Severity;
 
     fn s() -> State {
         State::new(None, Severity::Low, 0)
