@@ -239,6 +239,20 @@ impl<E> EventQueue<E> {
         self.settle()
     }
 
+    /// Whether an event may be pending at `now`; false means every pending event comes later.
+    /// Conservative (a cancelled event at `now` counts) and O(1): entries at `now` can only be
+    /// at the end of `current` or in `late`. A model uses it while handling an event to know
+    /// that something it would schedule at `now` would be the very next event (issue 20:
+    /// zero-latency hops handled without an event).
+    #[inline]
+    pub fn may_have_now(&self) -> bool {
+        debug_assert!(
+            self.now.0 >> SHIFT >= self.block,
+            "asked after a peek beyond now"
+        );
+        !self.late.is_empty() || self.current.last().is_some_and(|e| e.time <= self.now)
+    }
+
     /// Live (not cancelled) pending events.
     pub fn len(&self) -> usize {
         self.held - self.dead
@@ -512,6 +526,23 @@ mod tests {
             drain(&mut q),
             [(0, 5), (3, 1), (3, 3), (5, 0), (5, 2), (5, 4)]
         );
+    }
+
+    #[test]
+    fn may_have_now_sees_every_event_at_now() {
+        let mut q = EventQueue::new();
+        q.schedule(SimTime(10), 0);
+        q.schedule(SimTime(10), 1);
+        q.schedule(SimTime(1 << 20), 2);
+        assert_eq!(q.pop(), Some((SimTime(10), 0)));
+        assert!(q.may_have_now(), "event 1 is at now");
+        assert_eq!(q.pop(), Some((SimTime(10), 1)));
+        assert!(!q.may_have_now(), "only a later event is left");
+        q.schedule(SimTime(10), 3);
+        assert!(q.may_have_now());
+        assert_eq!(q.pop(), Some((SimTime(10), 3)));
+        q.schedule(SimTime(11), 4);
+        assert!(!q.may_have_now(), "a later event in the same block");
     }
 
     #[test]

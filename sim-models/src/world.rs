@@ -386,6 +386,11 @@ pub struct World {
     children: SecondaryMap<AttemptKey, Vec<CallKey>>,
     /// Reused by `cancel_racing` for the attempts whose callees are told.
     scratch_cancels: Vec<AttemptKey>,
+    /// Messages that crossed their link in zero time, delivered in order right after the
+    /// event being handled instead of as events of their own (`network::post`), and how
+    /// many the current event has sent so.
+    hops: std::collections::VecDeque<Event>,
+    hops_sent: u32,
     /// Every effect so far (scheduled faults first), and whether each is active now.
     effects: Vec<effects::EffectDef>,
     effect_active: Vec<bool>,
@@ -568,8 +573,29 @@ impl World {
 impl sim_core::engine::Model for World {
     type Event = Event;
 
+    /// Handles `event`, then the zero-latency hops it sent (and those they send), each
+    /// exactly where it would have come as an event of its own (see `network::post`).
+    /// After a guard trips the run is over: the hops left are dropped with the queue.
     #[inline]
-    fn handle(&mut self, event: Event, q: &mut EventQueue<Event>) -> ControlFlow<String> {
+    fn handle(&mut self, mut event: Event, q: &mut EventQueue<Event>) -> ControlFlow<String> {
+        self.hops_sent = 0;
+        loop {
+            if let ControlFlow::Break(why) = self.handle_one(event, q) {
+                self.hops.clear();
+                return ControlFlow::Break(why);
+            }
+            match self.hops.pop_front() {
+                Some(hop) => event = hop,
+                None => return ControlFlow::Continue(()),
+            }
+        }
+    }
+}
+
+impl World {
+    /// One event, or one hop, and the in-flight guard after it.
+    #[inline(always)]
+    fn handle_one(&mut self, event: Event, q: &mut EventQueue<Event>) -> ControlFlow<String> {
         match event {
             Event::Arrival { client } => self.on_arrival(client, q),
             Event::UserReady { client, user } => self.issue(client, user, q),

@@ -609,6 +609,8 @@ impl World {
             cancellation: s.services.iter().any(|svc| svc.honor_cancellation),
             children: SecondaryMap::new(),
             scratch_cancels: Vec::new(),
+            hops: Default::default(),
+            hops_sent: 0,
             effect_active: vec![false; effects.len()],
             paused: 0,
             scratch_outstanding: Vec::new(),

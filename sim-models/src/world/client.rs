@@ -282,9 +282,7 @@ impl World {
             self.trace_send(request_id, key, number, from, target, now);
         }
         match self.transmit(from, pair) {
-            Some(delay) => {
-                q.schedule(now + delay, Event::AttemptArrives(attempt));
-            }
+            Some(delay) => self.post(delay, Event::AttemptArrives(attempt), q),
             // Lost on the way: the caller finds out by its timeout, if it has one.
             None => {
                 self.remove_attempt(attempt);
@@ -425,7 +423,7 @@ impl World {
             return;
         }
         if let Some(delay) = self.transmit(from, pair) {
-            q.schedule(q.now() + delay, Event::CancelArrives(a));
+            self.post(delay, Event::CancelArrives(a), q);
         }
     }
 

@@ -238,14 +238,12 @@ impl World {
             );
         }
         if let Some(delay) = delay {
-            q.schedule(
-                q.now() + delay,
-                Event::Response {
-                    call: att.call,
-                    number: att.number,
-                    outcome,
-                },
-            );
+            let response = Event::Response {
+                call: att.call,
+                number: att.number,
+                outcome,
+            };
+            self.post(delay, response, q);
         }
     }
 }

@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use rand::RngExt;
 use sim_core::SimDuration;
 use sim_core::dist::Sampler;
+use sim_core::queue::EventQueue;
 use sim_core::rng::{self, SimRng};
 
-use super::World;
+use super::{Event, World};
 use crate::scenario::Scenario;
 
 /// Link state between two nodes (both directions share it).
@@ -144,7 +145,34 @@ impl Network {
     }
 }
 
+/// Zero-latency hops one event may send without events of their own; past this many they
+/// are events again. A retry loop over zero-latency links (an answer refused at once,
+/// retried at once) is then still seen by the event budget and the progress guard.
+const MAX_HOPS_PER_EVENT: u32 = 64;
+
 impl World {
+    /// Puts `message` on its way, to arrive after `delay` (drawn by [`World::transmit`]).
+    ///
+    /// A message with zero delay is not an event (issue 20) when it can be delivered exactly
+    /// where its event would have come in (time, insertion order): right after the event
+    /// being handled, and after the zero-latency hops that event sent before it. That holds
+    /// when nothing else is pending at `now`: every event scheduled later at `now` has a
+    /// later sequence number, so it comes after the message either way, and the handler
+    /// finishes before the message is delivered, as before. Otherwise (something at `now`
+    /// is pending, which must come first) the message is an event, as are the ones sent
+    /// after it in the same instant, since that event is then pending at `now`.
+    /// What changes is only the count of events and the trace digest (which hashes the
+    /// events handled), never the order of what happens.
+    #[inline(always)]
+    pub(super) fn post(&mut self, delay: SimDuration, message: Event, q: &mut EventQueue<Event>) {
+        if delay.is_zero() && self.hops_sent < MAX_HOPS_PER_EVENT && !q.may_have_now() {
+            self.hops_sent += 1;
+            self.hops.push_back(message);
+        } else {
+            q.schedule(q.now() + delay, message);
+        }
+    }
+
     /// One message from node `from` across pair `pair` (found from its call site): its
     /// latency, or `None` if it is lost. Draws come from the sender's own stream, and loss
     /// is drawn only where it can happen. Always inlined: twice per attempt, and a plain
