@@ -42,6 +42,9 @@ pub fn run(case: Case) -> String {
         "wall_s": wall_s,
         "events_per_sec": events as f64 / wall_s,
         "requests_per_sec": offered as f64 / wall_s,
+        // Tools count events differently (DESIGN.md "Performance budgets"): compare
+        // requests/s, with this beside events/s.
+        "events_per_request": events as f64 / offered.max(1) as f64,
         "peak_rss_mb": peak_rss_mb(),
     })
     .to_string()

@@ -266,10 +266,21 @@ fn bench_prints_its_measurements() {
     let out = simctl(&["bench", "--requests", "20000"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["events", "wall_s", "events_per_sec", "peak_rss_mb"] {
+    for key in [
+        "events",
+        "wall_s",
+        "events_per_sec",
+        "requests_per_sec",
+        "events_per_request",
+        "peak_rss_mb",
+    ] {
         assert!(!v[key].is_null(), "{key} missing in {v}");
     }
-    assert!(v["events"].as_u64().unwrap() > 40_000);
+    assert!(v["events"].as_u64().unwrap() > 39_000);
+    // Its link has zero latency: a request is its arrival and its work done (the hops
+    // there and back are not events), plus a few window ends.
+    let per_request = v["events_per_request"].as_f64().unwrap();
+    assert!((1.99..2.01).contains(&per_request), "{v}");
 }
 
 #[test]

@@ -387,9 +387,12 @@ pub struct World {
     /// Reused by `cancel_racing` for the attempts whose callees are told.
     scratch_cancels: Vec<AttemptKey>,
     /// Messages that crossed their link in zero time, delivered in order right after the
-    /// event being handled instead of as events of their own (`network::post`), and how
-    /// many the current event has sent so.
-    hops: std::collections::VecDeque<Event>,
+    /// event being handled instead of as events of their own (`network::post`): those from
+    /// `hops_next` on are still to deliver, and `hops_sent` have been sent in this event.
+    /// A `Vec` read from the front and cleared when done: a `VecDeque`'s push was not
+    /// inlined (measured: 50 instructions a hop).
+    hops: Vec<Event>,
+    hops_next: usize,
     hops_sent: u32,
     /// Every effect so far (scheduled faults first), and whether each is active now.
     effects: Vec<effects::EffectDef>,
@@ -580,13 +583,17 @@ impl sim_core::engine::Model for World {
     fn handle(&mut self, mut event: Event, q: &mut EventQueue<Event>) -> ControlFlow<String> {
         self.hops_sent = 0;
         loop {
-            if let ControlFlow::Break(why) = self.handle_one(event, q) {
-                self.hops.clear();
-                return ControlFlow::Break(why);
-            }
-            match self.hops.pop_front() {
-                Some(hop) => event = hop,
-                None => return ControlFlow::Continue(()),
+            let flow = self.handle_one(event, q);
+            match self.hops.get(self.hops_next) {
+                Some(&hop) if flow.is_continue() => {
+                    event = hop;
+                    self.hops_next += 1;
+                }
+                _ => {
+                    self.hops.clear();
+                    self.hops_next = 0;
+                    return flow;
+                }
             }
         }
     }

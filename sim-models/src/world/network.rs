@@ -167,7 +167,7 @@ impl World {
     pub(super) fn post(&mut self, delay: SimDuration, message: Event, q: &mut EventQueue<Event>) {
         if delay.is_zero() && self.hops_sent < MAX_HOPS_PER_EVENT && !q.may_have_now() {
             self.hops_sent += 1;
-            self.hops.push_back(message);
+            self.hops.push(message);
         } else {
             q.schedule(q.now() + delay, message);
         }
