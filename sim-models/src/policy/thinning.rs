@@ -50,7 +50,7 @@ fn next_arrival_within(
     let max_rps = schedule.max_rate();
     let gap = schedule.gap?;
     let horizon = SimTime(u64::MAX / 2);
-    if schedule.is_constant() {
+    if schedule.is_constant() && max_candidates > 0 {
         // The rate is at its maximum everywhere: the loop below would keep its first
         // candidate, with the same draw. Taken apart because it is the common case (one
         // arrival per request: M/M/1 spent ~150 instructions a request in this function).
