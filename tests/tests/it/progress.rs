@@ -110,3 +110,29 @@ fn the_bundled_scenarios_make_progress() {
         assert!(r.stopped.kind != StopKind::NoProgress, "{f}: {}", r.stopped);
     }
 }
+
+/// A crashed service refuses at once and its caller retries at once, over a link of zero
+/// latency: the attempts and refusals are hops delivered without events of their own
+/// (issue 20), but at most 64 per event, so the loop is still seen by the progress guard
+/// instead of spinning inside one event for its billion attempts.
+#[test]
+fn a_zero_latency_retry_loop_is_still_seen_by_the_progress_guard() {
+    let r = run(r#"Scenario(
+        name: "hop-loop", seed: 1, horizon: "10m",
+        limits: (max_events_without_progress: 1000),
+        clients: [Client(name: "c", target: "api", load: Open(rate_rps: 1.0),
+            policy: (max_attempts: 1000000000, retry_on: [Error]))],
+        services: [Service(name: "api", workers: 1, service_time: Constant("1ms"))],
+        faults: [Fault(start: "0s", end: "10m", kind: Crash(service: "api", mode: Refuse))],
+    )"#);
+    assert!(
+        r.stopped
+            .to_string()
+            .starts_with("no_progress: 1000 events"),
+        "{}",
+        r.stopped
+    );
+    assert!(r.events <= 2000, "within two blocks: {}", r.events);
+    // 64 hops an event, an attempt there and its refusal back: ~32 retries per event.
+    assert!(r.retries > 20 * 1000, "retries: {}", r.retries);
+}
