@@ -7,8 +7,8 @@
 //! * [`LatencyRecorder`]: the distribution of a latency in nanoseconds, backed by an
 //!   HdrHistogram. Quantiles are accurate to 3 significant digits; use it for percentiles,
 //!   not for theory checks on means or variances (feed exact values to a [`Welford`]).
-//! * [`WindowLatency`]: the same quantiles for one time-series window, cheap when the
-//!   window holds few values.
+//! * [`WindowLatency`]: the same quantiles for one time-series window, at a cost that
+//!   follows what the window holds.
 //! * [`TimeWeighted`]: the time average of a piecewise-constant level (queue depth, busy
 //!   workers), accumulated exactly in integer level x nanoseconds.
 //!
@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 use crate::time::{SimDuration, SimTime};
+
+mod window;
+pub use window::WindowLatency;
 
 /// Running mean and variance by Welford's algorithm: numerically stable in one pass, unlike
 /// the textbook `sum(x^2) - n*mean^2`, which cancels catastrophically for large means.
@@ -477,88 +480,6 @@ pub struct LatencySummary {
     pub mean_ms: f64,
 }
 
-/// Values a [`WindowLatency`] keeps in a plain list before it falls back to its histogram.
-const WINDOW_FEW: usize = 64;
-
-/// The latencies of one time-series window: the same quantiles as a [`LatencyRecorder`] of
-/// the same precision, to the bit, and cheap when a window holds few values.
-///
-/// A histogram costs per window what its range costs, not what the window holds: zeroing
-/// its counts to reuse it and scanning them for each quantile (about 40,000 instructions
-/// at 2 significant digits over nanoseconds to seconds), which dominates a run with a few
-/// requests a second. Up to [`WINDOW_FEW`] values stay in a list instead; a quantile picks
-/// the value at the histogram's rank (`ceil(q n)`, at least 1) in the sorted list and
-/// answers with the top of its histogram bucket, as the histogram would. Past that, the
-/// values move into the histogram.
-#[derive(Clone, Debug)]
-pub struct WindowLatency {
-    few: Vec<u64>,
-    /// Holds every value once there are more than `WINDOW_FEW`; else empty.
-    many: LatencyRecorder,
-}
-
-impl WindowLatency {
-    pub fn with_precision(sigfigs: u8) -> Self {
-        WindowLatency {
-            few: Vec::with_capacity(WINDOW_FEW),
-            many: LatencyRecorder::with_precision(sigfigs),
-        }
-    }
-
-    #[inline(always)]
-    pub fn record(&mut self, d: SimDuration) {
-        if self.many.is_empty() {
-            if self.few.len() < WINDOW_FEW {
-                self.few.push(d.as_nanos());
-                return;
-            }
-            for ns in self.few.drain(..) {
-                self.many.record(SimDuration::from_nanos(ns));
-            }
-        }
-        self.many.record(d);
-    }
-
-    pub fn count(&self) -> u64 {
-        self.few.len() as u64 + self.many.count()
-    }
-
-    /// As [`LatencyRecorder::quantile`].
-    pub fn quantile(&self, q: f64) -> SimDuration {
-        self.quantiles([q])[0]
-    }
-
-    /// As [`LatencyRecorder::quantiles`], for a few ascending quantiles at once (one sort).
-    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [SimDuration; N] {
-        if !self.many.is_empty() || self.few.is_empty() {
-            let v = self.many.quantiles(&qs);
-            return std::array::from_fn(|i| v[i]);
-        }
-        let mut sorted = [0u64; WINDOW_FEW];
-        let sorted = &mut sorted[..self.few.len()];
-        sorted.copy_from_slice(&self.few);
-        sorted.sort_unstable();
-        let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
-        qs.map(|q| {
-            if q <= 0.0 {
-                return SimDuration::from_nanos(min);
-            }
-            if q >= 1.0 {
-                return SimDuration::from_nanos(max);
-            }
-            let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
-            let top = bucket_top(self.many.sigfigs, sorted[rank - 1]);
-            SimDuration::from_nanos(top.clamp(min, max))
-        })
-    }
-
-    /// Forgets every value, keeping what was allocated.
-    pub fn reset(&mut self) {
-        self.few.clear();
-        self.many.reset();
-    }
-}
-
 /// Time average of a piecewise-constant level, such as queue depth or busy workers.
 ///
 /// Averages over two spans: the current window (restarted by [`reset`](Self::reset), which
@@ -611,8 +532,17 @@ impl TimeWeighted {
 
     /// Average level over `[last reset, now]`; the current level if no time has elapsed.
     pub fn mean_since_reset(&self, now: SimTime) -> f64 {
-        let (area, elapsed) = self.pending(now, self.area - self.window_base, self.window_start);
-        average(area, elapsed, self.level)
+        mean_of_parts(self.window_parts(now))
+    }
+
+    /// [`mean_since_reset`](Self::mean_since_reset) as exact integers, `(area, elapsed)`,
+    /// or `(level, 0)` when no time has elapsed: [`mean_of_parts`] makes the mean of them,
+    /// to the bit (a time series keeps the parts, which take fewer bytes than the `f64`).
+    pub fn window_parts(&self, now: SimTime) -> (u128, u64) {
+        match self.pending(now, self.area - self.window_base, self.window_start) {
+            (_, 0) => (u128::from(self.level), 0),
+            parts => parts,
+        }
     }
 
     /// Highest level held since the last reset (including the level carried into the window).
@@ -691,6 +621,13 @@ fn average(area: u128, elapsed: u64, level: u64) -> f64 {
     } else {
         area as f64 / elapsed as f64
     }
+}
+
+/// The mean of [`TimeWeighted::window_parts`]: `area / elapsed`, or the level when no time
+/// has elapsed.
+pub fn mean_of_parts((area, elapsed): (u128, u64)) -> f64 {
+    // With no time elapsed, `area` holds the level (a `u64`).
+    average(area, elapsed, area as u64)
 }
 
 #[cfg(test)]
@@ -818,30 +755,6 @@ mod tests {
             .count();
         let rate = covered as f64 / sets as f64;
         assert!((0.90..=0.99).contains(&rate), "coverage {rate}");
-    }
-
-    #[test]
-    fn window_latency_answers_as_its_histogram_to_the_bit() {
-        let mut rng = crate::rng::stream(11, "window-latency");
-        let qs = [0.0, 0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0];
-        let mut w = WindowLatency::with_precision(2);
-        for round in 0..300 {
-            // Sizes on both sides of the list's capacity, spreads from ns to seconds.
-            let n = round % (WINDOW_FEW + 20);
-            let scale = 10f64.powi((round % 10) as i32);
-            let mut h = LatencyRecorder::with_precision(2);
-            w.reset();
-            for _ in 0..n {
-                let d = SimDuration::from_nanos((rng.random::<f64>() * scale) as u64 + 1);
-                h.record(d);
-                w.record(d);
-            }
-            assert_eq!(w.count(), h.count());
-            for q in qs {
-                assert_eq!(w.quantile(q), h.quantile(q), "{n} values, q {q}");
-            }
-            assert_eq!(w.quantiles(qs).to_vec(), h.quantiles(&qs), "{n} values");
-        }
     }
 
     #[test]

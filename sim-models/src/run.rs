@@ -154,7 +154,7 @@ fn finish(
     let digest = engine.trace_digest();
     let world = &mut engine.model;
     // The last, possibly partial, window.
-    let last_closed = world.metrics.series.t_s.last().copied().unwrap_or(0.0);
+    let last_closed = world.metrics.rows.last_end_s();
     if end.as_secs_f64() > last_closed {
         let width = end.saturating_since(SimTime::ZERO + SimDuration::from_secs_f64(last_closed));
         world.close_window(end, width, None);
@@ -250,6 +250,7 @@ fn finish(
     let expected: f64 = (0..services.len()).map(expected_at).sum();
 
     let mut series = std::mem::take(&mut world.metrics.series);
+    world.metrics.rows.fill(&mut series);
     series.latency_cdf = all_latency.cdf_points();
     let retry_amplification_peak = series
         .retry_amplification

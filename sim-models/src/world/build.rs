@@ -17,6 +17,7 @@ use super::config::ConfigState;
 use super::effects::{EffectDef, EffectKind};
 use super::metrics::{Metrics, empty_series};
 use super::network::Network;
+use super::series_store::SeriesStore;
 use super::{ClientState, Edge, Event, Group, LoadGen, World, control};
 use crate::balancer::{Balancer, HealthChecker, OutlierDetector, ZoneAware};
 use crate::breaker::Breaker;
@@ -625,12 +626,10 @@ impl World {
             metrics: Metrics::new(
                 empty_series(
                     s.window,
-                    // Every window to the horizon, the last one partial (validation bounds
-                    // their number).
-                    s.horizon.as_nanos().div_ceil(s.window.as_nanos().max(1)) as usize,
                     &s.clients.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
                     &instance_names,
                 ),
+                s.window,
                 visits,
                 p99_watched,
                 s.slo
@@ -657,7 +656,8 @@ impl World {
         if !s.brokers.is_empty() {
             let (request, delivery) = visits_by_timing(s);
             let sum = |v: &Vec<f64>| v.iter().sum::<f64>();
-            world.metrics.request_visits = request.iter().map(sum).collect();
+            world.metrics.rows =
+                SeriesStore::new(s.window, request.iter().map(sum).collect(), true);
             world.metrics.delivery_visits = (delivery.iter())
                 .map(|groups| groups.iter().map(sum).collect())
                 .collect();

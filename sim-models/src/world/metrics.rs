@@ -7,6 +7,7 @@ use sim_core::{SimDuration, SimTime};
 use sim_core::queue::EventQueue;
 
 use super::control::{ClientWindow, GroupWindow, p99_ms};
+use super::series_store::{ClientRow, SeriesStore, ServiceRow, SystemRow};
 use super::{Failure, Outcome, World};
 use crate::result::{ClientSeries, Failed, FailedSeries, Series, ServiceSeries};
 use crate::slo::BurnRateAlerts;
@@ -158,14 +159,16 @@ pub(crate) struct Metrics {
     pub window: WindowCounts,
     /// The window closed last, emptied: the next one (see `WindowCounts::reset`).
     spare_window: Option<WindowCounts>,
+    /// The result's series skeleton (names, window, caches' columns); the windows' values
+    /// are in `rows` until the run ends (`SeriesStore::fill`).
     pub series: Series,
+    pub rows: SeriesStore,
     /// Attempts each service receives per request of each client when nothing fails and
     /// nobody retries: `[client][service]`. Normalises retry amplification.
     pub visits: Vec<Vec<f64>>,
-    /// With brokers only (else empty): attempts within one request of each client, and per
-    /// delivery to each broker's group (`topology::visits_by_timing`), so a window's
-    /// expected attempts count the deliveries it made, not the publishes it took.
-    pub request_visits: Vec<f64>,
+    /// With brokers only (else empty): attempts per delivery to each broker's group
+    /// (`topology::visits_by_timing`), so a window's expected attempts count the
+    /// deliveries it made, not the publishes it took.
     pub delivery_visits: Vec<Vec<f64>>,
     /// Clients whose window p99 a rule watches.
     pub p99_watched: Vec<bool>,
@@ -178,6 +181,7 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(
         series: Series,
+        window: SimDuration,
         visits: Vec<Vec<f64>>,
         p99_watched: Vec<bool>,
         alerts: Option<BurnRateAlerts>,
@@ -192,8 +196,12 @@ impl Metrics {
             window: WindowCounts::new(p99_watched.len(), &p99_watched),
             spare_window: None,
             series,
+            rows: SeriesStore::new(
+                window,
+                visits.iter().map(|v| v.iter().sum::<f64>()).collect(),
+                false,
+            ),
             visits,
-            request_visits: Vec::new(),
             delivery_visits: Vec::new(),
             p99_watched,
         }
@@ -321,52 +329,28 @@ impl World {
         } else {
             Vec::new()
         };
-        let expected: f64 = if self.brokers.is_empty() {
-            w.client_offered
-                .iter()
-                .zip(&m.visits)
-                .map(|(&n, visits)| n as f64 * visits.iter().sum::<f64>())
-                .sum()
-        } else {
-            let requests: f64 = (w.client_offered.iter().zip(&m.request_visits))
-                .map(|(&n, v)| n as f64 * v)
-                .sum();
-            let mut deliveries = 0.0;
-            for (broker, visits) in self.brokers.iter_mut().zip(&m.delivery_visits) {
-                for (g, v) in broker.groups.iter_mut().zip(visits) {
-                    deliveries += std::mem::take(&mut g.first_deliveries) as f64 * v;
-                }
+        let mut deliveries = 0.0;
+        for (broker, visits) in self.brokers.iter_mut().zip(&m.delivery_visits) {
+            for (g, v) in broker.groups.iter_mut().zip(visits) {
+                deliveries += std::mem::take(&mut g.first_deliveries) as f64 * v;
             }
-            requests + deliveries
-        };
+        }
         let attempts: u64 = self.services.iter().map(|s| s.stats.window.attempts).sum();
-        let series = &mut m.series;
         let secs = width.as_secs_f64().max(1e-12);
-        series.t_s.push(now.as_secs_f64());
-        series.offered.push(w.offered);
-        series.succeeded.push(w.succeeded);
-        series.failed.push(w.failed);
-        let by = &mut series.failed_by_reason;
-        by.timeout.push(w.failed_by.timeout);
-        by.rejected.push(w.failed_by.rejected);
-        by.error.push(w.failed_by.error);
-        by.circuit_open.push(w.failed_by.circuit_open);
-        series.degraded.push(w.degraded);
-        series.goodput_rps.push(w.succeeded as f64 / secs);
-        let [p50, p99, p999] = w.latency.quantiles([0.5, 0.99, 0.999]);
-        series.latency_p50_ms.push(p50.as_millis_f64());
-        series.latency_p99_ms.push(p99.as_millis_f64());
-        series.latency_p999_ms.push(p999.as_millis_f64());
-        series.attempts.push(attempts);
-        series.retry_amplification.push(if expected > 0.0 {
-            attempts as f64 / expected
-        } else {
-            0.0
+        m.rows.push_system(&SystemRow {
+            end: now,
+            width,
+            offered: w.offered,
+            succeeded: w.succeeded,
+            failed: w.failed,
+            failed_by: w.failed_by.clone(),
+            degraded: w.degraded,
+            latency: w.latency.quantiles([0.5, 0.99, 0.999]),
+            attempts,
+            faults_active: faults_active.max(w.faults_started),
+            slow: w.slow,
+            deliveries,
         });
-        series
-            .faults_active
-            .push(faults_active.max(w.faults_started));
-        series.slow.push(w.slow);
         // The SLOs' alerts, on what the run has seen so far. Degraded answers and successes
         // slower than the SLO's latency burn the error budget too.
         let t_end_s = now.as_secs_f64();
@@ -383,30 +367,18 @@ impl World {
                 let _ = a.push(t_end_s, *good, *bad);
             }
         }
-        for ((out, offered), succeeded) in series
-            .clients
-            .iter_mut()
-            .zip(&w.client_offered)
-            .zip(&w.client_succeeded)
-        {
-            out.offered.push(*offered);
-            out.succeeded.push(*succeeded);
+        for c in 0..self.clients.len() {
+            m.rows.push_client(
+                c,
+                &ClientRow {
+                    offered: w.client_offered[c],
+                    succeeded: w.client_succeeded[c],
+                    good: w.client_good[c],
+                    bad: w.client_bad[c],
+                },
+            );
         }
-        for ((out, good), bad) in series
-            .clients
-            .iter_mut()
-            .zip(&w.client_good)
-            .zip(&w.client_bad)
-        {
-            out.good.push(*good);
-            out.bad.push(*bad);
-        }
-        for (k, (svc, out)) in self
-            .services
-            .iter_mut()
-            .zip(series.services.iter_mut())
-            .enumerate()
-        {
+        for (k, svc) in self.services.iter_mut().enumerate() {
             if control {
                 // A service's index k is its instance id (services are the only kind).
                 let g = self.instances[k].group as usize;
@@ -433,19 +405,20 @@ impl World {
                 };
             }
             let st = &mut svc.stats;
-            out.attempts.push(st.window.attempts);
-            out.queue_depth_mean
-                .push(st.queue_level.mean_since_reset(now));
-            out.queue_depth_max.push(st.queue_level.max_since_reset());
-            out.utilization
-                .push(st.busy_level.mean_since_reset(now) / f64::from(svc.workers));
-            out.rejected.push(st.window.rejected);
-            out.dropped.push(st.window.dropped);
+            m.rows.push_service(&ServiceRow {
+                attempts: st.window.attempts,
+                queue: st.queue_level.window_parts(now),
+                queue_max: st.queue_level.max_since_reset(),
+                busy: st.busy_level.window_parts(now),
+                workers: svc.workers,
+                rejected: st.window.rejected,
+                dropped: st.window.dropped,
+            });
             st.window = ServiceWindow::default();
             st.queue_level.reset(now);
             st.busy_level.reset(now);
         }
-        for (cache, out) in self.caches.iter_mut().zip(series.caches.iter_mut()) {
+        for (cache, out) in self.caches.iter_mut().zip(m.series.caches.iter_mut()) {
             cache.close_window(out, secs);
         }
         w.reset();
@@ -500,60 +473,27 @@ impl World {
     }
 }
 
-/// The empty series of a world with these clients and services, each column sized for
-/// `windows` rows: grown by doubling instead, a column holds up to twice its rows (and
-/// copies them as it grows), most of a long run's memory.
-pub(crate) fn empty_series(
-    window: SimDuration,
-    windows: usize,
-    clients: &[String],
-    services: &[String],
-) -> Series {
+/// The empty series of a world with these clients and services (`SeriesStore::fill` fills
+/// it when the run ends).
+pub(crate) fn empty_series(window: SimDuration, clients: &[String], services: &[String]) -> Series {
     Series {
         window_s: window.as_secs_f64(),
         clients: clients
             .iter()
             .map(|name| ClientSeries {
                 name: name.clone(),
-                offered: Vec::with_capacity(windows),
-                succeeded: Vec::with_capacity(windows),
-                good: Vec::with_capacity(windows),
-                bad: Vec::with_capacity(windows),
+                ..ClientSeries::default()
             })
             .collect(),
         services: services
             .iter()
             .map(|name| ServiceSeries {
                 name: name.clone(),
-                attempts: Vec::with_capacity(windows),
-                dropped: Vec::with_capacity(windows),
-                queue_depth_mean: Vec::with_capacity(windows),
-                queue_depth_max: Vec::with_capacity(windows),
-                utilization: Vec::with_capacity(windows),
-                rejected: Vec::with_capacity(windows),
+                ..ServiceSeries::default()
             })
             .collect(),
-        t_s: Vec::with_capacity(windows),
-        offered: Vec::with_capacity(windows),
-        succeeded: Vec::with_capacity(windows),
-        failed: Vec::with_capacity(windows),
-        failed_by_reason: FailedSeries {
-            timeout: Vec::with_capacity(windows),
-            rejected: Vec::with_capacity(windows),
-            error: Vec::with_capacity(windows),
-            circuit_open: Vec::with_capacity(windows),
-        },
-        degraded: Vec::with_capacity(windows),
-        goodput_rps: Vec::with_capacity(windows),
-        latency_p50_ms: Vec::with_capacity(windows),
-        latency_p99_ms: Vec::with_capacity(windows),
-        latency_p999_ms: Vec::with_capacity(windows),
-        attempts: Vec::with_capacity(windows),
-        retry_amplification: Vec::with_capacity(windows),
-        faults_active: Vec::with_capacity(windows),
-        slow: Vec::with_capacity(windows),
-        caches: Vec::new(),
-        latency_cdf: Vec::new(),
+        failed_by_reason: FailedSeries::default(),
+        ..Series::default()
     }
 }
 

@@ -24,26 +24,50 @@ pub(crate) type OpKey = (u64, u32);
 ///
 /// `done` is sorted by key: request ids grow with time, so a new key usually lands at or
 /// near the back and an expiring one near the front, which keeps inserts and removals
-/// short shifts instead of tree rebalancing.
+/// short shifts instead of tree rebalancing. Each key counts its completions still in
+/// `expiry` and goes when the last of them expires (16 bytes a key, where the key and its
+/// latest expiry took 24).
 #[derive(Default)]
 pub(crate) struct Ledger {
-    done: VecDeque<(OpKey, SimTime)>,
+    done: VecDeque<Done>,
     expiry: VecDeque<(SimTime, OpKey)>,
+}
+
+#[derive(Clone, Copy)]
+struct Done {
+    id: u64,
+    site: u32,
+    /// Completions of this key in `expiry` (at least 1).
+    pending: u32,
+}
+
+impl Done {
+    fn key(&self) -> OpKey {
+        (self.id, self.site)
+    }
 }
 
 impl Ledger {
     /// Records that `key` completed at `now`; returns whether it had completed before.
     pub fn complete(&mut self, key: OpKey, now: SimTime, ttl: SimDuration) -> bool {
         self.expire(now);
-        let expires = now.saturating_add(ttl);
-        self.expiry.push_back((expires, key));
-        match find(&self.done, key, |e| e.0) {
+        let expires = (now.saturating_add(ttl), key);
+        match find(&self.done, key, Done::key) {
             Ok(i) => {
-                self.done[i].1 = expires;
+                let d = &mut self.done[i];
+                // Past 4 billion completions of one key within its TTL (a model gone
+                // wrong), further ones do not extend it: the counts stay consistent.
+                if let Some(n) = d.pending.checked_add(1) {
+                    d.pending = n;
+                    self.expiry.push_back(expires);
+                }
                 true
             }
             Err(i) => {
-                self.done.insert(i, (key, expires));
+                let (id, site) = key;
+                let pending = 1;
+                self.done.insert(i, Done { id, site, pending });
+                self.expiry.push_back(expires);
                 false
             }
         }
@@ -51,7 +75,7 @@ impl Ledger {
 
     pub fn contains(&mut self, key: OpKey, now: SimTime) -> bool {
         self.expire(now);
-        find(&self.done, key, |e| e.0).is_ok()
+        find(&self.done, key, Done::key).is_ok()
     }
 
     fn expire(&mut self, now: SimTime) {
@@ -60,12 +84,13 @@ impl Ledger {
                 break;
             }
             self.expiry.pop_front();
-            // A key completed again later has a later expiry: keep it.
+            // A key completed again later stays until that completion expires.
             // Old keys sit near the front: a plain bisection finds them sooner.
-            if let Ok(i) = bisect(&self.done, key, 0, self.done.len(), |e| e.0)
-                && self.done[i].1 == at
-            {
-                self.done.remove(i);
+            if let Ok(i) = bisect(&self.done, key, 0, self.done.len(), Done::key) {
+                self.done[i].pending -= 1;
+                if self.done[i].pending == 0 {
+                    self.done.remove(i);
+                }
             }
         }
     }

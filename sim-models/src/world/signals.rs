@@ -191,7 +191,7 @@ impl World {
             }
         }
         for (c, client) in self.clients.iter().enumerate() {
-            let offered = (m.series.clients[c].offered.last()).copied().unwrap_or(0);
+            let offered = m.rows.last_offered[c];
             let window = clients.get(c).copied().unwrap_or_default();
             let edge = &self.edges[client.edge as usize];
             let offered_rps = offered as f64 / secs;

@@ -1,0 +1,258 @@
+//! [`WindowLatency`]: the latencies of one time-series window.
+
+use super::bucket_top;
+use crate::time::SimDuration;
+
+/// The latencies of one time-series window: the same quantiles as a
+/// [`LatencyRecorder`](super::LatencyRecorder) of the same precision, to the bit, at a cost
+/// that follows what the window holds, not the range its histogram has grown to.
+///
+/// It counts values in the HdrHistogram's own buckets (same index, same boundaries) and keeps
+/// a bitmap of the buckets in use: a quantile walks the used buckets only, and emptying the
+/// window zeroes only them. A plain histogram zeroed and scanned its whole grown range per
+/// window (about 17,700 instructions a window for a window's ~500 latencies at 2 digits,
+/// nanoseconds to seconds); a sorted list costs O(n log n).
+#[derive(Clone, Debug)]
+pub struct WindowLatency {
+    sigfigs: u8,
+    /// log2 of half a bucket's sub-buckets: the histogram's `sub_bucket_half_count_magnitude`.
+    half_magnitude: u32,
+    /// Values per bucket index, grown to the highest index recorded.
+    counts: Vec<u64>,
+    /// Bit `i` set when `counts[i] > 0`.
+    used: Vec<u64>,
+    n: u64,
+    min_ns: u64,
+    max_ns: u64,
+}
+
+impl WindowLatency {
+    pub fn with_precision(sigfigs: u8) -> Self {
+        let sigfigs = sigfigs.clamp(1, 5);
+        // As `Histogram::new_with_bounds` sizes a bucket: enough sub-buckets (a power of two)
+        // for unit resolution up to 2 x 10^sigfigs.
+        let sub_buckets = (2 * 10u32.pow(u32::from(sigfigs))).next_power_of_two();
+        WindowLatency {
+            sigfigs,
+            half_magnitude: sub_buckets.trailing_zeros() - 1,
+            counts: Vec::new(),
+            used: Vec::new(),
+            n: 0,
+            min_ns: u64::MAX,
+            max_ns: 0,
+        }
+    }
+
+    /// The histogram's bucket index of `ns` (`Histogram::index_for` with a lowest
+    /// discernible value of 1): monotone in `ns`, equal for values of one bucket.
+    #[inline(always)]
+    fn index(&self, ns: u64) -> usize {
+        let h = self.half_magnitude;
+        let mask = (1u64 << (h + 1)) - 1;
+        let bucket = (64 - (h + 1)) - (ns | mask).leading_zeros();
+        let sub_bucket = (ns >> bucket) as usize;
+        ((bucket as usize + 1) << h) + sub_bucket - (1 << h)
+    }
+
+    /// The lowest value of bucket index `i` (`Histogram::value_for`).
+    fn lowest(&self, i: usize) -> u64 {
+        let h = self.half_magnitude;
+        let half = 1usize << h;
+        if i < 2 * half {
+            return i as u64;
+        }
+        let bucket = (i >> h) - 1;
+        (((i & (half - 1)) + half) as u64) << bucket
+    }
+
+    #[inline(always)]
+    pub fn record(&mut self, d: SimDuration) {
+        let ns = d.as_nanos();
+        let i = self.index(ns);
+        if i >= self.counts.len() {
+            self.grow(i);
+        }
+        if self.counts[i] == 0 {
+            self.used[i / 64] |= 1 << (i % 64);
+        }
+        self.counts[i] += 1;
+        self.n += 1;
+        self.min_ns = self.min_ns.min(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Room for bucket index `i` (rare: the range grows to the slowest latency once).
+    #[cold]
+    fn grow(&mut self, i: usize) {
+        let len = (i + 1).next_multiple_of(64);
+        self.counts.resize(len, 0);
+        self.used.resize(len / 64, 0);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// As [`LatencyRecorder::quantile`](super::LatencyRecorder::quantile).
+    pub fn quantile(&self, q: f64) -> SimDuration {
+        self.quantiles([q])[0]
+    }
+
+    /// As [`LatencyRecorder::quantiles`](super::LatencyRecorder::quantiles): for each `q`,
+    /// the top of the bucket holding the value of rank `ceil(q n)` (at least 1), within the
+    /// exact `[min, max]`; `q <= 0` the exact minimum, `q >= 1` the exact maximum.
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [SimDuration; N] {
+        if self.n == 0 {
+            return [SimDuration::ZERO; N];
+        }
+        qs.map(|q| {
+            let ns = if q <= 0.0 {
+                self.min_ns
+            } else if q >= 1.0 {
+                self.max_ns
+            } else {
+                let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
+                // From the nearer end: a tail quantile is a few buckets from the top.
+                let at = if rank <= self.n / 2 {
+                    self.bucket_from_bottom(rank)
+                } else {
+                    self.bucket_from_top(self.n - rank + 1)
+                };
+                bucket_top(self.sigfigs, self.lowest(at)).clamp(self.min_ns, self.max_ns)
+            };
+            SimDuration::from_nanos(ns)
+        })
+    }
+
+    /// The bucket holding the `k`-th smallest value (`1 <= k <= n`). Whole blocks of 64
+    /// buckets are summed at once (a window's values crowd a few blocks), then the block
+    /// that reaches `k` is walked bucket by bucket.
+    fn bucket_from_bottom(&self, k: u64) -> usize {
+        let mut seen = 0;
+        for (w, &bits) in self.used.iter().enumerate() {
+            if bits == 0 {
+                continue;
+            }
+            let block = self.block_total(w);
+            if seen + block < k {
+                seen += block;
+                continue;
+            }
+            let mut bits = bits;
+            loop {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                seen += self.counts[i];
+                if seen >= k {
+                    return i;
+                }
+                bits &= bits - 1;
+            }
+        }
+        unreachable!("the used buckets hold all n values")
+    }
+
+    /// The bucket holding the `k`-th largest value (`1 <= k <= n`), as
+    /// [`bucket_from_bottom`](Self::bucket_from_bottom) finds the `k`-th smallest.
+    fn bucket_from_top(&self, k: u64) -> usize {
+        let mut seen = 0;
+        for (w, &bits) in self.used.iter().enumerate().rev() {
+            if bits == 0 {
+                continue;
+            }
+            let block = self.block_total(w);
+            if seen + block < k {
+                seen += block;
+                continue;
+            }
+            let mut bits = bits;
+            loop {
+                let b = 63 - bits.leading_zeros() as usize;
+                seen += self.counts[w * 64 + b];
+                if seen >= k {
+                    return w * 64 + b;
+                }
+                bits &= !(1 << b);
+            }
+        }
+        unreachable!("the used buckets hold all n values")
+    }
+
+    /// Values in block `w` (buckets `64 w .. 64 w + 64`).
+    fn block_total(&self, w: usize) -> u64 {
+        self.counts[w * 64..(w + 1) * 64].iter().sum()
+    }
+
+    /// Forgets every value, keeping what was allocated; zeroes only the blocks of 64
+    /// buckets in use.
+    pub fn reset(&mut self) {
+        for (w, bits) in self.used.iter_mut().enumerate() {
+            if std::mem::take(bits) != 0 {
+                self.counts[w * 64..(w + 1) * 64].fill(0);
+            }
+        }
+        self.n = 0;
+        self.min_ns = u64::MAX;
+        self.max_ns = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{LatencyRecorder, shape};
+    use rand::RngExt;
+
+    #[test]
+    fn buckets_are_the_histograms() {
+        let mut rng = crate::rng::stream(3, "window-buckets");
+        for sigfigs in 1..=3 {
+            let w = WindowLatency::with_precision(sigfigs);
+            let h = shape(sigfigs);
+            let mut values: Vec<u64> = (0..20_000)
+                .map(|_| {
+                    let bits = rng.random_range(0..64);
+                    rng.random::<u64>() >> bits
+                })
+                .chain([0, 1, 2, 255, 256, 257, u64::MAX >> 1, u64::MAX])
+                .collect();
+            values.sort_unstable();
+            for pair in values.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                assert!(w.index(a) <= w.index(b), "monotone at {a}, {b}");
+                assert_eq!(
+                    w.index(a) == w.index(b),
+                    h.lowest_equivalent(a) == h.lowest_equivalent(b),
+                    "same bucket as the histogram's: {a}, {b} at {sigfigs} digits"
+                );
+            }
+            for &v in &values {
+                assert_eq!(w.lowest(w.index(v)), h.lowest_equivalent(v), "{v}");
+            }
+        }
+    }
+
+    #[test]
+    fn answers_as_its_histogram_to_the_bit() {
+        let mut rng = crate::rng::stream(11, "window-latency");
+        let qs = [0.0, 0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0];
+        let mut w = WindowLatency::with_precision(2);
+        for round in 0..300 {
+            // Empty to a few thousand values (past the recorder's list, into its histogram),
+            // spreads from ns to seconds, reusing one window as a run does.
+            let n = if round % 7 == 0 { 5000 } else { round % 90 };
+            let scale = 10f64.powi(round % 10);
+            let mut h = LatencyRecorder::with_precision(2);
+            w.reset();
+            for _ in 0..n {
+                let d = SimDuration::from_nanos((rng.random::<f64>() * scale) as u64 + 1);
+                h.record(d);
+                w.record(d);
+            }
+            assert_eq!(w.count(), h.count());
+            for q in qs {
+                assert_eq!(w.quantile(q), h.quantile(q), "{n} values, q {q}");
+            }
+            assert_eq!(w.quantiles(qs).to_vec(), h.quantiles(&qs), "{n} values");
+        }
+    }
+}
