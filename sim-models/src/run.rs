@@ -308,10 +308,12 @@ fn finish(
     }
 
     let remediation = world.remediation_report(end, system.availability);
+    let scenario_hash = s.hash();
     RunResult {
         scenario: s.name.clone(),
         seed,
-        scenario_hash: s.hash(),
+        replay: format!("simctl run {file} --seed {seed} (scenario {scenario_hash})"),
+        scenario_hash,
         stopped: match stop {
             StopReason::Horizon => Stopped::new(StopKind::Horizon, ""),
             StopReason::Drained => Stopped::new(StopKind::Drained, ""),
@@ -341,7 +343,6 @@ fn finish(
         warmup_s: s.warmup.as_secs_f64(),
         events,
         trace_digest: format!("{digest:016x}"),
-        replay: format!("simctl run {file} --seed {seed} (scenario {})", s.hash()),
         totals: system,
         retry_amplification: ratio(attempts as f64, expected),
         wasted_work_s: services.iter().map(|x| x.wasted_work_s).sum(),
