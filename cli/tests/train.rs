@@ -64,6 +64,16 @@ fn training_is_byte_identical_run_to_run_and_at_any_jobs() {
     assert_eq!(policy["format"], "simctl-policy");
     assert_eq!(policy["training_seed"], 7);
     assert_eq!(policy["episodes"], 18);
+    assert_eq!(policy["version"], 2);
+    // Each cell carries the spread of its returns, which the safe choice bounds it with.
+    let arms = policy["table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["arms"].as_array().unwrap().clone());
+    for a in arms {
+        assert!(a["m2"].as_f64().is_some_and(|m2| m2 >= 0.0), "{a}");
+    }
     assert!(
         policy["table"].as_array().is_some_and(|t| !t.is_empty()),
         "the episodes met states"
@@ -95,7 +105,8 @@ fn a_bad_policy_file_exits_2_with_its_position() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
-/// A policy that restarts the failing replica at once, handed to a scenario whose limits
+/// A policy that restarts the failing replica at once (its returns beat the planner's by far
+/// in every state of the class), handed to a scenario whose limits
 /// allow no restart of a third of `web`'s instances: the orchestrator refuses the step as
 /// it would the planner's, and pages the human.
 #[test]
@@ -106,14 +117,14 @@ fn the_learned_policys_actions_go_through_the_orchestrators_limits() {
     for severity in ["low", "medium", "high", "critical"] {
         for actions in 0..=3 {
             rows.push(format!(
-                "{{\"class\": \"instance_failure\", \"severity\": \"{severity}\", \"actions\": {actions}, \"arms\": [{{\"arm\": \"restart\", \"visits\": 1, \"value\": 0.0}}]}}"
+                "{{\"class\": \"instance_failure\", \"severity\": \"{severity}\", \"actions\": {actions}, \"arms\": [{{\"arm\": \"planner\", \"visits\": 3, \"value\": -100.0, \"m2\": 2.0}}, {{\"arm\": \"restart\", \"visits\": 3, \"value\": 0.0, \"m2\": 2.0}}]}}"
             ));
         }
     }
     std::fs::write(
         &policy,
         format!(
-            "{{\"format\": \"simctl-policy\", \"version\": 1, \"scenario\": \"x\", \"scenario_hash\": \"0\", \"training_seed\": 0, \"episodes\": 0, \"batch\": 16, \"algorithm\": \"hand-written\", \"reward\": {{\"per_mttr_minute\": 1.0, \"per_harmful\": 60.0, \"per_unavailability\": 100.0}}, \"table\": [{}]}}",
+            "{{\"format\": \"simctl-policy\", \"version\": 2, \"scenario\": \"x\", \"scenario_hash\": \"0\", \"training_seed\": 0, \"episodes\": 0, \"batch\": 16, \"algorithm\": \"hand-written\", \"reward\": {{\"per_mttr_minute\": 1.0, \"per_harmful\": 60.0, \"per_unavailability\": 100.0}}, \"table\": [{}]}}",
             rows.join(",")
         ),
     )

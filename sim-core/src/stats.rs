@@ -172,7 +172,7 @@ const T_EXPANSION_DOF: f64 = 1000.0;
 /// collapses by 10^7 and does not return at 10^9; runs with millions of samples get there.
 /// Past 1000 the Cornish-Fisher expansion to 1/dof^4 is exact to ~1e-13 instead, and the two
 /// agree to 5e-13 around the switch.
-fn t_quantile(p: f64, dof: f64) -> f64 {
+pub fn t_quantile(p: f64, dof: f64) -> f64 {
     if dof <= T_EXPANSION_DOF {
         return StudentsT::new(0.0, 1.0, dof)
             .expect("positive, finite degrees of freedom")

@@ -30,6 +30,7 @@ pub mod evaluate;
 pub mod menu;
 pub mod policy;
 pub mod reward;
+pub mod safe;
 pub mod table;
 pub mod train;
 

@@ -1,9 +1,13 @@
-//! The policy as a decider: [`LearnedPolicy`] answers greedily from a trained table;
-//! [`Explorer`] answers epsilon-greedily during training and records each decision.
+//! The policy as a decider: [`LearnedPolicy`] answers with the safe choice from a trained
+//! table (`safe.rs`); [`Explorer`] answers epsilon-greedily during training and records
+//! each decision.
 //!
 //! Both decide when an incident opens, after a failed or undone step, and at a periodic
 //! point if their last answer for the incident was to wait; while a plan they gave runs,
-//! a periodic point is answered `wait` (the plan's verification will call them back).
+//! or once they paged the human, a periodic point is answered `wait` (the plan's
+//! verification will call them back). The planner's arm answers what simctl's planner
+//! (`remediation::planner::Planner`) would at this point of the incident, so a table that
+//! always picks it runs exactly as the planner does.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,40 +20,57 @@ use crate::remediation::class::Classification;
 use crate::remediation::decide::{Answer, Decider, DecisionPoint, Reason};
 use crate::remediation::plan::Plan;
 
-/// The rule-based planner's plan for an incident with so many actions taken (the
-/// `planner` arm).
+/// The rule-based planner's plan for an incident at a stage (how many times the planner's
+/// arm answered for it before): none when it has no step to offer, and the arm pages the
+/// human instead, as the planner does.
 pub type PlannerFn = Arc<dyn Fn(&Classification, u32) -> Option<Plan> + Send + Sync>;
 
-/// simctl's planner as the `planner` arm: its first stage when nothing was done yet, its
-/// follow-up (or the first stage again) after; none when it has no step to offer.
+/// simctl's planner as the `planner` arm, stage by stage as `Planner` decides: its first
+/// stage, then its follow-up after a failed verification, then nothing (page the human).
 pub fn simctl_planner(scenario: &crate::Scenario) -> PlannerFn {
     use crate::remediation::planner::{follow_up, plan};
     let s = Arc::new(scenario.clone());
-    Arc::new(move |c, actions_taken| {
-        let p = if actions_taken == 0 {
-            plan(c, &s)
-        } else {
-            follow_up(c, &s).unwrap_or_else(|| plan(c, &s))
+    Arc::new(move |c, stage| {
+        let p = match stage {
+            0 => Some(plan(c, &s)),
+            1 => follow_up(c, &s),
+            _ => None,
         };
-        (!p.steps.is_empty()).then_some(p)
+        p.filter(|p| !p.steps.is_empty())
     })
 }
 
-/// What both deciders share: the menu, the planner, and per incident whether the last
-/// answer was a plan.
+/// What the deciders know of one incident.
+#[derive(Clone, Copy, Debug, Default)]
+struct Incident {
+    /// The last answer was a plan or a page: periodic points are not decisions.
+    settled: bool,
+    /// How many times the planner's arm answered.
+    planner_stage: u32,
+}
+
+/// What both deciders share: the menu, the planner, and what they answered per incident.
 struct Shell {
     menu: Arc<Menu>,
     planner: PlannerFn,
-    planned: BTreeMap<u32, bool>,
+    incidents: BTreeMap<u32, Incident>,
 }
 
 impl Shell {
+    fn new(menu: Arc<Menu>, planner: PlannerFn) -> Shell {
+        Shell {
+            menu,
+            planner,
+            incidents: BTreeMap::new(),
+        }
+    }
+
     /// The state and menu if this point is a decision, else none (answer `wait`).
     fn decision(&self, point: &DecisionPoint) -> Option<(u32, State, Vec<Arm>)> {
         let inc = point.incident.as_ref()?;
         let decide = match point.reason {
             Reason::Opened | Reason::VerificationFailed => true,
-            Reason::Periodic => !self.planned.get(&inc.id).copied().unwrap_or(false),
+            Reason::Periodic => !self.incidents.get(&inc.id).is_some_and(|i| i.settled),
             Reason::Resolved => false,
         };
         if !decide {
@@ -65,21 +86,31 @@ impl Shell {
     }
 
     fn answer(&mut self, point: &DecisionPoint, id: u32, arm: Arm) -> Answer {
-        let inc = point.incident.as_ref();
-        let c = inc.and_then(|i| i.classification.as_ref());
-        let actions_taken = inc.map_or(0, |i| i.actions_taken);
-        let planner = &self.planner;
-        let answer = self
-            .menu
-            .answer(arm, c, &point.signals, |c| planner(c, actions_taken))
-            .unwrap_or(Answer::Wait);
-        self.planned.insert(id, matches!(answer, Answer::Plan(_)));
+        let c = point
+            .incident
+            .as_ref()
+            .and_then(|i| i.classification.as_ref());
+        let inc = self.incidents.entry(id).or_default();
+        let answer = match (arm, c) {
+            // Unclassified, the planner waits.
+            (Arm::Planner, None) => Answer::Wait,
+            (Arm::Planner, Some(c)) => {
+                let stage = inc.planner_stage;
+                inc.planner_stage += 1;
+                (self.planner)(c, stage).map_or(Answer::Escalate, Answer::Plan)
+            }
+            _ => self
+                .menu
+                .answer(arm, c, &point.signals)
+                .unwrap_or(Answer::Wait),
+        };
+        inc.settled = !matches!(answer, Answer::Wait);
         answer
     }
 }
 
-/// A trained policy, answering with the best arm tried in the state; in a state never met
-/// in training, with the planner's plan (or, unclassified, by paging the human).
+/// A trained policy, answering with the planner's arm unless another beats it with
+/// confidence in the state (`safe.rs`).
 pub struct LearnedPolicy {
     table: QTable,
     shell: Shell,
@@ -96,23 +127,13 @@ impl LearnedPolicy {
         LearnedPolicy {
             table,
             label,
-            shell: Shell {
-                menu,
-                planner,
-                planned: BTreeMap::new(),
-            },
+            shell: Shell::new(menu, planner),
         }
     }
 
     /// The arm it pulls in `state` given `menu`.
     pub fn arm(&self, state: &State, menu: &[Arm]) -> Arm {
-        self.table
-            .best(state, menu)
-            .unwrap_or(if menu.contains(&Arm::Planner) {
-                Arm::Planner
-            } else {
-                Arm::Escalate
-            })
+        super::safe::safe_arm(&self.table, state, menu)
     }
 }
 
@@ -154,11 +175,7 @@ impl Explorer {
         Explorer {
             table,
             chooser: Chooser::new(training_seed, episode),
-            shell: Shell {
-                menu,
-                planner,
-                planned: BTreeMap::new(),
-            },
+            shell: Shell::new(menu, planner),
             decisions,
         }
     }
@@ -235,16 +252,36 @@ mod tests {
         State::new(class, Severity::High, actions)
     }
 
+    /// A planner with a plan at its first stage only.
+    fn one_stage_planner() -> PlannerFn {
+        Arc::new(|c, stage| {
+            (stage == 0).then(|| Plan {
+                name: format!("planned-{}", c.target),
+                class: Some(c.class),
+                description: None,
+                steps: Vec::new(),
+            })
+        })
+    }
+
+    fn credit(t: &mut QTable, s: State, arm: Arm, returns: &[f64]) {
+        for &r in returns {
+            t.credit(s, arm, r);
+        }
+    }
+
     #[test]
-    fn the_learned_policy_is_greedy_and_waits_for_its_plan() {
+    fn the_policy_departs_from_the_planner_only_with_confidence() {
         let inst = Some(IncidentClass::InstanceFailure);
         let mut t = QTable::new();
-        t.credit(state(inst, 0), Arm::Drain, -2.0);
-        t.credit(state(inst, 0), Arm::Restart, -5.0);
-        t.credit(state(inst, 1), Arm::Wait, -1.0);
-        let mut p = LearnedPolicy::new(t, menu(), no_planner(), "policy p.json".into());
+        credit(&mut t, state(inst, 0), Arm::Planner, &[-20.0, -22.0, -18.0]);
+        credit(&mut t, state(inst, 0), Arm::Drain, &[-2.0, -3.0, -2.5]);
+        // One lucky restart is no evidence.
+        credit(&mut t, state(inst, 1), Arm::Planner, &[-9.0, -10.0, -11.0]);
+        credit(&mut t, state(inst, 1), Arm::Restart, &[-1.0]);
+        let mut p = LearnedPolicy::new(t, menu(), one_stage_planner(), "policy p.json".into());
         let Answer::Plan(plan) = p.decide(&point(Reason::Opened, inst, 0)).unwrap() else {
-            panic!("drain is the best arm")
+            panic!("drain beats the planner")
         };
         assert_eq!(plan.name, "learned-drain");
         // Its plan is running: a periodic point waits for it.
@@ -252,21 +289,35 @@ mod tests {
             p.decide(&point(Reason::Periodic, inst, 1)).unwrap(),
             Answer::Wait
         );
-        // The plan failed: decide again, in the state with one action taken.
+        // The plan failed: decide again, in the state with one action taken, where the
+        // planner's arm stays: the planner's first stage.
+        let Answer::Plan(plan) = p
+            .decide(&point(Reason::VerificationFailed, inst, 1))
+            .unwrap()
+        else {
+            panic!("the planner's plan")
+        };
+        assert_eq!(plan.name, "planned-api#1");
+        // It failed too: the planner has no second stage, so it pages the human, and
+        // periodic points are then no decisions.
         assert_eq!(
-            p.decide(&point(Reason::VerificationFailed, inst, 1))
+            p.decide(&point(Reason::VerificationFailed, inst, 2))
                 .unwrap(),
+            Answer::Escalate
+        );
+        assert_eq!(
+            p.decide(&point(Reason::Periodic, inst, 2)).unwrap(),
             Answer::Wait
         );
         assert_eq!(
-            p.decide(&point(Reason::Resolved, inst, 1)).unwrap(),
+            p.decide(&point(Reason::Resolved, inst, 2)).unwrap(),
             Answer::Wait
         );
     }
 
     #[test]
-    fn an_unseen_state_falls_back_to_the_planner_or_the_human() {
-        let mut p = LearnedPolicy::new(QTable::new(), menu(), no_planner(), String::new());
+    fn an_unseen_state_is_the_planners() {
+        let mut p = LearnedPolicy::new(QTable::new(), menu(), one_stage_planner(), String::new());
         let menu_inst = menu().arms(
             point(Reason::Opened, Some(IncidentClass::InstanceFailure), 0)
                 .incident
@@ -280,10 +331,49 @@ mod tests {
             p.arm(&state(None, 0), &[Arm::Wait, Arm::Escalate]),
             Arm::Escalate
         );
-        assert_eq!(
-            p.decide(&point(Reason::Opened, None, 0)).unwrap(),
-            Answer::Escalate
-        );
+        // Unclassified, the planner waits, and is asked again at the next periodic point.
+        for reason in [Reason::Opened, Reason::Periodic] {
+            assert_eq!(p.decide(&point(reason, None, 0)).unwrap(), Answer::Wait);
+        }
+        let Answer::Plan(_) = p
+            .decide(&point(
+                Reason::Periodic,
+                Some(IncidentClass::InstanceFailure),
+                0,
+            ))
+            .unwrap()
+        else {
+            panic!("classified: the planner's plan")
+        };
+    }
+
+    /// A table that never departs from the planner's arm runs exactly as simctl's planner:
+    /// the planner's arm is the planner, stage by stage.
+    #[test]
+    fn the_planners_arm_is_the_planner() {
+        let s = crate::scenario::parse(
+            "remediate.ron",
+            include_str!("../../../scenarios/remediation/remediate.ron"),
+        )
+        .expect("parses");
+        for seed in [1, 2, 3] {
+            let policy = LearnedPolicy::new(
+                QTable::new(),
+                Arc::new(Menu::new(&s)),
+                simctl_planner(&s),
+                "policy".into(),
+            );
+            let planner = crate::remediation::planner::Planner::new(s.clone());
+            let a = crate::run::run_with(&s, seed, "s", Some(Box::new(policy)));
+            let b = crate::run::run_with(&s, seed, "s", Some(Box::new(planner)));
+            let (a, b) = (a.remediation.unwrap(), b.remediation.unwrap());
+            assert!(
+                a.incidents.len() >= 2,
+                "seed {seed}: incidents to decide about"
+            );
+            assert_eq!(a.incidents, b.incidents, "seed {seed}");
+            assert_eq!(a.totals, b.totals, "seed {seed}");
+        }
     }
 
     #[test]

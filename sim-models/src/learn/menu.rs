@@ -117,10 +117,11 @@ impl Menu {
         }
     }
 
-    /// The arms that apply to an incident so classified (in a fixed order; never empty).
+    /// The arms that apply to an incident so classified (in a fixed order, the planner's
+    /// first: every menu offers it, as the baseline of [`super::safe`]).
     pub fn arms(&self, c: Option<&Classification>, signals: &Signals) -> Vec<Arm> {
         let Some(c) = c else {
-            return vec![Arm::Wait, Arm::Escalate];
+            return vec![Arm::Planner, Arm::Wait, Arm::Escalate];
         };
         let mut arms = vec![Arm::Planner];
         match self.target(&c.target) {
@@ -160,24 +161,22 @@ impl Menu {
         arms
     }
 
-    /// The arm as an answer for the incident; `planner` gives the planner's plan. None when
-    /// the arm does not apply (not in [`Menu::arms`]).
+    /// The arm as an answer for the incident. None when the arm does not apply (not in
+    /// [`Menu::arms`]), and for the planner's arm, whose answer depends on what the planner
+    /// already answered for the incident (the decider's, `decider.rs`).
     pub fn answer(
         &self,
         arm: Arm,
         c: Option<&Classification>,
         signals: &Signals,
-        planner: impl FnOnce(&Classification) -> Option<Plan>,
     ) -> Option<Answer> {
         match arm {
             Arm::Wait => return Some(Answer::Wait),
             Arm::Escalate => return Some(Answer::Escalate),
+            Arm::Planner => return None,
             _ => {}
         }
         let c = c?;
-        if arm == Arm::Planner {
-            return planner(c).map(Answer::Plan);
-        }
         if !self.arms(Some(c), signals).contains(&arm) {
             return None;
         }
@@ -324,7 +323,10 @@ mod tests {
     fn the_arms_follow_what_the_target_is() {
         let m = Menu::new(&zones());
         let sig = signals();
-        assert_eq!(m.arms(None, &sig), vec![Arm::Wait, Arm::Escalate]);
+        assert_eq!(
+            m.arms(None, &sig),
+            vec![Arm::Planner, Arm::Wait, Arm::Escalate]
+        );
         let inst = m.arms(
             Some(&classified(IncidentClass::InstanceFailure, "api#2")),
             &sig,
@@ -374,10 +376,10 @@ mod tests {
         ] {
             let c = classified(class, target);
             for arm in m.arms(Some(&c), &sig) {
-                let answer = m.answer(arm, Some(&c), &sig, |_| None);
+                let answer = m.answer(arm, Some(&c), &sig);
                 match (arm, answer) {
                     (Arm::Wait, Some(Answer::Wait)) | (Arm::Escalate, Some(Answer::Escalate)) => {}
-                    // The planner had nothing: no answer, the caller waits.
+                    // The planner's arm is the decider's to answer.
                     (Arm::Planner, None) => {}
                     (_, Some(Answer::Plan(plan))) => {
                         let found = problems(&plan, &s, &limits, Templates::Resolved);
@@ -390,7 +392,7 @@ mod tests {
         }
         // Shedding keeps 70% of what each of api's 6 instances received.
         let c = classified(IncidentClass::Overload, "api");
-        let Some(Answer::Plan(p)) = m.answer(Arm::ShedLoad, Some(&c), &sig, |_| None) else {
+        let Some(Answer::Plan(p)) = m.answer(Arm::ShedLoad, Some(&c), &sig) else {
             panic!("shed_load applies to api")
         };
         assert_eq!(
@@ -401,6 +403,6 @@ mod tests {
             }
         );
         // An arm the target does not offer gives no answer.
-        assert_eq!(m.answer(Arm::Rollback, Some(&c), &sig, |_| None), None);
+        assert_eq!(m.answer(Arm::Rollback, Some(&c), &sig), None);
     }
 }

@@ -2,14 +2,16 @@
 //! training seed, episodes) and the table. Written by `simctl train`, read by `--policy`.
 //!
 //! ```json
-//! { "format": "simctl-policy", "version": 1,
+//! { "format": "simctl-policy", "version": 2,
 //!   "scenario": "platform", "scenario_hash": "9f2c...", "training_seed": 1, "episodes": 400,
 //!   "batch": 16, "algorithm": "...", "reward": { "per_mttr_minute": 1.0, ... },
 //!   "table": [
 //!     { "class": "instance_failure", "severity": "high", "actions": 0,
-//!       "arms": [ { "arm": "restart", "visits": 31, "value": -2.4 }, ... ] } ] }
+//!       "arms": [ { "arm": "restart", "visits": 31, "value": -2.4, "m2": 310.5 }, ... ] } ] }
 //! ```
-//! `class` is null for an incident the classifier could not read. A file that does not
+//! `value` is the mean of the returns credited, `m2` the sum of their squared deviations
+//! from it (the variance that `safe.rs` bounds the mean with). `class` is null for an
+//! incident the classifier could not read. A file that does not
 //! parse, or breaks a rule below, is refused with `file:line:col: error: field `path`: ...`.
 
 use std::fmt;
@@ -23,8 +25,10 @@ use super::{Arm, MAX_ACTIONS_BUCKET, Severity, State};
 use crate::remediation::class::IncidentClass;
 
 pub const FORMAT: &str = "simctl-policy";
-pub const VERSION: u32 = 1;
-pub const ALGORITHM: &str = "tabular every-visit Monte Carlo control, epsilon-greedy, gamma 1";
+/// 2: cells carry `m2`, and the policy departs from the planner only with confidence.
+pub const VERSION: u32 = 2;
+pub const ALGORITHM: &str = "tabular every-visit Monte Carlo control, epsilon-greedy, gamma 1; \
+     safe improvement over the planner (Welch lower bound > 0 at 95%, Bonferroni per state)";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +168,7 @@ pub struct ArmValue {
     pub arm: Arm,
     pub visits: u64,
     pub value: f64,
+    pub m2: f64,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +177,7 @@ struct RawArmValue {
     arm: Arm,
     visits: u64,
     value: f64,
+    m2: f64,
 }
 
 impl TryFrom<RawArmValue> for ArmValue {
@@ -183,10 +189,18 @@ impl TryFrom<RawArmValue> for ArmValue {
                 a.arm.name()
             ));
         }
+        if a.m2 < 0.0 {
+            return Err(format!(
+                "arm {} has m2 {}: a sum of squares is at least 0",
+                a.arm.name(),
+                a.m2
+            ));
+        }
         Ok(ArmValue {
             arm: a.arm,
             visits: a.visits,
             value: a.value,
+            m2: a.m2,
         })
     }
 }
@@ -222,6 +236,7 @@ impl PolicyFile {
                 arm,
                 visits: c.visits,
                 value: c.value,
+                m2: c.m2,
             });
         }
         PolicyFile {
@@ -247,6 +262,7 @@ impl PolicyFile {
                     Cell {
                         visits: a.visits,
                         value: a.value,
+                        m2: a.m2,
                     },
                 )
             })
@@ -350,9 +366,15 @@ mod tests {
 
     #[test]
     fn bad_files_are_refused_with_line_column_and_field() {
-        let e = error_of(|t| t.replace("\"version\": 1", "\"version\": 2"));
+        let e = error_of(|t| t.replace("\"version\": 2", "\"version\": 1"));
         assert!(e.starts_with("p.json:3:"), "{e}");
-        assert!(e.contains("field `version`: policy file version 2"), "{e}");
+        assert!(e.contains("field `version`: policy file version 1"), "{e}");
+
+        let e = error_of(|t| t.replacen("\"m2\": 0.0", "\"m2\": -1.0", 1));
+        assert!(
+            e.contains("arm escalate has m2 -1: a sum of squares"),
+            "{e}"
+        );
 
         let e = error_of(|t| t.replace("\"restart\"", "\"reboot\""));
         assert!(e.contains("field `table[1].arms[0].arm`"), "{e}");

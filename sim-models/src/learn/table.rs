@@ -15,6 +15,16 @@ pub struct Cell {
     pub visits: u64,
     /// The mean of those returns.
     pub value: f64,
+    /// The sum of their squared deviations from the mean (Welford's M2): with `visits`,
+    /// their variance, which the safe choice ([`super::safe`]) bounds the mean with.
+    pub m2: f64,
+}
+
+impl Cell {
+    /// The returns' sample variance (none below two visits).
+    pub fn variance(&self) -> Option<f64> {
+        (self.visits >= 2).then(|| self.m2 / (self.visits - 1) as f64)
+    }
 }
 
 /// The action values, in a fixed order (states, then arms, as their `Ord`).
@@ -56,7 +66,7 @@ impl QTable {
     }
 
     /// Credits (state, arm) with one return: the cell's value moves to the mean of all its
-    /// returns (step size 1 / visits).
+    /// returns (step size 1 / visits), and its M2 as Welford's update.
     pub fn credit(&mut self, state: State, arm: Arm, ret: f64) {
         let cell = self
             .cells
@@ -66,9 +76,12 @@ impl QTable {
             .or_insert(Cell {
                 visits: 0,
                 value: 0.0,
+                m2: 0.0,
             });
         cell.visits += 1;
-        cell.value += (ret - cell.value) / cell.visits as f64;
+        let delta = ret - cell.value;
+        cell.value += delta / cell.visits as f64;
+        cell.m2 += delta * (ret - cell.value);
     }
 
     /// Every (state, arm, cell), in order.
@@ -114,6 +127,11 @@ mod tests {
         let c = t.cell(&s(), Arm::Wait).unwrap();
         assert_eq!(c.visits, 3);
         assert!((c.value - -3.0).abs() < 1e-12);
+        // ((-1+3)^2 + (-2+3)^2 + (-6+3)^2) / 2 = 7.
+        assert!((c.variance().unwrap() - 7.0).abs() < 1e-12);
+        t.credit(State::new(None, Severity::High, 0), Arm::Wait, -1.0);
+        let one = t.cell(&State::new(None, Severity::High, 0), Arm::Wait);
+        assert_eq!(one.unwrap().variance(), None, "one return has no variance");
     }
 
     #[test]

@@ -70,8 +70,10 @@ impl Chooser {
     }
 
     /// With probability epsilon an arm of `menu` at random; otherwise an arm never tried in
-    /// `state` if there is one (so each is tried once), else the best. Always two draws, so
-    /// the stream's position depends only on how many choices were made.
+    /// `state` if there is one (so each is tried once), else the safe choice (the one the
+    /// trained policy will make, `safe.rs`), so that the returns credited to earlier
+    /// decisions are those of the policy that will be used. Always two draws, so the
+    /// stream's position depends only on how many choices were made.
     pub fn choose(&mut self, table: &QTable, state: &State, menu: &[Arm]) -> Arm {
         assert!(!menu.is_empty(), "a menu offers at least one arm");
         let u: f64 = self.rng.random();
@@ -81,8 +83,7 @@ impl Chooser {
         }
         table
             .untried(state, menu)
-            .or_else(|| table.best(state, menu))
-            .unwrap_or(menu[0])
+            .unwrap_or_else(|| super::safe::safe_arm(table, state, menu))
     }
 }
 
@@ -176,12 +177,19 @@ pub fn train(
 mod tests {
     use super::*;
     use crate::learn::Severity;
+    use crate::learn::safe::safe_arm;
     use crate::remediation::class::IncidentClass;
 
-    /// A synthetic contextual bandit: two states, four arms, each arm's return a fixed mean
+    /// A synthetic contextual bandit: two states, five arms, each arm's return a fixed mean
     /// plus noise from the run seed (as a simulated run's outcome depends on its seed). The
-    /// best arm differs by state.
-    const MENU: [Arm; 4] = [Arm::Wait, Arm::Restart, Arm::ScaleOut, Arm::Escalate];
+    /// best arm differs by state, and beats the planner's.
+    const MENU: [Arm; 5] = [
+        Arm::Planner,
+        Arm::Wait,
+        Arm::Restart,
+        Arm::ScaleOut,
+        Arm::Escalate,
+    ];
     fn states() -> [State; 2] {
         [
             State::new(Some(IncidentClass::Overload), Severity::High, 0),
@@ -192,6 +200,7 @@ mod tests {
         match (state, arm) {
             (0, Arm::ScaleOut) => -2.0,
             (1, Arm::Restart) => -1.5,
+            (_, Arm::Planner) => -3.5,
             (_, Arm::Escalate) => -4.0,
             _ => -6.0,
         }
@@ -253,12 +262,43 @@ mod tests {
     fn the_learner_finds_the_best_arm_of_each_state() {
         let table = train(7, 400, serial(7));
         let [a, b] = states();
-        assert_eq!(table.best(&a, &MENU), Some(Arm::ScaleOut));
-        assert_eq!(table.best(&b, &MENU), Some(Arm::Restart));
+        assert_eq!(safe_arm(&table, &a, &MENU), Arm::ScaleOut);
+        assert_eq!(safe_arm(&table, &b, &MENU), Arm::Restart);
         // Exploitation dominates once epsilon has decayed: the best arm is the most tried.
         let visits = |s: &State, arm| table.cell(s, arm).map_or(0, |c| c.visits);
-        for arm in [Arm::Wait, Arm::Restart, Arm::Escalate] {
+        for arm in [Arm::Planner, Arm::Wait, Arm::Restart, Arm::Escalate] {
             assert!(visits(&a, Arm::ScaleOut) > visits(&a, arm));
+        }
+    }
+
+    #[test]
+    fn the_learner_keeps_the_planner_where_nothing_beats_it() {
+        // The same bandit, with the planner's arm the best by a hair in state 0 and
+        // another arm better by a hair in state 1: neither is a confident improvement.
+        let close = |seed: u64| {
+            move |t: &QTable, batch: &[Episode]| -> Vec<EpisodeResult> {
+                batch
+                    .iter()
+                    .map(|e| {
+                        let mut r = bandit_episode(seed, t, e);
+                        for inc in &mut r.incidents {
+                            let (state, arm) = inc.steps[0];
+                            let which = usize::from(state != states()[0]);
+                            let new_mean = match (which, arm) {
+                                (_, Arm::Planner) => -3.0,
+                                (1, Arm::Restart) => -2.9,
+                                _ => -6.0,
+                            };
+                            inc.ret += new_mean - mean(which, arm);
+                        }
+                        r
+                    })
+                    .collect()
+            }
+        };
+        let table = train(9, 400, close(9));
+        for s in states() {
+            assert_eq!(safe_arm(&table, &s, &MENU), Arm::Planner);
         }
     }
 
