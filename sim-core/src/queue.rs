@@ -260,7 +260,7 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn may_have_now(&self) -> bool {
         debug_assert!(
-            self.now.0 >> SHIFT >= self.block,
+            self.now.0 >> self.shift >= self.block,
             "asked after a peek beyond now"
         );
         !self.late.is_empty() || self.current.last().is_some_and(|e| e.time <= self.now)
