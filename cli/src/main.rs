@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use sim_models::Validated;
 use sim_models::diagnostic::Diagnostics;
@@ -1072,15 +1072,24 @@ fn run(
     if let (Some(file), Some(t)) = (&agent.trajectory, &trajectory) {
         output::write_atomic(file, t.text().as_bytes())?;
     }
-    // The JSON (with its series at the chosen resolution) only when something writes it.
-    let json = (matches!(format, Format::Json) || out.is_some())
-        .then(|| series.with(&mut result, v.scenario.window, reports::json));
-    match (format, &json) {
-        (Format::Json, Some(json)) => print!("{json}"),
-        _ => print!("{}", reports::table(&result)),
+    // The JSON (with its series at the chosen resolution) is streamed to where it goes, never
+    // held whole: for a long run it is larger than the result it is made from.
+    let window = v.scenario.window;
+    match format {
+        Format::Json => {
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            use std::io::Write as _;
+            series
+                .with(&mut result, window, |r| reports::write_json(r, &mut stdout))
+                .and_then(|()| stdout.flush())
+                .context("cannot write the JSON to stdout")?;
+        }
+        Format::Table => print!("{}", reports::table(&result)),
     }
-    if let (Some(dir), Some(json)) = (out, &json) {
-        output::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+    if let Some(dir) = out {
+        output::write_atomic_with(&dir.join("summary.json"), |w| {
+            series.with(&mut result, window, |r| reports::write_json(r, w))
+        })?;
         write_report(dir, std::slice::from_ref(&result), &[&v.scenario])?;
         exports::write(dir, std::slice::from_ref(&result), &export.0, export.1)?;
     }

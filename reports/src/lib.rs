@@ -70,6 +70,13 @@ pub fn json(result: &RunResult) -> String {
     text
 }
 
+/// The bytes of [`json`], written to `w` as they are made: a long run's JSON is larger than
+/// its result, so it is never held whole in memory.
+pub fn write_json(result: &RunResult, mut w: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut w, result)?;
+    w.write_all(b"\n")
+}
+
 /// A run as a human-readable table.
 pub fn table(r: &RunResult) -> String {
     let t = &r.totals;
