@@ -249,9 +249,11 @@ fn finish(
     let attempts: u64 = services.iter().map(|x| x.attempts).sum();
     let expected: f64 = (0..services.len()).map(expected_at).sum();
 
+    let latency_cdf = all_latency.cdf_points();
+    world.forget_side_effects();
     let mut series = std::mem::take(&mut world.metrics.series);
     world.metrics.rows.fill(&mut series);
-    series.latency_cdf = all_latency.cdf_points();
+    series.latency_cdf = latency_cdf;
     let retry_amplification_peak = series
         .retry_amplification
         .iter()

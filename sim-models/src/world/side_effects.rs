@@ -10,9 +10,13 @@
 //!   progress is refused as a conflict (409, retryable), as Stripe-style idempotency keys do.
 //!   Records of completed operations expire after the service's TTL.
 
+mod expiries;
+
 use std::collections::VecDeque;
 
 use sim_core::{SimDuration, SimTime};
+
+use expiries::{Expiries, grow_gently};
 
 /// How long the ledger remembers an operation.
 pub(crate) const LEDGER_TTL: SimDuration = SimDuration::from_secs(600);
@@ -26,11 +30,11 @@ pub(crate) type OpKey = (u64, u32);
 /// near the back and an expiring one near the front, which keeps inserts and removals
 /// short shifts instead of tree rebalancing. Each key counts its completions still in
 /// `expiry` and goes when the last of them expires (16 bytes a key, where the key and its
-/// latest expiry took 24).
+/// latest expiry took 24); `expiry` keeps 16 bytes a completion (see [`Expiries`]).
 #[derive(Default)]
 pub(crate) struct Ledger {
     done: VecDeque<Done>,
-    expiry: VecDeque<(SimTime, OpKey)>,
+    expiry: Expiries,
 }
 
 #[derive(Clone, Copy)]
@@ -51,7 +55,7 @@ impl Ledger {
     /// Records that `key` completed at `now`; returns whether it had completed before.
     pub fn complete(&mut self, key: OpKey, now: SimTime, ttl: SimDuration) -> bool {
         self.expire(now);
-        let expires = (now.saturating_add(ttl), key);
+        let expires = now.saturating_add(ttl);
         match find(&self.done, key, Done::key) {
             Ok(i) => {
                 let d = &mut self.done[i];
@@ -59,15 +63,16 @@ impl Ledger {
                 // wrong), further ones do not extend it: the counts stay consistent.
                 if let Some(n) = d.pending.checked_add(1) {
                     d.pending = n;
-                    self.expiry.push_back(expires);
+                    self.expiry.push(expires, key);
                 }
                 true
             }
             Err(i) => {
                 let (id, site) = key;
                 let pending = 1;
+                grow_gently(&mut self.done);
                 self.done.insert(i, Done { id, site, pending });
-                self.expiry.push_back(expires);
+                self.expiry.push(expires, key);
                 false
             }
         }
@@ -79,11 +84,7 @@ impl Ledger {
     }
 
     fn expire(&mut self, now: SimTime) {
-        while let Some(&(at, key)) = self.expiry.front() {
-            if at > now {
-                break;
-            }
-            self.expiry.pop_front();
+        while let Some(key) = self.expiry.pop_due(now) {
             // A key completed again later stays until that completion expires.
             // Old keys sit near the front: a plain bisection finds them sooner.
             if let Ok(i) = bisect(&self.done, key, 0, self.done.len(), Done::key) {
