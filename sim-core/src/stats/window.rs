@@ -141,7 +141,9 @@ impl WindowLatency {
     /// that reaches `k` is walked bucket by bucket.
     fn bucket_from_bottom(&self, k: u64) -> usize {
         let mut seen = 0;
-        for (w, &bits) in self.used.iter().enumerate() {
+        let blocks = self.blocks_held();
+        for (w, &bits) in self.used[blocks.clone()].iter().enumerate() {
+            let w = w + blocks.start;
             if bits == 0 {
                 continue;
             }
@@ -168,7 +170,9 @@ impl WindowLatency {
     /// [`bucket_from_bottom`](Self::bucket_from_bottom) finds the `k`-th smallest.
     fn bucket_from_top(&self, k: u64) -> usize {
         let mut seen = 0;
-        for (w, &bits) in self.used.iter().enumerate().rev() {
+        let blocks = self.blocks_held();
+        for (w, &bits) in self.used[blocks.clone()].iter().enumerate().rev() {
+            let w = w + blocks.start;
             if bits == 0 {
                 continue;
             }
@@ -191,15 +195,26 @@ impl WindowLatency {
         unreachable!("the used buckets hold all n values")
     }
 
+    /// The blocks from the minimum's to the maximum's: the only ones that can hold values
+    /// (empty when the window is), so a short window walks a few words, not the whole range.
+    fn blocks_held(&self) -> std::ops::Range<usize> {
+        if self.n == 0 {
+            return 0..0;
+        }
+        self.index(self.min_ns) / 64..self.index(self.max_ns) / 64 + 1
+    }
+
     /// Values in block `w` (buckets `64 w .. 64 w + 64`).
     fn block_total(&self, w: usize) -> u64 {
         self.block(w).iter().sum()
     }
 
     /// Forgets every value, keeping what was allocated; zeroes only the blocks of 64
-    /// buckets in use.
+    /// buckets in use, looking only between the minimum's and the maximum's.
     pub fn reset(&mut self) {
-        for (w, bits) in self.used.iter_mut().enumerate() {
+        let blocks = self.blocks_held();
+        for (w, bits) in self.used[blocks.clone()].iter_mut().enumerate() {
+            let w = w + blocks.start;
             if std::mem::take(bits) != 0 {
                 self.counts[self.slots[w] as usize - 1].fill(0);
             }
