@@ -33,6 +33,11 @@ pub struct WindowLatency {
     max_ns: u64,
 }
 
+/// Values still to pass below which a quantile walks used buckets one by one rather than
+/// summing whole blocks of 64 first: a tail quantile (p99 of a few hundred values) or any of
+/// a window of a few values is a few buckets from its end.
+const WALK: u64 = 64;
+
 impl WindowLatency {
     pub fn with_precision(sigfigs: u8) -> Self {
         let sigfigs = sigfigs.clamp(1, 5);
@@ -136,9 +141,10 @@ impl WindowLatency {
         })
     }
 
-    /// The bucket holding the `k`-th smallest value (`1 <= k <= n`). Whole blocks of 64
-    /// buckets are summed at once (a window's values crowd a few blocks), then the block
-    /// that reaches `k` is walked bucket by bucket.
+    /// The bucket holding the `k`-th smallest value (`1 <= k <= n`). While more than
+    /// [`WALK`] values are still to pass, whole blocks of 64 buckets are summed at once (a
+    /// window's values crowd a few blocks); then buckets are walked one by one, each used
+    /// bucket passing at least one value.
     fn bucket_from_bottom(&self, k: u64) -> usize {
         let mut seen = 0;
         let blocks = self.blocks_held();
@@ -147,14 +153,16 @@ impl WindowLatency {
             if bits == 0 {
                 continue;
             }
-            let block = self.block_total(w);
-            if seen + block < k {
-                seen += block;
-                continue;
-            }
             let counts = self.block(w);
+            if k - seen > WALK {
+                let block: u64 = counts.iter().sum();
+                if seen + block < k {
+                    seen += block;
+                    continue;
+                }
+            }
             let mut bits = bits;
-            loop {
+            while bits != 0 {
                 let b = bits.trailing_zeros() as usize;
                 seen += counts[b];
                 if seen >= k {
@@ -176,14 +184,16 @@ impl WindowLatency {
             if bits == 0 {
                 continue;
             }
-            let block = self.block_total(w);
-            if seen + block < k {
-                seen += block;
-                continue;
-            }
             let counts = self.block(w);
+            if k - seen > WALK {
+                let block: u64 = counts.iter().sum();
+                if seen + block < k {
+                    seen += block;
+                    continue;
+                }
+            }
             let mut bits = bits;
-            loop {
+            while bits != 0 {
                 let b = 63 - bits.leading_zeros() as usize;
                 seen += counts[b];
                 if seen >= k {
@@ -202,11 +212,6 @@ impl WindowLatency {
             return 0..0;
         }
         self.index(self.min_ns) / 64..self.index(self.max_ns) / 64 + 1
-    }
-
-    /// Values in block `w` (buckets `64 w .. 64 w + 64`).
-    fn block_total(&self, w: usize) -> u64 {
-        self.block(w).iter().sum()
     }
 
     /// Forgets every value, keeping what was allocated; zeroes only the blocks of 64
