@@ -16,6 +16,7 @@
 //! allocate (except for the histogram's rare, amortised range growth) and never sort.
 //! Plain counters are `u64` fields in the models and have no type here.
 
+#[cfg(test)]
 use std::sync::OnceLock;
 
 use hdrhistogram::Histogram;
@@ -224,7 +225,9 @@ pub struct LatencyRecorder {
 const FEW: usize = 4096;
 
 /// An empty histogram of `sigfigs` digits, for its bucket boundaries only (they depend on
-/// the precision, not on the range a histogram has grown to).
+/// the precision, not on the range a histogram has grown to): the reference the tests hold
+/// [`bucket_top`] and [`WindowLatency`]'s buckets to.
+#[cfg(test)]
 fn shape(sigfigs: u8) -> &'static Histogram<u64> {
     static SHAPES: [OnceLock<Histogram<u64>>; 5] = [const { OnceLock::new() }; 5];
     SHAPES[usize::from(sigfigs - 1)].get_or_init(|| new_histogram(sigfigs))
@@ -236,11 +239,27 @@ fn new_histogram(sigfigs: u8) -> Histogram<u64> {
     Histogram::new(sigfigs).expect("1..=5 significant figures is valid")
 }
 
+/// log2 of half a bucket's sub-buckets in a histogram of `sigfigs` digits (its
+/// `sub_bucket_half_count_magnitude`): as `Histogram::new_with_bounds` sizes a bucket, enough
+/// sub-buckets (a power of two) for unit resolution up to 2 x 10^sigfigs.
+fn half_magnitude(sigfigs: u8) -> u32 {
+    (2 * 10u32.pow(u32::from(sigfigs)))
+        .next_power_of_two()
+        .trailing_zeros()
+        - 1
+}
+
 /// The value a histogram of `sigfigs` digits reports for a bucket holding `ns`: the top of
-/// the bucket (as `value_at_quantile` computes it from the bucket's lowest value).
+/// the bucket (`highest_equivalent(lowest_equivalent(ns))`, as `value_at_quantile` computes
+/// it), from the histogram's index arithmetic (lowest discernible value 1) rather than from a
+/// histogram, which would allocate and zero 16 KB at 3 digits for its boundaries alone.
 fn bucket_top(sigfigs: u8, ns: u64) -> u64 {
-    let h = shape(sigfigs);
-    h.highest_equivalent(h.lowest_equivalent(ns))
+    let h = half_magnitude(sigfigs);
+    let mask = (1u64 << (h + 1)) - 1;
+    // `bucket_for`: powers of two past the values that fit bucket 0 unit by unit.
+    let bucket = (64 - (h + 1)) - (ns | mask).leading_zeros();
+    let lowest = (ns >> bucket) << bucket;
+    lowest.saturating_add(1 << bucket) - 1
 }
 
 impl Default for LatencyRecorder {
@@ -651,6 +670,35 @@ mod tests {
         let mean = xs.iter().sum::<f64>() / n;
         let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
         (mean, var)
+    }
+
+    #[test]
+    fn bucket_top_is_the_histograms() {
+        let mut rng = crate::rng::stream(5, "bucket-top");
+        for sigfigs in 1..=5 {
+            let h = shape(sigfigs);
+            let edges = [
+                0,
+                1,
+                2,
+                255,
+                256,
+                257,
+                2047,
+                2048,
+                2049,
+                u64::MAX >> 1,
+                u64::MAX - 1,
+            ];
+            let values = (0..20_000).map(|_| {
+                let bits = rng.random_range(0..64);
+                rng.random::<u64>() >> bits
+            });
+            for v in values.chain(edges).chain([u64::MAX]) {
+                let want = h.highest_equivalent(h.lowest_equivalent(v));
+                assert_eq!(bucket_top(sigfigs, v), want, "{v} at {sigfigs} digits");
+            }
+        }
     }
 
     #[test]

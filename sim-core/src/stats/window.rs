@@ -1,6 +1,6 @@
 //! [`WindowLatency`]: the latencies of one time-series window.
 
-use super::bucket_top;
+use super::{bucket_top, half_magnitude};
 use crate::time::SimDuration;
 
 /// The latencies of one time-series window: the same quantiles as a
@@ -12,29 +12,39 @@ use crate::time::SimDuration;
 /// window zeroes only them. A plain histogram zeroed and scanned its whole grown range per
 /// window (about 17,700 instructions a window for a window's ~500 latencies at 2 digits,
 /// nanoseconds to seconds); a sorted list costs O(n log n).
+///
+/// Counts are kept in blocks of 64 buckets, each allocated when a value first lands in it:
+/// latencies crowd a few blocks, and the whole range up to seconds (~3,300 buckets, 26 KB
+/// at 2 digits) would be zeroed and touched up front, most of a short run's memory.
 #[derive(Clone, Debug)]
 pub struct WindowLatency {
     sigfigs: u8,
     /// log2 of half a bucket's sub-buckets: the histogram's `sub_bucket_half_count_magnitude`.
     half_magnitude: u32,
-    /// Values per bucket index, grown to the highest index recorded.
-    counts: Vec<u64>,
-    /// Bit `i` set when `counts[i] > 0`.
+    /// Per block `w` of 64 bucket indices (`64 w .. 64 w + 64`): 1 + the block's place in
+    /// `counts`, 0 while no value has landed in it. Grown to the highest block recorded.
+    slots: Vec<u32>,
+    /// Values per bucket, one array per block ever used (in the order first used).
+    counts: Vec<[u64; 64]>,
+    /// Bit `i % 64` of word `i / 64` set when bucket `i` holds values.
     used: Vec<u64>,
     n: u64,
     min_ns: u64,
     max_ns: u64,
 }
 
+/// Values still to pass below which a quantile walks used buckets one by one rather than
+/// summing whole blocks of 64 first: a tail quantile (p99 of a few hundred values) or any of
+/// a window of a few values is a few buckets from its end.
+const WALK: u64 = 64;
+
 impl WindowLatency {
     pub fn with_precision(sigfigs: u8) -> Self {
         let sigfigs = sigfigs.clamp(1, 5);
-        // As `Histogram::new_with_bounds` sizes a bucket: enough sub-buckets (a power of two)
-        // for unit resolution up to 2 x 10^sigfigs.
-        let sub_buckets = (2 * 10u32.pow(u32::from(sigfigs))).next_power_of_two();
         WindowLatency {
             sigfigs,
-            half_magnitude: sub_buckets.trailing_zeros() - 1,
+            half_magnitude: half_magnitude(sigfigs),
+            slots: Vec::new(),
             counts: Vec::new(),
             used: Vec::new(),
             n: 0,
@@ -69,24 +79,31 @@ impl WindowLatency {
     pub fn record(&mut self, d: SimDuration) {
         let ns = d.as_nanos();
         let i = self.index(ns);
-        if i >= self.counts.len() {
-            self.grow(i);
+        let w = i / 64;
+        if w >= self.slots.len() || self.slots[w] == 0 {
+            self.add_block(w);
         }
-        if self.counts[i] == 0 {
-            self.used[i / 64] |= 1 << (i % 64);
-        }
-        self.counts[i] += 1;
+        self.used[w] |= 1 << (i % 64);
+        self.counts[self.slots[w] as usize - 1][i % 64] += 1;
         self.n += 1;
         self.min_ns = self.min_ns.min(ns);
         self.max_ns = self.max_ns.max(ns);
     }
 
-    /// Room for bucket index `i` (rare: the range grows to the slowest latency once).
+    /// Counts for block `w` (rare: once per block a run's latencies ever reach).
     #[cold]
-    fn grow(&mut self, i: usize) {
-        let len = (i + 1).next_multiple_of(64);
-        self.counts.resize(len, 0);
-        self.used.resize(len / 64, 0);
+    fn add_block(&mut self, w: usize) {
+        if w >= self.slots.len() {
+            self.slots.resize(w + 1, 0);
+            self.used.resize(w + 1, 0);
+        }
+        self.counts.push([0; 64]);
+        self.slots[w] = self.counts.len() as u32;
+    }
+
+    /// The counts of block `w`, which holds values.
+    fn block(&self, w: usize) -> &[u64; 64] {
+        &self.counts[self.slots[w] as usize - 1]
     }
 
     pub fn count(&self) -> u64 {
@@ -124,26 +141,32 @@ impl WindowLatency {
         })
     }
 
-    /// The bucket holding the `k`-th smallest value (`1 <= k <= n`). Whole blocks of 64
-    /// buckets are summed at once (a window's values crowd a few blocks), then the block
-    /// that reaches `k` is walked bucket by bucket.
+    /// The bucket holding the `k`-th smallest value (`1 <= k <= n`). While more than
+    /// [`WALK`] values are still to pass, whole blocks of 64 buckets are summed at once (a
+    /// window's values crowd a few blocks); then buckets are walked one by one, each used
+    /// bucket passing at least one value.
     fn bucket_from_bottom(&self, k: u64) -> usize {
         let mut seen = 0;
-        for (w, &bits) in self.used.iter().enumerate() {
+        let blocks = self.blocks_held();
+        for (w, &bits) in self.used[blocks.clone()].iter().enumerate() {
+            let w = w + blocks.start;
             if bits == 0 {
                 continue;
             }
-            let block = self.block_total(w);
-            if seen + block < k {
-                seen += block;
-                continue;
+            let counts = self.block(w);
+            if k - seen > WALK {
+                let block: u64 = counts.iter().sum();
+                if seen + block < k {
+                    seen += block;
+                    continue;
+                }
             }
             let mut bits = bits;
-            loop {
-                let i = w * 64 + bits.trailing_zeros() as usize;
-                seen += self.counts[i];
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                seen += counts[b];
                 if seen >= k {
-                    return i;
+                    return w * 64 + b;
                 }
                 bits &= bits - 1;
             }
@@ -155,19 +178,24 @@ impl WindowLatency {
     /// [`bucket_from_bottom`](Self::bucket_from_bottom) finds the `k`-th smallest.
     fn bucket_from_top(&self, k: u64) -> usize {
         let mut seen = 0;
-        for (w, &bits) in self.used.iter().enumerate().rev() {
+        let blocks = self.blocks_held();
+        for (w, &bits) in self.used[blocks.clone()].iter().enumerate().rev() {
+            let w = w + blocks.start;
             if bits == 0 {
                 continue;
             }
-            let block = self.block_total(w);
-            if seen + block < k {
-                seen += block;
-                continue;
+            let counts = self.block(w);
+            if k - seen > WALK {
+                let block: u64 = counts.iter().sum();
+                if seen + block < k {
+                    seen += block;
+                    continue;
+                }
             }
             let mut bits = bits;
-            loop {
+            while bits != 0 {
                 let b = 63 - bits.leading_zeros() as usize;
-                seen += self.counts[w * 64 + b];
+                seen += counts[b];
                 if seen >= k {
                     return w * 64 + b;
                 }
@@ -177,17 +205,23 @@ impl WindowLatency {
         unreachable!("the used buckets hold all n values")
     }
 
-    /// Values in block `w` (buckets `64 w .. 64 w + 64`).
-    fn block_total(&self, w: usize) -> u64 {
-        self.counts[w * 64..(w + 1) * 64].iter().sum()
+    /// The blocks from the minimum's to the maximum's: the only ones that can hold values
+    /// (empty when the window is), so a short window walks a few words, not the whole range.
+    fn blocks_held(&self) -> std::ops::Range<usize> {
+        if self.n == 0 {
+            return 0..0;
+        }
+        self.index(self.min_ns) / 64..self.index(self.max_ns) / 64 + 1
     }
 
     /// Forgets every value, keeping what was allocated; zeroes only the blocks of 64
-    /// buckets in use.
+    /// buckets in use, looking only between the minimum's and the maximum's.
     pub fn reset(&mut self) {
-        for (w, bits) in self.used.iter_mut().enumerate() {
+        let blocks = self.blocks_held();
+        for (w, bits) in self.used[blocks.clone()].iter_mut().enumerate() {
+            let w = w + blocks.start;
             if std::mem::take(bits) != 0 {
-                self.counts[w * 64..(w + 1) * 64].fill(0);
+                self.counts[self.slots[w] as usize - 1].fill(0);
             }
         }
         self.n = 0;
