@@ -611,8 +611,6 @@ impl World {
             children: SecondaryMap::new(),
             scratch_cancels: Vec::new(),
             hops: Vec::new(),
-            hops_next: 0,
-            hops_sent: 0,
             effect_active: vec![false; effects.len()],
             paused: 0,
             scratch_outstanding: Vec::new(),

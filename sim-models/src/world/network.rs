@@ -148,7 +148,7 @@ impl Network {
 /// Zero-latency hops one event may send without events of their own; past this many they
 /// are events again. A retry loop over zero-latency links (an answer refused at once,
 /// retried at once) is then still seen by the event budget and the progress guard.
-const MAX_HOPS_PER_EVENT: u32 = 64;
+const MAX_HOPS_PER_EVENT: usize = 64;
 
 impl World {
     /// Puts `message` on its way, to arrive after `delay` (drawn by [`World::transmit`]).
@@ -165,8 +165,7 @@ impl World {
     /// events handled), never the order of what happens.
     #[inline(always)]
     pub(super) fn post(&mut self, delay: SimDuration, message: Event, q: &mut EventQueue<Event>) {
-        if delay.is_zero() && self.hops_sent < MAX_HOPS_PER_EVENT && !q.may_have_now() {
-            self.hops_sent += 1;
+        if delay.is_zero() && self.hops.len() < MAX_HOPS_PER_EVENT && !q.may_have_now() {
             self.hops.push(message);
         } else {
             q.schedule(q.now() + delay, message);
