@@ -131,9 +131,9 @@ impl WindowLatency {
                 let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
                 // From the nearer end: a tail quantile is a few buckets from the top.
                 let at = if rank <= self.n / 2 {
-                    self.bucket_from_bottom(rank)
+                    self.bucket_walk::<false>(rank)
                 } else {
-                    self.bucket_from_top(self.n - rank + 1)
+                    self.bucket_walk::<true>(self.n - rank + 1)
                 };
                 bucket_top(self.sigfigs, self.lowest(at)).clamp(self.min_ns, self.max_ns)
             };
@@ -141,15 +141,20 @@ impl WindowLatency {
         })
     }
 
-    /// The bucket holding the `k`-th smallest value (`1 <= k <= n`). While more than
-    /// [`WALK`] values are still to pass, whole blocks of 64 buckets are summed at once (a
-    /// window's values crowd a few blocks); then buckets are walked one by one, each used
-    /// bucket passing at least one value.
-    fn bucket_from_bottom(&self, k: u64) -> usize {
+    /// The bucket holding the `k`-th smallest value (`1 <= k <= n`), or with `FROM_TOP` the
+    /// `k`-th largest. While more than [`WALK`] values are still to pass, whole blocks of 64
+    /// buckets are summed at once (a window's values crowd a few blocks); then buckets are
+    /// walked one by one, each used bucket passing at least one value.
+    fn bucket_walk<const FROM_TOP: bool>(&self, k: u64) -> usize {
         let mut seen = 0;
         let blocks = self.blocks_held();
-        for (w, &bits) in self.used[blocks.clone()].iter().enumerate() {
-            let w = w + blocks.start;
+        for i in 0..blocks.len() {
+            let w = if FROM_TOP {
+                blocks.end - 1 - i
+            } else {
+                blocks.start + i
+            };
+            let mut bits = self.used[w];
             if bits == 0 {
                 continue;
             }
@@ -161,40 +166,12 @@ impl WindowLatency {
                     continue;
                 }
             }
-            let mut bits = bits;
             while bits != 0 {
-                let b = bits.trailing_zeros() as usize;
-                seen += counts[b];
-                if seen >= k {
-                    return w * 64 + b;
-                }
-                bits &= bits - 1;
-            }
-        }
-        unreachable!("the used buckets hold all n values")
-    }
-
-    /// The bucket holding the `k`-th largest value (`1 <= k <= n`), as
-    /// [`bucket_from_bottom`](Self::bucket_from_bottom) finds the `k`-th smallest.
-    fn bucket_from_top(&self, k: u64) -> usize {
-        let mut seen = 0;
-        let blocks = self.blocks_held();
-        for (w, &bits) in self.used[blocks.clone()].iter().enumerate().rev() {
-            let w = w + blocks.start;
-            if bits == 0 {
-                continue;
-            }
-            let counts = self.block(w);
-            if k - seen > WALK {
-                let block: u64 = counts.iter().sum();
-                if seen + block < k {
-                    seen += block;
-                    continue;
-                }
-            }
-            let mut bits = bits;
-            while bits != 0 {
-                let b = 63 - bits.leading_zeros() as usize;
+                let b = if FROM_TOP {
+                    63 - bits.leading_zeros() as usize
+                } else {
+                    bits.trailing_zeros() as usize
+                };
                 seen += counts[b];
                 if seen >= k {
                     return w * 64 + b;

@@ -41,7 +41,7 @@ pub fn advantage_lower_bound(arm: &Cell, baseline: &Cell, level: f64) -> Option<
 /// The arm to pull in `state` given `menu`: the arm whose advantage over the planner's has
 /// the highest lower bound, if that bound is above zero; else the planner's arm (also in a
 /// state where the planner's arm was never tried: nothing is known to beat it). A menu
-/// without the planner's arm (never offered by [`super::menu::Menu`]) falls back to the
+/// without the planner's arm (a `Menu` always offers it) falls back to the
 /// best mean, else to paging the human.
 pub fn safe_arm(table: &QTable, state: &State, menu: &[Arm]) -> Arm {
     if !menu.contains(&BASELINE) {

@@ -16,7 +16,7 @@ pub struct Cell {
     /// The mean of those returns.
     pub value: f64,
     /// The sum of their squared deviations from the mean (Welford's M2): with `visits`,
-    /// their variance, which the safe choice ([`super::safe`]) bounds the mean with.
+    /// their variance, which the safe choice (`learn::safe`) bounds the mean with.
     pub m2: f64,
 }
 
