@@ -12,6 +12,9 @@ mod schema;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{scratch, text};
+
 use serde_json::Value;
 
 const SCENARIO: &str = "cli/tests/agent/failing-instance.ron";
@@ -27,17 +30,6 @@ fn simctl(args: &[&str]) -> Output {
         .current_dir(root())
         .output()
         .expect("simctl runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("simctl-agent-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `simctl run SCENARIO --format json` with `extra`, its trajectory into `dir/NAME.jsonl`.

@@ -5,23 +5,13 @@
 
 #![allow(clippy::disallowed_methods, reason = "tests write plan files")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+
+mod common;
+use common::{simctl, text};
 
 const SCENARIO: &str = "scenarios/remediation/orchestrated.ron";
 const RUNBOOK: &str = "scenarios/remediation/orchestrated-runbook.json";
-
-fn simctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simctl"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("simctl runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn plan_file(name: &str, body: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("simctl-remediate-{}", std::process::id()));
