@@ -16,12 +16,14 @@ pub trait Model {
     type Event;
 
     /// Handles one event at `queue.now()`. `Break(reason)` stops the run: a guard tripped
-    /// (e.g. too many requests in flight), reported as [`StopReason::Guard`].
+    /// (e.g. too many requests in flight), reported as [`StopReason::Guard`]. A `Box<str>`
+    /// rather than a `String`: the result fits in two registers, where a `String`'s goes
+    /// through memory on every event.
     fn handle(
         &mut self,
         event: Self::Event,
         queue: &mut EventQueue<Self::Event>,
-    ) -> ControlFlow<String>;
+    ) -> ControlFlow<Box<str>>;
 }
 
 /// Why a run stopped.
@@ -147,7 +149,7 @@ impl<M: Model> Engine<M> {
         self.digest = (self.digest ^ self.queue.last_seq()).wrapping_mul(DIGEST_PRIME);
         match self.model.handle(event, &mut self.queue) {
             ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(why) => Err(StopReason::Guard(why)),
+            ControlFlow::Break(why) => Err(StopReason::Guard(why.into())),
         }
     }
 
@@ -189,10 +191,10 @@ mod tests {
 
     impl Model for Ticker {
         type Event = ();
-        fn handle(&mut self, _: (), q: &mut EventQueue<()>) -> ControlFlow<String> {
+        fn handle(&mut self, _: (), q: &mut EventQueue<()>) -> ControlFlow<Box<str>> {
             self.ticks += 1;
             if self.ticks == self.stop_after {
-                return ControlFlow::Break(format!("stopped after {} ticks", self.ticks));
+                return ControlFlow::Break(format!("stopped after {} ticks", self.ticks).into());
             }
             q.schedule(q.now() + SimDuration::from_secs(1), ());
             ControlFlow::Continue(())
@@ -264,7 +266,7 @@ mod tests {
 
     impl Model for Spinner {
         type Event = ();
-        fn handle(&mut self, _: (), q: &mut EventQueue<()>) -> ControlFlow<String> {
+        fn handle(&mut self, _: (), q: &mut EventQueue<()>) -> ControlFlow<Box<str>> {
             q.schedule(q.now() + SimDuration::from_nanos(self.delay_ns), ());
             ControlFlow::Continue(())
         }

@@ -41,7 +41,7 @@
 //!
 //! impl Model for Mm1 {
 //!     type Event = Ev;
-//!     fn handle(&mut self, ev: Ev, q: &mut EventQueue<Ev>) -> ControlFlow<String> {
+//!     fn handle(&mut self, ev: Ev, q: &mut EventQueue<Ev>) -> ControlFlow<Box<str>> {
 //!         let now = q.now();
 //!         match ev {
 //!             Ev::Arrive => {

@@ -548,7 +548,7 @@ impl World {
     /// checking only after arrivals let closed loops, retries and hedges run past it. Two
     /// comparisons per event; the message is built out of line, once.
     #[inline(always)]
-    fn check_in_flight(&self, now: SimTime) -> ControlFlow<String> {
+    fn check_in_flight(&self, now: SimTime) -> ControlFlow<Box<str>> {
         if (self.attempts.len() as u64) <= self.max_in_flight
             && (self.requests.len() as u64) <= self.max_in_flight
         {
@@ -559,7 +559,7 @@ impl World {
 
     #[cold]
     #[inline(never)]
-    fn in_flight_stop(&self, now: SimTime) -> ControlFlow<String> {
+    fn in_flight_stop(&self, now: SimTime) -> ControlFlow<Box<str>> {
         let worst = self
             .services
             .iter()
@@ -573,7 +573,7 @@ impl World {
             self.max_in_flight,
             worst.name,
             worst.queued()
-        ))
+        ).into())
     }
 }
 
@@ -584,7 +584,7 @@ impl sim_core::engine::Model for World {
     /// exactly where it would have come as an event of its own (see `network::post`).
     /// After a guard trips the run is over: the hops left are dropped with the queue.
     #[inline]
-    fn handle(&mut self, mut event: Event, q: &mut EventQueue<Event>) -> ControlFlow<String> {
+    fn handle(&mut self, mut event: Event, q: &mut EventQueue<Event>) -> ControlFlow<Box<str>> {
         // The hops are read from the front by a local index: an event that sent none (every
         // event over links with latency) pays one comparison and one store here.
         let mut next = 0;
@@ -607,7 +607,7 @@ impl sim_core::engine::Model for World {
 impl World {
     /// One event, or one hop, and the in-flight guard after it.
     #[inline(always)]
-    fn handle_one(&mut self, event: Event, q: &mut EventQueue<Event>) -> ControlFlow<String> {
+    fn handle_one(&mut self, event: Event, q: &mut EventQueue<Event>) -> ControlFlow<Box<str>> {
         match event {
             Event::Arrival { client } => self.on_arrival(client, q),
             Event::UserReady { client, user } => self.issue(client, user, q),
@@ -644,7 +644,7 @@ impl World {
                 if self.orchestrator.is_some()
                     && let Some(why) = self.remediation_error()
                 {
-                    return ControlFlow::Break(why);
+                    return ControlFlow::Break(why.into());
                 }
             }
             Event::Pager { incident, fixed } => self.on_pager(incident, fixed, q),
