@@ -684,10 +684,14 @@ impl Service {
 
 impl Scenario {
     /// A stable fingerprint of what the scenario means (not of its whitespace or comments):
-    /// FNV-1a 64 of its canonical RON form, as 16 hex digits.
+    /// FNV-1a 64 of its canonical RON form (`ron::to_string`), as 16 hex digits. The form
+    /// is hashed as it is written, never held: the same bytes, no string to grow.
     pub fn hash(&self) -> String {
-        let canonical = ron::to_string(self).expect("a scenario always serialises");
-        format!("{:016x}", sim_core::rng::fnv1a64(canonical.as_bytes()))
+        let mut h = sim_core::rng::Fnv1a64::default();
+        ron::Options::default()
+            .to_writer(&mut h, self)
+            .expect("a scenario always serialises");
+        format!("{:016x}", h.finish())
     }
 
     pub fn service_index(&self, name: &str) -> Option<usize> {
@@ -796,5 +800,26 @@ fn syntax_message(code: &ron::Error, what: &str) -> String {
             )
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILES: [&str; 3] = [
+        include_str!("../../scenarios/v0.4.ron"),
+        include_str!("../../scenarios/v1.0.ron"),
+        include_str!("../../scenarios/platform/platform.ron"),
+    ];
+
+    #[test]
+    fn hash_is_fnv_of_the_canonical_text() {
+        for text in FILES {
+            let s = parse("s.ron", text).unwrap();
+            let canonical = ron::to_string(&s).unwrap();
+            let fnv = sim_core::rng::fnv1a64(canonical.as_bytes());
+            assert_eq!(s.hash(), format!("{fnv:016x}"));
+        }
     }
 }
