@@ -31,12 +31,15 @@ impl FieldPath {
     }
     /// This path followed by `rest`.
     pub fn join(&self, rest: &FieldPath) -> Self {
-        let mut segs = self.0.clone();
+        let mut segs = Vec::with_capacity(self.0.len() + rest.0.len());
+        segs.extend_from_slice(&self.0);
         segs.extend_from_slice(&rest.0);
         FieldPath(segs)
     }
+    /// One allocation of the final length (a clone then a push would allocate twice).
     fn with(&self, seg: PathSeg) -> Self {
-        let mut segs = self.0.clone();
+        let mut segs = Vec::with_capacity(self.0.len() + 1);
+        segs.extend_from_slice(&self.0);
         segs.push(seg);
         FieldPath(segs)
     }

@@ -156,7 +156,13 @@ impl<E> EventQueue<E> {
             current: Vec::new(),
             late: BinaryHeap::new(),
             block: 0,
-            wheel: Box::new(std::array::from_fn(|_| Vec::new())),
+            // Built in place on the heap: `Box::new(array)` would build its 24 KiB on the
+            // stack first and copy it (a short run's first page faults, measured).
+            wheel: (0..SLOTS)
+                .map(|_| Vec::new())
+                .collect::<Box<[_]>>()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("SLOTS slots")),
             wheel_occupied: [0; WORDS],
             shift: NARROWEST,
             far: (0..BUCKETS).map(|_| Vec::new()).collect(),

@@ -38,12 +38,42 @@ pub fn derive_seed(base: u64, index: u64) -> u64 {
 /// FNV-1a, 64-bit: a stable hash for keys and scenario fingerprints (never `std::hash`,
 /// whose output may change between Rust releases).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut h = Fnv1a64::default();
+    h.write(bytes);
+    h.finish()
+}
+
+/// [`fnv1a64`] fed piece by piece: text written to it (`fmt::Write`) is hashed as it
+/// comes, so a serializer can hash a value without building its text first.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv1a64(u64);
+
+impl Default for Fnv1a64 {
+    fn default() -> Self {
+        Fnv1a64(0xcbf2_9ce4_8422_2325)
     }
-    h
+}
+
+impl Fnv1a64 {
+    #[inline]
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// The hash of everything written so far.
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Write for Fnv1a64 {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.write(s.as_bytes());
+        Ok(())
+    }
 }
 
 fn splitmix64(state: &mut u64) -> u64 {
@@ -76,6 +106,17 @@ mod tests {
     fn keys_and_seeds_give_different_streams() {
         assert_ne!(first(42, "a"), first(42, "b"));
         assert_ne!(first(42, "a"), first(43, "a"));
+    }
+
+    #[test]
+    fn fnv_in_pieces_is_fnv_of_the_whole() {
+        use std::fmt::Write;
+        let mut h = Fnv1a64::default();
+        for piece in ["client/", "", "load/arr", "ivals"] {
+            h.write_str(piece).unwrap();
+        }
+        assert_eq!(h.finish(), fnv1a64(b"client/load/arrivals"));
+        assert_eq!(Fnv1a64::default().finish(), fnv1a64(b""));
     }
 
     #[test]
