@@ -1174,12 +1174,20 @@ fn write_report(
     runs: &[sim_models::RunResult],
     scenarios: &[&sim_models::Scenario],
 ) -> Result<()> {
-    let charts = if runs.len() == 1 {
-        reports::run_charts(&runs[0])
-    } else {
-        reports::compare_charts(runs)
+    // Each chart is written as soon as it is drawn and only its name and title kept (all
+    // report.md needs): a long run's charts together are megabytes.
+    let mut charts = Vec::new();
+    let mut write = |mut c: reports::Chart| -> Result<()> {
+        output::write_charts(dir, std::slice::from_ref(&c))?;
+        (c.png, c.svg) = (Vec::new(), String::new());
+        charts.push(c);
+        Ok(())
     };
-    output::write_charts(dir, &charts)?;
+    if runs.len() == 1 {
+        reports::each_run_chart(&runs[0], &mut write)?;
+    } else {
+        reports::each_compare_chart(runs, &mut write)?;
+    }
     output::write_atomic(
         &dir.join("report.md"),
         reports::report_md_with_topology(runs, &charts, scenarios).as_bytes(),

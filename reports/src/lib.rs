@@ -41,8 +41,8 @@ mod testing;
 mod topology;
 
 pub use charts::{
-    Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, run_charts, run_label,
-    xy_chart,
+    Chart, Line, PngCheck, Shade, XyChart, check_png, compare_charts, each_compare_chart,
+    each_run_chart, run_charts, run_label, xy_chart,
 };
 pub use chrome_trace::chrome_trace;
 pub use classify::classify_table;

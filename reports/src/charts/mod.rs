@@ -10,6 +10,8 @@ mod draw;
 pub use bitmap::{PngCheck, check_png};
 pub(crate) use draw::number;
 
+use std::convert::Infallible;
+
 use sim_models::RunResult;
 
 /// One rendered chart.
@@ -245,10 +247,31 @@ fn queue_chart(
 
 /// Charts of one run: `latency`, `load`, `amplification`, `latency_cdf`, `queue_depth`.
 pub fn run_charts(r: &RunResult) -> Vec<Chart> {
+    collect(|each| each_run_chart(r, each))
+}
+
+/// The charts `draw` hands to `each` one at a time, gathered.
+fn collect(
+    draw: impl FnOnce(&mut dyn FnMut(Chart) -> Result<(), Infallible>) -> Result<(), Infallible>,
+) -> Vec<Chart> {
+    let mut charts = Vec::new();
+    let Ok(()) = draw(&mut |c| {
+        charts.push(c);
+        Ok(())
+    });
+    charts
+}
+
+/// [`run_charts`], each handed to `each` as soon as it is drawn: a long run's charts are
+/// large (SVG text of every window), so a writer keeps only the one it writes.
+pub fn each_run_chart<E>(
+    r: &RunResult,
+    each: &mut dyn FnMut(Chart) -> Result<(), E>,
+) -> Result<(), E> {
     let s = &r.series;
     let who = format!("{} (seed {})", run_label(r), r.seed);
     let faults = shades(r);
-    let latency_chart = xy_chart(&XyChart {
+    each(xy_chart(&XyChart {
         name: "latency",
         title: &format!("{who}: latency of successful requests"),
         x_label: TIME,
@@ -263,8 +286,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         gap_note: Some(NO_SUCCESSES),
         shades: faults.clone(),
         ..XyChart::default()
-    });
-    let load = xy_chart(&XyChart {
+    }))?;
+    each(xy_chart(&XyChart {
         name: "load",
         title: &format!("{who}: offered load, goodput, degraded answers and failures"),
         x_label: TIME,
@@ -282,8 +305,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         y_from_zero: true,
         shades: faults.clone(),
         ..XyChart::default()
-    });
-    let amplification_chart = xy_chart(&XyChart {
+    }))?;
+    each(xy_chart(&XyChart {
         name: "amplification",
         title: &format!("{who}: retry amplification"),
         x_label: TIME,
@@ -293,8 +316,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         y_from_zero: true,
         shades: faults.clone(),
         ..XyChart::default()
-    });
-    let cdf_chart = xy_chart(&XyChart {
+    }))?;
+    each(xy_chart(&XyChart {
         name: "latency_cdf",
         title: &format!("{who}: latency distribution of successful requests"),
         x_label: "latency, ms (log scale)",
@@ -303,7 +326,7 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         log_x: true,
         quantile_y: true,
         ..XyChart::default()
-    });
+    }))?;
     let queues = s
         .services
         .iter()
@@ -312,15 +335,14 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
             line(svc.name.clone(), over_time(r, depth))
         })
         .collect();
-    let queue = queue_chart(
+    each(queue_chart(
         "queue_depth",
         &format!("{who}: queue depth per service"),
         queues,
         faults,
         span(std::slice::from_ref(r)),
         false,
-    );
-    vec![latency_chart, load, amplification_chart, cdf_chart, queue]
+    ))
 }
 
 /// The same five charts for several runs, one line per run (p99 latency, goodput, retry
@@ -328,6 +350,14 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
 /// sixth, consumer lag, when a run has a broker; more than
 /// four runs go into small multiples, one panel per run. Fault windows are the first run's.
 pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
+    collect(|each| each_compare_chart(runs, each))
+}
+
+/// [`compare_charts`], each handed to `each` as soon as it is drawn (as [`each_run_chart`]).
+pub fn each_compare_chart<E>(
+    runs: &[RunResult],
+    each: &mut dyn FnMut(Chart) -> Result<(), E>,
+) -> Result<(), E> {
     let labels = run_labels(runs);
     let panels = runs.len() > OVERLAID_RUNS;
     let faults = runs.first().map(shades).unwrap_or_default();
@@ -364,63 +394,61 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
         });
         over_time(r, total)
     };
-    let mut charts = vec![
-        over_time_chart(
-            "latency",
-            "p99 latency of successful requests, by run",
-            "p99 latency per window, ms (log scale)",
-            per_run(&|r| over_time(r, latency(r, &r.series.latency_p99_ms))),
-            true,
-            Some(NO_SUCCESSES),
-        ),
-        over_time_chart(
-            "load",
-            "goodput, by run",
-            "successful requests/s",
-            per_run(&|r| over_time(r, r.series.goodput_rps.iter().map(|&g| Some(g)))),
-            false,
-            None,
-        ),
-        over_time_chart(
-            "amplification",
-            "retry amplification, by run",
-            "attempts / attempts without retries",
-            per_run(&|r| over_time(r, amplification(r))),
-            false,
-            None,
-        ),
-        xy_chart(&XyChart {
-            name: "latency_cdf",
-            title: "latency distribution of successful requests, by run",
-            x_label: "latency, ms (log scale)",
-            y_label: "percentile (tail-stretched scale)",
-            lines: runs.iter().zip(&labels).map(|(r, l)| cdf(r, l)).collect(),
-            log_x: true,
-            quantile_y: true,
-            panels,
-            ..XyChart::default()
-        }),
-        queue_chart(
-            "queue_depth",
-            "queue depth summed over all services, by run",
-            per_run(&queue_sum),
-            faults.clone(),
-            span(runs),
-            panels,
-        ),
-    ];
+    each(over_time_chart(
+        "latency",
+        "p99 latency of successful requests, by run",
+        "p99 latency per window, ms (log scale)",
+        per_run(&|r| over_time(r, latency(r, &r.series.latency_p99_ms))),
+        true,
+        Some(NO_SUCCESSES),
+    ))?;
+    each(over_time_chart(
+        "load",
+        "goodput, by run",
+        "successful requests/s",
+        per_run(&|r| over_time(r, r.series.goodput_rps.iter().map(|&g| Some(g)))),
+        false,
+        None,
+    ))?;
+    each(over_time_chart(
+        "amplification",
+        "retry amplification, by run",
+        "attempts / attempts without retries",
+        per_run(&|r| over_time(r, amplification(r))),
+        false,
+        None,
+    ))?;
+    each(xy_chart(&XyChart {
+        name: "latency_cdf",
+        title: "latency distribution of successful requests, by run",
+        x_label: "latency, ms (log scale)",
+        y_label: "percentile (tail-stretched scale)",
+        lines: runs.iter().zip(&labels).map(|(r, l)| cdf(r, l)).collect(),
+        log_x: true,
+        quantile_y: true,
+        panels,
+        ..XyChart::default()
+    }))?;
+    each(queue_chart(
+        "queue_depth",
+        "queue depth summed over all services, by run",
+        per_run(&queue_sum),
+        faults.clone(),
+        span(runs),
+        panels,
+    ))?;
     // Runs with a broker: how far its consumers are behind, the number a work queue fails on.
     if runs.iter().any(|r| !r.brokers.is_empty()) {
-        charts.push(over_time_chart(
+        each(over_time_chart(
             "consumer_lag",
             "consumer lag (oldest waiting message, most lagging group), by run",
             "seconds",
             per_run(&|r| over_time(r, consumer_lag(r))),
             false,
             None,
-        ));
+        ))?;
     }
-    charts
+    Ok(())
 }
 
 /// Per window, the largest consumer lag over every broker's groups (none without brokers).
