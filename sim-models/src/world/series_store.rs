@@ -163,6 +163,8 @@ impl SeriesStore {
             g => g - 1,
         };
         let mut end = SimTime::ZERO;
+        // A window's offered requests per client (one buffer for all windows).
+        let mut requests = Vec::with_capacity(self.client_visits.len());
         for _ in 0..n {
             end += SimDuration::from_nanos(gap(&mut r, window));
             let width = SimDuration::from_nanos(gap(&mut r, window));
@@ -204,7 +206,7 @@ impl SeriesStore {
                 .faults_active
                 .push(u32::try_from(faults_active).expect("pushed as a u32"));
             series.slow.push(slow);
-            let mut requests = Vec::with_capacity(self.client_visits.len());
+            requests.clear();
             for out in &mut series.clients {
                 let [offered, succeeded, good, bad] = std::array::from_fn(|_| r.u64());
                 requests.push(offered);
