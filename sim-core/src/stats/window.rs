@@ -1,6 +1,6 @@
 //! [`WindowLatency`]: the latencies of one time-series window.
 
-use super::{bucket_top, half_magnitude};
+use super::half_magnitude;
 use crate::time::SimDuration;
 
 /// The latencies of one time-series window: the same quantiles as a
@@ -18,7 +18,6 @@ use crate::time::SimDuration;
 /// at 2 digits) would be zeroed and touched up front, most of a short run's memory.
 #[derive(Clone, Debug)]
 pub struct WindowLatency {
-    sigfigs: u8,
     /// log2 of half a bucket's sub-buckets: the histogram's `sub_bucket_half_count_magnitude`.
     half_magnitude: u32,
     /// Per block `w` of 64 bucket indices (`64 w .. 64 w + 64`): 1 + the block's place in
@@ -42,7 +41,6 @@ impl WindowLatency {
     pub fn with_precision(sigfigs: u8) -> Self {
         let sigfigs = sigfigs.clamp(1, 5);
         WindowLatency {
-            sigfigs,
             half_magnitude: half_magnitude(sigfigs),
             slots: Vec::new(),
             counts: Vec::new(),
@@ -101,6 +99,14 @@ impl WindowLatency {
         self.slots[w] = self.counts.len() as u32;
     }
 
+    /// The highest value of bucket index `i`: what the histogram reports for a value in it
+    /// (`bucket_top` of its lowest, without recomputing the shape from the digits).
+    fn top(&self, i: usize) -> u64 {
+        let h = self.half_magnitude;
+        let bucket = if i < 2 << h { 0 } else { (i >> h) - 1 };
+        self.lowest(i).saturating_add(1 << bucket) - 1
+    }
+
     /// The counts of block `w`, which holds values.
     fn block(&self, w: usize) -> &[u64; 64] {
         &self.counts[self.slots[w] as usize - 1]
@@ -122,6 +128,7 @@ impl WindowLatency {
         if self.n == 0 {
             return [SimDuration::ZERO; N];
         }
+        let blocks = self.blocks_held();
         qs.map(|q| {
             let ns = if q <= 0.0 {
                 self.min_ns
@@ -131,11 +138,11 @@ impl WindowLatency {
                 let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
                 // From the nearer end: a tail quantile is a few buckets from the top.
                 let at = if rank <= self.n / 2 {
-                    self.bucket_walk::<false>(rank)
+                    self.bucket_walk::<false>(blocks.clone(), rank)
                 } else {
-                    self.bucket_walk::<true>(self.n - rank + 1)
+                    self.bucket_walk::<true>(blocks.clone(), self.n - rank + 1)
                 };
-                bucket_top(self.sigfigs, self.lowest(at)).clamp(self.min_ns, self.max_ns)
+                self.top(at).clamp(self.min_ns, self.max_ns)
             };
             SimDuration::from_nanos(ns)
         })
@@ -145,9 +152,9 @@ impl WindowLatency {
     /// `k`-th largest. While more than [`WALK`] values are still to pass, whole blocks of 64
     /// buckets are summed at once (a window's values crowd a few blocks); then buckets are
     /// walked one by one, each used bucket passing at least one value.
-    fn bucket_walk<const FROM_TOP: bool>(&self, k: u64) -> usize {
+    /// `blocks` is [`blocks_held`](Self::blocks_held), found once for all quantiles.
+    fn bucket_walk<const FROM_TOP: bool>(&self, blocks: std::ops::Range<usize>, k: u64) -> usize {
         let mut seen = 0;
-        let blocks = self.blocks_held();
         for i in 0..blocks.len() {
             let w = if FROM_TOP {
                 blocks.end - 1 - i
@@ -238,6 +245,8 @@ mod tests {
             }
             for &v in &values {
                 assert_eq!(w.lowest(w.index(v)), h.lowest_equivalent(v), "{v}");
+                let top = h.highest_equivalent(h.lowest_equivalent(v));
+                assert_eq!(w.top(w.index(v)), top, "top of {v}'s bucket");
             }
         }
     }

@@ -110,8 +110,9 @@ impl WindowCounts {
         }
     }
 
-    /// Empties the window for reuse, keeping the recorders' grown ranges: a fresh window
-    /// each second re-grew its histograms (allocation, then zeroing) on its first answers.
+    /// Empties the window for the next, in place, keeping the recorders' grown ranges: a
+    /// fresh window each second re-grew its histograms (allocation, then zeroing) on its
+    /// first answers, and swapping in a spare one copied the whole struct twice.
     fn reset(&mut self) {
         // Every field named, so a field added later cannot be forgotten here.
         let WindowCounts {
@@ -157,8 +158,6 @@ pub(crate) struct Metrics {
     pub hedges: u64,
     pub local_rejections: u64,
     pub window: WindowCounts,
-    /// The window closed last, emptied: the next one (see `WindowCounts::reset`).
-    spare_window: Option<WindowCounts>,
     /// The result's series skeleton (names, window, caches' columns); the windows' values
     /// are in `rows` until the run ends (`SeriesStore::fill`).
     pub series: Series,
@@ -170,8 +169,6 @@ pub(crate) struct Metrics {
     /// (`topology::visits_by_timing`), so a window's expected attempts count the
     /// deliveries it made, not the publishes it took.
     pub delivery_visits: Vec<Vec<f64>>,
-    /// Clients whose window p99 a rule watches.
-    pub p99_watched: Vec<bool>,
     /// Burn-rate alerts of the scenario's SLO and of each client's own, evaluated at each
     /// window end as the run goes (rules read them; the result reports them).
     pub alerts: Option<BurnRateAlerts>,
@@ -194,7 +191,6 @@ impl Metrics {
             hedges: 0,
             local_rejections: 0,
             window: WindowCounts::new(p99_watched.len(), &p99_watched),
-            spare_window: None,
             series,
             rows: SeriesStore::new(
                 window,
@@ -203,7 +199,6 @@ impl Metrics {
             ),
             visits,
             delivery_visits: Vec::new(),
-            p99_watched,
         }
     }
 
@@ -310,11 +305,7 @@ impl World {
         let mut watch = self.watch.take();
         let mut groups = vec![GroupWindow::default(); if control { self.groups.len() } else { 0 }];
         let m = &mut self.metrics;
-        let fresh = match m.spare_window.take() {
-            Some(w) => w,
-            None => WindowCounts::new(self.clients.len(), &m.p99_watched),
-        };
-        let mut w = std::mem::replace(&mut m.window, fresh);
+        let w = &mut m.window;
         let clients: Vec<ClientWindow> = if control {
             (0..self.clients.len())
                 .map(|c| ClientWindow {
@@ -422,7 +413,6 @@ impl World {
             cache.close_window(out, secs);
         }
         w.reset();
-        self.metrics.spare_window = Some(w);
         // A token auth's peak and mean are over whole windows that start after the warm-up.
         let whole = width == self.window && now.saturating_since(self.warmup) >= width;
         for ta in &mut self.token_auths {

@@ -14,7 +14,7 @@ use sim_core::stats::mean_of_parts;
 use sim_core::{SimDuration, SimTime};
 
 use crate::result::{Failed, Series};
-use varints::Varints;
+use varints::{Row, Varints};
 
 /// One window's system-wide values.
 pub(crate) struct SystemRow {
@@ -86,17 +86,16 @@ impl SeriesStore {
         self.last_end.map_or(0.0, SimTime::as_secs_f64)
     }
 
-    /// A duration as the gap from `usual`: 0 when equal, so a regular window's takes a byte.
-    fn push_gap(&mut self, d: u64, usual: u64) {
-        self.log
-            .push_wide(if d == usual { 0 } else { u128::from(d) + 1 });
-    }
-
     pub fn push_system(&mut self, r: &SystemRow) {
         let window = self.window.as_nanos();
         let previous = self.last_end.unwrap_or(SimTime::ZERO);
-        self.push_gap(r.end.saturating_since(previous).as_nanos(), window);
-        self.push_gap(r.width.as_nanos(), window);
+        let mut row = Row::new();
+        push_gap(
+            &mut row,
+            r.end.saturating_since(previous).as_nanos(),
+            window,
+        );
+        push_gap(&mut row, r.width.as_nanos(), window);
         let f = &r.failed_by;
         for n in [
             r.offered,
@@ -108,33 +107,37 @@ impl SeriesStore {
             f.circuit_open,
             r.degraded,
         ] {
-            self.log.push(n);
+            row.push(n);
         }
         for d in r.latency {
-            self.log.push(d.as_nanos());
+            row.push(d.as_nanos());
         }
         for n in [r.attempts, r.faults_active.into(), r.slow] {
-            self.log.push(n);
+            row.push(n);
         }
         if self.brokers {
-            self.log.push(r.deliveries.to_bits());
+            row.push(r.deliveries.to_bits());
         }
+        self.log.append(&row);
         self.last_end = Some(r.end);
         self.windows += 1;
     }
 
     pub fn push_client(&mut self, c: usize, r: &ClientRow) {
+        let mut row = Row::new();
         for n in [r.offered, r.succeeded, r.good, r.bad] {
-            self.log.push(n);
+            row.push(n);
         }
+        self.log.append(&row);
         self.last_offered[c] = r.offered;
     }
 
     pub fn push_service(&mut self, r: &ServiceRow) {
         let width = self.window.as_nanos();
+        let mut row = Row::new();
         for (area, elapsed) in [r.queue, r.busy] {
-            self.log.push_wide(area);
-            self.push_gap(elapsed, width);
+            row.push_wide(area);
+            push_gap(&mut row, elapsed, width);
         }
         for n in [
             r.attempts,
@@ -143,8 +146,9 @@ impl SeriesStore {
             r.rejected,
             r.dropped,
         ] {
-            self.log.push(n);
+            row.push(n);
         }
+        self.log.append(&row);
     }
 
     /// Appends every window to `series`'s columns (which it sizes first), as the run's
@@ -159,6 +163,8 @@ impl SeriesStore {
             g => g - 1,
         };
         let mut end = SimTime::ZERO;
+        // A window's offered requests per client (one buffer for all windows).
+        let mut requests = Vec::with_capacity(self.client_visits.len());
         for _ in 0..n {
             end += SimDuration::from_nanos(gap(&mut r, window));
             let width = SimDuration::from_nanos(gap(&mut r, window));
@@ -200,7 +206,7 @@ impl SeriesStore {
                 .faults_active
                 .push(u32::try_from(faults_active).expect("pushed as a u32"));
             series.slow.push(slow);
-            let mut requests = Vec::with_capacity(self.client_visits.len());
+            requests.clear();
             for out in &mut series.clients {
                 let [offered, succeeded, good, bad] = std::array::from_fn(|_| r.u64());
                 requests.push(offered);
@@ -233,6 +239,11 @@ impl SeriesStore {
         }
         debug_assert!(r.at_end(), "every value read back");
     }
+}
+
+/// A duration as the gap from `usual`: 0 when equal, so a regular window's takes a byte.
+fn push_gap(row: &mut Row, d: u64, usual: u64) {
+    row.push_wide(if d == usual { 0 } else { u128::from(d) + 1 });
 }
 
 /// Attempts a window's requests (`offered` per client) make when nothing fails and nobody

@@ -5,50 +5,80 @@
 /// twice its contents, and copies them as it grows).
 const CHUNK: usize = 16 * 1024;
 
-/// The most bytes one value takes: 128 bits, 7 a byte.
-const MAX_LEN: usize = 19;
+/// The most bytes a [`Row`] takes: 10 values of 64 bits with room to spare, or ten 128-bit
+/// ones. A writer pushing more is a bug, and panics.
+pub(crate) const ROW: usize = 192;
 
 /// Unsigned integers as LEB128 varints (7 bits a byte, the high bit set on every byte but
-/// the last): below 128 in one byte, below 16,384 in two. Read back in order only.
+/// the last): below 128 in one byte, below 16,384 in two. Written a [`Row`] at a time, read
+/// back in order, one value at a time.
 #[derive(Debug, Default)]
 pub(crate) struct Varints {
-    /// Each chunk is `CHUNK` bytes of capacity; a value never straddles two.
+    /// Each chunk is `CHUNK` bytes of capacity; a row never straddles two.
     chunks: Vec<Vec<u8>>,
 }
 
-impl Varints {
+/// A few values encoded on the stack, then appended to a [`Varints`] in one copy: the log
+/// checks its room once a row, not once a value (a window's 69 values for v0.4 cost about
+/// 50 instructions each when each found its own room).
+pub(crate) struct Row {
+    bytes: [u8; ROW],
+    len: usize,
+}
+
+impl Row {
+    pub fn new() -> Self {
+        Row {
+            bytes: [0; ROW],
+            len: 0,
+        }
+    }
+
     /// Appends `v`: one byte per 7 bits it needs.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, mut v: u64) {
-        let chunk = self.chunk_with_room();
         while v >= 0x80 {
-            chunk.push((v as u8) | 0x80);
+            self.bytes[self.len] = (v as u8) | 0x80;
+            self.len += 1;
             v >>= 7;
         }
-        chunk.push(v as u8);
+        self.bytes[self.len] = v as u8;
+        self.len += 1;
     }
 
     /// Appends a 128-bit `v`, encoded as [`push`](Self::push) encodes (a value that fits
     /// 64 bits takes the same bytes either way).
+    #[inline]
     pub fn push_wide(&mut self, mut v: u128) {
         if let Ok(v) = u64::try_from(v) {
             return self.push(v);
         }
-        let chunk = self.chunk_with_room();
         while v >= 0x80 {
-            chunk.push((v as u8) | 0x80);
+            self.bytes[self.len] = (v as u8) | 0x80;
+            self.len += 1;
             v >>= 7;
         }
-        chunk.push(v as u8);
+        self.bytes[self.len] = v as u8;
+        self.len += 1;
+    }
+}
+
+impl Varints {
+    /// Appends the row's values, in a new chunk if the last cannot take them all.
+    #[inline]
+    pub fn append(&mut self, row: &Row) {
+        let bytes = &row.bytes[..row.len];
+        match self.chunks.last_mut() {
+            Some(c) if c.len() + bytes.len() <= CHUNK => c.extend_from_slice(bytes),
+            _ => self.new_chunk(bytes),
+        }
     }
 
-    /// The last chunk, or a new one if the last cannot take a whole value.
-    #[inline]
-    fn chunk_with_room(&mut self) -> &mut Vec<u8> {
-        if self.chunks.last().is_none_or(|c| c.len() + MAX_LEN > CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
-        }
-        self.chunks.last_mut().expect("a chunk with room")
+    #[cold]
+    fn new_chunk(&mut self, bytes: &[u8]) {
+        let mut c = Vec::with_capacity(CHUNK);
+        c.extend_from_slice(bytes);
+        self.chunks.push(c);
     }
 
     /// Bytes the values take (not counting the unused end of the last chunk).
@@ -91,11 +121,24 @@ impl Reader<'_> {
 
     /// The next value, pushed as a `u64`: decoded in 64 bits, not through `next`'s 128
     /// (filling the columns at a run's end is mostly this: about half the instructions).
+    /// Most values are below 128, one byte: they take the short way.
     #[inline]
     pub fn u64(&mut self) -> u64 {
         if self.current.is_empty() {
             self.current = self.chunks.next().expect("read past the last value");
         }
+        match self.current {
+            [byte @ 0..0x80, rest @ ..] => {
+                self.current = rest;
+                u64::from(*byte)
+            }
+            _ => self.long_u64(),
+        }
+    }
+
+    /// [`u64`](Self::u64) of a value of two bytes or more.
+    #[inline(never)]
+    fn long_u64(&mut self) -> u64 {
         let (mut v, mut shift) = (0u64, 0u32);
         loop {
             let (&byte, rest) = self.current.split_first().expect("a whole value");
@@ -118,6 +161,26 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
+    /// The most bytes one value takes: 128 bits, 7 a byte.
+    const MAX_LEN: usize = 19;
+
+    /// `values` pushed as 128-bit values, rows of 1 to 10 values in turn, so that rows of
+    /// many lengths meet chunk ends.
+    fn log_of(values: &[u128]) -> Varints {
+        let mut log = Varints::default();
+        let (mut at, mut per_row) = (0, 1);
+        while at < values.len() {
+            let mut row = Row::new();
+            for &v in values[at..].iter().take(per_row) {
+                row.push_wide(v);
+            }
+            log.append(&row);
+            at += per_row;
+            per_row = per_row % 10 + 1;
+        }
+        log
+    }
+
     #[test]
     fn round_trips_edges_and_crosses_chunks() {
         let edges = [
@@ -136,12 +199,12 @@ mod tests {
         let values: Vec<u128> = (0..20_000u128)
             .map(|i| edges[(i % 10) as usize] ^ (i * 7919 % 3))
             .collect();
-        let mut log = Varints::default();
-        for &v in &values {
-            log.push_wide(v);
-        }
+        let log = log_of(&values);
         assert!(log.chunks.len() > 3, "{} chunks", log.chunks.len());
         assert!(log.chunks.iter().all(|c| c.capacity() == CHUNK));
+        // Every chunk but the last is full to within one row.
+        let n = log.chunks.len();
+        assert!(log.chunks[..n - 1].iter().all(|c| c.len() > CHUNK - ROW));
         let mut r = log.reader();
         for (i, &v) in values.iter().enumerate() {
             assert_eq!(r.next(), v, "value {i}");
@@ -166,8 +229,12 @@ mod tests {
             .map(|i| edges[(i % 9) as usize] ^ (i % 3))
             .collect();
         let mut log = Varints::default();
-        for &v in &values {
-            log.push(v);
+        for row in values.chunks(7) {
+            let mut r = Row::new();
+            for &v in row {
+                r.push(v);
+            }
+            log.append(&r);
         }
         assert!(log.chunks.len() > 1, "{} chunks", log.chunks.len());
         let mut r = log.reader();
@@ -180,22 +247,40 @@ mod tests {
     #[test]
     fn small_values_take_few_bytes() {
         let mut log = Varints::default();
+        let mut row = Row::new();
         for v in [0, 127] {
-            log.push(v);
+            row.push(v);
         }
+        log.append(&row);
         assert_eq!(log.bytes(), 2);
-        log.push(128);
-        log.push_wide(16_383);
+        let mut row = Row::new();
+        row.push(128);
+        row.push_wide(16_383);
+        log.append(&row);
         assert_eq!(log.bytes(), 6);
-        log.push(u64::MAX);
-        log.push_wide(u128::from(u64::MAX));
-        assert_eq!(log.bytes(), 6 + 10 + 10);
-        log.push_wide(u128::MAX);
-        assert_eq!(log.bytes(), 26 + MAX_LEN);
+        let mut row = Row::new();
+        row.push(u64::MAX);
+        row.push_wide(u128::from(u64::MAX));
+        row.push_wide(u128::MAX);
+        log.append(&row);
+        assert_eq!(log.bytes(), 6 + 10 + 10 + MAX_LEN);
         let mut r = log.reader();
         let back: Vec<u128> = (0..7).map(|_| r.next()).collect();
         let max = u128::from(u64::MAX);
         assert_eq!(back, [0, 127, 128, 16_383, max, max, u128::MAX]);
+    }
+
+    #[test]
+    fn a_full_row_of_the_widest_values_fits() {
+        let mut row = Row::new();
+        for _ in 0..ROW / MAX_LEN {
+            row.push_wide(u128::MAX);
+        }
+        let mut log = Varints::default();
+        log.append(&row);
+        let mut r = log.reader();
+        assert!((0..ROW / MAX_LEN).all(|_| r.next() == u128::MAX));
+        assert!(r.at_end());
     }
 
     #[test]
