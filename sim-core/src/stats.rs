@@ -251,6 +251,22 @@ fn half_magnitude(sigfigs: u8) -> u32 {
         - 1
 }
 
+/// A histogram's bucket index of `ns` (`Histogram::index_for` with a lowest discernible value
+/// of 1), `h` being its [`half_magnitude`]: `(bucket + 1) 2^h + sub_bucket - 2^h`; monotone in
+/// `ns`, equal for the values of one bucket.
+#[inline(always)]
+fn bucket_index(h: u32, ns: u64) -> usize {
+    let mask = (1u64 << (h + 1)) - 1;
+    let bucket = (64 - (h + 1)) - (ns | mask).leading_zeros();
+    ((bucket as usize) << h) + (ns >> bucket) as usize
+}
+
+/// The lowest value of bucket index `i` (`Histogram::value_for`), `h` as in [`bucket_index`].
+fn bucket_lowest(h: u32, i: usize) -> u64 {
+    let bucket = (i >> h).saturating_sub(1);
+    ((i - (bucket << h)) as u64) << bucket
+}
+
 /// The value a histogram of `sigfigs` digits reports for a bucket holding `ns`: the top of
 /// the bucket (`highest_equivalent(lowest_equivalent(ns))`, as `value_at_quantile` computes
 /// it), from the histogram's index arithmetic (lowest discernible value 1) rather than from a
@@ -500,20 +516,13 @@ impl Counts {
         }
     }
 
-    /// The histogram's bucket index of `ns`: `(bucket + 1) 2^h + sub_bucket - 2^h`.
     #[inline(always)]
     fn index(&self, ns: u64) -> usize {
-        let h = self.half_magnitude;
-        let mask = (1u64 << (h + 1)) - 1;
-        let bucket = (64 - (h + 1)) - (ns | mask).leading_zeros();
-        ((bucket as usize) << h) + (ns >> bucket) as usize
+        bucket_index(self.half_magnitude, ns)
     }
 
-    /// The lowest value of bucket index `i` (`Histogram::value_for`).
     fn lowest(&self, i: usize) -> u64 {
-        let h = self.half_magnitude;
-        let bucket = (i >> h).saturating_sub(1);
-        ((i - (bucket << h)) as u64) << bucket
+        bucket_lowest(self.half_magnitude, i)
     }
 
     #[inline(always)]

@@ -1,6 +1,6 @@
 //! [`WindowLatency`]: the latencies of one time-series window.
 
-use super::half_magnitude;
+use super::{bucket_index, bucket_lowest, half_magnitude};
 use crate::time::SimDuration;
 
 /// The latencies of one time-series window: the same quantiles as a
@@ -51,26 +51,13 @@ impl WindowLatency {
         }
     }
 
-    /// The histogram's bucket index of `ns` (`Histogram::index_for` with a lowest
-    /// discernible value of 1): monotone in `ns`, equal for values of one bucket.
     #[inline(always)]
     fn index(&self, ns: u64) -> usize {
-        let h = self.half_magnitude;
-        let mask = (1u64 << (h + 1)) - 1;
-        let bucket = (64 - (h + 1)) - (ns | mask).leading_zeros();
-        let sub_bucket = (ns >> bucket) as usize;
-        ((bucket as usize + 1) << h) + sub_bucket - (1 << h)
+        bucket_index(self.half_magnitude, ns)
     }
 
-    /// The lowest value of bucket index `i` (`Histogram::value_for`).
     fn lowest(&self, i: usize) -> u64 {
-        let h = self.half_magnitude;
-        let half = 1usize << h;
-        if i < 2 * half {
-            return i as u64;
-        }
-        let bucket = (i >> h) - 1;
-        (((i & (half - 1)) + half) as u64) << bucket
+        bucket_lowest(self.half_magnitude, i)
     }
 
     #[inline(always)]
