@@ -251,20 +251,36 @@ fn half_magnitude(sigfigs: u8) -> u32 {
         - 1
 }
 
-/// A histogram's bucket index of `ns` (`Histogram::index_for` with a lowest discernible value
-/// of 1), `h` being its [`half_magnitude`]: `(bucket + 1) 2^h + sub_bucket - 2^h`; monotone in
-/// `ns`, equal for the values of one bucket.
-#[inline(always)]
-fn bucket_index(h: u32, ns: u64) -> usize {
-    let mask = (1u64 << (h + 1)) - 1;
-    let bucket = (64 - (h + 1)) - (ns | mask).leading_zeros();
-    ((bucket as usize) << h) + (ns >> bucket) as usize
+/// A histogram's bucket arithmetic (`Histogram::index_for` and `value_for`, lowest
+/// discernible value 1), shared by [`LatencyRecorder`]'s counts and [`WindowLatency`].
+#[derive(Clone, Copy, Debug)]
+struct Buckets {
+    /// [`half_magnitude`] of the histogram's digits.
+    h: u32,
 }
 
-/// The lowest value of bucket index `i` (`Histogram::value_for`), `h` as in [`bucket_index`].
-fn bucket_lowest(h: u32, i: usize) -> u64 {
-    let bucket = (i >> h).saturating_sub(1);
-    ((i - (bucket << h)) as u64) << bucket
+impl Buckets {
+    fn of(sigfigs: u8) -> Self {
+        Buckets {
+            h: half_magnitude(sigfigs),
+        }
+    }
+
+    /// The bucket index of `ns`: `(bucket + 1) 2^h + sub_bucket - 2^h`; monotone in `ns`,
+    /// equal for the values of one bucket.
+    #[inline(always)]
+    fn index(self, ns: u64) -> usize {
+        let h = self.h;
+        let mask = (1u64 << (h + 1)) - 1;
+        let bucket = (64 - (h + 1)) - (ns | mask).leading_zeros();
+        ((bucket as usize) << h) + (ns >> bucket) as usize
+    }
+
+    /// The lowest value of bucket index `i`.
+    fn lowest(self, i: usize) -> u64 {
+        let bucket = (i >> self.h).saturating_sub(1);
+        ((i - (bucket << self.h)) as u64) << bucket
+    }
 }
 
 /// The value a histogram of `sigfigs` digits reports for a bucket holding `ns`: the top of
@@ -499,8 +515,8 @@ impl LatencyRecorder {
 #[derive(Clone, Debug)]
 struct Counts {
     sigfigs: u8,
-    /// log2 of half a bucket's sub-buckets: the histogram's `sub_bucket_half_count_magnitude`.
-    half_magnitude: u32,
+    /// The histogram's bucket arithmetic.
+    buckets: Buckets,
     /// Values per bucket index, grown to the highest index recorded.
     counts: Vec<u64>,
     total: u64,
@@ -510,24 +526,15 @@ impl Counts {
     fn new(sigfigs: u8) -> Self {
         Counts {
             sigfigs,
-            half_magnitude: half_magnitude(sigfigs),
+            buckets: Buckets::of(sigfigs),
             counts: Vec::new(),
             total: 0,
         }
     }
 
     #[inline(always)]
-    fn index(&self, ns: u64) -> usize {
-        bucket_index(self.half_magnitude, ns)
-    }
-
-    fn lowest(&self, i: usize) -> u64 {
-        bucket_lowest(self.half_magnitude, i)
-    }
-
-    #[inline(always)]
     fn record(&mut self, ns: u64) {
-        let i = self.index(ns);
+        let i = self.buckets.index(ns);
         if i >= self.counts.len() {
             self.grow(i);
         }
@@ -568,7 +575,7 @@ impl Counts {
                     at = i;
                     running += n;
                 }
-                bucket_top(self.sigfigs, self.lowest(at))
+                bucket_top(self.sigfigs, self.buckets.lowest(at))
             })
             .collect()
     }
@@ -855,9 +862,9 @@ mod tests {
                 rng.random::<u64>() >> bits
             });
             for (k, v) in values.chain([0, 1, u64::MAX - 1, u64::MAX]).enumerate() {
-                let i = c.index(v);
+                let i = c.buckets.index(v);
                 assert_eq!(
-                    c.lowest(i),
+                    c.buckets.lowest(i),
                     h.lowest_equivalent(v),
                     "{v} at {sigfigs} digits"
                 );

@@ -1,6 +1,6 @@
 //! [`WindowLatency`]: the latencies of one time-series window.
 
-use super::{bucket_index, bucket_lowest, half_magnitude};
+use super::Buckets;
 use crate::time::SimDuration;
 
 /// The latencies of one time-series window: the same quantiles as a
@@ -18,8 +18,8 @@ use crate::time::SimDuration;
 /// at 2 digits) would be zeroed and touched up front, most of a short run's memory.
 #[derive(Clone, Debug)]
 pub struct WindowLatency {
-    /// log2 of half a bucket's sub-buckets: the histogram's `sub_bucket_half_count_magnitude`.
-    half_magnitude: u32,
+    /// The histogram's bucket arithmetic.
+    buckets: Buckets,
     /// Per block `w` of 64 bucket indices (`64 w .. 64 w + 64`): 1 + the block's place in
     /// `counts`, 0 while no value has landed in it. Grown to the highest block recorded.
     slots: Vec<u32>,
@@ -41,7 +41,7 @@ impl WindowLatency {
     pub fn with_precision(sigfigs: u8) -> Self {
         let sigfigs = sigfigs.clamp(1, 5);
         WindowLatency {
-            half_magnitude: half_magnitude(sigfigs),
+            buckets: Buckets::of(sigfigs),
             slots: Vec::new(),
             counts: Vec::new(),
             used: Vec::new(),
@@ -52,18 +52,9 @@ impl WindowLatency {
     }
 
     #[inline(always)]
-    fn index(&self, ns: u64) -> usize {
-        bucket_index(self.half_magnitude, ns)
-    }
-
-    fn lowest(&self, i: usize) -> u64 {
-        bucket_lowest(self.half_magnitude, i)
-    }
-
-    #[inline(always)]
     pub fn record(&mut self, d: SimDuration) {
         let ns = d.as_nanos();
-        let i = self.index(ns);
+        let i = self.buckets.index(ns);
         let w = i / 64;
         if w >= self.slots.len() || self.slots[w] == 0 {
             self.add_block(w);
@@ -89,9 +80,9 @@ impl WindowLatency {
     /// The highest value of bucket index `i`: what the histogram reports for a value in it
     /// (`bucket_top` of its lowest, without recomputing the shape from the digits).
     fn top(&self, i: usize) -> u64 {
-        let h = self.half_magnitude;
+        let h = self.buckets.h;
         let bucket = if i < 2 << h { 0 } else { (i >> h) - 1 };
-        self.lowest(i).saturating_add(1 << bucket) - 1
+        self.buckets.lowest(i).saturating_add(1 << bucket) - 1
     }
 
     /// The counts of block `w`, which holds values.
@@ -182,7 +173,7 @@ impl WindowLatency {
         if self.n == 0 {
             return 0..0;
         }
-        self.index(self.min_ns) / 64..self.index(self.max_ns) / 64 + 1
+        self.buckets.index(self.min_ns) / 64..self.buckets.index(self.max_ns) / 64 + 1
     }
 
     /// Forgets every value, keeping what was allocated; zeroes only the blocks of 64
@@ -223,17 +214,24 @@ mod tests {
             values.sort_unstable();
             for pair in values.windows(2) {
                 let (a, b) = (pair[0], pair[1]);
-                assert!(w.index(a) <= w.index(b), "monotone at {a}, {b}");
+                assert!(
+                    w.buckets.index(a) <= w.buckets.index(b),
+                    "monotone at {a}, {b}"
+                );
                 assert_eq!(
-                    w.index(a) == w.index(b),
+                    w.buckets.index(a) == w.buckets.index(b),
                     h.lowest_equivalent(a) == h.lowest_equivalent(b),
                     "same bucket as the histogram's: {a}, {b} at {sigfigs} digits"
                 );
             }
             for &v in &values {
-                assert_eq!(w.lowest(w.index(v)), h.lowest_equivalent(v), "{v}");
+                assert_eq!(
+                    w.buckets.lowest(w.buckets.index(v)),
+                    h.lowest_equivalent(v),
+                    "{v}"
+                );
                 let top = h.highest_equivalent(h.lowest_equivalent(v));
-                assert_eq!(w.top(w.index(v)), top, "top of {v}'s bucket");
+                assert_eq!(w.top(w.buckets.index(v)), top, "top of {v}'s bucket");
             }
         }
     }
