@@ -111,7 +111,7 @@ impl Varints {
         }
         let c = self.chunks.last_mut().expect("a chunk");
         Row {
-            bytes: (&mut c.bytes[c.len..]).first_chunk_mut().expect("room"),
+            bytes: c.bytes[c.len..].first_chunk_mut().expect("room"),
             len: 0,
             end: &mut c.len,
         }
