@@ -58,6 +58,10 @@ impl Row<'_> {
     /// the value's are overwritten by the next value, or past the log's end).
     #[inline(always)]
     pub fn push(&mut self, v: u64) {
+        if v < 0x80 {
+            // One byte, the usual case (counts of a window, zeros), without the length.
+            return self.put(v << 1 | 1, 1);
+        }
         let zeros = PREFIX_ZEROS[(v | 1).leading_zeros() as usize];
         if zeros < 8 {
             self.put((v << 1 | 1) << zeros, usize::from(zeros) + 1);
