@@ -680,6 +680,22 @@ impl TimeWeighted {
         self.window_max = self.level;
     }
 
+    /// [`window_parts`](Self::window_parts), then [`reset`](Self::reset): a window's close,
+    /// accumulating to `now` once for both.
+    #[inline]
+    pub fn take_window(&mut self, now: SimTime) -> (u128, u64) {
+        self.advance(now);
+        let elapsed = self.last.saturating_since(self.window_start).as_nanos();
+        let parts = match elapsed {
+            0 => (u128::from(self.level), 0),
+            _ => (self.area - self.window_base, elapsed),
+        };
+        self.window_start = self.last;
+        self.window_base = self.area;
+        self.window_max = self.level;
+        parts
+    }
+
     /// Average level over the whole run, `[start, now]`; the current level if no time elapsed.
     pub fn overall_mean(&self, now: SimTime) -> f64 {
         let (area, elapsed) = self.pending(now, self.area - self.run_base, self.run_start);
@@ -1219,6 +1235,28 @@ mod tests {
         tw.reset(SimTime(6 * SEC));
         assert_eq!(tw.max_since_reset(), 1);
         assert_eq!(tw.mean_since_reset(SimTime(8 * SEC)), 1.0);
+    }
+
+    /// `take_window` is `window_parts` then `reset`, whatever happened in the window.
+    #[test]
+    fn time_weighted_take_window_is_parts_then_reset() {
+        let (mut a, mut b) = (TimeWeighted::new(SimTime(3)), TimeWeighted::new(SimTime(3)));
+        let steps = [(5, 4), (5, 0), (9, 7), (20, 1), (20, 3), (21, 0)];
+        let closes = [3, 5, 9, 9, 15, 20, 30, 30];
+        let mut steps = steps.iter().peekable();
+        for end in closes {
+            while let Some(&&(t, level)) = steps.peek().filter(|s| s.0 <= end) {
+                a.set(SimTime(t * SEC), level);
+                b.set(SimTime(t * SEC), level);
+                steps.next();
+            }
+            let now = SimTime(end * SEC);
+            let want = a.window_parts(now);
+            a.reset(now);
+            assert_eq!(b.take_window(now), want, "at {end} s");
+            assert_eq!(b.max_since_reset(), a.max_since_reset());
+            assert_eq!(b.overall_mean(now), a.overall_mean(now));
+        }
     }
 
     #[test]

@@ -32,10 +32,10 @@ pub struct WindowLatency {
     max_ns: u64,
 }
 
-/// Values still to pass below which a quantile walks used buckets one by one rather than
-/// summing whole blocks of 64 first: a tail quantile (p99 of a few hundred values) or any of
-/// a window of a few values is a few buckets from its end.
-const WALK: u64 = 64;
+/// Values still to pass up to which a quantile walks used buckets one by one rather than
+/// summing a whole block of 64 first: a tail quantile (p99 of a few hundred values) or any
+/// of a window of a few values is a few buckets from its end.
+const WALK: u64 = 8;
 
 impl WindowLatency {
     pub fn with_precision(sigfigs: u8) -> Self {
@@ -127,9 +127,10 @@ impl WindowLatency {
     }
 
     /// The bucket holding the `k`-th smallest value (`1 <= k <= n`), or with `FROM_TOP` the
-    /// `k`-th largest. While more than [`WALK`] values are still to pass, whole blocks of 64
-    /// buckets are summed at once (a window's values crowd a few blocks); then buckets are
-    /// walked one by one, each used bucket passing at least one value.
+    /// `k`-th largest. Whole blocks of 64 buckets are summed and passed (a window's values
+    /// crowd a few blocks) until the one holding it, searched by halves
+    /// ([`find_in_block`]); while at most [`WALK`] values are still to pass, buckets are
+    /// walked one by one instead, each used bucket passing at least one value.
     /// `blocks` is [`blocks_held`](Self::blocks_held), found once for all quantiles.
     fn bucket_walk<const FROM_TOP: bool>(&self, blocks: std::ops::Range<usize>, k: u64) -> usize {
         let mut seen = 0;
@@ -150,6 +151,12 @@ impl WindowLatency {
                     seen += block;
                     continue;
                 }
+                let rank = if FROM_TOP {
+                    block - (k - seen) + 1
+                } else {
+                    k - seen
+                };
+                return w * 64 + find_in_block(counts, rank);
             }
             while bits != 0 {
                 let b = if FROM_TOP {
@@ -192,6 +199,30 @@ impl WindowLatency {
     }
 }
 
+/// The bucket of `counts` at which the running count from its start reaches `k`
+/// (`1 <= k <=` their sum): the lower half's sum decides which half holds it, six times,
+/// each sum of a fixed length (a bucket-by-bucket walk to a window's median cost ~8
+/// instructions a used bucket, dozens of them).
+fn find_in_block(counts: &[u64; 64], k: u64) -> usize {
+    /// Moves `at` past the next `HALF` buckets if they hold fewer than `k` values.
+    #[inline(always)]
+    fn step<const HALF: usize>(counts: &[u64; 64], at: &mut usize, k: &mut u64) {
+        let lower: u64 = counts[*at..][..HALF].iter().sum();
+        if lower < *k {
+            *k -= lower;
+            *at += HALF;
+        }
+    }
+    let (mut at, mut k) = (0, k);
+    step::<32>(counts, &mut at, &mut k);
+    step::<16>(counts, &mut at, &mut k);
+    step::<8>(counts, &mut at, &mut k);
+    step::<4>(counts, &mut at, &mut k);
+    step::<2>(counts, &mut at, &mut k);
+    step::<1>(counts, &mut at, &mut k);
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +263,27 @@ mod tests {
                 );
                 let top = h.highest_equivalent(h.lowest_equivalent(v));
                 assert_eq!(w.top(w.buckets.index(v)), top, "top of {v}'s bucket");
+            }
+        }
+    }
+
+    #[test]
+    fn find_in_block_is_a_running_count() {
+        let mut rng = crate::rng::stream(7, "window-find");
+        for round in 0..200 {
+            let counts: [u64; 64] = std::array::from_fn(|_| match rng.random_range(0..4) {
+                0 if round % 2 == 0 => rng.random_range(0..1000),
+                0 | 1 => rng.random_range(0..3),
+                _ => 0,
+            });
+            let total: u64 = counts.iter().sum();
+            for k in 1..=total.min(3000) {
+                let mut seen = 0;
+                let want = counts.iter().position(|&c| {
+                    seen += c;
+                    seen >= k
+                });
+                assert_eq!(Some(find_in_block(&counts, k)), want, "k {k}");
             }
         }
     }

@@ -398,16 +398,14 @@ impl World {
             let st = &mut svc.stats;
             m.rows.push_service(&ServiceRow {
                 attempts: st.window.attempts,
-                queue: st.queue_level.window_parts(now),
                 queue_max: st.queue_level.max_since_reset(),
-                busy: st.busy_level.window_parts(now),
+                queue: st.queue_level.take_window(now),
+                busy: st.busy_level.take_window(now),
                 workers: svc.workers,
                 rejected: st.window.rejected,
                 dropped: st.window.dropped,
             });
             st.window = ServiceWindow::default();
-            st.queue_level.reset(now);
-            st.busy_level.reset(now);
         }
         for (cache, out) in self.caches.iter_mut().zip(m.series.caches.iter_mut()) {
             cache.close_window(out, secs);

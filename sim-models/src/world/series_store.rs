@@ -45,7 +45,7 @@ pub(crate) struct ClientRow {
 /// One window of a service (instance).
 pub(crate) struct ServiceRow {
     pub attempts: u64,
-    /// `TimeWeighted::window_parts` of the queue and of the busy workers.
+    /// `TimeWeighted::take_window` of the queue and of the busy workers.
     pub queue: (u128, u64),
     pub queue_max: u64,
     pub busy: (u128, u64),
@@ -89,7 +89,7 @@ impl SeriesStore {
     pub fn push_system(&mut self, r: &SystemRow) {
         let window = self.window.as_nanos();
         let previous = self.last_end.unwrap_or(SimTime::ZERO);
-        let mut row = Row::new();
+        let mut row = self.log.row();
         push_gap(
             &mut row,
             r.end.saturating_since(previous).as_nanos(),
@@ -118,23 +118,23 @@ impl SeriesStore {
         if self.brokers {
             row.push(r.deliveries.to_bits());
         }
-        self.log.append(&row);
+        drop(row);
         self.last_end = Some(r.end);
         self.windows += 1;
     }
 
     pub fn push_client(&mut self, c: usize, r: &ClientRow) {
-        let mut row = Row::new();
+        let mut row = self.log.row();
         for n in [r.offered, r.succeeded, r.good, r.bad] {
             row.push(n);
         }
-        self.log.append(&row);
+        drop(row);
         self.last_offered[c] = r.offered;
     }
 
     pub fn push_service(&mut self, r: &ServiceRow) {
         let width = self.window.as_nanos();
-        let mut row = Row::new();
+        let mut row = self.log.row();
         for (area, elapsed) in [r.queue, r.busy] {
             row.push_wide(area);
             push_gap(&mut row, elapsed, width);
@@ -148,7 +148,7 @@ impl SeriesStore {
         ] {
             row.push(n);
         }
-        self.log.append(&row);
+        drop(row);
     }
 
     /// Appends every window to `series`'s columns (which it sizes first), as the run's
@@ -242,8 +242,13 @@ impl SeriesStore {
 }
 
 /// A duration as the gap from `usual`: 0 when equal, so a regular window's takes a byte.
+#[inline]
 fn push_gap(row: &mut Row, d: u64, usual: u64) {
-    row.push_wide(if d == usual { 0 } else { u128::from(d) + 1 });
+    row.push(if d == usual {
+        0
+    } else {
+        d.checked_add(1).expect("a span shorter than 584 years")
+    });
 }
 
 /// Attempts a window's requests (`offered` per client) make when nothing fails and nobody
