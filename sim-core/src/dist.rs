@@ -418,10 +418,12 @@ impl Sampler {
     #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
         // The usual service-time and link-latency kinds inline (a draw per attempt and per
-        // message); the rest through the full match, out of line.
+        // message: the default link is a constant 0, drawn twice per M/M/1 request); the
+        // rest through the full match, out of line.
         match &self.kind {
             Kind::Exponential(d) => d.sample(rng).min(f64::MAX),
             Kind::LogNormal(d) => d.sample(rng).min(f64::MAX),
+            Kind::Constant(v) => v.min(f64::MAX),
             _ => self.sample_any(rng),
         }
     }
