@@ -190,8 +190,9 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at `at`. Scheduling in the past is a model bug and panics.
     ///
-    /// Small enough to inline: the common case (a later block within the wheel, whose slot
-    /// has room) is a push and a bit set; everything else is `schedule_rest`, out of line.
+    /// Small enough to inline: the common cases (a later block within the wheel, whose slot
+    /// has room: a push and a bit set; the block being handled, with room: a push and a
+    /// few swaps) are here; everything else is `schedule_rest`, out of line.
     /// Measured: the call's register saves and restores cost more than the push itself.
     #[inline(always)]
     pub fn schedule(&mut self, at: SimTime, event: E) -> EventKey {
@@ -222,6 +223,26 @@ impl<E> EventQueue<E> {
                 v.push(entry);
                 self.wheel_occupied[s / 64] |= 1 << (s % 64);
                 return EventKey { seq, slot };
+            }
+        } else if block == self.block {
+            // The block being handled, in descending order: the newest seq goes before the
+            // entries at an earlier or equal time, counted from the end (usually none or a
+            // few, with blocks of ~10 events), unless that would shift more than `SHIFT_MAX`.
+            // (A plain loop: iterator adapters here were not inlined, measured.)
+            let cur = &mut self.current;
+            let n = cur.len();
+            if n < cur.capacity() {
+                let mut i = n;
+                while i > 0 && n - i <= SHIFT_MAX && cur[i - 1].time <= at {
+                    i -= 1;
+                }
+                if n - i <= SHIFT_MAX {
+                    cur.push(entry);
+                    for j in (i..n).rev() {
+                        cur.swap(j, j + 1);
+                    }
+                    return EventKey { seq, slot };
+                }
             }
         }
         self.schedule_rest(block, entry);
