@@ -6,7 +6,7 @@
 //!
 //! **Structure: a timing wheel in front of a radix heap.** Virtual time never runs backwards
 //! (nothing is scheduled before `now`), so keys are monotone. Time is cut into blocks of 2^16
-//! ns (65.5 µs), widened for sparse traffic (see `adapt`: at 10 events/s a block is 537 ms).
+//! ns (65.5 µs), widened for sparse traffic (see `adapt`: at 10 events/s a block is 67 ms).
 //! The block being handled is `current`, sorted (and `late`, below); the next 1023 blocks
 //! (67 ms at 65.5 µs) are wheel slots, unsorted `Vec`s found through a bitmap; anything later
 //! is "far", in a radix heap relative to the end of the wheel (bucket `i` holds entries whose
@@ -63,8 +63,6 @@ const WIDEST: u32 = 32;
 /// twice as many each time, up to every `ADAPT_MAX` events.
 const ADAPT_FIRST: u64 = 64;
 const ADAPT_MAX: u64 = 1 << 16;
-/// A block spans 2^GAPS_LOG2 to 2^(GAPS_LOG2 + 1) mean gaps between events (see `adapt`).
-const GAPS_LOG2: u32 = 3;
 /// An insertion into `current` shifts at most this many entries; past it the entry goes to
 /// `late`, so that a crowded block costs O(log n) per insertion, not O(n).
 const SHIFT_MAX: usize = 32;
@@ -226,8 +224,8 @@ impl<E> EventQueue<E> {
             }
         } else if block == self.block {
             // The block being handled, in descending order: the newest seq goes before the
-            // entries at an earlier or equal time, counted from the end (usually none or a
-            // few, with blocks of ~10 events), unless that would shift more than `SHIFT_MAX`.
+            // entries at an earlier or equal time, counted from the end (usually none or
+            // one), unless that would shift more than `SHIFT_MAX`.
             // (A plain loop: iterator adapters here were not inlined, measured.)
             let cur = &mut self.current;
             let n = cur.len();
@@ -578,18 +576,17 @@ impl<E> EventQueue<E> {
             .sort_unstable_by_key(|e| Reverse((e.time, e.seq)));
     }
 
-    /// Sizes blocks to the traffic: 8 to 16 times the mean gap between the events scheduled
-    /// since the last call, so that a block holds about ten events and the wheel spans ~10,000
-    /// gaps, but never narrower than 65.5 µs. One or two events a block (the width it had
-    /// before) made nearly every pop a block change (find the next slot, take it, sort it):
-    /// M/M/1 -2.3% and v0.4 -2.0% instructions at 8-16 gaps; 4-8 saved less, 16-32 cost
-    /// v0.4 1% of it back (more entries shifted in the block being handled, more sorting).
-    /// 65.5 µs suits ~150 k events/s; at 10 events/s
+    /// Sizes blocks to the traffic: about as long as the mean gap between the events scheduled
+    /// since the last call, so that a block holds an event or two and the wheel spans ~1,000
+    /// gaps, but never narrower than 65.5 µs. 65.5 µs suits ~10 k events/s; at 10 events/s
     /// (the DesCartes harness's retry model: a 1 s timeout, a request every 500 ms) nearly
     /// every event landed beyond a 67 ms wheel, in the far heap, and each pop moved every far
     /// entry. Narrower blocks for dense traffic cost more than they saved (the 100 k
     /// in-flight bench +7% instructions: its 1 s services and 5 s timeouts then fall through
-    /// more far buckets). Refiles everything (O(n)) only when the width changes by 4x or
+    /// more far buckets). Wider blocks (8-16 gaps) cost fewer instructions (M/M/1 -2.3%,
+    /// v0.4 -2.0%) but more time: v0.4 for 1 h ran 2.75 s against 2.36-2.39 s, interleaved,
+    /// with 1 MB more peak RSS (probably: its wheel then spans 537 ms, not 67 ms, and holds
+    /// most pending events in 1,024 separate buffers). Refiles everything (O(n)) only when the width changes by 4x or
     /// more. Runs between blocks, after `ADAPT_FIRST` events are scheduled, then after twice
     /// as many each time.
     #[cold]
@@ -597,8 +594,7 @@ impl<E> EventQueue<E> {
     fn adapt(&mut self) {
         let (scheduled, since) = self.adapted_at;
         let gap = (self.now.0 - since.0) / (self.next_seq - scheduled);
-        // floor(log2(gap)) + GAPS_LOG2: a block of 2^GAPS_LOG2 to twice that many gaps.
-        let shift = (u64::BITS - gap.leading_zeros()).saturating_sub(1) + GAPS_LOG2;
+        let shift = (u64::BITS - gap.leading_zeros()).saturating_sub(1);
         let shift = shift.clamp(NARROWEST, WIDEST);
         if shift.abs_diff(self.shift) >= 2 {
             self.shift = shift;
