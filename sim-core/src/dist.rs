@@ -194,7 +194,7 @@ impl<V: DistValue> Dist<V> {
             )
         }
         let (kind, mean) = match self {
-            Dist::Constant(v) => (Kind::Constant(v.to_f64()), v.to_f64()),
+            Dist::Constant(v) => (Kind::constant(v.to_f64()), v.to_f64()),
             Dist::Uniform { min, max } => {
                 let (lo, hi) = (min.to_f64(), max.to_f64());
                 // Inclusive so that min == max (a constant) is accepted.
@@ -396,7 +396,10 @@ pub struct Sampler {
 
 #[derive(Clone, Debug)]
 enum Kind {
-    Constant(f64),
+    /// The value, and the value as a duration (for `sample_duration`), converted once: the
+    /// default link's latency is a constant 0, and a draw and its conversion cost ~25
+    /// instructions a message.
+    Constant(f64, SimDuration),
     Uniform(Uniform<f64>),
     Exponential(Exp<f64>),
     /// Untruncated normal with mean >= 0; negative draws are rejected.
@@ -412,16 +415,25 @@ enum Kind {
     Empirical(Vec<(f64, f64)>),
 }
 
+impl Kind {
+    fn constant(v: f64) -> Kind {
+        // As `sample` and `sample_duration` would give it.
+        Kind::Constant(v, SimDuration::from_nanos_f64(v.min(f64::MAX)))
+    }
+}
+
 impl Sampler {
     /// One draw in base units: never negative, never NaN, always finite (heavy tails with
     /// extreme parameters that overflow are clamped to `f64::MAX`).
     #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
         // The usual service-time and link-latency kinds inline (a draw per attempt and per
-        // message); the rest through the full match, out of line.
+        // message: the default link is a constant 0, drawn twice per M/M/1 request); the
+        // rest through the full match, out of line.
         match &self.kind {
             Kind::Exponential(d) => d.sample(rng).min(f64::MAX),
             Kind::LogNormal(d) => d.sample(rng).min(f64::MAX),
+            Kind::Constant(v, _) => v.min(f64::MAX),
             _ => self.sample_any(rng),
         }
     }
@@ -429,7 +441,7 @@ impl Sampler {
     /// [`sample`](Self::sample) for any kind.
     fn sample_any(&self, rng: &mut SimRng) -> f64 {
         let x = match &self.kind {
-            Kind::Constant(v) => *v,
+            Kind::Constant(v, _) => *v,
             Kind::Uniform(d) => d.sample(rng),
             Kind::Exponential(d) => d.sample(rng),
             Kind::TruncatedNormal(d) => sample_truncated(d, rng),
@@ -459,7 +471,10 @@ impl Sampler {
     /// One draw as a duration, for samplers compiled from a `Dist<SimDuration>`.
     #[inline]
     pub fn sample_duration(&self, rng: &mut SimRng) -> SimDuration {
-        SimDuration::from_nanos_f64(self.sample(rng))
+        match self.kind {
+            Kind::Constant(_, d) => d,
+            _ => SimDuration::from_nanos_f64(self.sample(rng)),
+        }
     }
 
     /// The analytic mean in base units; `f64::INFINITY` for a Pareto with shape <= 1.

@@ -401,6 +401,10 @@ pub struct World {
     scratch_outstanding: Vec<u32>,
     scratch_healthy: Vec<bool>,
     max_in_flight: u64,
+    /// Set when an insertion takes requests or attempts past `max_in_flight` (checked in
+    /// `issue` and `dispatch`, the only places they are made): only then does the guard
+    /// after an event count them (see `check_in_flight`).
+    past_limit: bool,
     /// The scenario's rules (empty: no control runs) and the actions they took.
     rules: Vec<control::CompiledRule>,
     pub(crate) actions: Vec<crate::result::ActionWindow>,
@@ -545,21 +549,33 @@ impl World {
 
     /// The in-flight guard, after every event: requests and attempts are created by open-
     /// and closed-loop clients, retries, hedges, fan-out and the end of a pause alike, so
-    /// checking only after arrivals let closed loops, retries and hedges run past it. Two
-    /// comparisons per event; the message is built out of line, once.
+    /// checking only after arrivals let closed loops, retries and hedges run past it. One
+    /// test of `past_limit` per event: the counts can be over the limit after an event only
+    /// if an insertion during it took them past (they were not over after the one before);
+    /// they are counted then, out of line, and the flag is cleared if they came back down.
     #[inline(always)]
-    fn check_in_flight(&self, now: SimTime) -> ControlFlow<Box<str>> {
-        if (self.attempts.len() as u64) <= self.max_in_flight
-            && (self.requests.len() as u64) <= self.max_in_flight
-        {
+    fn check_in_flight(&mut self, now: SimTime) -> ControlFlow<Box<str>> {
+        if !self.past_limit {
             return ControlFlow::Continue(());
         }
         self.in_flight_stop(now)
     }
 
+    /// Notes whether the requests or attempts just inserted took their count past the limit.
+    #[inline(always)]
+    fn note_in_flight(&mut self, count: usize) {
+        self.past_limit |= count as u64 > self.max_in_flight;
+    }
+
     #[cold]
     #[inline(never)]
-    fn in_flight_stop(&self, now: SimTime) -> ControlFlow<Box<str>> {
+    fn in_flight_stop(&mut self, now: SimTime) -> ControlFlow<Box<str>> {
+        if (self.attempts.len() as u64) <= self.max_in_flight
+            && (self.requests.len() as u64) <= self.max_in_flight
+        {
+            self.past_limit = false;
+            return ControlFlow::Continue(());
+        }
         let worst = self
             .services
             .iter()

@@ -617,6 +617,7 @@ impl World {
             scratch_healthy: Vec::new(),
             effects,
             max_in_flight: s.limits.max_in_flight,
+            past_limit: false,
             warmup: start.saturating_add(s.warmup),
             slo_latency: s.slo.as_ref().and_then(|slo| slo.latency),
             window: s.window,

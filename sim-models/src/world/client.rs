@@ -110,6 +110,7 @@ impl World {
             counted,
             call: CallKey::default(),
         });
+        self.note_in_flight(self.requests.len());
         if let Some(t) = self.trace.as_deref_mut() {
             t.issue(req, id, now, &self.clients[c as usize].name);
         }
@@ -278,6 +279,7 @@ impl World {
             active_idx: 0,
             counted: false,
         });
+        self.note_in_flight(self.attempts.len());
         if self.trace.is_some() {
             self.trace_send(request_id, key, number, from, target, now);
         }
