@@ -676,14 +676,11 @@ impl TimeWeighted {
 
     /// Starts a new window at `now`, keeping the current level; the run totals are untouched.
     pub fn reset(&mut self, now: SimTime) {
-        self.advance(now);
-        self.window_start = self.last;
-        self.window_base = self.area;
-        self.window_max = self.level;
+        self.take_window(now);
     }
 
-    /// [`window_parts`](Self::window_parts), then [`reset`](Self::reset): a window's close,
-    /// accumulating to `now` once for both.
+    /// [`window_parts`](Self::window_parts), then a new window at `now` (what
+    /// [`reset`](Self::reset) does): a window's close, accumulating to `now` once for both.
     #[inline]
     pub fn take_window(&mut self, now: SimTime) -> (u128, u64) {
         self.advance(now);

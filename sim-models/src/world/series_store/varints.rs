@@ -160,13 +160,7 @@ impl Reader<'_> {
     /// The next value, pushed with [`Row::push_wide`]; panics past the last (a reader and
     /// its writer disagree: a bug).
     pub fn next(&mut self) -> u128 {
-        if self.current.is_empty() {
-            self.current = self
-                .chunks
-                .next()
-                .map(Chunk::values)
-                .expect("read past the last value");
-        }
+        self.refill();
         if self.current[0] == 0 {
             self.current = &self.current[1..];
             return u128::from_le_bytes(self.take());
@@ -178,13 +172,7 @@ impl Reader<'_> {
     /// they take the short way, in line (filling the columns at a run's end is mostly this).
     #[inline]
     pub fn u64(&mut self) -> u64 {
-        if self.current.is_empty() {
-            self.current = self
-                .chunks
-                .next()
-                .map(Chunk::values)
-                .expect("read past the last value");
-        }
+        self.refill();
         match *self.current {
             [byte, ref rest @ ..] if byte & 1 == 1 => {
                 self.current = rest;
@@ -214,6 +202,19 @@ impl Reader<'_> {
         };
         self.current = &self.current[n..];
         x >> n
+    }
+
+    /// Moves to the next chunk when this one is read; panics past the last value (a reader
+    /// and its writer disagree: a bug).
+    #[inline(always)]
+    fn refill(&mut self) {
+        if self.current.is_empty() {
+            self.current = self
+                .chunks
+                .next()
+                .map(Chunk::values)
+                .expect("read past the last value");
+        }
     }
 
     /// The next `K` bytes.
