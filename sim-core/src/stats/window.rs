@@ -7,35 +7,38 @@ use crate::time::SimDuration;
 /// [`LatencyRecorder`](super::LatencyRecorder) of the same precision, to the bit, at a cost
 /// that follows what the window holds, not the range its histogram has grown to.
 ///
-/// It counts values in the HdrHistogram's own buckets (same index, same boundaries) and keeps
-/// a bitmap of the buckets in use: a quantile walks the used buckets only, and emptying the
-/// window zeroes only them. A plain histogram zeroed and scanned its whole grown range per
-/// window (about 17,700 instructions a window for a window's ~500 latencies at 2 digits,
-/// nanoseconds to seconds); a sorted list costs O(n log n).
+/// It counts values in the HdrHistogram's own buckets (same index, same boundaries), in
+/// blocks of 64 buckets that also count their values: a quantile passes whole blocks by
+/// their count and searches only the block holding it (by halves, [`find_in_block`]), and
+/// emptying the window zeroes only the blocks that hold values. A plain histogram zeroed
+/// and scanned its whole grown range per window (about 17,700 instructions a window for a
+/// window's ~500 latencies at 2 digits, nanoseconds to seconds); a sorted list costs
+/// O(n log n); a bitmap of the used buckets cost 5 instructions a value to keep, and a
+/// block's values had to be summed to be passed.
 ///
-/// Counts are kept in blocks of 64 buckets, each allocated when a value first lands in it:
-/// latencies crowd a few blocks, and the whole range up to seconds (~3,300 buckets, 26 KB
-/// at 2 digits) would be zeroed and touched up front, most of a short run's memory.
+/// A block is allocated when a value first lands in it: latencies crowd a few blocks, and
+/// the whole range up to seconds (~3,300 buckets, 26 KB at 2 digits) would be zeroed and
+/// touched up front, most of a short run's memory.
 #[derive(Clone, Debug)]
 pub struct WindowLatency {
     /// The histogram's bucket arithmetic.
     buckets: Buckets,
-    /// Per block `w` of 64 bucket indices (`64 w .. 64 w + 64`): 1 + the block's place in
-    /// `counts`, 0 while no value has landed in it. Grown to the highest block recorded.
-    slots: Vec<u32>,
-    /// Values per bucket, one array per block ever used (in the order first used).
-    counts: Vec<[u64; 64]>,
-    /// Bit `i % 64` of word `i / 64` set when bucket `i` holds values.
-    used: Vec<u64>,
+    /// Per block `w` of 64 bucket indices (`64 w .. 64 w + 64`): its values. Grown to the
+    /// highest block recorded.
+    slots: Vec<Slot>,
     n: u64,
     min_ns: u64,
     max_ns: u64,
 }
 
-/// Values still to pass up to which a quantile walks used buckets one by one rather than
-/// summing a whole block of 64 first: a tail quantile (p99 of a few hundred values) or any
-/// of a window of a few values is a few buckets from its end.
-const WALK: u64 = 8;
+/// A block of 64 buckets: how many values it holds (a quantile passes it by that), and
+/// the values per bucket, allocated when the first lands in it (a box, not a place in a
+/// shared vector: recording then checks no index).
+#[derive(Clone, Debug, Default)]
+struct Slot {
+    n: u64,
+    counts: Option<Box<[u64; 64]>>,
+}
 
 impl WindowLatency {
     pub fn with_precision(sigfigs: u8) -> Self {
@@ -43,8 +46,6 @@ impl WindowLatency {
         WindowLatency {
             buckets: Buckets::of(sigfigs),
             slots: Vec::new(),
-            counts: Vec::new(),
-            used: Vec::new(),
             n: 0,
             min_ns: u64::MAX,
             max_ns: 0,
@@ -56,25 +57,21 @@ impl WindowLatency {
         let ns = d.as_nanos();
         let i = self.buckets.index(ns);
         let w = i / 64;
-        if w >= self.slots.len() || self.slots[w] == 0 {
-            self.add_block(w);
+        if w >= self.slots.len() {
+            self.grow(w);
         }
-        self.used[w] |= 1 << (i % 64);
-        self.counts[self.slots[w] as usize - 1][i % 64] += 1;
+        let slot = &mut self.slots[w];
+        slot.n += 1;
+        slot.counts.get_or_insert_with(new_block)[i % 64] += 1;
         self.n += 1;
         self.min_ns = self.min_ns.min(ns);
         self.max_ns = self.max_ns.max(ns);
     }
 
-    /// Counts for block `w` (rare: once per block a run's latencies ever reach).
+    /// Slots up to block `w` (rare: a run's latencies reach a new high block a few times).
     #[cold]
-    fn add_block(&mut self, w: usize) {
-        if w >= self.slots.len() {
-            self.slots.resize(w + 1, 0);
-            self.used.resize(w + 1, 0);
-        }
-        self.counts.push([0; 64]);
-        self.slots[w] = self.counts.len() as u32;
+    fn grow(&mut self, w: usize) {
+        self.slots.resize(w + 1, Slot::default());
     }
 
     /// The highest value of bucket index `i`: what the histogram reports for a value in it
@@ -83,11 +80,6 @@ impl WindowLatency {
         let h = self.buckets.h;
         let bucket = if i < 2 << h { 0 } else { (i >> h) - 1 };
         self.buckets.lowest(i).saturating_add(1 << bucket) - 1
-    }
-
-    /// The counts of block `w`, which holds values.
-    fn block(&self, w: usize) -> &[u64; 64] {
-        &self.counts[self.slots[w] as usize - 1]
     }
 
     pub fn count(&self) -> u64 {
@@ -103,35 +95,42 @@ impl WindowLatency {
     /// the top of the bucket holding the value of rank `ceil(q n)` (at least 1), within the
     /// exact `[min, max]`; `q <= 0` the exact minimum, `q >= 1` the exact maximum.
     pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [SimDuration; N] {
+        let mut out = [SimDuration::ZERO; N];
         if self.n == 0 {
-            return [SimDuration::ZERO; N];
+            return out;
         }
         let blocks = self.blocks_held();
-        qs.map(|q| {
+        let n = self.n as f64;
+        for (out, q) in out.iter_mut().zip(qs) {
             let ns = if q <= 0.0 {
                 self.min_ns
             } else if q >= 1.0 {
                 self.max_ns
             } else {
-                let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
-                // From the nearer end: a tail quantile is a few buckets from the top.
-                let at = if rank <= self.n / 2 {
-                    self.bucket_walk::<false>(blocks.clone(), rank)
-                } else {
-                    self.bucket_walk::<true>(blocks.clone(), self.n - rank + 1)
-                };
-                self.top(at).clamp(self.min_ns, self.max_ns)
+                match ceil(q * n).clamp(1, self.n) {
+                    // The largest value: its bucket's top, within `max`, is `max` (a window
+                    // of fewer than 1,000 values has its p999 there).
+                    rank if rank == self.n => self.max_ns,
+                    // From the nearer end: a tail quantile is a block or two from the top.
+                    rank => {
+                        let at = if rank <= self.n / 2 {
+                            self.bucket_walk::<false>(blocks.clone(), rank)
+                        } else {
+                            self.bucket_walk::<true>(blocks.clone(), self.n - rank + 1)
+                        };
+                        self.top(at).clamp(self.min_ns, self.max_ns)
+                    }
+                }
             };
-            SimDuration::from_nanos(ns)
-        })
+            *out = SimDuration::from_nanos(ns);
+        }
+        out
     }
 
     /// The bucket holding the `k`-th smallest value (`1 <= k <= n`), or with `FROM_TOP` the
-    /// `k`-th largest. Whole blocks of 64 buckets are summed and passed (a window's values
-    /// crowd a few blocks) until the one holding it, searched by halves
-    /// ([`find_in_block`]); while at most [`WALK`] values are still to pass, buckets are
-    /// walked one by one instead, each used bucket passing at least one value.
-    /// `blocks` is [`blocks_held`](Self::blocks_held), found once for all quantiles.
+    /// `k`-th largest: blocks are passed by their counts until the one holding it, searched
+    /// by halves ([`find_in_block`]). `blocks` is [`blocks_held`](Self::blocks_held), found
+    /// once for all quantiles.
     fn bucket_walk<const FROM_TOP: bool>(&self, blocks: std::ops::Range<usize>, k: u64) -> usize {
         let mut seen = 0;
         for i in 0..blocks.len() {
@@ -140,38 +139,20 @@ impl WindowLatency {
             } else {
                 blocks.start + i
             };
-            let mut bits = self.used[w];
-            if bits == 0 {
+            let Slot { n, ref counts } = self.slots[w];
+            if seen + n < k {
+                seen += n;
                 continue;
             }
-            let counts = self.block(w);
-            if k - seen > WALK {
-                let block: u64 = counts.iter().sum();
-                if seen + block < k {
-                    seen += block;
-                    continue;
-                }
-                let rank = if FROM_TOP {
-                    block - (k - seen) + 1
-                } else {
-                    k - seen
-                };
-                return w * 64 + find_in_block(counts, rank);
-            }
-            while bits != 0 {
-                let b = if FROM_TOP {
-                    63 - bits.leading_zeros() as usize
-                } else {
-                    bits.trailing_zeros() as usize
-                };
-                seen += counts[b];
-                if seen >= k {
-                    return w * 64 + b;
-                }
-                bits &= !(1 << b);
-            }
+            let rank = if FROM_TOP {
+                n - (k - seen) + 1
+            } else {
+                k - seen
+            };
+            let counts = counts.as_ref().expect("a block holding values has counts");
+            return w * 64 + find_in_block(counts, rank);
         }
-        unreachable!("the used buckets hold all n values")
+        unreachable!("the blocks hold all n values")
     }
 
     /// The blocks from the minimum's to the maximum's: the only ones that can hold values
@@ -183,20 +164,33 @@ impl WindowLatency {
         self.buckets.index(self.min_ns) / 64..self.buckets.index(self.max_ns) / 64 + 1
     }
 
-    /// Forgets every value, keeping what was allocated; zeroes only the blocks of 64
-    /// buckets in use, looking only between the minimum's and the maximum's.
+    /// Forgets every value, keeping what was allocated; zeroes only the blocks holding
+    /// values, looking only between the minimum's and the maximum's.
     pub fn reset(&mut self) {
         let blocks = self.blocks_held();
-        for (w, bits) in self.used[blocks.clone()].iter_mut().enumerate() {
-            let w = w + blocks.start;
-            if std::mem::take(bits) != 0 {
-                self.counts[self.slots[w] as usize - 1].fill(0);
+        for slot in &mut self.slots[blocks] {
+            if let (1.., Some(counts)) = (std::mem::take(&mut slot.n), &mut slot.counts) {
+                counts.fill(0);
             }
         }
         self.n = 0;
         self.min_ns = u64::MAX;
         self.max_ns = 0;
     }
+}
+
+/// The counts of a block first used (rare: once per block a run's latencies ever reach).
+#[cold]
+fn new_block() -> Box<[u64; 64]> {
+    Box::new([0; 64])
+}
+
+/// `x.ceil() as u64` for `x >= 0` (exactly: an `f64` at or past 2^52 is a whole number),
+/// without a call to `ceil` (the baseline x86-64 has no instruction for it).
+#[inline]
+fn ceil(x: f64) -> u64 {
+    let whole = x as u64;
+    whole + u64::from((whole as f64) < x)
 }
 
 /// The bucket of `counts` at which the running count from its start reaches `k`
@@ -285,6 +279,30 @@ mod tests {
                 });
                 assert_eq!(Some(find_in_block(&counts, k)), want, "k {k}");
             }
+        }
+    }
+
+    #[test]
+    fn ceil_is_f64_ceil() {
+        let mut rng = crate::rng::stream(13, "window-ceil");
+        let edges = [
+            0.0,
+            0.5,
+            1.0,
+            1.5,
+            2f64.powi(52) - 0.5,
+            2f64.powi(52),
+            2f64.powi(53) + 2.0,
+        ];
+        let random =
+            (0..100_000).map(|_| rng.random::<f64>() * 10f64.powi(rng.random_range(0..19)));
+        for x in edges.into_iter().chain(random) {
+            assert_eq!(ceil(x), x.ceil() as u64, "{x}");
+            assert_eq!(
+                ceil(0.999 * x.floor()),
+                (0.999 * x.floor()).ceil() as u64,
+                "{x}"
+            );
         }
     }
 
