@@ -191,18 +191,19 @@ fn finish(
         .collect();
 
     // One client's latencies are the system's: borrowed, not copied into a fresh histogram.
-    let merged;
-    let all_latency = match world.clients.as_slice() {
-        [one] => &one.outcome.latency,
+    let merged = match world.clients.as_slice() {
+        [_] => None,
         all => {
             let mut m = LatencyRecorder::new();
             for c in all {
                 m.merge(&c.outcome.latency);
             }
-            merged = m;
-            &merged
+            Some(m)
         }
     };
+    let all_latency = merged
+        .as_ref()
+        .unwrap_or_else(|| &world.clients[0].outcome.latency);
     let mut all_exact = Welford::new();
     for c in &world.clients {
         all_exact.merge(&c.outcome.latency_exact);
@@ -259,17 +260,6 @@ fn finish(
     let expected: f64 = (0..services.len()).map(expected_at).sum();
 
     let latency_cdf = all_latency.cdf_points();
-    world.forget_side_effects();
-    let mut series = std::mem::take(&mut world.metrics.series);
-    world.metrics.rows.fill(&mut series);
-    series.latency_cdf = latency_cdf;
-    let retry_amplification_peak = series
-        .retry_amplification
-        .iter()
-        .zip(&series.offered)
-        .filter(|&(_, &offered)| offered > 0)
-        .map(|(&a, _)| a)
-        .fold(0.0, f64::max);
     // The scenario's own faults, then those its incident processes drew.
     let faults: Vec<FaultWindow> = crate::incidents::with_incidents(s, seed)
         .faults
@@ -281,6 +271,48 @@ fn finish(
         })
         .collect();
     let fault_spans: Vec<(f64, f64)> = faults.iter().map(|f| (f.start_s, f.end_s)).collect();
+
+    // The SLOs' alerts as the world evaluated them window by window during the run (the
+    // same evaluator rules read): what an alerting system would have shown at the time.
+    let alerts = world.metrics.alerts.as_ref().map(|a| a.report());
+    let detections = alerts
+        .as_ref()
+        .map(|a| crate::slo::time_to_detect(a, &fault_spans))
+        .unwrap_or_default();
+    for (client, online) in clients.iter_mut().zip(&world.metrics.client_alerts) {
+        if let Some(online) = online {
+            let a = online.report();
+            client.detections = crate::slo::time_to_detect(&a, &fault_spans);
+            client.alerts = Some(a);
+        }
+    }
+
+    let remediation = world.remediation_report(end, system.availability);
+    let (retries, hedges) = (world.metrics.retries, world.metrics.hedges);
+    let backpressure_rejections = world.metrics.local_rejections;
+    let actions = std::mem::take(&mut world.actions);
+    let breakers = world.breaker_reports();
+    let ejections = world.ejection_reports();
+    let caches = world.caches.iter().map(|c| c.result()).collect();
+    let brokers = world.brokers.iter_mut().map(|b| b.result()).collect();
+    let databases = world.databases.iter().map(|d| d.result()).collect();
+    let configs = world.configs.iter().map(|c| c.result()).collect();
+    let token_auths = world.token_auths.iter().map(|t| t.result()).collect();
+    let incident_log = world.take_incident_log();
+    let mut series = std::mem::take(&mut world.metrics.series);
+    let rows = world.metrics.rows.take();
+    // The world (its side-effect ledger, histograms, slot maps, pending events) goes before
+    // the series' columns are made: a long run's columns are the bulk of its memory.
+    drop((engine, merged));
+    rows.fill(&mut series);
+    series.latency_cdf = latency_cdf;
+    let retry_amplification_peak = series
+        .retry_amplification
+        .iter()
+        .zip(&series.offered)
+        .filter(|&(_, &offered)| offered > 0)
+        .map(|(&a, _)| a)
+        .fold(0.0, f64::max);
     // The load offered by open-loop clients (it does not depend on the answers), per second:
     // the verdict checks that a lower goodput is not just less load.
     let open: Vec<&crate::result::ClientSeries> = series
@@ -302,23 +334,8 @@ fn finish(
         &fault_spans,
         RecoveryParams::default(),
     );
+    drop(demand_rps);
 
-    // The SLOs' alerts as the world evaluated them window by window during the run (the
-    // same evaluator rules read): what an alerting system would have shown at the time.
-    let alerts = world.metrics.alerts.as_ref().map(|a| a.report());
-    let detections = alerts
-        .as_ref()
-        .map(|a| crate::slo::time_to_detect(a, &fault_spans))
-        .unwrap_or_default();
-    for (client, online) in clients.iter_mut().zip(&world.metrics.client_alerts) {
-        if let Some(online) = online {
-            let a = online.report();
-            client.detections = crate::slo::time_to_detect(&a, &fault_spans);
-            client.alerts = Some(a);
-        }
-    }
-
-    let remediation = world.remediation_report(end, system.availability);
     let scenario_hash = s.hash();
     RunResult {
         scenario: s.name.clone(),
@@ -358,14 +375,14 @@ fn finish(
         retry_amplification: ratio(attempts as f64, expected),
         wasted_work_s: services.iter().map(|x| x.wasted_work_s).sum(),
         duplicate_side_effects: services.iter().map(|x| x.duplicate_side_effects).sum(),
-        retries: world.metrics.retries,
-        backpressure_rejections: world.metrics.local_rejections,
-        hedges: world.metrics.hedges,
+        retries,
+        backpressure_rejections,
+        hedges,
         retry_amplification_peak,
         faults,
-        actions: std::mem::take(&mut world.actions),
-        breakers: world.breaker_reports(),
-        ejections: world.ejection_reports(),
+        actions,
+        breakers,
+        ejections,
         alerts,
         detections,
         baseline_goodput_rps: rec.baseline_rps,
@@ -378,12 +395,12 @@ fn finish(
         clients,
         services,
         zones,
-        caches: world.caches.iter().map(|c| c.result()).collect(),
-        brokers: world.brokers.iter_mut().map(|b| b.result()).collect(),
-        databases: world.databases.iter().map(|d| d.result()).collect(),
-        configs: world.configs.iter().map(|c| c.result()).collect(),
-        token_auths: world.token_auths.iter().map(|t| t.result()).collect(),
-        incident_log: world.take_incident_log(),
+        caches,
+        brokers,
+        databases,
+        configs,
+        token_auths,
+        incident_log,
         remediation,
         series,
     }

@@ -430,12 +430,6 @@ pub struct World {
 impl World {
     /// Ejections by every call site's outlier detection, in call-site order (sites that
     /// ejected nothing left out).
-    /// Frees the side-effect ledger once the run is over (no result reads it): ten minutes of
-    /// completions, freed before the series' columns are filled beside the run's state.
-    pub(crate) fn forget_side_effects(&mut self) {
-        self.ledger = side_effects::Ledger::default();
-    }
-
     pub(crate) fn ejection_reports(&self) -> Vec<crate::result::EjectionReport> {
         let n_clients = self.clients.len() as u32;
         let name = |n: u32| {

@@ -151,6 +151,12 @@ impl SeriesStore {
         drop(row);
     }
 
+    /// The windows closed so far, leaving none.
+    pub fn take(&mut self) -> SeriesStore {
+        let empty = SeriesStore::new(self.window, Vec::new(), self.brokers);
+        std::mem::replace(self, empty)
+    }
+
     /// Appends every window to `series`'s columns (which it sizes first), as the run's
     /// `f64` and `u64` values: t_s, the system columns, each client's and each service's.
     pub fn fill(&self, series: &mut Series) {
