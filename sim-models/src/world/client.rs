@@ -358,7 +358,7 @@ impl World {
         if !success && waiting {
             return; // other attempts are still racing: wait for them (or the timeout)
         }
-        if let Some(t) = self.calls[key].timer.take() {
+        if let Some(t) = call.timer.take() {
             q.cancel(t);
         }
         if waiting {
