@@ -180,7 +180,7 @@ impl World {
             self.metrics.retries += u64::from(counted);
         }
         let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent);
-        let edge_id = call.edge;
+        let (edge_id, request_id) = (call.edge, call.request_id);
         call.sent_at = now;
         if let Some(w) = self.watch.as_deref_mut() {
             w.edge_attempts[edge_id as usize] += 1;
@@ -226,7 +226,14 @@ impl World {
         {
             q.schedule(now + h.delay, Event::HedgeDue { call: key, number });
         }
-        let attempt = self.dispatch(key, number, replica, attempt_deadline, q);
+        let attempt = self.dispatch(
+            key,
+            (request_id, edge_id),
+            number,
+            replica,
+            attempt_deadline,
+            q,
+        );
         // Written once the attempt is out: nothing on the way reads them.
         let call = &mut self.calls[key];
         call.replica = replica;
@@ -234,21 +241,21 @@ impl World {
         call.current = Some(attempt);
     }
 
-    /// Creates attempt `number` of `key` for target `replica` and puts it on the wire.
+    /// Creates attempt `number` of `key` (serving `request_id` on call site `edge_id`, read
+    /// from the call by the caller) for target `replica` and puts it on the wire.
     /// Always inlined, like `reply` and `defer_if_paused`: once per attempt or answer, and
     /// plain `#[inline]` hints are not taken in this crate (measured).
     #[inline(always)]
     fn dispatch(
         &mut self,
         key: CallKey,
+        (request_id, edge_id): (u64, u32),
         number: u32,
         replica: u32,
         deadline: Option<SimTime>,
         q: &mut EventQueue<Event>,
     ) -> AttemptKey {
         let now = q.now();
-        let call = &self.calls[key];
-        let (request_id, edge_id) = (call.request_id, call.edge);
         let edge = &self.edges[edge_id as usize];
         let (from, target, pair, endpoint) = (
             edge.from,
@@ -463,7 +470,7 @@ impl World {
         if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
             return; // answered, or moved on to another attempt
         }
-        let (edge_id, sent) = (call.edge, call.hedges_sent);
+        let (edge_id, sent, request_id) = (call.edge, call.hedges_sent, call.request_id);
         let deadline = call
             .current
             .and_then(|a| self.attempts.get(a))
@@ -483,7 +490,14 @@ impl World {
         // Counted like requests and attempts: hedges sent from the end of the warm-up on.
         self.metrics.hedges += u64::from(now >= self.warmup);
         let hedge_number = HEDGE_BASE + sent;
-        let attempt = self.dispatch(key, hedge_number, replica, deadline, q);
+        let attempt = self.dispatch(
+            key,
+            (request_id, edge_id),
+            hedge_number,
+            replica,
+            deadline,
+            q,
+        );
         let call = &mut self.calls[key];
         call.hedges_sent += 1;
         call.hedges.push(Hedge {

@@ -13,7 +13,7 @@ use sim_core::{SimDuration, SimTime};
 use super::super::effects::EffectKind;
 use super::super::metrics::ServiceStats;
 use super::super::side_effects::{self, IdempotencyStore, Seen};
-use super::super::{AttemptKey, CallKey, Event, Failure, Outcome, Parent, Phase, World};
+use super::super::{Attempt, AttemptKey, CallKey, Event, Failure, Outcome, Parent, Phase, World};
 use crate::limits::{Adaptive, RateLimiter, TokenBucket};
 use crate::result::{Latency, ServiceResult};
 use crate::scenario::{self, CrashMode, Discipline, QueueSpec};
@@ -314,13 +314,17 @@ impl World {
             }
         }
         if admitted && start_now {
-            self.start_work(s, a, q);
+            if svc.expired(att, now) {
+                self.drop_expired(s, a, now);
+            } else {
+                svc.take_worker(att, a, q);
+            }
         } else if admitted {
             svc.stats.waited += u64::from(counted);
             svc.queue.push_back(a);
             svc.stats.queue_level.add(now, 1);
             svc.stats.note_in_flight();
-            self.attempts[a].phase = Phase::Queued;
+            att.phase = Phase::Queued;
         } else {
             svc.stats.rejected += u64::from(counted);
             svc.stats.window.rejected += 1;
@@ -328,45 +332,57 @@ impl World {
         }
     }
 
-    /// A worker of service `s` takes attempt `a`, unless its deadline has passed and the
-    /// service honours deadlines (then it is dropped). Returns whether a worker was taken.
-    #[inline(always)]
-    fn start_work(&mut self, s: usize, a: AttemptKey, q: &mut EventQueue<Event>) -> bool {
-        let now = q.now();
+    /// Service `s` drops attempt `a` instead of giving it a worker: its deadline has passed
+    /// and the service honours deadlines (see [`ServiceState::expired`]).
+    #[cold]
+    fn drop_expired(&mut self, s: usize, a: AttemptKey, now: SimTime) {
         let svc = &mut self.services[s];
-        let att = &mut self.attempts[a];
-        if svc.honor_deadline && att.deadline.is_some_and(|d| now >= d) {
-            svc.stats.dropped += u64::from(att.counted);
-            svc.stats.window.dropped += 1;
-            self.end_operation(a, now, false);
-            self.remove_attempt(a);
-            return false;
-        }
-        svc.busy += 1;
-        svc.stats.busy_level.add(now, 1);
-        svc.stats.note_in_flight();
+        svc.stats.dropped += u64::from(self.attempts[a].counted);
+        svc.stats.window.dropped += 1;
+        self.end_operation(a, now, false);
+        self.remove_attempt(a);
+    }
+}
+
+impl ServiceState {
+    /// Whether it drops `att` rather than work on it: its deadline has passed and the
+    /// service honours deadlines.
+    #[inline(always)]
+    fn expired(&self, att: &Attempt, now: SimTime) -> bool {
+        self.honor_deadline && att.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// A worker takes attempt `a` (`att`, not expired) and its local work is scheduled; the
+    /// caller holds the service and the attempt already, so neither is looked up again.
+    #[inline(always)]
+    fn take_worker(&mut self, att: &mut Attempt, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        self.busy += 1;
+        self.stats.busy_level.add(now, 1);
+        self.stats.note_in_flight();
         if att.counted {
-            svc.stats
+            self.stats
                 .wait_exact
                 .push((now - att.arrived).as_nanos() as f64);
         }
         att.phase = Phase::Working;
         att.started = now;
-        att.active_idx = svc.active.len() as u32;
-        svc.active.push(a);
-        let work = svc.endpoints[att.endpoint as usize]
+        att.active_idx = self.active.len() as u32;
+        self.active.push(a);
+        let work = self.endpoints[att.endpoint as usize]
             .work
-            .sample_duration(&mut svc.rng);
-        let work = if svc.slowdown == 1.0 {
+            .sample_duration(&mut self.rng);
+        let work = if self.slowdown == 1.0 {
             work
         } else {
-            SimDuration::from_nanos_f64(work.as_nanos() as f64 * svc.slowdown)
+            SimDuration::from_nanos_f64(work.as_nanos() as f64 * self.slowdown)
         };
         att.done_at = now + work;
         att.done_key = Some(q.schedule(att.done_at, Event::Service(ServiceEvent::WorkDone(a))));
-        true
     }
+}
 
+impl World {
     pub(in crate::world) fn on_work_done(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
         let att = &mut self.attempts[a];
         att.done_key = None;
@@ -610,7 +626,12 @@ impl World {
                 continue;
             }
             svc.stats.queue_level.add(now, -1);
-            self.start_work(s, next, q);
+            let att = &mut self.attempts[next];
+            if svc.expired(att, now) {
+                self.drop_expired(s, next, now);
+            } else {
+                svc.take_worker(att, next, q);
+            }
         }
     }
 
