@@ -201,6 +201,7 @@ impl World {
         };
         let edge = &mut self.edges[edge_id as usize];
         edge.outstanding += 1;
+        let route = edge.route(replica);
         let mut timeout = edge
             .adaptive_timeout
             .as_ref()
@@ -229,8 +230,8 @@ impl World {
         let attempt = self.dispatch(
             key,
             (request_id, edge_id),
+            route,
             number,
-            replica,
             attempt_deadline,
             q,
         );
@@ -242,7 +243,7 @@ impl World {
     }
 
     /// Creates attempt `number` of `key` (serving `request_id` on call site `edge_id`, read
-    /// from the call by the caller) for target `replica` and puts it on the wire.
+    /// from the call by the caller) over `route` and puts it on the wire.
     /// Always inlined, like `reply` and `defer_if_paused`: once per attempt or answer, and
     /// plain `#[inline]` hints are not taken in this crate (measured).
     #[inline(always)]
@@ -250,19 +251,18 @@ impl World {
         &mut self,
         key: CallKey,
         (request_id, edge_id): (u64, u32),
+        route: Route,
         number: u32,
-        replica: u32,
         deadline: Option<SimTime>,
         q: &mut EventQueue<Event>,
     ) -> AttemptKey {
         let now = q.now();
-        let edge = &self.edges[edge_id as usize];
-        let (from, target, pair, endpoint) = (
-            edge.from,
-            edge.targets[replica as usize],
-            edge.pairs[replica as usize],
-            edge.endpoint,
-        );
+        let Route {
+            from,
+            target,
+            pair,
+            endpoint,
+        } = route;
         let attempt = self.attempts.insert(Attempt {
             call: key,
             number,
@@ -486,18 +486,13 @@ impl World {
         let Some(replica) = self.pick_replica(edge_id, now) else {
             return;
         };
-        self.edges[edge_id as usize].outstanding += 1;
+        let edge = &mut self.edges[edge_id as usize];
+        edge.outstanding += 1;
+        let route = edge.route(replica);
         // Counted like requests and attempts: hedges sent from the end of the warm-up on.
         self.metrics.hedges += u64::from(now >= self.warmup);
         let hedge_number = HEDGE_BASE + sent;
-        let attempt = self.dispatch(
-            key,
-            (request_id, edge_id),
-            hedge_number,
-            replica,
-            deadline,
-            q,
-        );
+        let attempt = self.dispatch(key, (request_id, edge_id), route, hedge_number, deadline, q);
         let call = &mut self.calls[key];
         call.hedges_sent += 1;
         call.hedges.push(Hedge {
@@ -599,7 +594,7 @@ impl World {
         }
         let latency = now - req.issued_at;
         let c = req.client as usize;
-        let client = &self.clients[c];
+        let client = &mut self.clients[c];
         let window = &mut self.metrics.window;
         match outcome {
             Outcome::Ok => {
@@ -619,14 +614,9 @@ impl World {
         } else {
             window.client_bad[c] += 1;
         }
-        self.metrics.record_outcome(
-            &mut self.clients[req.client as usize].outcome,
-            req.counted,
-            outcome,
-            latency,
-        );
+        self.metrics
+            .record_outcome(&mut client.outcome, req.counted, outcome, latency);
         if req.user != NO_USER {
-            let client = &mut self.clients[req.client as usize];
             if let LoadGen::Closed { think } = &client.load {
                 let wake = now + think.sample_duration(&mut client.rng);
                 q.schedule(
@@ -747,7 +737,29 @@ impl super::ClientState {
     }
 }
 
+/// Where an attempt goes: from the caller's node to one target of its call site, over
+/// their network pair, to the callee's endpoint. Read from the `Edge` once by the caller,
+/// which holds it already, rather than looked up again by `dispatch`.
+#[derive(Clone, Copy)]
+struct Route {
+    from: u32,
+    target: u32,
+    pair: u32,
+    endpoint: u16,
+}
+
 impl super::Edge {
+    /// The route of an attempt to target `replica` (its position in `targets`).
+    #[inline(always)]
+    fn route(&self, replica: u32) -> Route {
+        Route {
+            from: self.from,
+            target: self.targets[replica as usize],
+            pair: self.pairs[replica as usize],
+            endpoint: self.endpoint,
+        }
+    }
+
     /// Records the outcome of an attempt that was sent (to target `replica`), for the breaker,
     /// the budget and the outlier detector.
     fn record(&mut self, now: SimTime, success: bool, took: SimDuration, replica: u32) {
