@@ -616,17 +616,17 @@ impl World {
         }
         self.metrics
             .record_outcome(&mut client.outcome, req.counted, outcome, latency);
-        if req.user != NO_USER {
-            if let LoadGen::Closed { think } = &client.load {
-                let wake = now + think.sample_duration(&mut client.rng);
-                q.schedule(
-                    wake,
-                    Event::UserReady {
-                        client: req.client,
-                        user: req.user,
-                    },
-                );
-            }
+        if req.user != NO_USER
+            && let LoadGen::Closed { think } = &client.load
+        {
+            let wake = now + think.sample_duration(&mut client.rng);
+            q.schedule(
+                wake,
+                Event::UserReady {
+                    client: req.client,
+                    user: req.user,
+                },
+            );
         }
     }
 
