@@ -53,7 +53,7 @@ pub(crate) struct ServiceState {
     /// Workers usable now (fewer during a capacity-loss effect).
     capacity: u32,
     busy: u32,
-    queue: std::collections::VecDeque<AttemptKey>,
+    queue: crate::world::ring::Ring<AttemptKey>,
     queue_capacity: u64,
     lifo: bool,
     endpoints: Vec<Endpoint>,
@@ -814,7 +814,7 @@ impl World {
     fn crash(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
         let reset = self.services[s].down == Some(CrashMode::Refuse);
         let svc = &mut self.services[s];
-        let queued: Vec<AttemptKey> = svc.queue.drain(..).collect();
+        let queued: Vec<AttemptKey> = svc.queue.take_all();
         let queued: Vec<AttemptKey> = if svc.stale > 0 {
             svc.stale = 0;
             queued
