@@ -41,6 +41,7 @@ mod effects;
 pub(crate) mod metrics;
 mod network;
 mod orchestrator;
+mod ring;
 pub(crate) mod series_store;
 mod side_effects;
 pub(crate) mod signals;

@@ -180,7 +180,7 @@ impl World {
             self.metrics.retries += u64::from(counted);
         }
         let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent);
-        let edge_id = call.edge;
+        let (edge_id, request_id) = (call.edge, call.request_id);
         call.sent_at = now;
         if let Some(w) = self.watch.as_deref_mut() {
             w.edge_attempts[edge_id as usize] += 1;
@@ -201,6 +201,7 @@ impl World {
         };
         let edge = &mut self.edges[edge_id as usize];
         edge.outstanding += 1;
+        let route = edge.route(replica);
         let mut timeout = edge
             .adaptive_timeout
             .as_ref()
@@ -226,7 +227,14 @@ impl World {
         {
             q.schedule(now + h.delay, Event::HedgeDue { call: key, number });
         }
-        let attempt = self.dispatch(key, number, replica, attempt_deadline, q);
+        let attempt = self.dispatch(
+            key,
+            (request_id, edge_id),
+            route,
+            number,
+            attempt_deadline,
+            q,
+        );
         // Written once the attempt is out: nothing on the way reads them.
         let call = &mut self.calls[key];
         call.replica = replica;
@@ -234,28 +242,27 @@ impl World {
         call.current = Some(attempt);
     }
 
-    /// Creates attempt `number` of `key` for target `replica` and puts it on the wire.
+    /// Creates attempt `number` of `key` (serving `request_id` on call site `edge_id`, read
+    /// from the call by the caller) over `route` and puts it on the wire.
     /// Always inlined, like `reply` and `defer_if_paused`: once per attempt or answer, and
     /// plain `#[inline]` hints are not taken in this crate (measured).
     #[inline(always)]
     fn dispatch(
         &mut self,
         key: CallKey,
+        (request_id, edge_id): (u64, u32),
+        route: Route,
         number: u32,
-        replica: u32,
         deadline: Option<SimTime>,
         q: &mut EventQueue<Event>,
     ) -> AttemptKey {
         let now = q.now();
-        let call = &self.calls[key];
-        let (request_id, edge_id) = (call.request_id, call.edge);
-        let edge = &self.edges[edge_id as usize];
-        let (from, target, pair, endpoint) = (
-            edge.from,
-            edge.targets[replica as usize],
-            edge.pairs[replica as usize],
-            edge.endpoint,
-        );
+        let Route {
+            from,
+            target,
+            pair,
+            endpoint,
+        } = route;
         let attempt = self.attempts.insert(Attempt {
             call: key,
             number,
@@ -358,7 +365,7 @@ impl World {
         if !success && waiting {
             return; // other attempts are still racing: wait for them (or the timeout)
         }
-        if let Some(t) = self.calls[key].timer.take() {
+        if let Some(t) = call.timer.take() {
             q.cancel(t);
         }
         if waiting {
@@ -463,7 +470,7 @@ impl World {
         if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
             return; // answered, or moved on to another attempt
         }
-        let (edge_id, sent) = (call.edge, call.hedges_sent);
+        let (edge_id, sent, request_id) = (call.edge, call.hedges_sent, call.request_id);
         let deadline = call
             .current
             .and_then(|a| self.attempts.get(a))
@@ -479,11 +486,13 @@ impl World {
         let Some(replica) = self.pick_replica(edge_id, now) else {
             return;
         };
-        self.edges[edge_id as usize].outstanding += 1;
+        let edge = &mut self.edges[edge_id as usize];
+        edge.outstanding += 1;
+        let route = edge.route(replica);
         // Counted like requests and attempts: hedges sent from the end of the warm-up on.
         self.metrics.hedges += u64::from(now >= self.warmup);
         let hedge_number = HEDGE_BASE + sent;
-        let attempt = self.dispatch(key, hedge_number, replica, deadline, q);
+        let attempt = self.dispatch(key, (request_id, edge_id), route, hedge_number, deadline, q);
         let call = &mut self.calls[key];
         call.hedges_sent += 1;
         call.hedges.push(Hedge {
@@ -585,7 +594,7 @@ impl World {
         }
         let latency = now - req.issued_at;
         let c = req.client as usize;
-        let client = &self.clients[c];
+        let client = &mut self.clients[c];
         let window = &mut self.metrics.window;
         match outcome {
             Outcome::Ok => {
@@ -605,24 +614,19 @@ impl World {
         } else {
             window.client_bad[c] += 1;
         }
-        self.metrics.record_outcome(
-            &mut self.clients[req.client as usize].outcome,
-            req.counted,
-            outcome,
-            latency,
-        );
-        if req.user != NO_USER {
-            let client = &mut self.clients[req.client as usize];
-            if let LoadGen::Closed { think } = &client.load {
-                let wake = now + think.sample_duration(&mut client.rng);
-                q.schedule(
-                    wake,
-                    Event::UserReady {
-                        client: req.client,
-                        user: req.user,
-                    },
-                );
-            }
+        self.metrics
+            .record_outcome(&mut client.outcome, req.counted, outcome, latency);
+        if req.user != NO_USER
+            && let LoadGen::Closed { think } = &client.load
+        {
+            let wake = now + think.sample_duration(&mut client.rng);
+            q.schedule(
+                wake,
+                Event::UserReady {
+                    client: req.client,
+                    user: req.user,
+                },
+            );
         }
     }
 
@@ -733,7 +737,29 @@ impl super::ClientState {
     }
 }
 
+/// Where an attempt goes: from the caller's node to one target of its call site, over
+/// their network pair, to the callee's endpoint. Read from the `Edge` once by the caller,
+/// which holds it already, rather than looked up again by `dispatch`.
+#[derive(Clone, Copy)]
+struct Route {
+    from: u32,
+    target: u32,
+    pair: u32,
+    endpoint: u16,
+}
+
 impl super::Edge {
+    /// The route of an attempt to target `replica` (its position in `targets`).
+    #[inline(always)]
+    fn route(&self, replica: u32) -> Route {
+        Route {
+            from: self.from,
+            target: self.targets[replica as usize],
+            pair: self.pairs[replica as usize],
+            endpoint: self.endpoint,
+        }
+    }
+
     /// Records the outcome of an attempt that was sent (to target `replica`), for the breaker,
     /// the budget and the outlier detector.
     fn record(&mut self, now: SimTime, success: bool, took: SimDuration, replica: u32) {

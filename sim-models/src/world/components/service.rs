@@ -13,7 +13,7 @@ use sim_core::{SimDuration, SimTime};
 use super::super::effects::EffectKind;
 use super::super::metrics::ServiceStats;
 use super::super::side_effects::{self, IdempotencyStore, Seen};
-use super::super::{AttemptKey, CallKey, Event, Failure, Outcome, Parent, Phase, World};
+use super::super::{Attempt, AttemptKey, CallKey, Event, Failure, Outcome, Parent, Phase, World};
 use crate::limits::{Adaptive, RateLimiter, TokenBucket};
 use crate::result::{Latency, ServiceResult};
 use crate::scenario::{self, CrashMode, Discipline, QueueSpec};
@@ -53,7 +53,7 @@ pub(crate) struct ServiceState {
     /// Workers usable now (fewer during a capacity-loss effect).
     capacity: u32,
     busy: u32,
-    queue: std::collections::VecDeque<AttemptKey>,
+    queue: crate::world::ring::Ring<AttemptKey>,
     queue_capacity: u64,
     lifo: bool,
     endpoints: Vec<Endpoint>,
@@ -314,13 +314,17 @@ impl World {
             }
         }
         if admitted && start_now {
-            self.start_work(s, a, q);
+            if svc.expired(att, now) {
+                self.drop_expired(s, a, now);
+            } else {
+                svc.take_worker(att, a, q);
+            }
         } else if admitted {
             svc.stats.waited += u64::from(counted);
             svc.queue.push_back(a);
             svc.stats.queue_level.add(now, 1);
             svc.stats.note_in_flight();
-            self.attempts[a].phase = Phase::Queued;
+            att.phase = Phase::Queued;
         } else {
             svc.stats.rejected += u64::from(counted);
             svc.stats.window.rejected += 1;
@@ -328,45 +332,57 @@ impl World {
         }
     }
 
-    /// A worker of service `s` takes attempt `a`, unless its deadline has passed and the
-    /// service honours deadlines (then it is dropped). Returns whether a worker was taken.
-    #[inline(always)]
-    fn start_work(&mut self, s: usize, a: AttemptKey, q: &mut EventQueue<Event>) -> bool {
-        let now = q.now();
+    /// Service `s` drops attempt `a` instead of giving it a worker: its deadline has passed
+    /// and the service honours deadlines (see [`ServiceState::expired`]).
+    #[cold]
+    fn drop_expired(&mut self, s: usize, a: AttemptKey, now: SimTime) {
         let svc = &mut self.services[s];
-        let att = &mut self.attempts[a];
-        if svc.honor_deadline && att.deadline.is_some_and(|d| now >= d) {
-            svc.stats.dropped += u64::from(att.counted);
-            svc.stats.window.dropped += 1;
-            self.end_operation(a, now, false);
-            self.remove_attempt(a);
-            return false;
-        }
-        svc.busy += 1;
-        svc.stats.busy_level.add(now, 1);
-        svc.stats.note_in_flight();
+        svc.stats.dropped += u64::from(self.attempts[a].counted);
+        svc.stats.window.dropped += 1;
+        self.end_operation(a, now, false);
+        self.remove_attempt(a);
+    }
+}
+
+impl ServiceState {
+    /// Whether it drops `att` rather than work on it: its deadline has passed and the
+    /// service honours deadlines.
+    #[inline(always)]
+    fn expired(&self, att: &Attempt, now: SimTime) -> bool {
+        self.honor_deadline && att.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// A worker takes attempt `a` (`att`, not expired) and its local work is scheduled; the
+    /// caller holds the service and the attempt already, so neither is looked up again.
+    #[inline(always)]
+    fn take_worker(&mut self, att: &mut Attempt, a: AttemptKey, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        self.busy += 1;
+        self.stats.busy_level.add(now, 1);
+        self.stats.note_in_flight();
         if att.counted {
-            svc.stats
+            self.stats
                 .wait_exact
                 .push((now - att.arrived).as_nanos() as f64);
         }
         att.phase = Phase::Working;
         att.started = now;
-        att.active_idx = svc.active.len() as u32;
-        svc.active.push(a);
-        let work = svc.endpoints[att.endpoint as usize]
+        att.active_idx = self.active.len() as u32;
+        self.active.push(a);
+        let work = self.endpoints[att.endpoint as usize]
             .work
-            .sample_duration(&mut svc.rng);
-        let work = if svc.slowdown == 1.0 {
+            .sample_duration(&mut self.rng);
+        let work = if self.slowdown == 1.0 {
             work
         } else {
-            SimDuration::from_nanos_f64(work.as_nanos() as f64 * svc.slowdown)
+            SimDuration::from_nanos_f64(work.as_nanos() as f64 * self.slowdown)
         };
         att.done_at = now + work;
         att.done_key = Some(q.schedule(att.done_at, Event::Service(ServiceEvent::WorkDone(a))));
-        true
     }
+}
 
+impl World {
     pub(in crate::world) fn on_work_done(&mut self, a: AttemptKey, q: &mut EventQueue<Event>) {
         let att = &mut self.attempts[a];
         att.done_key = None;
@@ -384,7 +400,8 @@ impl World {
             }
         }
         // Drawn only where an error can happen, so a scenario without errors keeps its stream.
-        let error_p = svc.endpoints[att.endpoint as usize].error_p;
+        let endpoint = &svc.endpoints[att.endpoint as usize];
+        let error_p = endpoint.error_p;
         if error_p > 0.0 {
             let u = svc.error_rng.random::<f64>();
             if u < error_p {
@@ -394,6 +411,10 @@ impl World {
                 svc.config_failed += u64::from(u < svc.config_p);
                 return self.finish_attempt(a, Outcome::Failed(Failure::Error), q);
             }
+        }
+        if endpoint.steps.is_empty() {
+            // No downstream calls: `advance` would answer at once (looking it all up again).
+            return self.finish_attempt(a, Outcome::Ok, q);
         }
         self.advance(a, q);
     }
@@ -475,41 +496,55 @@ impl World {
         self.advance(a, q);
     }
 
-    /// The service answers `a`, frees its worker and takes the next attempt.
+    /// The service answers `a`, frees its worker and takes the next attempt. What
+    /// `end_operation` and `release_worker` do is done here in line, on one lookup of the
+    /// attempt and of its service (each `self.attempts[a]` or `self.services[s]` after a
+    /// store through `self` is a fresh lookup: this path did five of each).
     #[inline(always)]
     fn finish_attempt(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let now = q.now();
+        let orphaned = self.orphaned_at(a);
+        let att = &self.attempts[a];
         let outcome = match outcome {
-            Outcome::Ok if self.attempts[a].degraded => Outcome::Degraded,
+            Outcome::Ok if att.degraded => Outcome::Degraded,
             other => other,
         };
-        self.end_operation(a, now, !matches!(outcome, Outcome::Failed(_)));
-        let att = &self.attempts[a];
-        let s = att.local as usize;
-        let stats = &mut self.services[s].stats;
+        let failed = matches!(outcome, Outcome::Failed(_));
+        let (s, idx, arrived) = (att.local as usize, att.active_idx as usize, att.arrived);
+        let svc = &mut self.services[s];
+        // end_operation:
+        svc.endpoints[att.endpoint as usize].present -= 1;
+        if let Some(store) = &mut svc.idempotency {
+            store.end((att.request_id, att.edge), now, !failed);
+        }
+        let stats = &mut svc.stats;
         if att.counted {
-            match outcome {
-                Outcome::Ok | Outcome::Degraded => {
-                    let latency = now - att.arrived;
-                    stats.completed += 1;
-                    stats.latency.record(latency);
-                    stats.latency_exact.push(latency.as_nanos() as f64);
-                }
-                Outcome::Failed(_) => stats.failed += 1,
+            if failed {
+                stats.failed += 1;
+            } else {
+                let latency = now - arrived;
+                stats.completed += 1;
+                stats.latency.record(latency);
+                stats.latency_exact.push(latency.as_nanos() as f64);
             }
         }
-        stats.window.failed += u64::from(matches!(outcome, Outcome::Failed(_)));
-        let svc = &mut self.services[s];
+        stats.window.failed += u64::from(failed);
         let inflight = svc.present() as u32;
         if let Some(limit) = &mut svc.adaptive {
             // One sample per answered attempt: its time in the service, and whether it failed.
-            limit.on_sample(
-                now - att.arrived,
-                inflight,
-                matches!(outcome, Outcome::Failed(_)),
-            );
+            limit.on_sample(now - arrived, inflight, failed);
         }
-        self.release_worker(a, now);
+        // release_worker:
+        svc.busy -= 1;
+        svc.stats.busy_level.add(now, -1);
+        if let Some(since) = orphaned {
+            let start = since.max(att.started);
+            svc.stats.wasted_work = svc.stats.wasted_work + now.saturating_since(start);
+        }
+        svc.active.swap_remove(idx);
+        if let Some(&moved) = svc.active.get(idx) {
+            self.attempts[moved].active_idx = idx as u32;
+        }
         self.reply(a, outcome, q);
         self.next_from_queue(s, q);
     }
@@ -591,7 +626,12 @@ impl World {
                 continue;
             }
             svc.stats.queue_level.add(now, -1);
-            self.start_work(s, next, q);
+            let att = &mut self.attempts[next];
+            if svc.expired(att, now) {
+                self.drop_expired(s, next, now);
+            } else {
+                svc.take_worker(att, next, q);
+            }
         }
     }
 
@@ -774,7 +814,7 @@ impl World {
     fn crash(&mut self, s: usize, now: SimTime, q: &mut EventQueue<Event>) {
         let reset = self.services[s].down == Some(CrashMode::Refuse);
         let svc = &mut self.services[s];
-        let queued: Vec<AttemptKey> = svc.queue.drain(..).collect();
+        let queued: Vec<AttemptKey> = svc.queue.take_all();
         let queued: Vec<AttemptKey> = if svc.stale > 0 {
             svc.stale = 0;
             queued
