@@ -496,10 +496,10 @@ impl World {
         self.advance(a, q);
     }
 
-    /// The service answers `a`, frees its worker and takes the next attempt. What
-    /// `end_operation` and `release_worker` do is done here in line, on one lookup of the
-    /// attempt and of its service (each `self.attempts[a]` or `self.services[s]` after a
-    /// store through `self` is a fresh lookup: this path did five of each).
+    /// The service answers `a`, frees its worker and takes the next attempt, on one lookup
+    /// of the attempt and of its service (each `self.attempts[a]` or `self.services[s]`
+    /// after a store through `self` is a fresh lookup: going through `World::end_operation`
+    /// and `World::release_worker` did five of each).
     #[inline(always)]
     fn finish_attempt(&mut self, a: AttemptKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let now = q.now();
@@ -512,11 +512,7 @@ impl World {
         let failed = matches!(outcome, Outcome::Failed(_));
         let (s, idx, arrived) = (att.local as usize, att.active_idx as usize, att.arrived);
         let svc = &mut self.services[s];
-        // end_operation:
-        svc.endpoints[att.endpoint as usize].present -= 1;
-        if let Some(store) = &mut svc.idempotency {
-            store.end((att.request_id, att.edge), now, !failed);
-        }
+        svc.end_operation(att, now, !failed);
         let stats = &mut svc.stats;
         if att.counted {
             if failed {
@@ -534,15 +530,7 @@ impl World {
             // One sample per answered attempt: its time in the service, and whether it failed.
             limit.on_sample(now - arrived, inflight, failed);
         }
-        // release_worker:
-        svc.busy -= 1;
-        svc.stats.busy_level.add(now, -1);
-        if let Some(since) = orphaned {
-            let start = since.max(att.started);
-            svc.stats.wasted_work = svc.stats.wasted_work + now.saturating_since(start);
-        }
-        svc.active.swap_remove(idx);
-        if let Some(&moved) = svc.active.get(idx) {
+        if let Some(moved) = svc.release_worker(att, orphaned, now) {
             self.attempts[moved].active_idx = idx as u32;
         }
         self.reply(a, outcome, q);
@@ -564,17 +552,9 @@ impl World {
     pub(in crate::world) fn release_worker(&mut self, a: AttemptKey, now: SimTime) {
         let orphaned = self.orphaned_at(a);
         let att = &self.attempts[a];
-        let svc = &mut self.services[att.local as usize];
-        svc.busy -= 1;
-        svc.stats.busy_level.add(now, -1);
-        let idx = att.active_idx as usize;
-        svc.active.swap_remove(idx);
-        if let Some(&moved) = svc.active.get(idx) {
-            self.attempts[moved].active_idx = idx as u32;
-        }
-        if let Some(since) = orphaned {
-            let start = since.max(self.attempts[a].started);
-            svc.stats.wasted_work = svc.stats.wasted_work + now.saturating_since(start);
+        let idx = att.active_idx;
+        if let Some(moved) = self.services[att.local as usize].release_worker(att, orphaned, now) {
+            self.attempts[moved].active_idx = idx;
         }
     }
 
@@ -640,12 +620,41 @@ impl World {
     #[inline(always)]
     pub(in crate::world) fn end_operation(&mut self, a: AttemptKey, now: SimTime, succeeded: bool) {
         let att = &self.attempts[a];
-        let key = (att.request_id, att.edge);
-        let svc = &mut self.services[att.local as usize];
-        svc.endpoints[att.endpoint as usize].present -= 1;
-        if let Some(store) = &mut svc.idempotency {
-            store.end(key, now, succeeded);
+        self.services[att.local as usize].end_operation(att, now, succeeded);
+    }
+}
+
+/// The parts of an attempt's exit that touch only its service, for a caller that holds
+/// the attempt and the service already (`finish_attempt`) as for one that does not.
+impl ServiceState {
+    /// `att` leaves its endpoint's bulkhead; its idempotency record is completed or forgotten.
+    #[inline(always)]
+    fn end_operation(&mut self, att: &Attempt, now: SimTime, succeeded: bool) {
+        self.endpoints[att.endpoint as usize].present -= 1;
+        if let Some(store) = &mut self.idempotency {
+            store.end((att.request_id, att.edge), now, succeeded);
         }
+    }
+
+    /// Frees the worker `att` held, counting the time it worked for nobody (since
+    /// `orphaned`). Returns the attempt moved into its place among the active ones, whose
+    /// `active_idx` the caller sets to `att`'s.
+    #[inline(always)]
+    fn release_worker(
+        &mut self,
+        att: &Attempt,
+        orphaned: Option<SimTime>,
+        now: SimTime,
+    ) -> Option<AttemptKey> {
+        self.busy -= 1;
+        self.stats.busy_level.add(now, -1);
+        if let Some(since) = orphaned {
+            let start = since.max(att.started);
+            self.stats.wasted_work = self.stats.wasted_work + now.saturating_since(start);
+        }
+        let idx = att.active_idx as usize;
+        self.active.swap_remove(idx);
+        self.active.get(idx).copied()
     }
 }
 
