@@ -30,7 +30,7 @@ pub(crate) type OpKey = (u64, u32);
 /// near the back and an expiring one near the front, which keeps inserts and removals
 /// short shifts instead of tree rebalancing. Each key counts its completions still in
 /// `expiry` and goes when the last of them expires (16 bytes a key, where the key and its
-/// latest expiry took 24); `expiry` keeps 16 bytes a completion (see [`Expiries`]).
+/// latest expiry took 24); `expiry` keeps 8 bytes a completion (see [`Expiries`]).
 #[derive(Default)]
 pub(crate) struct Ledger {
     done: VecDeque<Done>,

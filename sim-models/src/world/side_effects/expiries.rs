@@ -1,10 +1,13 @@
-//! A ledger's pending expiries, in the order they fall due, at 16 bytes each.
+//! A ledger's pending expiries, in the order they fall due, at 8 bytes each.
 //!
 //! A ledger's TTL is fixed and virtual time only grows, so expiries come in time order:
-//! each keeps its key and the nanoseconds since the one before it as a `u32` (gaps of
-//! 4.29 s or more, rare, go to `far`), where a key and a full time took 24 bytes. Both
-//! queues grow by an eighth at a time rather than doubling: they are the bulk of a long
-//! run's memory and settle at a size set by the TTL (v0.4: ~180,000 expiries).
+//! each is packed in a `u64` as the nanoseconds since the one before it, its call site and
+//! its request id as the difference from the one before it (request ids grow with time,
+//! so neighbours are close), where a key and a full time took 24 bytes. One that does not
+//! fit (a gap of 67 ms or more, a call site past 1,023, ids far apart: rare) is kept whole
+//! in `far`. Both queues grow by an eighth at a time rather than doubling: they are the
+//! bulk of a long run's memory and settle at a size set by the TTL (v0.4: ~180,000
+//! expiries).
 
 use std::collections::VecDeque;
 
@@ -12,64 +15,87 @@ use sim_core::SimTime;
 
 use super::OpKey;
 
-/// A `gap` that means: the gap is the front of `far`.
-const FAR: u32 = u32::MAX;
+/// Bits of a packed item: the gap in ns (its top value is [`FAR`]'s), the call site, and
+/// the zigzag difference from the id before it.
+const GAP_BITS: u32 = 26;
+const SITE_BITS: u32 = 10;
+const ID_BITS: u32 = 28;
+const _: () = assert!(GAP_BITS + SITE_BITS + ID_BITS == 64);
+
+/// An item that is the front of `far`.
+const FAR: u64 = u64::MAX;
 
 #[derive(Default)]
 pub(super) struct Expiries {
-    items: VecDeque<Item>,
-    far: VecDeque<u64>,
+    /// Packed items; the front one's key and time are `front` and `front_at`.
+    items: VecDeque<u64>,
+    far: VecDeque<Far>,
+    front: OpKey,
+    /// The id of the back item (the base of the next one's difference).
+    back_id: u64,
     /// When the front item falls due, and the back one (meaningless when empty).
     front_at: SimTime,
     back_at: SimTime,
 }
 
-#[derive(Clone, Copy)]
-struct Item {
+/// An item that did not fit in 8 bytes.
+struct Far {
     id: u64,
     site: u32,
-    /// Nanoseconds after the item before (0 for the first one).
-    gap: u32,
+    /// Nanoseconds after the item before.
+    gap: u64,
 }
 
 impl Expiries {
     /// Adds `key`, falling due at `at` or when the one before it does, whichever is later.
     pub fn push(&mut self, at: SimTime, key: OpKey) {
-        let gap = if self.items.is_empty() {
-            (self.front_at, self.back_at) = (at, at);
+        let (id, site) = key;
+        let item = if self.items.is_empty() {
+            // The front is kept whole: its word is never read.
+            (self.front, self.front_at, self.back_at) = (key, at, at);
             0
         } else {
             // An expiry earlier than the one before it (a TTL shortened mid-run) waits for
             // it, as at the back of a queue of full times: it falls due at the later time.
-            let g = at.0.saturating_sub(self.back_at.0);
-            match u32::try_from(g) {
-                Ok(g) if g != FAR => g,
-                _ => {
-                    grow_gently(&mut self.far);
-                    self.far.push_back(g);
-                    FAR
-                }
+            let gap = at.0.saturating_sub(self.back_at.0);
+            let delta = id.wrapping_sub(self.back_id) as i64;
+            let zigzag = ((delta << 1) ^ (delta >> 63)) as u64;
+            if gap < (1 << GAP_BITS) - 1 && site < 1 << SITE_BITS && zigzag < 1 << ID_BITS {
+                gap << (SITE_BITS + ID_BITS) | u64::from(site) << ID_BITS | zigzag
+            } else {
+                grow_gently(&mut self.far);
+                self.far.push_back(Far { id, site, gap });
+                FAR
             }
         };
         self.back_at = self.back_at.max(at);
-        let (id, site) = key;
+        self.back_id = id;
         grow_gently(&mut self.items);
-        self.items.push_back(Item { id, site, gap });
+        self.items.push_back(item);
     }
 
     /// Removes and returns the first key due at or before `now`.
     pub fn pop_due(&mut self, now: SimTime) -> Option<OpKey> {
-        let first = self.items.front()?;
-        if self.front_at > now {
+        if self.items.is_empty() || self.front_at > now {
             return None;
         }
-        let key = (first.id, first.site);
+        let key = self.front;
         self.items.pop_front();
-        if let Some(next) = self.items.front() {
-            let gap = match next.gap {
-                FAR => self.far.pop_front().expect("a far gap is kept"),
-                g => u64::from(g),
+        if let Some(&item) = self.items.front() {
+            let (id, site, gap) = if item == FAR {
+                let f = self.far.pop_front().expect("a far item is kept");
+                (f.id, f.site, f.gap)
+            } else {
+                let zigzag = item & ((1 << ID_BITS) - 1);
+                let delta = (zigzag >> 1) as i64 ^ -((zigzag & 1) as i64);
+                let site = (item >> ID_BITS) & ((1 << SITE_BITS) - 1);
+                (
+                    key.0.wrapping_add(delta as u64),
+                    site as u32,
+                    item >> (SITE_BITS + ID_BITS),
+                )
             };
+            self.front = (id, site);
             self.front_at = SimTime(self.front_at.0 + gap);
         }
         Some(key)
@@ -88,51 +114,68 @@ mod tests {
     use super::*;
     use rand::RngExt;
 
+    /// Pushes and pops at random against a queue of full times and keys: gaps short, at
+    /// and past the packed limit, and long; ids close, far apart and at the ends of `u64`;
+    /// call sites below and past 1,023.
     #[test]
-    fn agrees_with_a_queue_of_full_times_across_near_and_far_gaps() {
-        let mut reference: VecDeque<(SimTime, OpKey)> = VecDeque::new();
-        let mut q = Expiries::default();
-        let mut rng = sim_core::rng::stream(3, "expiries");
-        let mut at = SimTime::ZERO;
-        let mut now = SimTime::ZERO;
-        for step in 0..50_000u64 {
-            if rng.random::<f64>() < 0.6 {
-                // Same instant, short gaps, gaps around u32::MAX ns, and long ones.
-                at = SimTime(match rng.random_range(0..10) {
-                    0 => at.0,
-                    9 => at.0.saturating_sub(rng.random_range(0..1_000_000u64)),
-                    1 => at.0 + u64::from(FAR) - rng.random_range(0..2u64),
-                    2 => at.0 + u64::from(FAR) + rng.random_range(0..3u64),
-                    3 => at.0 + rng.random_range(0..1u64 << 40),
-                    _ => at.0 + rng.random_range(0..10_000_000u64),
-                });
-                let key = (rng.random::<u64>(), rng.random::<u32>());
-                q.push(at, key);
-                reference.push_back((at, key));
-            } else {
-                now = SimTime(
-                    now.0
-                        .max(at.0.saturating_sub(rng.random_range(0..1u64 << 33))),
-                );
-                loop {
-                    let expected = reference
-                        .front()
-                        .filter(|&&(t, _)| t <= now)
-                        .map(|&(_, k)| k);
-                    if expected.is_some() {
-                        reference.pop_front();
-                    }
-                    assert_eq!(q.pop_due(now), expected, "step {step}");
-                    if expected.is_none() {
-                        break;
+    fn agrees_with_a_queue_of_full_times_across_near_and_far_items() {
+        let limit = (1u64 << GAP_BITS) - 1;
+        for seed in 0..4 {
+            let mut reference: VecDeque<(SimTime, OpKey)> = VecDeque::new();
+            let mut q = Expiries::default();
+            let mut rng = sim_core::rng::stream(seed, "expiries");
+            let mut at = SimTime::ZERO;
+            let mut now = SimTime::ZERO;
+            let mut id = 0u64;
+            for step in 0..50_000u64 {
+                if rng.random::<f64>() < 0.6 {
+                    at = SimTime(match rng.random_range(0..10) {
+                        0 => at.0,
+                        9 => at.0.saturating_sub(rng.random_range(0..1_000_000u64)),
+                        1 => at.0 + limit - rng.random_range(0..2u64),
+                        2 => at.0 + limit + rng.random_range(0..3u64),
+                        3 => at.0 + rng.random_range(0..1u64 << 40),
+                        _ => at.0 + rng.random_range(0..10_000_000u64),
+                    });
+                    let edge = 1u64 << (ID_BITS - 1);
+                    id = match rng.random_range(0..10) {
+                        0 => rng.random::<u64>(),
+                        1 => id.wrapping_add(edge - rng.random_range(0..2u64)),
+                        2 => id.wrapping_sub(edge - rng.random_range(0..2u64)),
+                        3 => id.wrapping_add(edge + rng.random_range(0..2u64)),
+                        4 => id.wrapping_sub(edge + 1),
+                        5 => u64::MAX - rng.random_range(0..3u64),
+                        _ => id
+                            .wrapping_add(rng.random_range(0..100u64))
+                            .wrapping_sub(50),
+                    };
+                    let site = match rng.random_range(0..4) {
+                        0 => rng.random::<u32>(),
+                        1 => 1023 + rng.random_range(0..2u32),
+                        _ => rng.random_range(0..8u32),
+                    };
+                    q.push(at, (id, site));
+                    reference.push_back((at, (id, site)));
+                } else {
+                    now = SimTime(
+                        now.0
+                            .max(at.0.saturating_sub(rng.random_range(0..1u64 << 33))),
+                    );
+                    loop {
+                        let expected = reference
+                            .front()
+                            .filter(|&&(t, _)| t <= now)
+                            .map(|&(_, k)| k);
+                        if expected.is_some() {
+                            reference.pop_front();
+                        }
+                        assert_eq!(q.pop_due(now), expected, "seed {seed} step {step}");
+                        if expected.is_none() {
+                            break;
+                        }
                     }
                 }
             }
         }
-    }
-
-    #[test]
-    fn an_item_takes_16_bytes() {
-        assert_eq!(std::mem::size_of::<Item>(), 16);
     }
 }
