@@ -60,8 +60,6 @@ pub use config::ConfigEvent;
 use config::ConfigState;
 
 new_key_type! {
-    /// A logical request of a client.
-    pub struct ReqKey;
     /// A caller waiting on a callee, across retries.
     pub struct CallKey;
     /// One try: a message to a service and the work on it.
@@ -118,8 +116,8 @@ pub enum Event {
         call: CallKey,
         number: u32,
     },
-    /// The client's overall deadline for a request passed.
-    DeadlineExpired(ReqKey),
+    /// The client's overall deadline for a request (its call) passed.
+    DeadlineExpired(CallKey),
     /// Effect `n` (a fault or an action) starts or ends.
     EffectStart(u32),
     EffectEnd(u32),
@@ -163,26 +161,21 @@ pub enum Failure {
 /// Who is waiting for a call.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Parent {
-    Request(ReqKey),
+    /// A logical request of client `client` (user `user` of a closed loop): the request is
+    /// its call (one entry, not two: a request lives exactly as long as its call), with the
+    /// call's `made_at` and `deadline_timer`. `counted`: issued after warm-up.
+    Request {
+        client: u32,
+        user: u32,
+        counted: bool,
+    },
     /// Attempt waiting on its current step's calls.
     Attempt(AttemptKey),
     /// A component's own call (a cache's backend fetch, a broker's delivery): the answer
     /// goes to instance `instance`'s kind with the kind's own `token`.
-    Component {
-        instance: u32,
-        token: u32,
-    },
+    Component { instance: u32, token: u32 },
     /// Fire and forget: nobody.
     Nobody,
-}
-
-pub(crate) struct Request {
-    client: u32,
-    user: u32,
-    issued_at: SimTime,
-    deadline_timer: Option<EventKey>,
-    counted: bool,
-    call: CallKey,
 }
 
 pub(crate) struct Call {
@@ -190,6 +183,8 @@ pub(crate) struct Call {
     edge: u32,
     /// The logical request this call serves (the idempotency key's first half).
     request_id: u64,
+    /// When the call was made (a request's issue time).
+    made_at: SimTime,
     /// When the current attempt was sent (for the breaker's call duration).
     sent_at: SimTime,
     /// The last backoff delay (decorrelated jitter grows from it).
@@ -207,6 +202,8 @@ pub(crate) struct Call {
     /// Attempt timeout while waiting, or backoff timer between attempts.
     timer: Option<EventKey>,
     deadline: Option<SimTime>,
+    /// A request's overall deadline (`Parent::Request` only).
+    deadline_timer: Option<EventKey>,
 }
 
 /// An extra attempt racing a call's current one. Its number is `HEDGE_BASE` + its ordinal,
@@ -369,7 +366,8 @@ pub struct World {
     token_auth_first: u32,
     edges: Vec<Edge>,
     net: network::Network,
-    requests: SlotMap<ReqKey, Request>,
+    /// Requests in flight: calls whose parent is `Parent::Request`.
+    requests: usize,
     next_request_id: u64,
     /// The traced requests' spans (`--trace N`); `None`, and one branch per hook, unless asked.
     pub(crate) trace: Option<Box<trace::Tracer>>,
@@ -511,7 +509,7 @@ impl World {
 
     /// Requests in flight anywhere.
     pub fn in_flight(&self) -> u64 {
-        self.requests.len() as u64
+        self.requests as u64
     }
 
     /// Requests issued so far (after warm-up).
@@ -566,7 +564,7 @@ impl World {
     #[inline(never)]
     fn in_flight_stop(&mut self, now: SimTime) -> ControlFlow<Box<str>> {
         if (self.attempts.len() as u64) <= self.max_in_flight
-            && (self.requests.len() as u64) <= self.max_in_flight
+            && (self.requests as u64) <= self.max_in_flight
         {
             self.past_limit = false;
             return ControlFlow::Continue(());
@@ -578,7 +576,7 @@ impl World {
             .expect("attempts are at services");
         ControlFlow::Break(format!(
             "in_flight_limit: {} requests and {} attempts in flight at t={:.3}s (limit {}), largest queue: service={} queue={}",
-            self.requests.len(),
+            self.requests,
             self.attempts.len(),
             now.as_secs_f64(),
             self.max_in_flight,

@@ -7,7 +7,7 @@ use sim_core::{SimDuration, SimTime};
 
 use super::{
     Attempt, AttemptKey, Call, CallKey, Event, Failure, HEDGE_BASE, Hedge, LoadGen, Outcome,
-    Parent, Phase, ReqKey, Request, World,
+    Parent, Phase, World,
 };
 use crate::policy::ThinnedPoisson;
 
@@ -102,23 +102,19 @@ impl World {
         let edge = client.edge;
         let id = self.next_request_id;
         self.next_request_id += 1;
-        let req = self.requests.insert(Request {
+        let parent = Parent::Request {
             client: c,
             user,
-            issued_at: now,
-            deadline_timer: None,
             counted,
-            call: CallKey::default(),
-        });
-        self.note_in_flight(self.requests.len());
+        };
+        let call = self.new_call(edge, parent, id, deadline, now);
+        self.requests += 1;
+        self.note_in_flight(self.requests);
         if let Some(t) = self.trace.as_deref_mut() {
-            t.issue(req, id, now, &self.clients[c as usize].name);
+            t.issue(call, id, now, &self.clients[c as usize].name);
         }
-        let call = self.new_call(edge, Parent::Request(req), id, deadline, now);
-        let r = &mut self.requests[req];
-        r.call = call;
         if let Some(d) = deadline {
-            r.deadline_timer = Some(q.schedule(d, Event::DeadlineExpired(req)));
+            self.calls[call].deadline_timer = Some(q.schedule(d, Event::DeadlineExpired(call)));
         }
         self.start_attempt(call, q);
     }
@@ -156,6 +152,7 @@ impl World {
             parent,
             edge,
             request_id,
+            made_at: now,
             sent_at: now,
             last_delay: SimDuration::ZERO,
             replica: 0,
@@ -165,6 +162,7 @@ impl World {
             current: None,
             timer: None,
             deadline,
+            deadline_timer: None,
         })
     }
 
@@ -574,7 +572,14 @@ impl World {
     fn finish_call(&mut self, key: CallKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let call = self.calls.remove(key).expect("finishing a live call");
         match call.parent {
-            Parent::Request(r) => self.finish_request(r, outcome, q),
+            Parent::Request {
+                client,
+                user,
+                counted,
+            } => {
+                let issued = (call.made_at, call.deadline_timer);
+                self.finish_request(key, (client, user, counted), issued, outcome, q)
+            }
             Parent::Attempt(a) => self.on_child_done(a, outcome, q),
             Parent::Component { instance, token } => {
                 self.component_call_done(instance, token, outcome, q)
@@ -583,17 +588,27 @@ impl World {
         }
     }
 
-    fn finish_request(&mut self, r: ReqKey, outcome: Outcome, q: &mut EventQueue<Event>) {
+    /// Request `r` (its call, removed) of client `c` (`user`; `counted` after warm-up),
+    /// issued at `issued_at` with deadline timer `deadline_timer`, is over.
+    fn finish_request(
+        &mut self,
+        r: CallKey,
+        (c, user, counted): (u32, u32, bool),
+        (issued_at, deadline_timer): (SimTime, Option<sim_core::queue::EventKey>),
+        outcome: Outcome,
+        q: &mut EventQueue<Event>,
+    ) {
         let now = q.now();
-        let req = self.requests.remove(r).expect("finishing a live request");
+        self.requests -= 1;
         if let Some(t) = self.trace.as_deref_mut() {
             t.finish(r, now, outcome);
         }
-        if let Some(t) = req.deadline_timer {
+        if let Some(t) = deadline_timer {
             q.cancel(t);
         }
-        let latency = now - req.issued_at;
-        let c = req.client as usize;
+        let latency = now - issued_at;
+        let client_id = c;
+        let c = c as usize;
         let client = &mut self.clients[c];
         let window = &mut self.metrics.window;
         match outcome {
@@ -615,30 +630,39 @@ impl World {
             window.client_bad[c] += 1;
         }
         self.metrics
-            .record_outcome(&mut client.outcome, req.counted, outcome, latency);
-        if req.user != NO_USER
+            .record_outcome(&mut client.outcome, counted, outcome, latency);
+        if user != NO_USER
             && let LoadGen::Closed { think } = &client.load
         {
             let wake = now + think.sample_duration(&mut client.rng);
             q.schedule(
                 wake,
                 Event::UserReady {
-                    client: req.client,
-                    user: req.user,
+                    client: client_id,
+                    user,
                 },
             );
         }
     }
 
     /// The client's overall deadline passed: it stops waiting, whatever is in flight.
-    pub(super) fn on_deadline(&mut self, r: ReqKey, q: &mut EventQueue<Event>) {
-        let Some(req) = self.requests.get_mut(r) else {
-            return;
+    pub(super) fn on_deadline(&mut self, r: CallKey, q: &mut EventQueue<Event>) {
+        let Some(call) = self.calls.get(r) else {
+            return; // answered (or failed) before its deadline
         };
-        req.deadline_timer = None;
-        let call = req.call;
-        self.abandon_call(call, q.now(), q);
-        self.finish_request(r, Outcome::Failed(Failure::Timeout), q);
+        let Parent::Request {
+            client,
+            user,
+            counted,
+        } = call.parent
+        else {
+            unreachable!("only a request's call has a deadline timer");
+        };
+        // Its timer fired: nothing to cancel.
+        let issued = (call.made_at, None);
+        self.abandon_call(r, q.now(), q);
+        let timeout = Outcome::Failed(Failure::Timeout);
+        self.finish_request(r, (client, user, counted), issued, timeout, q);
     }
 
     /// The caller gives up on `key` entirely (its attempts, if any, become work for nobody
