@@ -154,10 +154,8 @@ impl World {
             request_id,
             made_at: now,
             sent_at: now,
-            last_delay: SimDuration::ZERO,
             replica: 0,
-            hedges: Vec::new(),
-            hedges_sent: 0,
+            policy: None,
             attempts: 0,
             current: None,
             timer: None,
@@ -177,7 +175,7 @@ impl World {
         if call.attempts > 1 {
             self.metrics.retries += u64::from(counted);
         }
-        let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent);
+        let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent());
         let (edge_id, request_id) = (call.edge, call.request_id);
         call.sent_at = now;
         if let Some(w) = self.watch.as_deref_mut() {
@@ -339,10 +337,14 @@ impl World {
             return;
         };
         let (sent_at, replica) = if number >= HEDGE_BASE {
-            let Some(pos) = call.hedges.iter().position(|h| h.number == number) else {
+            // A hedge was sent, so the policy state exists.
+            let Some(hedges) = call.policy.as_deref_mut().map(|p| &mut p.hedges) else {
+                return;
+            };
+            let Some(pos) = hedges.iter().position(|h| h.number == number) else {
                 return; // a cancelled hedge
             };
-            let h = call.hedges.remove(pos);
+            let h = hedges.remove(pos);
             (h.sent_at, h.replica)
         } else {
             if call.attempts != number || call.current.is_none() {
@@ -352,7 +354,7 @@ impl World {
             (call.sent_at, call.replica)
         };
         let took = now - sent_at;
-        let waiting = call.current.is_some() || !call.hedges.is_empty();
+        let waiting = call.current.is_some() || !call.hedges().is_empty();
         let edge = &mut self.edges[call.edge as usize];
         edge.outstanding -= 1;
         let success = !matches!(outcome, Outcome::Failed(_));
@@ -402,10 +404,12 @@ impl World {
             edge.record(now, false, now - call.sent_at, call.replica);
             abandon(a);
         }
-        for h in call.hedges.drain(..) {
-            edge.outstanding -= 1;
-            edge.record(now, false, now - h.sent_at, h.replica);
-            abandon(h.attempt);
+        if let Some(p) = call.policy.as_deref_mut() {
+            for h in p.hedges.drain(..) {
+                edge.outstanding -= 1;
+                edge.record(now, false, now - h.sent_at, h.replica);
+                abandon(h.attempt);
+            }
         }
         if tell {
             let from = edge.from;
@@ -443,7 +447,7 @@ impl World {
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
-        if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
+        if call.attempts != number || (call.current.is_none() && call.hedges().is_empty()) {
             return;
         }
         call.timer = None;
@@ -465,10 +469,10 @@ impl World {
         let Some(call) = self.calls.get(key) else {
             return;
         };
-        if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
+        if call.attempts != number || (call.current.is_none() && call.hedges().is_empty()) {
             return; // answered, or moved on to another attempt
         }
-        let (edge_id, sent, request_id) = (call.edge, call.hedges_sent, call.request_id);
+        let (edge_id, sent, request_id) = (call.edge, call.hedges_sent(), call.request_id);
         let deadline = call
             .current
             .and_then(|a| self.attempts.get(a))
@@ -491,15 +495,15 @@ impl World {
         self.metrics.hedges += u64::from(now >= self.warmup);
         let hedge_number = HEDGE_BASE + sent;
         let attempt = self.dispatch(key, (request_id, edge_id), route, hedge_number, deadline, q);
-        let call = &mut self.calls[key];
-        call.hedges_sent += 1;
-        call.hedges.push(Hedge {
+        let policy = self.calls[key].policy();
+        policy.hedges_sent += 1;
+        policy.hedges.push(Hedge {
             attempt,
             number: hedge_number,
             replica,
             sent_at: now,
         });
-        if call.hedges_sent < spec.max_hedges {
+        if policy.hedges_sent < spec.max_hedges {
             q.schedule(now + spec.delay, Event::HedgeDue { call: key, number });
         }
     }
@@ -537,10 +541,12 @@ impl World {
                 &edge.backoff,
                 edge.jitter,
                 call.attempts,
-                call.last_delay,
+                call.last_delay(),
                 &mut edge.rng,
             );
-            self.calls[key].last_delay = delay;
+            if edge.jitter == crate::retry::Jitter::Decorrelated {
+                self.calls[key].policy().last_delay = delay;
+            }
             if let Some(t) = self.trace.as_deref_mut()
                 && !delay.is_zero()
             {
