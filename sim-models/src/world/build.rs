@@ -600,7 +600,7 @@ impl World {
             token_auth_first,
             edges,
             net,
-            requests: SlotMap::with_key(),
+            requests: 0,
             next_request_id: 0,
             trace: None,
             ledger: Default::default(),

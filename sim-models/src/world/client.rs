@@ -7,7 +7,7 @@ use sim_core::{SimDuration, SimTime};
 
 use super::{
     Attempt, AttemptKey, Call, CallKey, Event, Failure, HEDGE_BASE, Hedge, LoadGen, Outcome,
-    Parent, Phase, ReqKey, Request, World,
+    Parent, Phase, World,
 };
 use crate::policy::ThinnedPoisson;
 
@@ -102,23 +102,19 @@ impl World {
         let edge = client.edge;
         let id = self.next_request_id;
         self.next_request_id += 1;
-        let req = self.requests.insert(Request {
+        let parent = Parent::Request {
             client: c,
             user,
-            issued_at: now,
-            deadline_timer: None,
             counted,
-            call: CallKey::default(),
-        });
-        self.note_in_flight(self.requests.len());
+        };
+        let call = self.new_call(edge, parent, id, deadline, now);
+        self.requests += 1;
+        self.note_in_flight(self.requests);
         if let Some(t) = self.trace.as_deref_mut() {
-            t.issue(req, id, now, &self.clients[c as usize].name);
+            t.issue(call, id, now, &self.clients[c as usize].name);
         }
-        let call = self.new_call(edge, Parent::Request(req), id, deadline, now);
-        let r = &mut self.requests[req];
-        r.call = call;
         if let Some(d) = deadline {
-            r.deadline_timer = Some(q.schedule(d, Event::DeadlineExpired(req)));
+            self.calls[call].deadline_timer = Some(q.schedule(d, Event::DeadlineExpired(call)));
         }
         self.start_attempt(call, q);
     }
@@ -156,15 +152,15 @@ impl World {
             parent,
             edge,
             request_id,
+            made_at: now,
             sent_at: now,
-            last_delay: SimDuration::ZERO,
             replica: 0,
-            hedges: Vec::new(),
-            hedges_sent: 0,
+            policy: None,
             attempts: 0,
             current: None,
             timer: None,
             deadline,
+            deadline_timer: None,
         })
     }
 
@@ -179,7 +175,7 @@ impl World {
         if call.attempts > 1 {
             self.metrics.retries += u64::from(counted);
         }
-        let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent);
+        let (number, deadline, hedges_sent) = (call.attempts, call.deadline, call.hedges_sent());
         let (edge_id, request_id) = (call.edge, call.request_id);
         call.sent_at = now;
         if let Some(w) = self.watch.as_deref_mut() {
@@ -341,10 +337,14 @@ impl World {
             return;
         };
         let (sent_at, replica) = if number >= HEDGE_BASE {
-            let Some(pos) = call.hedges.iter().position(|h| h.number == number) else {
+            // A hedge was sent, so the policy state exists.
+            let Some(hedges) = call.policy.as_deref_mut().map(|p| &mut p.hedges) else {
+                return;
+            };
+            let Some(pos) = hedges.iter().position(|h| h.number == number) else {
                 return; // a cancelled hedge
             };
-            let h = call.hedges.remove(pos);
+            let h = hedges.remove(pos);
             (h.sent_at, h.replica)
         } else {
             if call.attempts != number || call.current.is_none() {
@@ -354,7 +354,7 @@ impl World {
             (call.sent_at, call.replica)
         };
         let took = now - sent_at;
-        let waiting = call.current.is_some() || !call.hedges.is_empty();
+        let waiting = call.current.is_some() || !call.hedges().is_empty();
         let edge = &mut self.edges[call.edge as usize];
         edge.outstanding -= 1;
         let success = !matches!(outcome, Outcome::Failed(_));
@@ -404,10 +404,12 @@ impl World {
             edge.record(now, false, now - call.sent_at, call.replica);
             abandon(a);
         }
-        for h in call.hedges.drain(..) {
-            edge.outstanding -= 1;
-            edge.record(now, false, now - h.sent_at, h.replica);
-            abandon(h.attempt);
+        if let Some(p) = call.policy.as_deref_mut() {
+            for h in p.hedges.drain(..) {
+                edge.outstanding -= 1;
+                edge.record(now, false, now - h.sent_at, h.replica);
+                abandon(h.attempt);
+            }
         }
         if tell {
             let from = edge.from;
@@ -445,7 +447,7 @@ impl World {
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
-        if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
+        if call.attempts != number || (call.current.is_none() && call.hedges().is_empty()) {
             return;
         }
         call.timer = None;
@@ -467,10 +469,10 @@ impl World {
         let Some(call) = self.calls.get(key) else {
             return;
         };
-        if call.attempts != number || (call.current.is_none() && call.hedges.is_empty()) {
+        if call.attempts != number || (call.current.is_none() && call.hedges().is_empty()) {
             return; // answered, or moved on to another attempt
         }
-        let (edge_id, sent, request_id) = (call.edge, call.hedges_sent, call.request_id);
+        let (edge_id, sent, request_id) = (call.edge, call.hedges_sent(), call.request_id);
         let deadline = call
             .current
             .and_then(|a| self.attempts.get(a))
@@ -493,15 +495,15 @@ impl World {
         self.metrics.hedges += u64::from(now >= self.warmup);
         let hedge_number = HEDGE_BASE + sent;
         let attempt = self.dispatch(key, (request_id, edge_id), route, hedge_number, deadline, q);
-        let call = &mut self.calls[key];
-        call.hedges_sent += 1;
-        call.hedges.push(Hedge {
+        let policy = self.calls[key].policy();
+        policy.hedges_sent += 1;
+        policy.hedges.push(Hedge {
             attempt,
             number: hedge_number,
             replica,
             sent_at: now,
         });
-        if call.hedges_sent < spec.max_hedges {
+        if policy.hedges_sent < spec.max_hedges {
             q.schedule(now + spec.delay, Event::HedgeDue { call: key, number });
         }
     }
@@ -539,10 +541,12 @@ impl World {
                 &edge.backoff,
                 edge.jitter,
                 call.attempts,
-                call.last_delay,
+                call.last_delay(),
                 &mut edge.rng,
             );
-            self.calls[key].last_delay = delay;
+            if edge.jitter == crate::retry::Jitter::Decorrelated {
+                self.calls[key].policy().last_delay = delay;
+            }
             if let Some(t) = self.trace.as_deref_mut()
                 && !delay.is_zero()
             {
@@ -574,7 +578,14 @@ impl World {
     fn finish_call(&mut self, key: CallKey, outcome: Outcome, q: &mut EventQueue<Event>) {
         let call = self.calls.remove(key).expect("finishing a live call");
         match call.parent {
-            Parent::Request(r) => self.finish_request(r, outcome, q),
+            Parent::Request {
+                client,
+                user,
+                counted,
+            } => {
+                let issued = (call.made_at, call.deadline_timer);
+                self.finish_request(key, (client, user, counted), issued, outcome, q)
+            }
             Parent::Attempt(a) => self.on_child_done(a, outcome, q),
             Parent::Component { instance, token } => {
                 self.component_call_done(instance, token, outcome, q)
@@ -583,17 +594,27 @@ impl World {
         }
     }
 
-    fn finish_request(&mut self, r: ReqKey, outcome: Outcome, q: &mut EventQueue<Event>) {
+    /// Request `r` (its call, removed) of client `c` (`user`; `counted` after warm-up),
+    /// issued at `issued_at` with deadline timer `deadline_timer`, is over.
+    fn finish_request(
+        &mut self,
+        r: CallKey,
+        (c, user, counted): (u32, u32, bool),
+        (issued_at, deadline_timer): (SimTime, Option<sim_core::queue::EventKey>),
+        outcome: Outcome,
+        q: &mut EventQueue<Event>,
+    ) {
         let now = q.now();
-        let req = self.requests.remove(r).expect("finishing a live request");
+        self.requests -= 1;
         if let Some(t) = self.trace.as_deref_mut() {
             t.finish(r, now, outcome);
         }
-        if let Some(t) = req.deadline_timer {
+        if let Some(t) = deadline_timer {
             q.cancel(t);
         }
-        let latency = now - req.issued_at;
-        let c = req.client as usize;
+        let latency = now - issued_at;
+        let client_id = c;
+        let c = c as usize;
         let client = &mut self.clients[c];
         let window = &mut self.metrics.window;
         match outcome {
@@ -615,30 +636,39 @@ impl World {
             window.client_bad[c] += 1;
         }
         self.metrics
-            .record_outcome(&mut client.outcome, req.counted, outcome, latency);
-        if req.user != NO_USER
+            .record_outcome(&mut client.outcome, counted, outcome, latency);
+        if user != NO_USER
             && let LoadGen::Closed { think } = &client.load
         {
             let wake = now + think.sample_duration(&mut client.rng);
             q.schedule(
                 wake,
                 Event::UserReady {
-                    client: req.client,
-                    user: req.user,
+                    client: client_id,
+                    user,
                 },
             );
         }
     }
 
     /// The client's overall deadline passed: it stops waiting, whatever is in flight.
-    pub(super) fn on_deadline(&mut self, r: ReqKey, q: &mut EventQueue<Event>) {
-        let Some(req) = self.requests.get_mut(r) else {
-            return;
+    pub(super) fn on_deadline(&mut self, r: CallKey, q: &mut EventQueue<Event>) {
+        let Some(call) = self.calls.get(r) else {
+            return; // answered (or failed) before its deadline
         };
-        req.deadline_timer = None;
-        let call = req.call;
-        self.abandon_call(call, q.now(), q);
-        self.finish_request(r, Outcome::Failed(Failure::Timeout), q);
+        let Parent::Request {
+            client,
+            user,
+            counted,
+        } = call.parent
+        else {
+            unreachable!("only a request's call has a deadline timer");
+        };
+        // Its timer fired: nothing to cancel.
+        let issued = (call.made_at, None);
+        self.abandon_call(r, q.now(), q);
+        let timeout = Outcome::Failed(Failure::Timeout);
+        self.finish_request(r, (client, user, counted), issued, timeout, q);
     }
 
     /// The caller gives up on `key` entirely (its attempts, if any, become work for nobody

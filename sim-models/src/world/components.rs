@@ -219,7 +219,7 @@ impl World {
             return;
         };
         let current = call.attempts == att.number && call.current == Some(a);
-        if !current && !call.hedges.iter().any(|h| h.attempt == a) {
+        if !current && !call.hedges().iter().any(|h| h.attempt == a) {
             return;
         }
         let from = self.node_of(att.target);

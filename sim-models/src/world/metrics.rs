@@ -8,7 +8,7 @@ use sim_core::queue::EventQueue;
 
 use super::control::{ClientWindow, GroupWindow, p99_ms};
 use super::series_store::{ClientRow, SeriesStore, ServiceRow, SystemRow};
-use super::{Failure, Outcome, World};
+use super::{Failure, Outcome, Parent, World};
 use crate::result::{ClientSeries, Failed, FailedSeries, Series, ServiceSeries};
 use crate::slo::BurnRateAlerts;
 
@@ -438,8 +438,13 @@ impl World {
     /// inferred.
     pub(crate) fn requests_in_flight(&self) -> Vec<u64> {
         let mut n = vec![0; self.clients.len()];
-        for (_, r) in &self.requests {
-            n[r.client as usize] += u64::from(r.counted);
+        for (_, call) in &self.calls {
+            if let Parent::Request {
+                client, counted, ..
+            } = call.parent
+            {
+                n[client as usize] += u64::from(counted);
+            }
         }
         n
     }

@@ -10,7 +10,7 @@
 
 use sim_core::SimTime;
 
-use super::{CallKey, ReqKey};
+use super::CallKey;
 use crate::trace::TraceSpan;
 
 pub(crate) struct Tracer {
@@ -20,7 +20,7 @@ pub(crate) struct Tracer {
     /// Ids of the requests traced so far, increasing (ids are issued in order).
     picked: Vec<u64>,
     /// Requests still open: key, id, issued at.
-    requests: Vec<(ReqKey, u64, SimTime)>,
+    requests: Vec<(CallKey, u64, SimTime)>,
     /// Each traced call's lane for its sequential attempts.
     calls: Vec<(CallKey, u32)>,
     /// Attempts awaited: call, attempt number, lane, sent at, name, and once the callee
@@ -80,7 +80,7 @@ impl Tracer {
     /// A request is issued: traced if it is picked.
     #[cold]
     #[inline(never)]
-    pub(crate) fn issue(&mut self, r: ReqKey, id: u64, now: SimTime, client: &str) {
+    pub(crate) fn issue(&mut self, r: CallKey, id: u64, now: SimTime, client: &str) {
         if self.picked.len() >= self.most || id % self.stride != self.offset {
             return;
         }
@@ -251,7 +251,7 @@ impl Tracer {
     /// Request `r` ends with `outcome`.
     #[cold]
     #[inline(never)]
-    pub(crate) fn finish(&mut self, r: ReqKey, now: SimTime, outcome: super::Outcome) {
+    pub(crate) fn finish(&mut self, r: CallKey, now: SimTime, outcome: super::Outcome) {
         let outcome = outcome_word(outcome);
         self.settle(now);
         if let Some(i) = self.requests.iter().position(|x| x.0 == r) {
