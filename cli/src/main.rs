@@ -1325,12 +1325,12 @@ fn compare(
     }
     if let Some(dir) = out {
         // Each run's series swapped for its saved resolution while writing, then back.
-        let full: Vec<sim_models::result::Series> = results
+        let full: Vec<sim_models::result::LazySeries> = results
             .iter_mut()
             .zip(&loaded)
             .map(|(r, (_, v))| {
                 let saved = series.apply(&r.series, v.scenario.window);
-                std::mem::replace(&mut r.series, saved)
+                std::mem::replace(&mut r.series, saved.into())
             })
             .collect();
         let all = serde_json::to_string_pretty(&results).expect("results serialise") + "\n";

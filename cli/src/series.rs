@@ -64,7 +64,7 @@ impl SeriesOut {
             return f(result);
         }
         let full = std::mem::take(&mut result.series);
-        result.series = self.apply(&full, window);
+        result.series = self.apply(&full, window).into();
         let out = f(result);
         result.series = full;
         out

@@ -176,6 +176,7 @@ pub(crate) fn run(file: &str, windows: usize, bad: bool) -> RunResult {
             services: service_series,
             caches: Vec::new(),
             latency_cdf: if windows == 0 { Vec::new() } else { cdf },
-        },
+        }
+        .into(),
     }
 }

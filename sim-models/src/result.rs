@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 
 mod config;
 mod labels;
+mod lazy_series;
+pub(crate) mod series_store;
 pub use config::{ConfigResult, ConfigSeries, PushResult};
 pub use labels::{FaultClass, FaultLabel, StopKind, Stopped};
+pub use lazy_series::{ClientCount, Count, LazySeries};
 
 /// The outcome of one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,7 +116,8 @@ pub struct RunResult {
     /// What automated remediation did (absent without a `remediation` section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<crate::remediation::report::RemediationReport>,
-    pub series: Series,
+    /// Read as a [`Series`]; kept compact, and written to JSON without decoding it whole.
+    pub series: LazySeries,
 }
 
 /// A replicated database: operations after the warm-up; failovers and lost writes over the

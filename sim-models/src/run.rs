@@ -7,9 +7,10 @@ use sim_core::{SimDuration, SimTime};
 
 use crate::recovery::{RecoveryParams, recovery};
 use crate::remediation::decide::Decider;
+use crate::result::series_store::{client, sys};
 use crate::result::{
-    ClientResult, Failed, FaultLabel, FaultWindow, Latency, RunResult, ServiceResult, StopKind,
-    Stopped, Totals, ZoneResult,
+    ClientResult, Failed, FaultLabel, FaultWindow, Latency, LazySeries, RunResult, ServiceResult,
+    StopKind, Stopped, Totals, ZoneResult,
 };
 use crate::scenario::{FaultKind, Scenario};
 use crate::world::World;
@@ -299,42 +300,47 @@ fn finish(
     let configs = world.configs.iter().map(|c| c.result()).collect();
     let token_auths = world.token_auths.iter().map(|t| t.result()).collect();
     let incident_log = world.take_incident_log();
-    let mut series = std::mem::take(&mut world.metrics.series);
+    let mut skeleton = std::mem::take(&mut world.metrics.series);
     let rows = world.metrics.rows.take();
     // The world (its side-effect ledger, histograms, slot maps, pending events) goes before
-    // the series' columns are made: a long run's columns are the bulk of its memory.
+    // the verdict's columns are made.
     drop((engine, merged));
-    rows.fill(&mut series);
-    series.latency_cdf = latency_cdf;
-    let retry_amplification_peak = series
-        .retry_amplification
-        .iter()
-        .zip(&series.offered)
-        .filter(|&(_, &offered)| offered > 0)
-        .map(|(&a, _)| a)
+    skeleton.latency_cdf = latency_cdf;
+    // The series stays in its logs; only the columns below are decoded.
+    let retry_amplification_peak = rows
+        .retry_amplification()
+        .zip(rows.system(sys::OFFERED))
+        .filter(|&(_, offered)| offered > 0)
+        .map(|(a, _)| a)
         .fold(0.0, f64::max);
     // The load offered by open-loop clients (it does not depend on the answers), per second:
     // the verdict checks that a lower goodput is not just less load.
-    let open: Vec<&crate::result::ClientSeries> = series
-        .clients
-        .iter()
-        .zip(&s.clients)
+    let mut open: Vec<_> = (s.clients.iter().enumerate())
         .filter(|(_, spec)| matches!(spec.load, crate::scenario::Load::Open { .. }))
-        .map(|(c, _)| c)
+        .map(|(c, _)| rows.client(c, client::OFFERED))
         .collect();
-    let demand_rps: Vec<f64> = (0..series.t_s.len())
-        .map(|i| open.iter().map(|c| c.offered[i] as f64).sum::<f64>() / series.window_s)
+    let demand_rps: Vec<f64> = (0..rows.windows())
+        .map(|_| {
+            (open.iter_mut())
+                .map(|c| c.next().expect("a window") as f64)
+                .sum::<f64>()
+                / skeleton.window_s
+        })
         .collect();
+    drop(open);
+    let t_s: Vec<f64> = rows.t_s().collect();
+    let goodput_rps: Vec<f64> = rows.goodput_rps().collect();
     let rec = recovery(
-        &series.t_s,
-        &series.goodput_rps,
+        &t_s,
+        &goodput_rps,
         &demand_rps,
-        series.window_s,
+        skeleton.window_s,
         s.warmup.as_secs_f64(),
         &fault_spans,
         RecoveryParams::default(),
     );
-    drop(demand_rps);
+    drop((demand_rps, t_s, goodput_rps));
+    let series = LazySeries::new(skeleton, rows);
 
     let scenario_hash = s.hash();
     RunResult {

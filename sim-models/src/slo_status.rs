@@ -22,7 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::result::RunResult;
+use crate::result::{ClientCount, Count, RunResult};
 use crate::slo::{AlertReport, Severity};
 
 /// One SLO of one run.
@@ -50,25 +50,31 @@ pub struct SloStatus {
 
 /// Every SLO of `r`: the scenario's first (route `all`), then each client's, in file order.
 pub fn slo_status(r: &RunResult) -> Vec<SloStatus> {
+    // Column by column: a result not yet decoded stays so (see `LazySeries`).
     let s = &r.series;
-    let counted: Vec<usize> = (0..s.t_s.len())
-        .filter(|&i| s.t_s[i] - s.window_s >= r.warmup_s - 1e-9)
+    let (t_s, window_s) = (s.t_s(), s.window_s());
+    let counted: Vec<usize> = (0..t_s.len())
+        .filter(|&i| t_s[i] - window_s >= r.warmup_s - 1e-9)
         .collect();
     let sum = |v: &[u64]| counted.iter().map(|&i| v[i]).sum::<u64>();
     let run_s = counted
         .first()
-        .map_or(0.0, |&i| r.simulated_s - (s.t_s[i] - s.window_s));
+        .map_or(0.0, |&i| r.simulated_s - (t_s[i] - window_s));
     let mut out = Vec::new();
     if let Some(a) = &r.alerts {
-        let good = sum(&s.succeeded) - sum(&s.slow);
-        let bad = sum(&s.failed) + sum(&s.degraded) + sum(&s.slow);
+        let slow = sum(&s.counts(Count::Slow));
+        let good = sum(&s.counts(Count::Succeeded)) - slow;
+        let bad = sum(&s.counts(Count::Failed)) + sum(&s.counts(Count::Degraded)) + slow;
         out.push(status("all", a, good, bad, run_s));
     }
     for c in &r.clients {
-        let (Some(a), Some(cs)) = (&c.alerts, s.clients.iter().find(|x| x.name == c.name)) else {
+        let Some(a) = &c.alerts else { continue };
+        let Some(k) = s.client_names().position(|name| name == c.name) else {
             continue;
         };
-        out.push(status(&c.name, a, sum(&cs.good), sum(&cs.bad), run_s));
+        let good = sum(&s.client_counts(k, ClientCount::Good));
+        let bad = sum(&s.client_counts(k, ClientCount::Bad));
+        out.push(status(&c.name, a, good, bad, run_s));
     }
     out
 }

@@ -42,7 +42,6 @@ pub(crate) mod metrics;
 mod network;
 mod orchestrator;
 mod ring;
-pub(crate) mod series_store;
 mod side_effects;
 pub(crate) mod signals;
 pub(crate) mod trace;

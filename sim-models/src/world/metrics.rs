@@ -7,8 +7,8 @@ use sim_core::{SimDuration, SimTime};
 use sim_core::queue::EventQueue;
 
 use super::control::{ClientWindow, GroupWindow, p99_ms};
-use super::series_store::{ClientRow, SeriesStore, ServiceRow, SystemRow};
 use super::{Failure, Outcome, Parent, World};
+use crate::result::series_store::{ClientRow, SeriesStore, ServiceRow, SystemRow};
 use crate::result::{ClientSeries, Failed, FailedSeries, Series, ServiceSeries};
 use crate::slo::BurnRateAlerts;
 
@@ -397,15 +397,18 @@ impl World {
                 };
             }
             let st = &mut svc.stats;
-            m.rows.push_service(&ServiceRow {
-                attempts: st.window.attempts,
-                queue_max: st.queue_level.max_since_reset(),
-                queue: st.queue_level.take_window(now),
-                busy: st.busy_level.take_window(now),
-                workers: svc.workers,
-                rejected: st.window.rejected,
-                dropped: st.window.dropped,
-            });
+            m.rows.push_service(
+                k,
+                &ServiceRow {
+                    attempts: st.window.attempts,
+                    queue_max: st.queue_level.max_since_reset(),
+                    queue: st.queue_level.take_window(now),
+                    busy: st.busy_level.take_window(now),
+                    workers: svc.workers,
+                    rejected: st.window.rejected,
+                    dropped: st.window.dropped,
+                },
+            );
             st.window = ServiceWindow::default();
         }
         for (cache, out) in self.caches.iter_mut().zip(m.series.caches.iter_mut()) {

@@ -1,14 +1,19 @@
 //! [`Varints`]: an append-only log of unsigned integers, each in as few bytes as it needs.
 
-/// Bytes per chunk. A chunk is allocated whole and never grows, so the log holds what its
-/// values take plus at most one part-filled chunk (a `Vec` grown by doubling holds up to
-/// twice its contents, and copies them as it grows).
-const CHUNK: usize = 16 * 1024;
+/// Bytes of a log's first chunk: a short run's ~70 logs take ~17 KiB (one chunk of 16 KiB
+/// held the rows before), and one allocation each for its first ~200 windows.
+const FIRST: usize = 256;
 
-/// The room a [`Row`] is given: 20 values of 64 bits in the long form (9 bytes each) and
-/// the 8 a store writes past the last, or ten 128-bit ones (17 bytes each). A writer
-/// pushing more is a bug, and panics.
-pub(crate) const ROW: usize = 192;
+/// Bytes of a chunk at most; each new chunk is twice the last up to this. A chunk is
+/// allocated whole and never grows, so a log holds what its values take plus at most one
+/// part-filled chunk (a `Vec` grown by doubling holds up to twice its contents, and copies
+/// them as it grows); ~70 logs of 4 KiB chunks leave at most ~280 KiB unused.
+const CHUNK: usize = 4096;
+
+/// The most bytes one value takes: a zero byte and 128 bits. A chunk ends with fewer
+/// unused bytes than this.
+#[cfg(test)]
+const ROOM: usize = 17;
 
 /// A value's prefix by the leading zeros of `v | 1`: `n - 1` for a value of `n` bytes, one
 /// per 7 bits it needs; 8 past 56 bits (the long form: a zero byte, then 8 bytes).
@@ -28,126 +33,119 @@ const PREFIX_ZEROS: [u8; 64] = {
 /// left by its length `n`, the low `n` bits being `n - 1` zeros and a one; larger values
 /// are a zero byte, then 8 bytes (16 for one pushed as 128 bits). Unlike LEB128, whose
 /// every byte carries a continuation bit, a value is written with one 8-byte store and
-/// read with one byte's test or one 8-byte load, whatever its length (a window's ~70 values cost ~26
-/// instructions each with LEB128's byte loop, written to the stack and copied). Written a
-/// [`Row`] at a time, straight into the last chunk, read back in order, one value at a time.
-#[derive(Debug, Default)]
+/// read with one byte's test or one 8-byte load, whatever its length. One log holds one
+/// column (a series store keeps one per value of a window), so a column is read back
+/// without the others.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Varints {
-    chunks: Vec<Chunk>,
+    /// Chunks filled (to within [`ROOM`]), in order.
+    full: Vec<Chunk>,
+    /// The chunk written to (empty, unallocated, before the first value).
+    last: Chunk,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug, Default)]
 struct Chunk {
-    bytes: Box<[u8; CHUNK]>,
-    /// Bytes written; a row never straddles two chunks.
+    bytes: Box<[u8]>,
+    /// Bytes written; a value never straddles two chunks.
     len: usize,
 }
 
-/// Values written into the room at the end of a [`Varints`]' last chunk; the log takes
-/// them when the row is dropped. The row's length stays in a register: a row on the stack,
-/// copied into the log, kept it in memory across every push (and was copied and zeroed).
-pub(crate) struct Row<'a> {
-    bytes: &'a mut [u8; ROW],
-    len: usize,
-    /// The last chunk's length, moved past the row when it is dropped.
-    end: &'a mut usize,
-}
-
-impl Row<'_> {
-    /// Appends `v`: one byte per 7 bits it needs, in one store of 8 bytes (the bytes past
-    /// the value's are overwritten by the next value, or past the log's end).
+impl Varints {
+    /// Appends `v`: one byte per 7 bits it needs, a one-byte value with one store, a longer
+    /// one with one store of 8 bytes (the bytes past the value's are overwritten by the next
+    /// value, or left unused at the chunk's end). One comparison of the room left: closing a
+    /// window pushes ~70 values, each to its own log.
     #[inline(always)]
     pub fn push(&mut self, v: u64) {
+        let c = &mut self.last;
         if v < 0x80 {
             // One byte, the usual case (counts of a window, zeros), without the length.
-            return self.put(v << 1 | 1, 1);
-        }
-        let zeros = PREFIX_ZEROS[(v | 1).leading_zeros() as usize];
-        if zeros < 8 {
-            self.put((v << 1 | 1) << zeros, usize::from(zeros) + 1);
+            if let Some(b) = c.bytes.get_mut(c.len) {
+                *b = (v as u8) << 1 | 1;
+                c.len += 1;
+                return;
+            }
         } else {
-            self.put_long(&v.to_le_bytes());
+            let zeros = PREFIX_ZEROS[(v | 1).leading_zeros() as usize];
+            if zeros < 8 {
+                let room = c.bytes.get_mut(c.len..).and_then(|b| b.first_chunk_mut());
+                if let Some(room) = room {
+                    *room = ((v << 1 | 1) << zeros).to_le_bytes();
+                    c.len += usize::from(zeros) + 1;
+                    return;
+                }
+            } else if self.put_long(&v.to_le_bytes()) {
+                return;
+            }
         }
+        self.push_in_new_chunk(v);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_in_new_chunk(&mut self, v: u64) {
+        self.new_chunk();
+        self.push(v);
     }
 
     /// Appends a 128-bit `v`: as [`push`](Self::push) below 2^56, else a zero byte and
     /// its 16 bytes (so it must be read back with [`Reader::next`]).
-    #[inline]
+    #[inline(always)]
     pub fn push_wide(&mut self, v: u128) {
         match u64::try_from(v) {
             Ok(v) if v < 1 << 56 => self.push(v),
-            _ => self.put_long(&v.to_le_bytes()),
+            _ => {
+                if !self.put_long(&v.to_le_bytes()) {
+                    self.new_chunk();
+                    assert!(self.put_long(&v.to_le_bytes()), "room in a new chunk");
+                }
+            }
         }
     }
 
-    /// Writes the 8 bytes of `x` at the end and keeps the first `n` of them.
-    #[inline(always)]
-    fn put(&mut self, x: u64, n: usize) {
-        // One comparison, which the slice's own bounds checks then follow from.
-        assert!(self.len <= ROW - 8, "a row within its room");
-        self.bytes[self.len..][..8].copy_from_slice(&x.to_le_bytes());
-        self.len += n;
-    }
-
-    /// The long form, in line: a call taking the row would keep its length in memory.
-    #[inline(always)]
-    fn put_long(&mut self, bytes: &[u8]) {
-        let at = self.len;
-        self.bytes[at] = 0;
-        self.bytes[at + 1..at + 1 + bytes.len()].copy_from_slice(bytes);
-        self.len += 1 + bytes.len();
-    }
-}
-
-impl Drop for Row<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        *self.end += self.len;
-    }
-}
-
-impl Varints {
-    /// A row at the end of the log, in a new chunk if the last has no room for one.
+    /// The long form, if the last chunk has room for it.
     #[inline]
-    pub fn row(&mut self) -> Row<'_> {
-        if self.chunks.last().is_none_or(|c| c.len > CHUNK - ROW) {
-            self.new_chunk();
-        }
-        let c = self.chunks.last_mut().expect("a chunk");
-        Row {
-            bytes: c.bytes[c.len..].first_chunk_mut().expect("room"),
-            len: 0,
-            end: &mut c.len,
+    fn put_long(&mut self, bytes: &[u8]) -> bool {
+        let c = &mut self.last;
+        match c.bytes.get_mut(c.len..) {
+            Some(room) if room.len() > bytes.len() => {
+                room[0] = 0;
+                room[1..=bytes.len()].copy_from_slice(bytes);
+                c.len += 1 + bytes.len();
+                true
+            }
+            _ => false,
         }
     }
 
     #[cold]
     fn new_chunk(&mut self) {
-        let bytes = vec![0; CHUNK].into_boxed_slice().try_into();
-        self.chunks.push(Chunk {
-            bytes: bytes.expect("CHUNK bytes"),
+        let size = (self.last.bytes.len() * 2).clamp(FIRST, CHUNK);
+        let chunk = Chunk {
+            bytes: vec![0; size].into_boxed_slice(),
             len: 0,
-        });
+        };
+        let done = std::mem::replace(&mut self.last, chunk);
+        if done.len > 0 {
+            self.full.push(done);
+        }
     }
 
-    /// Bytes the values take (not counting the unused end of the last chunk).
+    /// Bytes the values take (not counting the unused ends of chunks).
     #[cfg(test)]
     pub fn bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.len).sum()
+        self.full.iter().map(|c| c.len).sum::<usize>() + self.last.len
     }
 
     /// The values in the order they were pushed.
     pub fn reader(&self) -> Reader<'_> {
         Reader {
-            chunks: self.chunks.iter(),
+            chunks: self.full.iter(),
+            last: self.last.values(),
             current: &[],
         }
     }
-}
-
-pub(crate) struct Reader<'a> {
-    chunks: std::slice::Iter<'a, Chunk>,
-    current: &'a [u8],
 }
 
 impl Chunk {
@@ -156,9 +154,18 @@ impl Chunk {
     }
 }
 
+/// Reads a [`Varints`] from its first value on (the default reads an empty log).
+#[derive(Default)]
+pub(crate) struct Reader<'a> {
+    chunks: std::slice::Iter<'a, Chunk>,
+    /// The last chunk's values, until it is `current`.
+    last: &'a [u8],
+    current: &'a [u8],
+}
+
 impl Reader<'_> {
-    /// The next value, pushed with [`Row::push_wide`]; panics past the last (a reader and
-    /// its writer disagree: a bug).
+    /// The next value, pushed with [`Varints::push_wide`]; panics past the last (a reader
+    /// and its writer disagree: a bug).
     pub fn next(&mut self) -> u128 {
         self.refill();
         if self.current[0] == 0 {
@@ -168,8 +175,8 @@ impl Reader<'_> {
         u128::from(self.u64())
     }
 
-    /// The next value, pushed with [`Row::push`]. Most values are below 128, one byte:
-    /// they take the short way, in line (filling the columns at a run's end is mostly this).
+    /// The next value, pushed with [`Varints::push`]. Most values are below 128, one byte:
+    /// they take the short way, in line (decoding a column is mostly this).
     #[inline]
     pub fn u64(&mut self) -> u64 {
         self.refill();
@@ -204,17 +211,22 @@ impl Reader<'_> {
         x >> n
     }
 
-    /// Moves to the next chunk when this one is read; panics past the last value (a reader
-    /// and its writer disagree: a bug).
+    /// Moves to the next chunk when this one is read.
     #[inline(always)]
     fn refill(&mut self) {
         if self.current.is_empty() {
-            self.current = self
-                .chunks
-                .next()
-                .map(Chunk::values)
-                .expect("read past the last value");
+            self.next_chunk();
         }
+    }
+
+    /// Panics past the last value (a reader and its writer disagree: a bug).
+    #[cold]
+    fn next_chunk(&mut self) {
+        self.current = match self.chunks.next() {
+            Some(c) => c.values(),
+            None => std::mem::take(&mut self.last),
+        };
+        assert!(!self.current.is_empty(), "read past the last value");
     }
 
     /// The next `K` bytes.
@@ -224,8 +236,9 @@ impl Reader<'_> {
         *b
     }
 
+    #[cfg(test)]
     pub fn at_end(&self) -> bool {
-        self.current.is_empty() && self.chunks.as_slice().iter().all(|c| c.len == 0)
+        self.current.is_empty() && self.chunks.as_slice().is_empty() && self.last.is_empty()
     }
 }
 
@@ -236,19 +249,11 @@ mod tests {
     /// The most bytes one value takes: a zero byte and 128 bits.
     const MAX_LEN: usize = 17;
 
-    /// `values` pushed as 128-bit values, rows of 1 to 10 values in turn, so that rows of
-    /// many lengths meet chunk ends.
+    /// `values` pushed as 128-bit values.
     fn log_of(values: &[u128]) -> Varints {
         let mut log = Varints::default();
-        let (mut at, mut per_row) = (0, 1);
-        while at < values.len() {
-            let mut row = log.row();
-            for &v in values[at..].iter().take(per_row) {
-                row.push_wide(v);
-            }
-            drop(row);
-            at += per_row;
-            per_row = per_row % 10 + 1;
+        for &v in values {
+            log.push_wide(v);
         }
         log
     }
@@ -272,10 +277,12 @@ mod tests {
             .map(|i| edges[(i % 10) as usize] ^ (i * 7919 % 3))
             .collect();
         let log = log_of(&values);
-        assert!(log.chunks.len() > 3, "{} chunks", log.chunks.len());
-        // Every chunk but the last is full to within one row.
-        let n = log.chunks.len();
-        assert!(log.chunks[..n - 1].iter().all(|c| c.len > CHUNK - ROW));
+        assert!(log.full.len() > 8, "{} chunks", log.full.len());
+        // Chunks double from the first up to the largest, each full to within a value.
+        let sizes: Vec<usize> = log.full.iter().map(|c| c.bytes.len()).collect();
+        assert_eq!(sizes[..4], [FIRST, 2 * FIRST, 4 * FIRST, 8 * FIRST]);
+        assert!(sizes.iter().all(|&s| s <= CHUNK) && sizes.contains(&CHUNK));
+        assert!(log.full.iter().all(|c| c.len + ROOM > c.bytes.len()));
         let mut r = log.reader();
         for (i, &v) in values.iter().enumerate() {
             assert_eq!(r.next(), v, "value {i}");
@@ -300,14 +307,10 @@ mod tests {
             .map(|i| edges[(i % 9) as usize] ^ (i % 3))
             .collect();
         let mut log = Varints::default();
-        for row in values.chunks(7) {
-            let mut r = log.row();
-            for &v in row {
-                r.push(v);
-            }
-            drop(r);
+        for &v in &values {
+            log.push(v);
         }
-        assert!(log.chunks.len() > 1, "{} chunks", log.chunks.len());
+        assert!(log.full.len() > 1, "{} chunks", log.full.len());
         let mut r = log.reader();
         for (i, &v) in values.iter().enumerate() {
             assert_eq!(r.u64(), v, "value {i}");
@@ -318,25 +321,19 @@ mod tests {
     #[test]
     fn small_values_take_few_bytes() {
         let mut log = Varints::default();
-        let mut row = log.row();
         for v in [0, 127] {
-            row.push(v);
+            log.push(v);
         }
-        drop(row);
         assert_eq!(log.bytes(), 2);
-        let mut row = log.row();
-        row.push(128);
-        row.push_wide(16_383);
-        drop(row);
+        log.push(128);
+        log.push_wide(16_383);
         assert_eq!(log.bytes(), 6);
-        let mut row = log.row();
-        row.push((1 << 56) - 1);
-        row.push(1 << 56);
-        row.push(u64::MAX);
-        row.push_wide((1 << 56) - 1);
-        row.push_wide(1 << 56);
-        row.push_wide(u128::MAX);
-        drop(row);
+        log.push((1 << 56) - 1);
+        log.push(1 << 56);
+        log.push(u64::MAX);
+        log.push_wide((1 << 56) - 1);
+        log.push_wide(1 << 56);
+        log.push_wide(u128::MAX);
         assert_eq!(log.bytes(), 6 + 8 + 9 + 9 + 8 + MAX_LEN + MAX_LEN);
         let mut r = log.reader();
         let back: Vec<u128> = [0, 1, 2, 3].map(|_| u128::from(r.u64())).to_vec();
@@ -360,10 +357,8 @@ mod tests {
             .collect();
         let mut log = Varints::default();
         for &v in &values {
-            let mut row = log.row();
-            row.push(v);
-            row.push_wide(u128::from(v) << 64 | u128::from(v));
-            drop(row);
+            log.push(v);
+            log.push_wide(u128::from(v) << 64 | u128::from(v));
         }
         let mut r = log.reader();
         for &v in &values {
@@ -374,20 +369,20 @@ mod tests {
     }
 
     #[test]
-    fn a_full_row_of_the_widest_values_fits() {
+    fn the_widest_values_fill_chunks() {
         let mut log = Varints::default();
-        let mut row = log.row();
-        for _ in 0..ROW / MAX_LEN {
-            row.push_wide(u128::MAX);
+        for _ in 0..1000 {
+            log.push_wide(u128::MAX);
         }
-        drop(row);
+        assert_eq!(log.bytes(), 1000 * MAX_LEN);
         let mut r = log.reader();
-        assert!((0..ROW / MAX_LEN).all(|_| r.next() == u128::MAX));
+        assert!((0..1000).all(|_| r.next() == u128::MAX));
         assert!(r.at_end());
     }
 
     #[test]
     fn an_empty_log_is_at_its_end() {
         assert!(Varints::default().reader().at_end());
+        assert!(Reader::default().at_end());
     }
 }
