@@ -117,8 +117,14 @@ pub(crate) struct SeriesStore {
 }
 
 impl SeriesStore {
-    pub fn new(window: SimDuration, client_visits: Vec<f64>, brokers: bool) -> Self {
-        let logs = sys::LOGS + client::LOGS * client_visits.len();
+    /// For clients making `client_visits` attempts a request and `services` instances.
+    pub fn new(
+        window: SimDuration,
+        client_visits: Vec<f64>,
+        services: usize,
+        brokers: bool,
+    ) -> Self {
+        let logs = sys::LOGS + client::LOGS * client_visits.len() + service::LOGS * services;
         SeriesStore {
             window,
             last_offered: vec![0; client_visits.len()],
@@ -188,13 +194,10 @@ impl SeriesStore {
         self.last_offered[c] = r.offered;
     }
 
-    /// Service `k`'s window (its logs are made with its first).
+    /// Service `k`'s window.
     pub fn push_service(&mut self, k: usize, r: &ServiceRow) {
         let width = self.window.as_nanos();
         let at = self.service_at(k);
-        if self.logs.len() < at + service::LOGS {
-            self.logs.resize_with(at + service::LOGS, Varints::default);
-        }
         let logs: &mut [Varints; service::LOGS] = (&mut self.logs[at..at + service::LOGS])
             .try_into()
             .expect("a service's logs");
@@ -221,15 +224,13 @@ impl SeriesStore {
 
     /// The windows closed so far, leaving none.
     pub fn take(&mut self) -> SeriesStore {
-        let empty = SeriesStore::new(self.window, Vec::new(), self.brokers);
+        let empty = SeriesStore::new(self.window, Vec::new(), 0, self.brokers);
         std::mem::replace(self, empty)
     }
 
-    /// Log `i` from its first value (an empty one if no window made it).
+    /// Log `i` from its first value.
     fn reader(&self, i: usize) -> Reader<'_> {
-        self.logs
-            .get(i)
-            .map_or_else(Reader::default, Varints::reader)
+        self.logs[i].reader()
     }
 
     /// Log `i`'s values, one per window.
@@ -413,7 +414,7 @@ mod tests {
         let window = SimDuration::from_millis(1500);
         let visits = vec![3.5, 0.25];
         {
-            let mut store = SeriesStore::new(window, visits.clone(), brokers);
+            let mut store = SeriesStore::new(window, visits.clone(), 3, brokers);
             let named = |n: usize, what: &'static str| (0..n).map(move |i| format!("{what}-{i}"));
             let series = Series {
                 window_s: window.as_secs_f64(),

@@ -655,8 +655,9 @@ impl World {
         if !s.brokers.is_empty() {
             let (request, delivery) = visits_by_timing(s);
             let sum = |v: &Vec<f64>| v.iter().sum::<f64>();
+            let services = world.metrics.series.services.len();
             world.metrics.rows =
-                SeriesStore::new(s.window, request.iter().map(sum).collect(), true);
+                SeriesStore::new(s.window, request.iter().map(sum).collect(), services, true);
             world.metrics.delivery_visits = (delivery.iter())
                 .map(|groups| groups.iter().map(sum).collect())
                 .collect();

@@ -191,12 +191,13 @@ impl Metrics {
             hedges: 0,
             local_rejections: 0,
             window: WindowCounts::new(p99_watched.len(), &p99_watched),
-            series,
             rows: SeriesStore::new(
                 window,
                 visits.iter().map(|v| v.iter().sum::<f64>()).collect(),
+                series.services.len(),
                 false,
             ),
+            series,
             visits,
             delivery_visits: Vec::new(),
         }
